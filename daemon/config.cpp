@@ -1,0 +1,244 @@
+#include "daemon/config.h"
+
+#include "base/log.h"
+
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace recd::daemon {
+namespace {
+
+std::string Where(const toml::node& n, const std::string& origin) {
+  const auto& src = n.source();
+  if (src.begin.line == 0) return origin;
+  return origin + ":" + std::to_string(src.begin.line);
+}
+
+// Binds typed config fields to TOML keys and collects every problem it finds.
+class Binder {
+ public:
+  Binder(const toml::table& root, std::string origin) : root_(root), origin_(std::move(origin)) {}
+
+  template <typename T, typename Check>
+  void Bind(const std::string& section, const std::string& key, T* dst, Check check, const char* expect) {
+    known_[section].insert(key);
+    const toml::table* tbl = Section(section);
+    if (!tbl) return;
+    const toml::node* n = tbl->get(key);
+    if (!n) return;
+    std::optional<T> v;
+    if constexpr (std::is_same_v<T, bool>) {
+      v = n->value_exact<bool>();
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      v = n->value_exact<std::string>();
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (auto d = n->value<double>(); d && (n->is_floating_point() || n->is_integer())) v = static_cast<T>(*d);
+    } else {
+      if (auto i = n->value_exact<int64_t>()) v = static_cast<T>(*i);
+    }
+    const std::string name = section + "." + key;
+    if (!v) {
+      Error(name + " at " + Where(*n, origin_) + " must be " + expect);
+      return;
+    }
+    if (std::string why = check(*v); !why.empty()) {
+      Error(name + " at " + Where(*n, origin_) + ": " + why);
+      return;
+    }
+    *dst = *v;
+  }
+
+  // A table of free-form librdkafka properties.
+  void BindProperties(const std::string& section, stream::KafkaProperties* dst) {
+    known_[section];
+    const toml::table* tbl = Section(section);
+    if (!tbl) return;
+    for (const auto& [k, node] : *tbl) {
+      std::string value;
+      if (auto s = node.value_exact<std::string>()) value = *s;
+      else if (auto i = node.value_exact<int64_t>()) value = std::to_string(*i);
+      else if (auto b = node.value_exact<bool>()) value = *b ? "true" : "false";
+      else if (auto d = node.value_exact<double>()) value = std::to_string(*d);
+      else {
+        Error(section + "." + std::string(k.str()) + " at " + Where(node, origin_) +
+              " must be a string, number or boolean (it is passed to librdkafka as-is)");
+        continue;
+      }
+      dst->emplace_back(std::string(k.str()), value);
+    }
+  }
+
+  // Reports keys and sections that nothing bound.
+  void CheckUnknown() {
+    for (const auto& [key, node] : root_) {
+      const std::string section(key.str());
+      if (!known_.count(section)) {
+        Error("unknown section [" + section + "] at " + Where(node, origin_) + "; known sections: " + KnownSections());
+        continue;
+      }
+      const toml::table* tbl = node.as_table();
+      if (!tbl) {
+        Error(section + " at " + Where(node, origin_) + " must be a table ([" + section + "])");
+        continue;
+      }
+      for (const auto& [sub, subnode] : *tbl) {
+        const std::string name = section + "." + std::string(sub.str());
+        if (known_[section].count(std::string(sub.str())) || known_.count(name)) continue;
+        std::string keys;
+        for (const auto& k : known_[section]) keys += (keys.empty() ? "" : ", ") + k;
+        Error("unknown key " + name + " at " + Where(subnode, origin_) + "; [" + section +
+              "] knows: " + keys + " (see config/recd.toml)");
+      }
+    }
+  }
+
+  const std::vector<std::string>& errors() const { return errors_; }
+  void Error(std::string e) { errors_.push_back(std::move(e)); }
+
+ private:
+  const toml::table* Section(const std::string& dotted) const {
+    const toml::node* n = root_.at_path(dotted).node();
+    return n ? n->as_table() : nullptr;
+  }
+  std::string KnownSections() const {
+    std::string s;
+    for (const auto& [k, v] : known_) {
+      if (k.find('.') == std::string::npos) s += (s.empty() ? "" : ", ") + k;
+    }
+    return s;
+  }
+
+  const toml::table& root_;
+  std::string origin_;
+  std::map<std::string, std::set<std::string>> known_;
+  std::vector<std::string> errors_;
+};
+
+auto Positive = [](auto v) { return v > 0 ? std::string() : std::string("must be > 0"); };
+auto NonNegative = [](auto v) { return v >= 0 ? std::string() : std::string("must be >= 0"); };
+auto NonEmpty = [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); };
+auto Any = [](const auto&) { return std::string(); };
+
+void MergeInto(toml::table& dst, const toml::table& src) {
+  for (const auto& [k, v] : src) {
+    if (v.is_table() && dst.get(k) && dst.get(k)->is_table()) {
+      MergeInto(*dst.get(k)->as_table(), *v.as_table());
+    } else {
+      dst.insert_or_assign(k, v);
+    }
+  }
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    if (!path.empty()) root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+       << e.description() << " (the file must be TOML; see config/recd.toml)";
+    return Status::InvalidArgument(os.str());
+  }
+  for (const std::string& o : overrides) {
+    const size_t eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("--set " + o + ": expected section.key=value, e.g. store.path=/tmp/recd");
+    }
+    const std::string key = o.substr(0, eq), value = o.substr(eq + 1);
+    toml::table t;
+    try {
+      t = toml::parse(key + " = " + value);
+    } catch (const toml::parse_error&) {
+      std::string quoted = "\"";  // a bare word or path: take it as a string
+      for (char ch : value) {
+        if (ch == '"' || ch == '\\') quoted.push_back('\\');
+        quoted.push_back(ch);
+      }
+      quoted.push_back('"');
+      try {
+        t = toml::parse(key + " = " + quoted);
+      } catch (const toml::parse_error& e) {
+        return Status::InvalidArgument("--set " + o + ": " + std::string(e.description()));
+      }
+    }
+    MergeInto(root, t);
+  }
+
+  Config c;
+  Binder b(root, path.empty() ? "--set" : path);
+  auto& k = c.kafka;
+  b.Bind("kafka", "brokers", &k.brokers, NonEmpty, "a string like \"host1:9092,host2:9092\"");
+  b.Bind("kafka", "embedded", &k.embedded, Any, "true or false");
+  b.Bind("kafka", "embedded_brokers", &k.embedded_brokers, Positive, "an integer");
+  b.Bind("kafka", "embedded_bootstrap_file", &k.embedded_bootstrap_file, Any, "a path");
+  b.Bind("kafka", "group_id", &k.group_id, NonEmpty, "a string");
+  b.Bind("kafka", "client_id", &k.client_id, NonEmpty, "a string");
+  b.Bind("kafka", "events_topic", &k.events_topic, NonEmpty, "a topic name");
+  b.Bind("kafka", "dlq_topic", &k.dlq_topic, NonEmpty, "a topic name");
+  b.Bind("kafka", "recommendations_topic", &k.recommendations_topic, NonEmpty, "a topic name");
+  b.Bind("kafka", "create_topics", &k.create_topics, Any, "true or false");
+  b.Bind("kafka", "events_partitions", &k.events_partitions, Positive, "an integer");
+  b.Bind("kafka", "replication", &k.replication, Positive, "an integer");
+  b.Bind("kafka", "start_from", &k.start_from,
+         [](const std::string& v) {
+           return v == "earliest" || v == "latest" ? std::string() : "must be \"earliest\" or \"latest\"";
+         },
+         "a string");
+  b.BindProperties("kafka.consumer", &k.consumer);
+  b.BindProperties("kafka.producer", &k.producer);
+
+  auto& d = c.decoder;
+  b.Bind("stream", "max_event_bytes", &d.max_event_bytes, Positive, "an integer (bytes)");
+  b.Bind("stream", "max_id_bytes", &d.max_id_bytes, Positive, "an integer (bytes)");
+  b.Bind("stream", "rating_min", &d.rating_min, Any, "a number");
+  b.Bind("stream", "rating_max", &d.rating_max, Any, "a number");
+
+  auto& s = c.store;
+  double half_life_days = s.decay.half_life_ms / 86'400'000.0;
+  b.Bind("store", "path", &s.path, NonEmpty, "a directory path");
+  b.Bind("store", "half_life_days", &half_life_days, Positive, "a number of days");
+  b.Bind("store", "click_weight", &s.decay.click_weight, NonNegative, "a number");
+  b.Bind("store", "purchase_weight", &s.decay.purchase_weight, NonNegative, "a number");
+  b.Bind("store", "rating_weight", &s.decay.rating_weight, NonNegative, "a number");
+  b.Bind("store", "dedup_window", &s.dedup_window, Any, "an integer (event ids)");
+  b.Bind("store", "sync_writes", &s.sync_writes, Any, "true or false");
+  s.decay.half_life_ms = half_life_days * 86'400'000.0;
+  if (s.path.empty()) s.path = "/var/lib/recd/store";
+
+  auto& r = c.ranker;
+  b.Bind("ranker", "k", &r.k, Positive, "an integer");
+  b.Bind("ranker", "recent_items", &r.recent_items, Positive, "an integer");
+  b.Bind("ranker", "co_users_per_item", &r.co_users_per_item, Positive, "an integer");
+  b.Bind("ranker", "items_per_co_user", &r.items_per_co_user, Positive, "an integer");
+  b.Bind("ranker", "trending_pool", &r.trending_pool, Positive, "an integer");
+
+  auto& p = c.pipeline;
+  b.Bind("pipeline", "batch_max_events", &p.batch_max_events, Positive, "an integer");
+  b.Bind("pipeline", "batch_max_wait_ms", &p.batch_max_wait_ms, Positive, "an integer (ms)");
+  b.Bind("pipeline", "shutdown_timeout_ms", &p.shutdown_timeout_ms, Positive, "an integer (ms)");
+  b.Bind("pipeline", "stats_interval_ms", &p.stats_interval_ms, Positive, "an integer (ms)");
+
+  b.Bind("daemon", "log_level", &c.log_level,
+         [](const std::string& v) {
+           log::Level l;
+           return log::ParseLevel(v, &l) ? std::string() : "must be debug, info, warn, error or critical";
+         },
+         "a string");
+  b.CheckUnknown();
+
+  if (d.rating_min >= d.rating_max) b.Error("stream.rating_min must be below stream.rating_max");
+  s.decay.rating_max = d.rating_max;
+  if (!b.errors().empty()) {
+    std::string msg = "bad configuration:";
+    for (const auto& e : b.errors()) msg += "\n  " + e;
+    return Status::InvalidArgument(msg);
+  }
+  return c;
+}
+
+}  // namespace recd::daemon

@@ -1,0 +1,56 @@
+// recd::daemon — the daemon's configuration: every key of config/recd.toml, its
+// default, and strict loading (unknown keys and wrong types are errors that name
+// the key, the line and the fix).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "model/baseline_ranker.h"
+#include "store/graph_store.h"
+#include "stream/codec.h"
+#include "stream/kafka.h"
+
+namespace recd::daemon {
+
+struct KafkaSection {
+  std::string brokers = "127.0.0.1:9092";
+  bool embedded = false;
+  int embedded_brokers = 1;
+  std::string embedded_bootstrap_file;
+  std::string group_id = "recd";
+  std::string client_id = "recd";
+  std::string events_topic = "recd.events";
+  std::string dlq_topic = "recd.events.dlq";
+  std::string recommendations_topic = "recd.recommendations";
+  bool create_topics = true;
+  int events_partitions = 4;
+  int replication = 1;
+  std::string start_from = "earliest";
+  stream::KafkaProperties consumer;  // [kafka.consumer] passthrough
+  stream::KafkaProperties producer;  // [kafka.producer] passthrough
+};
+
+struct PipelineSection {
+  size_t batch_max_events = 10000;
+  int batch_max_wait_ms = 50;
+  int shutdown_timeout_ms = 10000;
+  int stats_interval_ms = 10000;
+};
+
+struct Config {
+  KafkaSection kafka;
+  stream::DecoderLimits decoder;
+  store::StoreOptions store;
+  model::BaselineConfig ranker;
+  PipelineSection pipeline;
+  std::string log_level = "info";
+};
+
+// Loads `path` (may be empty: defaults only), then applies `overrides`, each
+// "section.key=value" with a TOML value (bare strings are accepted). Validates
+// ranges. The message of a failure names the key, where it came from, and the fix.
+Result<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides);
+
+}  // namespace recd::daemon

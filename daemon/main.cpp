@@ -1,0 +1,140 @@
+// recd — the streaming recommender daemon. Thin: parse flags, load config, start
+// the embedded cluster when asked, create topics, run the pipeline on its own
+// thread, and turn SIGTERM/SIGINT into an orderly stop (Boost.Asio), telling
+// systemd where we are (sd_notify: READY, STATUS, WATCHDOG, STOPPING).
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "base/log.h"
+#include "daemon/config.h"
+#include "daemon/pipeline.h"
+#include "stream/kafka.h"
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitBadConfig = 2;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace recd;
+  CLI::App app{"recd: streaming recommender daemon (Kafka -> RocksDB graph -> top-K lists -> Kafka)"};
+  std::string config_path;
+  std::vector<std::string> overrides;
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "TOML config file (see config/recd.toml)");
+  app.add_option("-s,--set", overrides, "override one key: section.key=value (repeatable)");
+  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  auto loaded = daemon::LoadConfig(config_path, overrides);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "recd: %s\n", loaded.status().message().c_str());
+    return kExitBadConfig;
+  }
+  const daemon::Config& config = loaded.value();
+  if (check_only) {
+    std::printf("recd: configuration OK\n");
+    return 0;
+  }
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(config.log_level, &level);
+  log::SetLevel(level);
+
+  std::unique_ptr<stream::EmbeddedCluster> embedded;
+  std::string brokers = config.kafka.brokers;
+  const std::vector<std::pair<std::string, int>> topics = {
+      {config.kafka.events_topic, config.kafka.events_partitions},
+      {config.kafka.dlq_topic, 1},
+      {config.kafka.recommendations_topic, config.kafka.events_partitions}};
+  if (config.kafka.embedded) {
+    auto started = stream::EmbeddedCluster::Start(config.kafka.embedded_brokers);
+    if (!started.ok()) {
+      RECD_ERROR(started.status().ToString());
+      return kExitFailure;
+    }
+    embedded = std::move(started.value());
+    for (const auto& [name, partitions] : topics) {
+      if (Status s = embedded->CreateTopic(name, partitions); !s.ok()) {
+        RECD_ERROR(s.ToString());
+        return kExitFailure;
+      }
+    }
+    brokers = embedded->bootstrap_servers();
+    RECD_INFO("embedded Kafka cluster (librdkafka mock) listening on " << brokers);
+    if (!config.kafka.embedded_bootstrap_file.empty()) {
+      std::ofstream(config.kafka.embedded_bootstrap_file) << brokers << "\n";
+    }
+  } else if (config.kafka.create_topics) {
+    std::vector<stream::TopicSpec> specs;
+    for (const auto& [name, partitions] : topics) {
+      specs.push_back({name, partitions, config.kafka.replication, {}});
+    }
+    specs.back().configs = {{"cleanup.policy", "compact"}};  // latest list per user wins
+    if (Status s = stream::EnsureTopics({brokers, config.kafka.client_id, {}}, specs,
+                                        std::chrono::seconds(30));
+        !s.ok()) {
+      RECD_ERROR(s.ToString());
+      return kExitFailure;
+    }
+  }
+
+  auto created = daemon::Pipeline::Create(config, brokers);
+  if (!created.ok()) {
+    RECD_ERROR("cannot start: " << created.status().ToString());
+    return created.status().code() == Status::Code::kInvalidArgument ? kExitBadConfig : kExitFailure;
+  }
+  std::unique_ptr<daemon::Pipeline> pipeline = std::move(created.value());
+
+  boost::asio::io_context io;
+  Status result;
+  std::thread worker([&] {
+    result = pipeline->Run();
+    boost::asio::post(io, [&io] { io.stop(); });
+  });
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    RECD_INFO("signal " << signo << ": stopping intake");
+    sd_notify(0, "STOPPING=1\nSTATUS=draining");
+    pipeline->RequestStop();
+  });
+
+  // Watchdog: pet systemd only while the pipeline loop keeps turning.
+  uint64_t watchdog_usec = 0;
+  boost::asio::steady_timer watchdog(io);
+  uint64_t last_beat = ~uint64_t(0);
+  std::function<void()> pet = [&] {
+    watchdog.expires_after(std::chrono::microseconds(watchdog_usec / 2));
+    watchdog.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      const uint64_t beat = pipeline->stats().heartbeat.load();
+      if (beat != last_beat) sd_notify(0, "WATCHDOG=1");
+      last_beat = beat;
+      pet();
+    });
+  };
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) pet();
+
+  sd_notify(0, "READY=1\nSTATUS=consuming");
+  RECD_INFO("recd running: events from " << config.kafka.events_topic << ", lists to "
+                                         << config.kafka.recommendations_topic);
+  io.run();
+  worker.join();
+  if (!result.ok()) {
+    RECD_ERROR("stopped on error: " << result.ToString());
+    return kExitFailure;
+  }
+  RECD_INFO("stopped cleanly");
+  return 0;
+}

@@ -1,0 +1,131 @@
+#include "model/baseline_ranker.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace recd::model {
+namespace {
+
+// The `limit` heaviest neighbours of a list, heaviest first. For long lists the
+// candidates are an evenly strided sample of 4*limit entries, bounding the cost.
+std::vector<store::Neighbor> Heaviest(const store::NeighborList& list, size_t limit) {
+  std::vector<store::Neighbor> picked;
+  const size_t budget = 4 * limit;
+  if (list.size() <= budget) {
+    picked.assign(list.begin(), list.end());
+  } else {
+    picked.reserve(budget);
+    const double stride = static_cast<double>(list.size()) / static_cast<double>(budget);
+    for (size_t i = 0; i < budget; ++i) picked.push_back(list[static_cast<size_t>(i * stride)]);
+  }
+  auto heavier = [](const store::Neighbor& a, const store::Neighbor& b) {
+    return a.log_weight > b.log_weight || (a.log_weight == b.log_weight && a.id < b.id);
+  };
+  if (picked.size() > limit) {
+    std::partial_sort(picked.begin(), picked.begin() + static_cast<ptrdiff_t>(limit), picked.end(), heavier);
+    picked.resize(limit);
+  } else {
+    std::sort(picked.begin(), picked.end(), heavier);
+  }
+  return picked;
+}
+
+}  // namespace
+
+BaselineRanker::BaselineRanker(const store::GraphStore& store, BaselineConfig config)
+    : store_(store), config_(config) {}
+
+void BaselineRanker::RefreshTrending() {
+  const store::GraphView& view = store_.view();
+  trending_.clear();
+  for (uint32_t i = 0; i < view.num_items(); ++i) {
+    if (!view.UsersOf(ItemId(i)).empty() && store_.ItemAvailable(ItemId(i))) trending_.emplace_back(i);
+  }
+  auto more_popular = [&](ItemId a, ItemId b) {
+    const double pa = view.ItemPopularity(a), pb = view.ItemPopularity(b);
+    return pa > pb || (pa == pb && a < b);
+  };
+  const size_t keep = std::min(trending_.size(), config_.trending_pool);
+  std::partial_sort(trending_.begin(), trending_.begin() + static_cast<ptrdiff_t>(keep),
+                    trending_.end(), more_popular);
+  trending_.resize(keep);
+}
+
+RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis now) const {
+  const store::GraphView& view = store_.view();
+  RecommendationList list;
+  list.user_id = store_.ExternalId(user);
+  list.k = config_.k;
+  list.model_version = kBaselineModelVersion;
+  list.generated_at = now;
+
+  const store::NeighborList empty;
+  const store::NeighborList& seen = user.value < view.num_users() ? view.ItemsOf(user) : empty;
+  auto already_seen = [&](uint32_t item) {
+    return std::binary_search(seen.begin(), seen.end(), store::Neighbor{item, 0},
+                              [](const store::Neighbor& a, const store::Neighbor& b) { return a.id < b.id; });
+  };
+
+  // Co-occurrence: score(j) = sum over seed items i and co-users v of
+  // w(u,i) * w(v,i) * w(v,j), each weight normalised to its list's heaviest, then
+  // divided by sqrt(#users of j) so that sheer popularity does not dominate.
+  scratch_scores_.resize(view.num_items(), 0.0f);
+  const auto seeds = Heaviest(seen, config_.recent_items);
+  for (const store::Neighbor& seed : seeds) {
+    const float w_ui = std::exp2(seed.log_weight - seeds[0].log_weight);
+    const auto co_users = Heaviest(view.UsersOf(ItemId(seed.id)), config_.co_users_per_item + 1);
+    if (co_users.empty()) continue;
+    const float top_vi = co_users[0].log_weight;
+    for (const store::Neighbor& co : co_users) {
+      if (co.id == user.value) continue;
+      const float w_vi = std::exp2(co.log_weight - top_vi);
+      const auto co_items = Heaviest(view.ItemsOf(UserId(co.id)), config_.items_per_co_user);
+      if (co_items.empty()) continue;
+      const float top_vj = co_items[0].log_weight;
+      for (const store::Neighbor& j : co_items) {
+        if (j.id == seed.id) continue;
+        if (scratch_scores_[j.id] == 0.0f) scratch_touched_.push_back(j.id);
+        scratch_scores_[j.id] += w_ui * w_vi * std::exp2(j.log_weight - top_vj);
+      }
+    }
+  }
+  std::vector<std::pair<float, uint32_t>> candidates;
+  for (uint32_t j : scratch_touched_) {
+    if (!already_seen(j) && store_.ItemAvailable(ItemId(j))) {
+      const float score = scratch_scores_[j] / std::sqrt(static_cast<float>(view.UsersOf(ItemId(j)).size()));
+      candidates.emplace_back(score, j);
+    }
+    scratch_scores_[j] = 0.0f;
+  }
+  scratch_touched_.clear();
+  const size_t take = std::min<size_t>(candidates.size(), config_.k);
+  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(take), candidates.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::vector<uint32_t> listed;
+  for (size_t n = 0; n < take; ++n) {
+    list.items.push_back({store_.ExternalId(ItemId(candidates[n].second)), candidates[n].first});
+    listed.push_back(candidates[n].second);
+  }
+
+  if (!list.items.empty()) {
+    list.source = ListSource::kPersonalized;
+  } else {
+    list.source = seen.empty() ? ListSource::kColdStart : ListSource::kTrending;
+  }
+  // Fill from trending, scored below every personalised item.
+  if (list.items.size() < config_.k && !trending_.empty()) {
+    const float ceiling = list.items.empty() ? 1.0f : list.items.back().score * 0.5f;
+    const double top = view.ItemPopularity(trending_.front());
+    for (ItemId t : trending_) {
+      if (list.items.size() >= config_.k) break;
+      if (already_seen(t.value) || std::find(listed.begin(), listed.end(), t.value) != listed.end()) {
+        continue;
+      }
+      list.items.push_back(
+          {store_.ExternalId(t), ceiling * static_cast<float>(std::exp2(view.ItemPopularity(t) - top))});
+    }
+  }
+  return list;
+}
+
+}  // namespace recd::model

@@ -1,0 +1,47 @@
+// recd::model — the baseline ranker: recency-weighted item co-occurrence on the
+// GraphView, with a trending fallback. It stays the fallback for cold users once
+// PinSage lands. Reads the store; never writes it. Single-threaded, like the store.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/event.h"
+#include "store/graph_store.h"
+
+namespace recd::model {
+
+struct BaselineConfig {
+  uint32_t k = 20;                 // list length
+  size_t recent_items = 20;        // the user's heaviest (most recent) items used as seeds
+  size_t co_users_per_item = 40;   // heaviest co-users followed per seed item
+  size_t items_per_co_user = 40;   // heaviest items taken per co-user
+  size_t trending_pool = 500;      // trending items kept for fallback and cold start
+};
+
+inline constexpr const char* kBaselineModelVersion = "baseline-cooc-1";
+
+class BaselineRanker {
+ public:
+  BaselineRanker(const store::GraphStore& store, BaselineConfig config);
+
+  // Recomputes the trending pool from item popularity. Call once per applied batch.
+  void RefreshTrending();
+
+  // The user's top-k list. Items the user already interacted with and unavailable
+  // items are never listed. `generated_at` is taken from `now` (wall time).
+  RecommendationList Recommend(UserId user, EpochMillis now) const;
+
+  const BaselineConfig& config() const { return config_; }
+
+ private:
+  const store::GraphStore& store_;
+  BaselineConfig config_;
+  std::vector<ItemId> trending_;  // most popular first, available items only
+  mutable std::vector<float> scratch_scores_;  // by ItemId, reset after each call
+  mutable std::vector<uint32_t> scratch_touched_;
+};
+
+}  // namespace recd::model

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Fetch, start and stop a real single-node Apache Kafka 3.9 broker (KRaft) on
+# 127.0.0.1 with ephemeral ports, for the end-to-end tests.
+#   scripts/kafka.sh fetch             download the broker's jars with Maven (idempotent)
+#   scripts/kafka.sh start DIR         start a broker whose state lives in DIR; prints
+#                                      the bootstrap address and writes it to DIR/bootstrap
+#   scripts/kafka.sh stop DIR          stop it (SIGTERM, then SIGKILL after 20 s)
+# Env: KAFKA_VERSION (default 3.9.1), RECD_KAFKA_HOME (default ~/.cache/recd/kafka-$KAFKA_VERSION).
+set -euo pipefail
+KAFKA_VERSION=${KAFKA_VERSION:-3.9.1}
+home=${RECD_KAFKA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/recd/kafka-$KAFKA_VERSION}
+libs=$home/libs
+
+fetch() {
+  [ -f "$home/.complete" ] && return 0
+  mkdir -p "$home"
+  cat >"$home/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>recd</groupId><artifactId>kafka-broker</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
+  </dependencies>
+</project>
+POM
+  (cd "$home" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime)
+  touch "$home/.complete"
+}
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+
+start() {
+  local dir=$1
+  fetch
+  mkdir -p "$dir/data"
+  local bport cport
+  bport=$(free_port); cport=$(free_port)
+  while [ "$cport" = "$bport" ]; do cport=$(free_port); done
+  cat >"$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=4
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+PROPS
+  cat >"$dir/log4j.properties" <<'L4J'
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=${kafka.logs.dir}/server.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+L4J
+  local java_opts=(-Xmx1g -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$dir")
+  java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid)" \
+    -c "$dir/server.properties" >"$dir/format.log" 2>&1
+  setsid java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
+  echo $! >"$dir/pid"
+  local i
+  for i in $(seq 1 120); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$bport") 2>/dev/null; then
+      echo "127.0.0.1:$bport" >"$dir/bootstrap"
+      echo "127.0.0.1:$bport"
+      return 0
+    fi
+    kill -0 "$(cat "$dir/pid")" 2>/dev/null || { echo "kafka exited; see $dir/stdout.log" >&2; tail -20 "$dir/stdout.log" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "kafka did not open port $bport within 60 s; see $dir/server.log" >&2
+  stop "$dir"; return 1
+}
+
+stop() {
+  local dir=$1 pid
+  [ -f "$dir/pid" ] || return 0
+  pid=$(cat "$dir/pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/pid"
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  start) start "${2:?usage: kafka.sh start DIR}" ;;
+  stop) stop "${2:?usage: kafka.sh stop DIR}" ;;
+  *) echo "usage: $0 fetch | start DIR | stop DIR" >&2; exit 2 ;;
+esac

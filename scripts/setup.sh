@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install every build, test and run dependency of recd from Debian 12's packages.
+# Works as root or through sudo; does nothing when everything is already installed.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build pkg-config ccache git
+  librdkafka-dev librocksdb-dev libsimdjson-dev libtorch-dev libhnswlib-dev
+  libboost-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
+  libsystemd-dev prometheus-cpp-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  maven default-jre-headless
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PKGS[@]} packages already installed"
+  exit 0
+fi
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

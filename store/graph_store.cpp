@@ -1,0 +1,538 @@
+#include "store/graph_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+#include <deque>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "base/log.h"
+#include "store/records.h"
+
+namespace recd::store {
+
+namespace r = records;
+
+namespace {
+
+// Column families, in open order. "default" is required by RocksDB and holds nothing.
+enum Cf : size_t {
+  kDefault, kMeta, kOffsets, kIds, kIdsReverse, kUserItems, kItemUsers, kItemAttrs, kUserAttrs,
+  kItemEmbeddings, kDedup, kDedupOrder, kPending, kCfCount
+};
+constexpr const char* kCfNames[kCfCount] = {
+    "default", "meta", "offsets", "ids", "ids_reverse", "user_items", "item_users",
+    "item_attrs", "user_attrs", "item_embeddings", "dedup", "dedup_order", "pending"};
+
+constexpr char kCountersKey[] = "counters";
+constexpr char kDecayKey[] = "decay";
+constexpr char kSchemaKey[] = "schema";
+constexpr char kSchemaVersion[] = "recd.store.v1";
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(what + ": " + s.ToString());
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  return Status::IoError(what + ": " + s.ToString());
+}
+
+std::string DescribeDecay(const DecayConfig& d) {
+  std::ostringstream os;
+  os << "half_life_ms=" << d.half_life_ms << " click=" << d.click_weight
+     << " purchase=" << d.purchase_weight << " rating=" << d.rating_weight
+     << " rating_max=" << d.rating_max;
+  return os.str();
+}
+
+bool ParseAvailable(const AttributeValue& v) {
+  if (v.is_number) return v.number != 0;
+  static const char* kFalse[] = {"false", "0", "no", "n", "off", "unavailable", "sold_out"};
+  for (const char* f : kFalse) {
+    if (v.text == f) return false;
+  }
+  return true;
+}
+
+constexpr std::string_view kAvailableAttribute = "available";
+
+}  // namespace
+
+// Dense <-> external id map for one kind. New ids are staged into the batch
+// that first mentions them.
+class IdMap {
+ public:
+  explicit IdMap(char kind) : kind_(kind) {}
+  std::optional<uint32_t> Find(std::string_view external) const {
+    auto it = ids_.find(std::string(external));  // C++17: no heterogeneous lookup
+    if (it == ids_.end()) return std::nullopt;
+    return it->second;
+  }
+  uint32_t GetOrCreate(const std::string& external, rocksdb::WriteBatch* wb,
+                       rocksdb::ColumnFamilyHandle* ids_cf, rocksdb::ColumnFamilyHandle* rev_cf,
+                       bool* created) {
+    auto [it, inserted] = ids_.try_emplace(external, static_cast<uint32_t>(names_.size()));
+    *created = inserted;
+    if (inserted) {
+      names_.push_back(external);
+      std::string value;
+      r::PutU32BE(&value, it->second);
+      wb->Put(ids_cf, r::IdKey(kind_, external), value);
+      wb->Put(rev_cf, r::DenseKey(kind_, it->second), external);
+    }
+    return it->second;
+  }
+  void Load(uint32_t id, std::string external) {
+    if (id >= names_.size()) names_.resize(id + 1);
+    ids_.emplace(external, id);
+    names_[id] = std::move(external);
+  }
+  const std::string& Name(uint32_t id) const { return names_.at(id); }
+  size_t size() const { return names_.size(); }
+
+ private:
+  char kind_;
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::vector<std::string> names_;
+};
+
+// The bounded window of recently seen event ids, oldest first.
+class DedupWindow {
+ public:
+  explicit DedupWindow(size_t capacity) : capacity_(capacity) {}
+  bool Seen(const std::string& id) const { return seq_of_.count(id) != 0; }
+  void Add(const std::string& id, rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* dedup,
+           rocksdb::ColumnFamilyHandle* order) {
+    std::string seq;
+    r::PutU64BE(&seq, next_seq_);
+    wb->Put(dedup, id, seq);
+    wb->Put(order, seq, id);
+    Remember(next_seq_++, id);
+    while (order_.size() > capacity_) {
+      std::string old_seq;
+      r::PutU64BE(&old_seq, order_.front().first);
+      wb->Delete(order, old_seq);
+      wb->Delete(dedup, *order_.front().second);
+      seq_of_.erase(*order_.front().second);
+      order_.pop_front();
+    }
+  }
+  void Load(uint64_t seq, const std::string& id) {
+    Remember(seq, id);
+    next_seq_ = seq + 1;
+  }
+  size_t size() const { return order_.size(); }
+
+ private:
+  void Remember(uint64_t seq, const std::string& id) {
+    auto it = seq_of_.emplace(id, seq).first;
+    order_.emplace_back(seq, &it->first);
+  }
+  size_t capacity_;
+  uint64_t next_seq_ = 0;
+  std::unordered_map<std::string, uint64_t> seq_of_;
+  std::deque<std::pair<uint64_t, const std::string*>> order_;  // points into seq_of_'s keys
+};
+
+class GraphStore::Impl {
+ public:
+  explicit Impl(const StoreOptions& o)
+      : users(r::kUserKind), items(r::kItemKind), dedup(o.dedup_window) {}
+  ~Impl() {
+    for (auto* h : cfs) {
+      if (h) db->DestroyColumnFamilyHandle(h);
+    }
+    if (db) db->Close();
+  }
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs[c]; }
+
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  rocksdb::WriteOptions write_options;
+  IdMap users, items;
+  DedupWindow dedup;
+  std::map<std::pair<std::string, int32_t>, int64_t> offsets;
+  std::vector<bool> item_unavailable;       // by ItemId
+  std::vector<EpochMillis> available_ts;    // event time of the newest `available` value
+  bool poisoned = false;                    // a write failed: refuse further writes
+};
+
+GraphStore::GraphStore(const StoreOptions& options)
+    : options_(options), impl_(std::make_unique<Impl>(options)) {}
+GraphStore::~GraphStore() = default;
+
+Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("store.path is empty; set a directory");
+  if (!(options.decay.half_life_ms > 0)) {
+    return Status::InvalidArgument("store.half_life must be positive");
+  }
+  std::unique_ptr<GraphStore> self(new GraphStore(options));
+  Impl& impl = *self->impl_;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (size_t i = 0; i < kCfCount; ++i) {
+    rocksdb::ColumnFamilyOptions cf_options;
+    cf_options.compression = rocksdb::kLZ4Compression;
+    if (i == kUserItems || i == kItemUsers) {
+      cf_options.merge_operator = std::make_shared<r::EdgeMergeOperator>();
+      cf_options.write_buffer_size = 64 << 20;
+    } else if (i == kItemAttrs || i == kUserAttrs) {
+      cf_options.merge_operator = std::make_shared<r::AttributeMergeOperator>();
+    } else if (i == kItemEmbeddings) {
+      cf_options.merge_operator = std::make_shared<r::NewestWinsMergeOperator>();
+    }
+    descriptors.emplace_back(kCfNames[i], cf_options);
+  }
+  rocksdb::DB* raw = nullptr;
+  RECD_RETURN_IF_ERROR(FromRocks(
+      rocksdb::DB::Open(db_options, options.path, descriptors, &impl.cfs, &raw),
+      "opening store at " + options.path));
+  impl.db.reset(raw);
+  impl.write_options.sync = options.sync_writes;
+
+  // Schema and decay settings: the stored log-weights are only meaningful under
+  // the settings they were written with.
+  std::string value;
+  const std::string decay = DescribeDecay(options.decay);
+  rocksdb::Status s = impl.db->Get({}, impl.cf(kMeta), kDecayKey, &value);
+  if (s.ok()) {
+    if (value != decay) {
+      return Status::InvalidArgument(
+          "store at " + options.path + " was built with decay settings {" + value +
+          "} but the config gives {" + decay +
+          "}; restore the old store.* weights/half_life, or start from an empty store.path and "
+          "replay the topic");
+    }
+  } else if (s.IsNotFound()) {
+    rocksdb::WriteBatch wb;
+    wb.Put(impl.cf(kMeta), kDecayKey, decay);
+    wb.Put(impl.cf(kMeta), kSchemaKey, kSchemaVersion);
+    RECD_RETURN_IF_ERROR(FromRocks(impl.db->Write(impl.write_options, &wb), "initialising store"));
+  } else {
+    return FromRocks(s, "reading store metadata");
+  }
+  if (impl.db->Get({}, impl.cf(kMeta), kCountersKey, &value).ok() &&
+      !r::DecodeCounters(value, &self->counters_)) {
+    return Status::Corruption("store counters record is unreadable");
+  }
+
+  auto scan = [&](Cf c, const std::function<Status(std::string_view, std::string_view)>& fn) {
+    std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator({}, impl.cf(c)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      RECD_RETURN_IF_ERROR(fn(std::string_view(it->key().data(), it->key().size()),
+                              std::string_view(it->value().data(), it->value().size())));
+    }
+    return FromRocks(it->status(), std::string("scanning ") + kCfNames[c]);
+  };
+
+  RECD_RETURN_IF_ERROR(scan(kIdsReverse, [&](std::string_view k, std::string_view v) {
+    if (k.size() != 5) return Status::Corruption("bad ids_reverse key");
+    (k[0] == r::kUserKind ? impl.users : impl.items).Load(r::GetU32BE(k.data() + 1), std::string(v));
+    return Status::Ok();
+  }));
+  for (uint32_t u = 0; u < impl.users.size(); ++u) self->view_.EnsureUser(UserId(u));
+  for (uint32_t i = 0; i < impl.items.size(); ++i) self->view_.EnsureItem(ItemId(i));
+  impl.item_unavailable.assign(impl.items.size(), false);
+  impl.available_ts.assign(impl.items.size(), INT64_MIN);
+
+  RECD_RETURN_IF_ERROR(scan(kUserItems, [&](std::string_view k, std::string_view v) {
+    EdgeRecord e;
+    if (k.size() != 8 || !r::DecodeEdge(v, &e)) return Status::Corruption("bad user_items record");
+    self->view_.AddInteraction(UserId(r::GetU32BE(k.data())), ItemId(r::GetU32BE(k.data() + 4)),
+                               e.log_weight);
+    self->latest_event_ts_ = std::max(self->latest_event_ts_, e.last_ts);
+    return Status::Ok();
+  }));
+  self->view_.Compact();
+
+  RECD_RETURN_IF_ERROR(scan(kItemAttrs, [&](std::string_view k, std::string_view v) {
+    r::TimedAttributes attrs;
+    if (k.size() != 5 || !r::DecodeAttributes(v, &attrs)) {
+      return Status::Corruption("bad item_attrs record");
+    }
+    const uint32_t id = r::GetU32BE(k.data() + 1);
+    for (const auto& [name, ta] : attrs) {
+      if (name == kAvailableAttribute && id < impl.items.size()) {
+        impl.item_unavailable[id] = !ParseAvailable(ta.value);
+        impl.available_ts[id] = ta.ts;
+      }
+    }
+    return Status::Ok();
+  }));
+
+  RECD_RETURN_IF_ERROR(scan(kOffsets, [&](std::string_view k, std::string_view v) {
+    const size_t nul = k.find('\0');
+    if (nul == std::string_view::npos || k.size() != nul + 5 || v.size() != 8) {
+      return Status::Corruption("bad offsets record");
+    }
+    impl.offsets[{std::string(k.substr(0, nul)), static_cast<int32_t>(r::GetU32BE(k.data() + nul + 1))}] =
+        static_cast<int64_t>(r::GetU64BE(v.data()));
+    return Status::Ok();
+  }));
+
+  RECD_RETURN_IF_ERROR(scan(kDedupOrder, [&](std::string_view k, std::string_view v) {
+    if (k.size() != 8) return Status::Corruption("bad dedup_order record");
+    impl.dedup.Load(r::GetU64BE(k.data()), std::string(v));
+    return Status::Ok();
+  }));
+
+  RECD_INFO("store " << options.path << " open: " << impl.users.size() << " users, "
+                     << impl.items.size() << " items, " << self->view_.num_edges() << " edges, "
+                     << impl.offsets.size() << " partition offsets, " << impl.dedup.size()
+                     << " remembered event ids");
+  return self;
+}
+
+Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
+                                       const std::vector<PartitionOffset>& offsets,
+                                       uint64_t rejected) {
+  Impl& impl = *impl_;
+  if (impl.poisoned) {
+    return Status::Aborted("an earlier write to the store failed; restart to recover from disk");
+  }
+  rocksdb::WriteBatch wb;
+  ApplyOutcome out;
+  Counters counters = counters_;
+  std::unordered_set<uint32_t> seen_users, seen_items;
+  struct ViewEdge {
+    UserId user;
+    ItemId item;
+    double log_weight;
+  };
+  std::vector<ViewEdge> view_edges;
+  view_edges.reserve(events.size());
+  struct Availability {
+    ItemId item;
+    bool available;
+    EpochMillis ts;
+  };
+  std::vector<Availability> availability;
+  EpochMillis latest = latest_event_ts_;
+  bool created;
+
+  auto touch_user = [&](uint32_t u) {
+    if (seen_users.insert(u).second) out.touched_users.emplace_back(u);
+  };
+  auto touch_item = [&](uint32_t i) {
+    if (seen_items.insert(i).second) out.touched_items.emplace_back(i);
+  };
+  auto attrs_record = [](const Event& e) {
+    r::TimedAttributes timed;
+    for (const auto& [name, value] : e.attributes) timed.emplace_back(name, r::TimedAttribute{e.ts, value});
+    std::sort(timed.begin(), timed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    return r::EncodeAttributes(timed);
+  };
+
+  for (const Event& e : events) {
+    if (!e.event_id.empty()) {
+      if (impl.dedup.Seen(e.event_id)) {
+        ++out.duplicates;
+        continue;
+      }
+      impl.dedup.Add(e.event_id, &wb, impl.cf(kDedup), impl.cf(kDedupOrder));
+    }
+    latest = std::max(latest, e.ts);
+    switch (e.type) {
+      case EventType::kClick:
+      case EventType::kPurchase:
+      case EventType::kRating: {
+        const uint32_t u = impl.users.GetOrCreate(e.user_id, &wb, impl.cf(kIds), impl.cf(kIdsReverse), &created);
+        const uint32_t i = impl.items.GetOrCreate(e.item_id, &wb, impl.cf(kIds), impl.cf(kIdsReverse), &created);
+        EdgeRecord rec;
+        rec.counts[static_cast<size_t>(e.type)] = 1;
+        rec.log_weight = EpochLogWeight(options_.decay, TypeWeight(options_.decay, e.type, e.rating), e.ts);
+        rec.first_ts = rec.last_ts = e.ts;
+        if (e.type == EventType::kRating) {
+          rec.last_rating_ts = e.ts;
+          rec.last_rating = e.rating;
+        }
+        const std::string value = r::EncodeEdge(rec);
+        wb.Merge(impl.cf(kUserItems), r::PairKey(u, i), value);
+        wb.Merge(impl.cf(kItemUsers), r::PairKey(i, u), value);
+        view_edges.push_back({UserId(u), ItemId(i), rec.log_weight});
+        touch_user(u);
+        touch_item(i);
+        break;
+      }
+      case EventType::kItem: {
+        const uint32_t i = impl.items.GetOrCreate(e.item_id, &wb, impl.cf(kIds), impl.cf(kIdsReverse), &created);
+        if (!e.attributes.empty()) wb.Merge(impl.cf(kItemAttrs), r::DenseKey(r::kItemKind, i), attrs_record(e));
+        if (!e.embedding.empty()) {
+          wb.Merge(impl.cf(kItemEmbeddings), r::DenseKey(r::kItemKind, i),
+                   r::EncodeStamped(e.ts, std::string_view(reinterpret_cast<const char*>(e.embedding.data()),
+                                                           e.embedding.size() * sizeof(float))));
+        }
+        for (const auto& [name, value] : e.attributes) {
+          if (name == kAvailableAttribute) availability.push_back({ItemId(i), ParseAvailable(value), e.ts});
+        }
+        touch_item(i);
+        break;
+      }
+      case EventType::kUser: {
+        const uint32_t u = impl.users.GetOrCreate(e.user_id, &wb, impl.cf(kIds), impl.cf(kIdsReverse), &created);
+        if (!e.attributes.empty()) wb.Merge(impl.cf(kUserAttrs), r::DenseKey(r::kUserKind, u), attrs_record(e));
+        touch_user(u);
+        break;
+      }
+    }
+    ++counters.applied[static_cast<size_t>(e.type)];
+    ++out.applied;
+  }
+  counters.duplicates += out.duplicates;
+  counters.rejected += rejected;
+  ++counters.batches;
+  wb.Put(impl.cf(kMeta), kCountersKey, r::EncodeCounters(counters));
+  for (const auto& o : offsets) {
+    std::string v;
+    r::PutU64BE(&v, static_cast<uint64_t>(o.next_offset));
+    wb.Put(impl.cf(kOffsets), r::OffsetKey(o.topic, o.partition), v);
+  }
+  for (UserId u : out.touched_users) wb.Put(impl.cf(kPending), r::DenseKey(r::kUserKind, u.value), "");
+
+  const rocksdb::Status s = impl.db->Write(impl.write_options, &wb);
+  if (!s.ok()) {
+    // The in-memory maps already hold this batch's ids and event ids; the disk
+    // does not. Refuse further writes so a restart rebuilds them from disk.
+    impl.poisoned = true;
+    return FromRocks(s, "committing a batch of " + std::to_string(events.size()) + " events");
+  }
+
+  // Committed: bring the derived in-memory state up to date.
+  counters_ = counters;
+  latest_event_ts_ = latest;
+  for (const auto& o : offsets) impl.offsets[{o.topic, o.partition}] = o.next_offset;
+  if (impl.users.size() > view_.num_users()) {
+    view_.EnsureUser(UserId(static_cast<uint32_t>(impl.users.size() - 1)));
+  }
+  if (impl.items.size() > impl.item_unavailable.size()) {
+    impl.item_unavailable.resize(impl.items.size(), false);
+    impl.available_ts.resize(impl.items.size(), INT64_MIN);
+    view_.EnsureItem(ItemId(static_cast<uint32_t>(impl.items.size() - 1)));
+  }
+  for (const auto& a : availability) {
+    if (a.ts >= impl.available_ts[a.item.value]) {
+      impl.available_ts[a.item.value] = a.ts;
+      impl.item_unavailable[a.item.value] = !a.available;
+    }
+  }
+  for (const auto& ve : view_edges) view_.AddInteraction(ve.user, ve.item, ve.log_weight);
+  return out;
+}
+
+std::vector<UserId> GraphStore::PendingUsers() const {
+  std::vector<UserId> users;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator({}, impl_->cf(kPending)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() == 5) users.emplace_back(r::GetU32BE(it->key().data() + 1));
+  }
+  return users;
+}
+
+Status GraphStore::ClearPending(const std::vector<UserId>& users) {
+  if (users.empty()) return Status::Ok();
+  if (impl_->poisoned) return Status::Aborted("store refuses writes after a failed write");
+  rocksdb::WriteBatch wb;
+  for (UserId u : users) wb.Delete(impl_->cf(kPending), r::DenseKey(r::kUserKind, u.value));
+  rocksdb::WriteOptions relaxed;  // losing this write only causes a republish
+  return FromRocks(impl_->db->Write(relaxed, &wb), "clearing pending lists");
+}
+
+std::optional<int64_t> GraphStore::StoredOffset(const std::string& topic, int32_t partition) const {
+  auto it = impl_->offsets.find({topic, partition});
+  if (it == impl_->offsets.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<UserId> GraphStore::FindUser(std::string_view external) const {
+  auto id = impl_->users.Find(external);
+  return id ? std::optional<UserId>(UserId(*id)) : std::nullopt;
+}
+std::optional<ItemId> GraphStore::FindItem(std::string_view external) const {
+  auto id = impl_->items.Find(external);
+  return id ? std::optional<ItemId>(ItemId(*id)) : std::nullopt;
+}
+const std::string& GraphStore::ExternalId(UserId user) const { return impl_->users.Name(user.value); }
+const std::string& GraphStore::ExternalId(ItemId item) const { return impl_->items.Name(item.value); }
+
+bool GraphStore::ItemAvailable(ItemId item) const {
+  return item.value >= impl_->item_unavailable.size() || !impl_->item_unavailable[item.value];
+}
+
+Result<std::optional<EdgeRecord>> GraphStore::GetEdge(UserId user, ItemId item) const {
+  std::string value;
+  const rocksdb::Status s =
+      impl_->db->Get({}, impl_->cf(kUserItems), r::PairKey(user.value, item.value), &value);
+  if (s.IsNotFound()) return std::optional<EdgeRecord>();
+  RECD_RETURN_IF_ERROR(FromRocks(s, "reading an edge"));
+  EdgeRecord e;
+  if (!r::DecodeEdge(value, &e)) return Status::Corruption("unreadable edge record");
+  return std::optional<EdgeRecord>(e);
+}
+
+Result<Attributes> GraphStore::GetAttributes(EventType kind, std::string_view external) const {
+  const bool is_item = kind == EventType::kItem;
+  const auto id = (is_item ? impl_->items : impl_->users).Find(external);
+  Attributes out;
+  if (!id) return out;
+  std::string value;
+  const rocksdb::Status s =
+      impl_->db->Get({}, impl_->cf(is_item ? kItemAttrs : kUserAttrs),
+                     r::DenseKey(is_item ? r::kItemKind : r::kUserKind, *id), &value);
+  if (s.IsNotFound()) return out;
+  RECD_RETURN_IF_ERROR(FromRocks(s, "reading attributes"));
+  r::TimedAttributes timed;
+  if (!r::DecodeAttributes(value, &timed)) return Status::Corruption("unreadable attributes record");
+  for (auto& [name, ta] : timed) out.emplace_back(name, std::move(ta.value));
+  return out;
+}
+
+Result<std::vector<float>> GraphStore::GetItemEmbedding(ItemId item) const {
+  std::string value;
+  const rocksdb::Status s = impl_->db->Get({}, impl_->cf(kItemEmbeddings),
+                                           r::DenseKey(r::kItemKind, item.value), &value);
+  if (s.IsNotFound()) return std::vector<float>();
+  RECD_RETURN_IF_ERROR(FromRocks(s, "reading an embedding"));
+  EpochMillis ts;
+  std::string_view payload;
+  if (!r::DecodeStamped(value, &ts, &payload) || payload.size() % sizeof(float) != 0) {
+    return Status::Corruption("unreadable embedding record");
+  }
+  std::vector<float> out(payload.size() / sizeof(float));
+  std::memcpy(out.data(), payload.data(), payload.size());
+  return out;
+}
+
+Result<GraphStore::EdgeTotals> GraphStore::SumEdges() const {
+  EdgeTotals totals;
+  for (Cf c : {kUserItems, kItemUsers}) {
+    auto& sums = c == kUserItems ? totals.user_item : totals.item_user;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator({}, impl_->cf(c)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      EdgeRecord e;
+      if (!r::DecodeEdge(std::string_view(it->value().data(), it->value().size()), &e)) {
+        return Status::Corruption(std::string("unreadable record in ") + kCfNames[c]);
+      }
+      for (size_t t = 0; t < 3; ++t) sums[t] += e.counts[t];
+      if (c == kUserItems) ++totals.edges;
+    }
+    RECD_RETURN_IF_ERROR(FromRocks(it->status(), "scanning edges"));
+  }
+  return totals;
+}
+
+Status GraphStore::Checkpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  RECD_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(impl_->db.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocks(checkpoint->CreateCheckpoint(dir), "writing checkpoint to " + dir);
+}
+
+}  // namespace recd::store

@@ -1,0 +1,124 @@
+// recd::store — GraphStore: the user–item graph on RocksDB, the one owner of all
+// durable state (id maps, edges both ways, attributes, event-id dedup window,
+// counters, consumer offsets, lists awaiting publication) and of the in-memory
+// GraphView derived from it. Depends on base/ and RocksDB only.
+//
+// Threading: one writer. Apply/ClearPending and every read run on the same thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/event.h"
+#include "base/status.h"
+#include "store/decay.h"
+#include "store/graph_view.h"
+
+namespace recd::store {
+
+struct StoreOptions {
+  std::string path;
+  DecayConfig decay;
+  size_t dedup_window = 250'000;  // most recent event ids remembered for duplicate dropping
+  bool sync_writes = true;        // fsync the WAL on every batch (survives power loss, not only kill -9)
+};
+
+// A consumer position: the next offset to read.
+struct PartitionOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next_offset = 0;
+};
+
+// Durable totals, committed in the same batch as the graph change they count.
+struct Counters {
+  std::array<uint64_t, kEventTypeCount> applied{};  // by EventType
+  uint64_t duplicates = 0;  // dropped because their event_id was seen
+  uint64_t rejected = 0;    // sent to the dead-letter topic
+  uint64_t batches = 0;
+};
+
+// What one durable edge holds.
+struct EdgeRecord {
+  std::array<uint32_t, 3> counts{};  // clicks, purchases, ratings
+  double log_weight = kNoWeight;     // epoch-referred log2 weight (decay.h)
+  EpochMillis first_ts = 0;
+  EpochMillis last_ts = 0;
+  EpochMillis last_rating_ts = 0;
+  double last_rating = 0;
+};
+
+struct ApplyOutcome {
+  std::vector<UserId> touched_users;  // each once, in first-touch order
+  std::vector<ItemId> touched_items;
+  uint64_t applied = 0;
+  uint64_t duplicates = 0;
+};
+
+class GraphStore {
+ public:
+  // Opens (creating when missing) the store at options.path and rebuilds the
+  // GraphView and in-memory maps from it. Fails with InvalidArgument when the
+  // store was built with different decay settings.
+  static Result<std::unique_ptr<GraphStore>> Open(const StoreOptions& options);
+  ~GraphStore();
+
+  // Applies `events` and advances `offsets` in ONE RocksDB WriteBatch (with the
+  // counters, the dedup window and the touched users marked pending publication),
+  // then updates the GraphView. `rejected` counts this batch's dead-lettered
+  // messages. On a write error the store refuses further writes: reopen it.
+  Result<ApplyOutcome> Apply(const std::vector<Event>& events,
+                             const std::vector<PartitionOffset>& offsets, uint64_t rejected);
+
+  // Users whose newest list is not known to be delivered (survives restarts).
+  std::vector<UserId> PendingUsers() const;
+  // Forgets the pending mark of users whose newest list is delivered.
+  Status ClearPending(const std::vector<UserId>& users);
+
+  std::optional<int64_t> StoredOffset(const std::string& topic, int32_t partition) const;
+  const Counters& counters() const { return counters_; }
+  const GraphView& view() const { return view_; }
+  const DecayConfig& decay() const { return options_.decay; }
+
+  std::optional<UserId> FindUser(std::string_view external) const;
+  std::optional<ItemId> FindItem(std::string_view external) const;
+  const std::string& ExternalId(UserId user) const;
+  const std::string& ExternalId(ItemId item) const;
+  // False when the item's newest `available` attribute says so (false, 0, "no", ...).
+  bool ItemAvailable(ItemId item) const;
+  // The newest event time applied so far (the store's event-time "now"); 0 when none.
+  EpochMillis LatestEventTime() const { return latest_event_ts_; }
+
+  // Reads from RocksDB (not the view).
+  Result<std::optional<EdgeRecord>> GetEdge(UserId user, ItemId item) const;
+  Result<Attributes> GetAttributes(EventType kind, std::string_view external) const;
+  Result<std::vector<float>> GetItemEmbedding(ItemId item) const;
+  // Sums every edge's per-type counts, both directions (they must agree).
+  struct EdgeTotals {
+    std::array<uint64_t, 3> user_item{};
+    std::array<uint64_t, 3> item_user{};
+    uint64_t edges = 0;
+  };
+  Result<EdgeTotals> SumEdges() const;
+
+  // A consistent, openable copy of the store in `dir` (hard links where possible).
+  Status Checkpoint(const std::string& dir) const;
+
+ private:
+  class Impl;
+  explicit GraphStore(const StoreOptions& options);
+  StoreOptions options_;
+  std::unique_ptr<Impl> impl_;
+  GraphView view_;
+  Counters counters_;
+  EpochMillis latest_event_ts_ = 0;
+};
+
+}  // namespace recd::store

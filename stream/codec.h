@@ -1,0 +1,77 @@
+// recd::stream — the event codec: JSON bytes -> validated Event (simdjson), and
+// RecommendationList -> JSON bytes. Pure functions of their input; no Kafka here.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "base/event.h"
+
+namespace recd::stream {
+
+// Why a message was rejected. The name travels in the DLQ header `recd.error.code`.
+enum class RejectReason : uint8_t {
+  kOversize,
+  kBadJson,
+  kNotAnObject,
+  kMissingField,
+  kWrongFieldType,
+  kUnknownType,
+  kBadTimestamp,
+  kRatingOutOfRange,
+  kBadId,
+  kBadAttributes,
+  kBadEmbedding,
+};
+inline constexpr size_t kRejectReasonCount = 11;
+std::string_view Name(RejectReason reason);
+
+// A rejection: the reason code and a message that says what was wrong, where, and how to fix it.
+struct Rejection {
+  RejectReason reason;
+  std::string message;
+};
+
+struct DecoderLimits {
+  size_t max_event_bytes = 64 * 1024;  // larger messages are rejected unparsed
+  size_t max_id_bytes = 256;
+  size_t max_attributes = 64;
+  size_t max_embedding_dims = 4096;
+  double rating_min = 1.0;
+  double rating_max = 5.0;
+};
+
+using DecodeResult = std::variant<Event, Rejection>;
+
+// Decodes one message. Not thread-safe: it reuses one parser and one padded
+// buffer; give each thread its own decoder.
+class EventDecoder {
+ public:
+  explicit EventDecoder(DecoderLimits limits = {});
+  ~EventDecoder();
+  EventDecoder(const EventDecoder&) = delete;
+  EventDecoder& operator=(const EventDecoder&) = delete;
+
+  // On success fills *out (its buffers are reused) and returns nullopt-like true.
+  // Returns false and fills *rejection otherwise.
+  bool Decode(std::string_view bytes, Event* out, Rejection* rejection);
+  DecodeResult Decode(std::string_view bytes);
+
+  const DecoderLimits& limits() const { return limits_; }
+
+ private:
+  struct Impl;
+  DecoderLimits limits_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Encodes an event as the canonical JSON a producer would send (used by recgen,
+// recreplay and tests). `ts` is written as RFC 3339.
+std::string EncodeEvent(const Event& event);
+
+// Encodes a list per DESIGN.md's output contract.
+std::string EncodeRecommendationList(const RecommendationList& list);
+
+}  // namespace recd::stream

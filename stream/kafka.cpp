@@ -1,0 +1,362 @@
+#include "stream/kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include "base/log.h"
+
+namespace recd::stream {
+namespace {
+
+// Applies properties to a librdkafka C++ configuration, naming the bad one on failure.
+Status SetAll(RdKafka::Conf* conf, const KafkaProperties& props) {
+  std::string err;
+  for (const auto& [key, value] : props) {
+    if (conf->set(key, value, err) != RdKafka::Conf::CONF_OK) {
+      return Status::InvalidArgument("kafka property " + key + "=" + value + ": " + err);
+    }
+  }
+  return Status::Ok();
+}
+
+KafkaProperties BaseProperties(const KafkaConfig& config) {
+  return {{"bootstrap.servers", config.brokers}, {"client.id", config.client_id}};
+}
+
+class TopicPartitions {  // owns a vector of RdKafka::TopicPartition*
+ public:
+  ~TopicPartitions() { RdKafka::TopicPartition::destroy(v); }
+  std::vector<RdKafka::TopicPartition*> v;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- topics
+
+Status EnsureTopics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
+                    std::chrono::milliseconds timeout) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [k, v] : BaseProperties(config)) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return Status::InvalidArgument("kafka property " + k + ": " + errstr);
+    }
+  }
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return Status::InvalidArgument(std::string("kafka admin client: ") + errstr);
+  }
+  std::vector<rd_kafka_NewTopic_t*> specs;
+  for (const auto& t : topics) {
+    rd_kafka_NewTopic_t* nt =
+        rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication, errstr, sizeof errstr);
+    if (!nt) {
+      for (auto* s : specs) rd_kafka_NewTopic_destroy(s);
+      rd_kafka_destroy(rk);
+      return Status::InvalidArgument("topic " + t.name + ": " + errstr);
+    }
+    for (const auto& [k, v] : t.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+    specs.push_back(nt);
+  }
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), errstr,
+                                              sizeof errstr);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, specs.data(), specs.size(), options, queue);
+  Status status;
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 5000);
+  if (!ev) {
+    status = Status::TimedOut("creating topics: no answer from " + config.brokers + " within " +
+                              std::to_string(timeout.count()) + " ms; is the broker up?");
+  } else if (rd_kafka_event_error(ev)) {
+    status = Status::Unavailable(std::string("creating topics on ") + config.brokers + ": " +
+                                 rd_kafka_event_error_string(ev));
+  } else {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    for (size_t i = 0; i < n && status.ok(); ++i) {
+      const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        RECD_INFO("created topic " << rd_kafka_topic_result_name(results[i]));
+      } else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char* msg = rd_kafka_topic_result_error_string(results[i]);
+        status = Status::Unavailable(std::string("creating topic ") +
+                                     rd_kafka_topic_result_name(results[i]) + ": " +
+                                     (msg ? msg : rd_kafka_err2str(err)));
+      }
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(options);
+  for (auto* s : specs) rd_kafka_NewTopic_destroy(s);
+  rd_kafka_destroy(rk);
+  return status;
+}
+
+// ---------------------------------------------------------------- messages
+
+ConsumedMessage::ConsumedMessage(std::unique_ptr<RdKafka::Message> message)
+    : message_(std::move(message)), topic_(message_->topic_name()) {}
+ConsumedMessage::~ConsumedMessage() = default;
+ConsumedMessage::ConsumedMessage(ConsumedMessage&&) noexcept = default;
+ConsumedMessage& ConsumedMessage::operator=(ConsumedMessage&&) noexcept = default;
+int32_t ConsumedMessage::partition() const { return message_->partition(); }
+int64_t ConsumedMessage::offset() const { return message_->offset(); }
+std::string_view ConsumedMessage::key() const {
+  const std::string* k = message_->key();
+  return k ? std::string_view(*k) : std::string_view();
+}
+std::string_view ConsumedMessage::payload() const {
+  return {static_cast<const char*>(message_->payload()), message_->len()};
+}
+std::vector<std::pair<std::string, std::string>> ConsumedMessage::headers() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  RdKafka::Headers* h = message_->headers();
+  if (!h) return out;
+  for (const auto& header : h->get_all()) {
+    out.emplace_back(header.key(), std::string(static_cast<const char*>(header.value()),
+                                               header.value_size()));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- consumer
+
+class EventConsumer::Rebalancer : public RdKafka::RebalanceCb {
+ public:
+  Rebalancer(StoredOffsetLookup lookup, int64_t default_offset)
+      : lookup_(std::move(lookup)), default_offset_(default_offset) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      for (auto* tp : partitions) {
+        const auto stored = lookup_(tp->topic(), tp->partition());
+        tp->set_offset(stored ? *stored : default_offset_);
+        RECD_INFO("assigned " << tp->topic() << "[" << tp->partition() << "] at "
+                              << (stored ? "stored offset " + std::to_string(*stored)
+                                         : std::string("the configured start (no stored offset)")));
+      }
+      if (cooperative) {
+        if (RdKafka::Error* e = consumer->incremental_assign(partitions)) {
+          RECD_ERROR("incremental_assign failed: " << e->str());
+          delete e;
+        }
+      } else {
+        consumer->assign(partitions);
+      }
+      assigned_ += partitions.size();
+    } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
+      RECD_INFO("revoked " << partitions.size() << " partition(s)");
+      if (cooperative) {
+        if (RdKafka::Error* e = consumer->incremental_unassign(partitions)) {
+          RECD_ERROR("incremental_unassign failed: " << e->str());
+          delete e;
+        }
+        assigned_ -= std::min(assigned_, partitions.size());
+      } else {
+        consumer->unassign();
+        assigned_ = 0;
+      }
+    } else {
+      RECD_ERROR("rebalance error: " << RdKafka::err2str(err));
+      consumer->unassign();
+      assigned_ = 0;
+    }
+  }
+  size_t assigned() const { return assigned_; }
+
+ private:
+  StoredOffsetLookup lookup_;
+  int64_t default_offset_;
+  size_t assigned_ = 0;
+};
+
+Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfig& config,
+                                                             StoredOffsetLookup stored_offsets) {
+  if (config.start_from != "earliest" && config.start_from != "latest") {
+    return Status::InvalidArgument("kafka.start_from is \"" + config.start_from +
+                                   "\"; use \"earliest\" or \"latest\"");
+  }
+  std::unique_ptr<EventConsumer> self(new EventConsumer());
+  self->rebalancer_ = std::make_unique<Rebalancer>(
+      std::move(stored_offsets), config.start_from == "earliest" ? RdKafka::Topic::OFFSET_BEGINNING
+                                                                 : RdKafka::Topic::OFFSET_END);
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  KafkaProperties props = BaseProperties(config.kafka);
+  props.insert(props.end(), {{"group.id", config.group_id},
+                             {"enable.auto.commit", "false"},
+                             {"enable.auto.offset.store", "false"},
+                             {"partition.assignment.strategy", "cooperative-sticky"},
+                             {"auto.offset.reset", config.start_from},
+                             {"enable.partition.eof", "false"}});
+  props.insert(props.end(), config.kafka.extra.begin(), config.kafka.extra.end());
+  RECD_RETURN_IF_ERROR(SetAll(conf.get(), props));
+  std::string err;
+  if (conf->set("rebalance_cb", self->rebalancer_.get(), err) != RdKafka::Conf::CONF_OK) {
+    return Status::Internal("rebalance_cb: " + err);
+  }
+  self->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!self->consumer_) return Status::InvalidArgument("kafka consumer: " + err);
+  if (RdKafka::ErrorCode e = self->consumer_->subscribe(config.topics); e != RdKafka::ERR_NO_ERROR) {
+    return Status::InvalidArgument("subscribe: " + RdKafka::err2str(e));
+  }
+  return self;
+}
+
+EventConsumer::~EventConsumer() { Close(); }
+
+Status EventConsumer::Poll(size_t max_messages, std::chrono::milliseconds max_wait,
+                           std::vector<ConsumedMessage>* out) {
+  int wait_ms = static_cast<int>(max_wait.count());
+  for (size_t n = 0; n < max_messages; ++n) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms));
+    wait_ms = 0;
+    switch (m->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        out->emplace_back(std::move(m));
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        return Status::Ok();
+      case RdKafka::ERR__FATAL:
+        return Status::Unavailable("kafka consumer fatal error: " + m->errstr());
+      default:
+        ++transient_errors_;
+        RECD_WARN("kafka consumer: " << m->errstr() << " (librdkafka retries on its own)");
+        return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
+void EventConsumer::CommitAsync(
+    const std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>>& next_offsets) {
+  if (next_offsets.empty() || closed_) return;
+  TopicPartitions tps;
+  for (const auto& [tp, offset] : next_offsets) {
+    tps.v.push_back(RdKafka::TopicPartition::create(tp.first, tp.second, offset));
+  }
+  consumer_->commitAsync(tps.v);
+}
+
+size_t EventConsumer::AssignedPartitions() const { return rebalancer_->assigned(); }
+
+void EventConsumer::Close() {
+  if (closed_ || !consumer_) return;
+  closed_ = true;
+  consumer_->close();
+}
+
+// ---------------------------------------------------------------- publisher
+
+class Publisher::DeliveryReporter : public RdKafka::DeliveryReportCb {
+ public:
+  explicit DeliveryReporter(DeliveryHandler handler) : handler_(std::move(handler)) {}
+  void dr_cb(RdKafka::Message& m) override {
+    if (!handler_) return;
+    Delivery d{reinterpret_cast<uint64_t>(m.msg_opaque()), m.err() == RdKafka::ERR_NO_ERROR,
+               m.err() == RdKafka::ERR_NO_ERROR ? std::string() : m.errstr()};
+    handler_(d);
+  }
+
+ private:
+  DeliveryHandler handler_;
+};
+
+Result<std::unique_ptr<Publisher>> Publisher::Create(const KafkaConfig& config,
+                                                     DeliveryHandler on_delivery) {
+  std::unique_ptr<Publisher> self(new Publisher());
+  self->reporter_ = std::make_unique<DeliveryReporter>(std::move(on_delivery));
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  KafkaProperties props = BaseProperties(config);
+  props.insert(props.end(), {{"enable.idempotence", "true"},
+                             {"partitioner", "murmur2_random"},
+                             {"linger.ms", "5"},
+                             {"compression.type", "lz4"},
+                             {"message.timeout.ms", "0"}});
+  props.insert(props.end(), config.extra.begin(), config.extra.end());
+  RECD_RETURN_IF_ERROR(SetAll(conf.get(), props));
+  std::string err;
+  if (conf->set("dr_cb", self->reporter_.get(), err) != RdKafka::Conf::CONF_OK) {
+    return Status::Internal("dr_cb: " + err);
+  }
+  self->producer_.reset(RdKafka::Producer::create(conf.get(), err));
+  if (!self->producer_) return Status::InvalidArgument("kafka producer: " + err);
+  return self;
+}
+
+Publisher::~Publisher() {
+  if (producer_ && producer_->outq_len() > 0) {
+    RECD_WARN("publisher closed with " << producer_->outq_len() << " record(s) undelivered");
+  }
+}
+
+Status Publisher::Produce(const std::string& topic, std::string_view key, std::string_view value,
+                          const std::vector<std::pair<std::string, std::string>>& headers,
+                          uint64_t tag) {
+  for (;;) {
+    RdKafka::Headers* h = nullptr;
+    if (!headers.empty()) {
+      h = RdKafka::Headers::create();
+      for (const auto& [name, v] : headers) h->add(name, v.data(), v.size());
+    }
+    const RdKafka::ErrorCode err = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, h,
+        reinterpret_cast<void*>(tag));
+    if (err == RdKafka::ERR_NO_ERROR) return Status::Ok();
+    delete h;  // ownership passes to librdkafka only on success
+    if (err != RdKafka::ERR__QUEUE_FULL) {
+      return Status::Unavailable("producing to " + topic + ": " + RdKafka::err2str(err));
+    }
+    producer_->poll(50);  // local queue full: serve deliveries, then retry
+  }
+}
+
+void Publisher::Poll(std::chrono::milliseconds wait) { producer_->poll(static_cast<int>(wait.count())); }
+
+int Publisher::Flush(std::chrono::milliseconds timeout) {
+  producer_->flush(static_cast<int>(timeout.count()));
+  return producer_->outq_len();
+}
+
+int Publisher::InFlight() const { return producer_->outq_len(); }
+
+// ---------------------------------------------------------------- embedded cluster
+
+Result<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int brokers) {
+  std::unique_ptr<EmbeddedCluster> self(new EmbeddedCluster());
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  self->owner_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (!self->owner_) {
+    rd_kafka_conf_destroy(conf);
+    return Status::Internal(std::string("embedded cluster handle: ") + errstr);
+  }
+  self->mock_ = rd_kafka_mock_cluster_new(self->owner_, brokers);
+  if (!self->mock_) return Status::Internal("could not start the embedded (mock) Kafka cluster");
+  self->bootstrap_servers_ = rd_kafka_mock_cluster_bootstraps(self->mock_);
+  return self;
+}
+
+EmbeddedCluster::~EmbeddedCluster() {
+  if (mock_) rd_kafka_mock_cluster_destroy(mock_);
+  if (owner_) rd_kafka_destroy(owner_);
+}
+
+Status EmbeddedCluster::CreateTopic(const std::string& name, int partitions) {
+  const rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mock_, name.c_str(), partitions, 1);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+    return Status::Internal("embedded topic " + name + ": " + rd_kafka_err2str(err));
+  }
+  return Status::Ok();
+}
+
+}  // namespace recd::stream

@@ -1,0 +1,166 @@
+// recd::stream — Kafka adapters: the event consumer (manual offsets, cooperative-sticky),
+// the idempotent publisher, topic creation and the embedded (librdkafka mock) cluster.
+// RdKafka error codes are translated to recd::Status here and nowhere else.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace RdKafka {
+class Message;
+class KafkaConsumer;
+class Producer;
+}  // namespace RdKafka
+struct rd_kafka_mock_cluster_s;
+struct rd_kafka_s;
+
+namespace recd::stream {
+
+using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
+
+struct KafkaConfig {
+  std::string brokers;            // bootstrap.servers
+  std::string client_id = "recd";
+  KafkaProperties extra;          // passed through to librdkafka as-is (operator overrides)
+};
+
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+  int replication = 1;
+  KafkaProperties configs;        // e.g. {"cleanup.policy","compact"}
+};
+
+// Creates the topics that do not exist yet; existing ones are left as they are.
+Status EnsureTopics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
+                    std::chrono::milliseconds timeout);
+
+// One consumed record; owns the librdkafka message it views.
+class ConsumedMessage {
+ public:
+  explicit ConsumedMessage(std::unique_ptr<RdKafka::Message> message);
+  ~ConsumedMessage();
+  ConsumedMessage(ConsumedMessage&&) noexcept;
+  ConsumedMessage& operator=(ConsumedMessage&&) noexcept;
+
+  const std::string& topic() const { return topic_; }
+  int32_t partition() const;
+  int64_t offset() const;
+  std::string_view key() const;
+  std::string_view payload() const;
+  // Headers as (name, value) pairs, copied out of the message.
+  std::vector<std::pair<std::string, std::string>> headers() const;
+
+ private:
+  std::unique_ptr<RdKafka::Message> message_;
+  std::string topic_;
+};
+
+// Next offset to read for a partition, as stored with the state; nullopt when none is stored.
+using StoredOffsetLookup = std::function<std::optional<int64_t>(const std::string& topic, int32_t partition)>;
+
+struct ConsumerConfig {
+  KafkaConfig kafka;
+  std::string group_id = "recd";
+  std::vector<std::string> topics;
+  // Where to start a partition that has no stored offset: "earliest" or "latest".
+  std::string start_from = "earliest";
+};
+
+// Consumes with manual offsets: nothing is committed automatically; on every
+// assignment each partition is positioned at the offset the store holds for it.
+// Single-threaded: call every method from the one pipeline thread.
+class EventConsumer {
+ public:
+  static Result<std::unique_ptr<EventConsumer>> Create(const ConsumerConfig& config,
+                                                       StoredOffsetLookup stored_offsets);
+  ~EventConsumer();
+
+  // Appends up to max_messages to *out. Waits up to max_wait for the first one,
+  // then takes only what is already fetched. Transient errors are logged and
+  // counted; a fatal client error returns a non-OK status.
+  Status Poll(size_t max_messages, std::chrono::milliseconds max_wait,
+              std::vector<ConsumedMessage>* out);
+
+  // Tells the group coordinator how far we are (for lag dashboards only: the
+  // source of truth is the store). Asynchronous, best-effort.
+  void CommitAsync(const std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>>& next_offsets);
+
+  // Number of partitions currently assigned.
+  size_t AssignedPartitions() const;
+  uint64_t transient_errors() const { return transient_errors_; }
+
+  // Leaves the group cleanly. Idempotent.
+  void Close();
+
+ private:
+  class Rebalancer;
+  EventConsumer() = default;
+  std::unique_ptr<Rebalancer> rebalancer_;  // outlives consumer_ (declared first)
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  uint64_t transient_errors_ = 0;
+  bool closed_ = false;
+};
+
+// Outcome of one produced record, delivered on the thread that calls Poll/Flush.
+struct Delivery {
+  uint64_t tag;          // as given to Produce
+  bool ok;
+  std::string error;     // empty when ok
+};
+using DeliveryHandler = std::function<void(const Delivery&)>;
+
+// Idempotent producer, keys hashed with murmur2 like Java clients, so a key's
+// partition is the same whichever client wrote it. Never drops a record on its
+// own: message.timeout.ms is 0 (infinite) unless the operator overrides it.
+class Publisher {
+ public:
+  static Result<std::unique_ptr<Publisher>> Create(const KafkaConfig& config,
+                                                   DeliveryHandler on_delivery);
+  ~Publisher();
+
+  // Enqueues one record. When the local queue is full it serves deliveries and
+  // retries, so it may block until the broker catches up.
+  Status Produce(const std::string& topic, std::string_view key, std::string_view value,
+                 const std::vector<std::pair<std::string, std::string>>& headers, uint64_t tag);
+  // Serves delivery reports for up to `wait`.
+  void Poll(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+  // Waits up to `timeout` for everything queued to be delivered; returns how many are left.
+  int Flush(std::chrono::milliseconds timeout);
+  int InFlight() const;
+
+ private:
+  class DeliveryReporter;
+  Publisher() = default;
+  std::unique_ptr<DeliveryReporter> reporter_;  // outlives producer_
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+// An in-process Kafka cluster (librdkafka's mock) listening on 127.0.0.1, for the
+// demo and for fault-injection tests. It lives as long as this object.
+class EmbeddedCluster {
+ public:
+  static Result<std::unique_ptr<EmbeddedCluster>> Start(int brokers);
+  ~EmbeddedCluster();
+  Status CreateTopic(const std::string& name, int partitions);
+  const std::string& bootstrap_servers() const { return bootstrap_servers_; }
+  // For fault injection (rd_kafka_mock_* functions of <librdkafka/rdkafka_mock.h>).
+  rd_kafka_mock_cluster_s* mock() const { return mock_; }
+
+ private:
+  EmbeddedCluster() = default;
+  rd_kafka_s* owner_ = nullptr;  // the handle that hosts the mock cluster
+  rd_kafka_mock_cluster_s* mock_ = nullptr;
+  std::string bootstrap_servers_;
+};
+
+}  // namespace recd::stream
