@@ -192,9 +192,17 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     descriptors.emplace_back(kCfNames[i], cf_options);
   }
   rocksdb::DB* raw = nullptr;
-  RECD_RETURN_IF_ERROR(FromRocks(
-      rocksdb::DB::Open(db_options, options.path, descriptors, &impl.cfs, &raw),
-      "opening store at " + options.path));
+  if (options.read_only) {
+    db_options.create_if_missing = false;
+    RECD_RETURN_IF_ERROR(FromRocks(
+        rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &impl.cfs, &raw),
+        "opening store at " + options.path + " read-only"));
+    impl.poisoned = true;  // refuses writes
+  } else {
+    RECD_RETURN_IF_ERROR(FromRocks(
+        rocksdb::DB::Open(db_options, options.path, descriptors, &impl.cfs, &raw),
+        "opening store at " + options.path));
+  }
   impl.db.reset(raw);
   impl.write_options.sync = options.sync_writes;
 
@@ -204,19 +212,19 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
   const std::string decay = DescribeDecay(options.decay);
   rocksdb::Status s = impl.db->Get({}, impl.cf(kMeta), kDecayKey, &value);
   if (s.ok()) {
-    if (value != decay) {
+    if (value != decay && !options.read_only) {
       return Status::InvalidArgument(
           "store at " + options.path + " was built with decay settings {" + value +
           "} but the config gives {" + decay +
           "}; restore the old store.* weights/half_life, or start from an empty store.path and "
           "replay the topic");
     }
-  } else if (s.IsNotFound()) {
+  } else if (s.IsNotFound() && !options.read_only) {
     rocksdb::WriteBatch wb;
     wb.Put(impl.cf(kMeta), kDecayKey, decay);
     wb.Put(impl.cf(kMeta), kSchemaKey, kSchemaVersion);
     RECD_RETURN_IF_ERROR(FromRocks(impl.db->Write(impl.write_options, &wb), "initialising store"));
-  } else {
+  } else if (!s.IsNotFound()) {
     return FromRocks(s, "reading store metadata");
   }
   if (impl.db->Get({}, impl.cf(kMeta), kCountersKey, &value).ok() &&
@@ -296,7 +304,8 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
                                        uint64_t rejected) {
   Impl& impl = *impl_;
   if (impl.poisoned) {
-    return Status::Aborted("an earlier write to the store failed; restart to recover from disk");
+    return Status::Aborted(options_.read_only ? "the store is open read-only"
+                                              : "an earlier write to the store failed; restart to recover from disk");
   }
   rocksdb::WriteBatch wb;
   ApplyOutcome out;

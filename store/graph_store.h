@@ -28,6 +28,8 @@ struct StoreOptions {
   DecayConfig decay;
   size_t dedup_window = 250'000;  // most recent event ids remembered for duplicate dropping
   bool sync_writes = true;        // fsync the WAL on every batch (survives power loss, not only kill -9)
+  // Inspect a store, even one a running daemon holds: no writes, no decay check.
+  bool read_only = false;
 };
 
 // A consumer position: the next offset to read.

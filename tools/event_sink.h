@@ -1,0 +1,46 @@
+// recd tools — where generated or imported events go: a JSONL file (or stdout)
+// and/or a Kafka topic (keyed by user id, murmur2-partitioned like Java clients),
+// optionally paced to a rate.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "stream/kafka.h"
+
+namespace recd::tools {
+
+struct SinkOptions {
+  std::string output;   // JSONL path; "-" for stdout; empty for none
+  std::string brokers;  // Kafka bootstrap servers; empty for none
+  std::string topic = "recd.events";
+  double rate = 0;      // events per second; 0 = as fast as possible
+};
+
+class EventSink {
+ public:
+  static Result<std::unique_ptr<EventSink>> Open(const SinkOptions& options);
+  ~EventSink();
+  Status Emit(std::string_view key, std::string_view value);
+  // Flushes; fails when any record could not be delivered.
+  Status Close();
+  uint64_t emitted() const { return emitted_; }
+
+ private:
+  EventSink() = default;
+  SinkOptions options_;
+  std::ofstream file_;
+  std::ostream* out_ = nullptr;
+  std::unique_ptr<stream::Publisher> publisher_;
+  uint64_t emitted_ = 0;
+  uint64_t failed_ = 0;
+  std::string first_error_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace recd::tools

@@ -1,0 +1,166 @@
+// recctl — operator's tool: inspect a store, read a topic (lists, DLQ), create topics.
+#include <librdkafka/rdkafkacpp.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "base/log.h"
+#include "store/graph_store.h"
+#include "stream/kafka.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+
+int Stats(const std::string& path) {
+  recd::store::StoreOptions options;
+  options.path = path;
+  options.read_only = true;
+  auto store = recd::store::GraphStore::Open(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "recctl: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  const auto& s = **store;
+  nlohmann::json j;
+  for (size_t t = 0; t < recd::kEventTypeCount; ++t) {
+    j["applied"][std::string(recd::kEventTypeNames[t])] = s.counters().applied[t];
+  }
+  j["duplicates"] = s.counters().duplicates;
+  j["rejected"] = s.counters().rejected;
+  j["batches"] = s.counters().batches;
+  j["users"] = s.view().num_users();
+  j["items"] = s.view().num_items();
+  j["edges"] = s.view().num_edges();
+  j["graph_view_bytes"] = s.view().MemoryBytes();
+  j["pending_lists"] = s.PendingUsers().size();
+  auto totals = s.SumEdges();
+  if (!totals.ok()) {
+    std::fprintf(stderr, "recctl: %s\n", totals.status().ToString().c_str());
+    return 1;
+  }
+  static constexpr const char* kKinds[] = {"click", "purchase", "rating"};
+  for (size_t t = 0; t < 3; ++t) {
+    j["edge_counts"]["user_item"][kKinds[t]] = totals->user_item[t];
+    j["edge_counts"]["item_user"][kKinds[t]] = totals->item_user[t];
+  }
+  j["latest_event_time_ms"] = s.LatestEventTime();
+  std::cout << j.dump(1) << std::endl;
+  return 0;
+}
+
+// Reads a topic from the beginning (no consumer group offsets are kept) and
+// prints one JSON object per record. Stops after `idle_ms` without a record,
+// unless following.
+int Read(const std::string& brokers, const std::string& topic, int idle_ms, bool follow, bool pretty) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  const std::string group = "recctl-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"bootstrap.servers", brokers}, {"group.id", group}, {"auto.offset.reset", "earliest"},
+           {"enable.auto.commit", "false"}, {"enable.partition.eof", "false"}}) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      std::fprintf(stderr, "recctl: %s\n", err.c_str());
+      return 2;
+    }
+  }
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) {
+    std::fprintf(stderr, "recctl: %s\n", err.c_str());
+    return 1;
+  }
+  consumer->subscribe({topic});
+  auto last = std::chrono::steady_clock::now();
+  bool seen_any = false;
+  while (!g_stop) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+    if (m->err() == RdKafka::ERR__TIMED_OUT) {
+      std::vector<RdKafka::TopicPartition*> assigned;
+      consumer->assignment(assigned);
+      const bool ready = !assigned.empty();
+      RdKafka::TopicPartition::destroy(assigned);
+      const auto quiet = std::chrono::steady_clock::now() - last;
+      // Give the group time to assign before counting idleness.
+      if (!follow && ready && quiet > std::chrono::milliseconds(idle_ms) && (seen_any || quiet > std::chrono::milliseconds(3 * idle_ms))) break;
+      continue;
+    }
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      std::fprintf(stderr, "recctl: %s\n", m->errstr().c_str());
+      continue;
+    }
+    last = std::chrono::steady_clock::now();
+    seen_any = true;
+    const std::string value(static_cast<const char*>(m->payload()), m->len());
+    if (pretty) {
+      auto j = nlohmann::json::parse(value, nullptr, false);
+      if (j.is_object() && j.contains("items")) {
+        std::string line = "user " + j.value("user_id", std::string("?")) + " [" + j.value("source", std::string()) + "]:";
+        for (const auto& it : j["items"]) line += " " + it.value("item_id", std::string());
+        std::cout << line << std::endl;
+        continue;
+      }
+    }
+    nlohmann::json out;
+    out["partition"] = m->partition();
+    out["offset"] = m->offset();
+    out["key"] = m->key() ? *m->key() : std::string();
+    out["value"] = value;
+    if (auto* h = m->headers()) {
+      for (const auto& header : h->get_all()) {
+        out["headers"][header.key()] = std::string(static_cast<const char*>(header.value()), header.value_size());
+      }
+    }
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+  std::cout.flush();
+  consumer->close();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"recctl: inspect and operate recd"};
+  app.require_subcommand(1);
+  std::string store_path, brokers, topic;
+  int idle_ms = 3000, partitions = 4;
+  bool follow = false, pretty = false;
+
+  auto* stats = app.add_subcommand("stats", "print a store's counts as JSON (safe while recd runs)");
+  stats->add_option("--store", store_path, "store directory")->required();
+
+  auto* read = app.add_subcommand("read", "print a topic's records as JSON lines, from the beginning");
+  read->add_option("-b,--brokers", brokers, "bootstrap servers")->required();
+  read->add_option("-t,--topic", topic, "topic")->required();
+  read->add_option("--idle-ms", idle_ms, "stop after this long without a record");
+  read->add_flag("-f,--follow", follow, "keep reading until interrupted");
+  read->add_flag("--pretty", pretty, "print lists as 'user [source]: items...'");
+
+  auto* topics = app.add_subcommand("create-topics", "create recd's topics (existing ones are kept)");
+  topics->add_option("-b,--brokers", brokers, "bootstrap servers")->required();
+  topics->add_option("-p,--partitions", partitions, "partitions of the events and lists topics");
+  CLI11_PARSE(app, argc, argv);
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+
+  if (*stats) return Stats(store_path);
+  if (*read) return Read(brokers, topic, idle_ms, follow, pretty);
+  if (*topics) {
+    const recd::Status s = recd::stream::EnsureTopics(
+        {brokers, "recctl", {}},
+        {{"recd.events", partitions, 1, {}},
+         {"recd.events.dlq", 1, 1, {}},
+         {"recd.recommendations", partitions, 1, {{"cleanup.policy", "compact"}}}},
+        std::chrono::seconds(30));
+    if (!s.ok()) {
+      std::fprintf(stderr, "recctl: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,266 @@
+// recgen — a deterministic, seeded generator of a fashion-like shop: a catalogue
+// (category, colour, style, season, price band), users whose tastes drift, and
+// clicks, purchases and ratings over simulated months with seasonal popularity.
+// Writes JSONL and/or produces to Kafka; --summary writes what was emitted, so a
+// test can check the daemon's counts exactly.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "base/log.h"
+#include "base/time.h"
+#include "stream/codec.h"
+#include "tools/event_sink.h"
+
+namespace {
+
+using recd::Event;
+using recd::EventType;
+
+struct Category {
+  const char* name;
+  int season;  // 0 all-year, 1 winter, 2 summer
+};
+constexpr std::array<Category, 12> kCategories = {{{"coat", 1}, {"sweater", 1}, {"boots", 1}, {"scarf", 1},
+                                                   {"hat", 1}, {"t-shirt", 2}, {"shorts", 2}, {"sandals", 2},
+                                                   {"swimwear", 2}, {"dress", 2}, {"jeans", 0}, {"jacket", 0}}};
+constexpr std::array<const char*, 8> kColours = {"black", "white", "navy", "red", "beige", "green", "grey", "pink"};
+constexpr std::array<const char*, 4> kStyles = {"casual", "formal", "sport", "street"};
+constexpr std::array<const char*, 3> kPriceBands = {"low", "mid", "high"};
+constexpr std::array<const char*, 3> kSeasonNames = {"all", "winter", "summer"};
+
+// Reproducible on every platform: no std:: distributions, whose output is implementation-defined.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : engine_(seed) {}
+  double Uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  size_t Below(size_t n) { return static_cast<size_t>(Uniform() * static_cast<double>(n)); }
+  // Zipf-like pick in [0, n): rank r with weight ~ 1/(r+1)^0.8, via inverse-CDF approximation.
+  size_t Skewed(size_t n) {
+    const double a = 0.2;  // 1 - exponent
+    const double x = std::pow(Uniform() * (std::pow(double(n), a) - 1) + 1, 1 / a) - 1;
+    return std::min(n - 1, static_cast<size_t>(x));
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+struct Item {
+  std::string id;
+  size_t category, colour, style, price;
+};
+
+struct User {
+  std::string id;
+  size_t style, price;
+  std::array<size_t, 2> colours;
+};
+
+// Seasonal appeal of a category at a given day of the year: winter items peak in
+// mid-January, summer items in mid-July, all-year items stay flat.
+double SeasonalWeight(int season, double day_of_year) {
+  const double phase = std::cos(2 * M_PI * (day_of_year - 15) / 365.25);  // +1 mid-Jan, -1 mid-Jul
+  if (season == 1) return 0.15 + 0.85 * (phase + 1) / 2;
+  if (season == 2) return 0.15 + 0.85 * (1 - phase) / 2;
+  return 0.6;
+}
+
+double DayOfYear(recd::EpochMillis ts) {
+  const double days = static_cast<double>(ts) / 86'400'000.0;
+  return std::fmod(days, 365.2425);  // epoch 1970-01-01 is day 0 of a year
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"recgen: deterministic fashion-shop event generator"};
+  uint64_t seed = 42;
+  size_t n_items = 2000, n_users = 5000, n_events = 100000;
+  double days = 180, malformed_fraction = 0, duplicate_fraction = 0.005;
+  std::string start = "2025-09-01T00:00:00Z", summary_path;
+  recd::tools::SinkOptions sink_options;
+  bool metadata = true;
+  app.add_option("--seed", seed, "random seed (same seed, same output)");
+  app.add_option("--items", n_items, "catalogue size");
+  app.add_option("--users", n_users, "number of users");
+  app.add_option("--events", n_events, "interaction events to generate (malformed and duplicates included)");
+  app.add_option("--days", days, "simulated span of event time, in days");
+  app.add_option("--start", start, "RFC 3339 event time of the first event");
+  app.add_option("--malformed-fraction", malformed_fraction, "share of malformed messages, 0..1");
+  app.add_option("--duplicate-fraction", duplicate_fraction, "share of re-sent events (same event_id), 0..1");
+  app.add_flag("!--no-metadata", metadata, "skip the item and user metadata events");
+  app.add_option("-o,--output", sink_options.output, "JSONL output path, or - for stdout");
+  app.add_option("-b,--brokers", sink_options.brokers, "produce to this Kafka cluster");
+  app.add_option("-t,--topic", sink_options.topic, "topic to produce to");
+  app.add_option("--rate", sink_options.rate, "events per second (0: as fast as possible)");
+  app.add_option("--summary", summary_path, "write a JSON summary of what was emitted here");
+  CLI11_PARSE(app, argc, argv);
+  const auto start_ms = recd::ParseRfc3339(start);
+  if (!start_ms) {
+    std::fprintf(stderr, "recgen: --start %s is not an RFC 3339 time\n", start.c_str());
+    return 2;
+  }
+  if (n_items == 0 || n_users == 0 || days <= 0 || malformed_fraction < 0 || malformed_fraction > 1 ||
+      duplicate_fraction < 0 || duplicate_fraction > 1) {
+    std::fprintf(stderr, "recgen: --items/--users must be > 0, --days > 0, fractions in [0, 1]\n");
+    return 2;
+  }
+  auto sink = recd::tools::EventSink::Open(sink_options);
+  if (!sink.ok()) {
+    std::fprintf(stderr, "recgen: %s\n", sink.status().ToString().c_str());
+    return 1;
+  }
+
+  Rng rng(seed);
+  std::vector<Item> items(n_items);
+  for (size_t i = 0; i < n_items; ++i) {
+    items[i] = {"i" + std::to_string(i), rng.Below(kCategories.size()), rng.Below(kColours.size()),
+                rng.Below(kStyles.size()), rng.Below(kPriceBands.size())};
+  }
+  std::vector<User> users(n_users);
+  for (size_t u = 0; u < n_users; ++u) {
+    users[u] = {"u" + std::to_string(u), rng.Below(kStyles.size()), rng.Below(kPriceBands.size()),
+                {rng.Below(kColours.size()), rng.Below(kColours.size())}};
+  }
+  // Items by style, each list ordered by a fixed per-item popularity rank.
+  std::vector<std::vector<size_t>> by_style(kStyles.size());
+  for (size_t i = 0; i < n_items; ++i) by_style[items[i].style].push_back(i);
+
+  std::array<uint64_t, recd::kEventTypeCount> by_type{};
+  std::map<std::string, uint64_t> malformed_by_reason;
+  std::vector<std::string> malformed_payloads;
+  std::set<std::string> active_users;
+  uint64_t duplicates = 0, lines = 0;
+  auto emit = [&](const std::string& key, const std::string& value) {
+    ++lines;
+    if (recd::Status s = (*sink)->Emit(key, value); !s.ok()) {
+      std::fprintf(stderr, "recgen: %s\n", s.ToString().c_str());
+      std::exit(1);
+    }
+  };
+  auto emit_event = [&](const Event& e) {
+    ++by_type[static_cast<size_t>(e.type)];
+    if (!e.user_id.empty()) active_users.insert(e.user_id);
+    emit(e.type == EventType::kItem ? e.item_id : e.user_id, recd::stream::EncodeEvent(e));
+  };
+
+  const recd::EpochMillis t0 = *start_ms;
+  if (metadata) {
+    for (const Item& it : items) {
+      Event e;
+      e.type = EventType::kItem;
+      e.item_id = it.id;
+      e.ts = t0;
+      e.event_id = "item-" + it.id;
+      auto text = [](const char* s) { recd::AttributeValue v; v.text = s; return v; };
+      e.attributes = {{"category", text(kCategories[it.category].name)},
+                      {"colour", text(kColours[it.colour])},
+                      {"style", text(kStyles[it.style])},
+                      {"season", text(kSeasonNames[kCategories[it.category].season])},
+                      {"price_band", text(kPriceBands[it.price])}};
+      emit_event(e);
+    }
+    for (size_t u = 0; u < n_users; u += 10) {  // a tenth of users send a profile
+      Event e;
+      e.type = EventType::kUser;
+      e.user_id = users[u].id;
+      e.ts = t0;
+      e.event_id = "user-" + users[u].id;
+      recd::AttributeValue band;
+      band.text = kPriceBands[users[u].price];
+      e.attributes = {{"price_band", band}};
+      emit_event(e);
+    }
+  }
+
+  const double span_ms = days * 86'400'000.0;
+  std::vector<Event> recent;  // for re-sending duplicates
+  static constexpr const char* kMalformedKinds[] = {"bad_json", "missing_field", "unknown_type",
+                                                    "bad_timestamp", "rating_out_of_range", "oversize"};
+  size_t malformed_seq = 0;
+  for (size_t n = 0; n < n_events; ++n) {
+    const auto ts = t0 + static_cast<recd::EpochMillis>(span_ms * static_cast<double>(n) / static_cast<double>(n_events));
+    const double draw = rng.Uniform();
+    if (draw < malformed_fraction) {
+      const std::string kind = kMalformedKinds[malformed_seq % 6];
+      const std::string tag = std::to_string(malformed_seq++);
+      std::string payload;
+      if (kind == "bad_json") payload = "{\"type\":\"click\",\"user_id\":\"u1\",\"seq\":" + tag + ",";
+      else if (kind == "missing_field") payload = "{\"type\":\"click\",\"item_id\":\"i1\",\"ts\":" + std::to_string(ts) + ",\"seq\":" + tag + "}";
+      else if (kind == "unknown_type") payload = "{\"type\":\"wishlist\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + std::to_string(ts) + ",\"seq\":" + tag + "}";
+      else if (kind == "bad_timestamp") payload = "{\"type\":\"click\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":\"yesterday " + tag + "\"}";
+      else if (kind == "rating_out_of_range") payload = "{\"type\":\"rating\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + std::to_string(ts) + ",\"rating\":" + std::to_string(6 + malformed_seq) + "}";
+      else payload = "{\"type\":\"click\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + std::to_string(ts) + ",\"seq\":" + tag + ",\"pad\":\"" + std::string(70 * 1024, 'x') + "\"}";
+      ++malformed_by_reason[kind];
+      malformed_payloads.push_back(payload.size() > 256 ? payload.substr(0, 256) : payload);
+      emit("", payload);
+      continue;
+    }
+    if (draw < malformed_fraction + duplicate_fraction && !recent.empty()) {
+      const Event& again = recent[rng.Below(recent.size())];
+      ++duplicates;
+      emit(again.user_id, recd::stream::EncodeEvent(again));  // same event_id: must be dropped
+      continue;
+    }
+    // A user (skewed activity), whose style drifts: every ~60 days a third of users move on.
+    const size_t u = rng.Skewed(n_users);
+    User& user = users[u];
+    const uint64_t epoch = static_cast<uint64_t>((ts - t0) / (60 * 86'400'000LL));
+    const size_t style = (user.style + (((u * 2654435761u) ^ epoch) % 3 == 0 ? epoch : 0)) % kStyles.size();
+    // An item: mostly the user's style, seasonally weighted; sometimes anything popular.
+    const auto& pool = rng.Uniform() < 0.8 ? by_style[style] : by_style[rng.Below(kStyles.size())];
+    if (pool.empty()) continue;
+    size_t item = pool[rng.Skewed(pool.size())];
+    for (int tries = 0; tries < 8; ++tries) {
+      const Item& cand = items[item];
+      double w = SeasonalWeight(kCategories[cand.category].season, DayOfYear(ts));
+      if (cand.colour == user.colours[0] || cand.colour == user.colours[1]) w = std::min(1.0, w * 1.5);
+      if (rng.Uniform() < w) break;
+      item = pool[rng.Skewed(pool.size())];
+    }
+    Event e;
+    e.user_id = user.id;
+    e.item_id = items[item].id;
+    e.ts = ts;
+    e.event_id = "e" + std::to_string(seed) + "-" + std::to_string(n);
+    const double kind = rng.Uniform();
+    if (kind < 0.80) {
+      e.type = EventType::kClick;
+    } else if (kind < 0.92) {
+      e.type = EventType::kPurchase;
+    } else {
+      e.type = EventType::kRating;
+      const bool likes = items[item].colour == user.colours[0] || items[item].price == user.price;
+      e.rating = std::min(5.0, std::max(1.0, std::round((likes ? 4.2 : 2.8) + (rng.Uniform() - 0.5) * 2.5)));
+    }
+    emit_event(e);
+    if (recent.size() < 1000) recent.push_back(e); else recent[rng.Below(recent.size())] = e;
+  }
+  if (recd::Status s = (*sink)->Close(); !s.ok()) {
+    std::fprintf(stderr, "recgen: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  if (!summary_path.empty()) {
+    nlohmann::json j;
+    j["seed"] = seed;
+    j["lines"] = lines;
+    for (size_t t = 0; t < recd::kEventTypeCount; ++t) j["by_type"][std::string(recd::kEventTypeNames[t])] = by_type[t];
+    j["duplicates"] = duplicates;
+    j["malformed"] = malformed_by_reason;
+    j["malformed_total"] = malformed_payloads.size();
+    j["malformed_payload_prefixes"] = malformed_payloads;
+    j["users"] = std::vector<std::string>(active_users.begin(), active_users.end());
+    std::ofstream(summary_path) << j.dump(1) << "\n";
+  }
+  std::fprintf(stderr, "recgen: emitted %llu messages (%llu duplicates, %zu malformed)\n",
+               static_cast<unsigned long long>(lines), static_cast<unsigned long long>(duplicates),
+               malformed_payloads.size());
+  return 0;
+}
