@@ -1,0 +1,110 @@
+// Unit tests for model/: the baseline ranker on small graphs with known answers.
+#include <gtest/gtest.h>
+
+#include "model/baseline_ranker.h"
+#include "tests/test_util.h"
+
+namespace recd::model {
+namespace {
+
+using recd::testing::Interaction;
+using recd::testing::ItemEvent;
+using recd::testing::TempDir;
+
+constexpr EpochMillis kT0 = 1769860800000;
+
+class RankerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::StoreOptions o;
+    o.path = dir_.sub("store");
+    o.sync_writes = false;
+    auto s = store::GraphStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s.value());
+  }
+  void Apply(const std::vector<Event>& events) {
+    auto r = store_->Apply(events, {}, 0);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  std::vector<std::string> Items(const RecommendationList& l) {
+    std::vector<std::string> out;
+    for (const auto& s : l.items) out.push_back(s.item_id);
+    return out;
+  }
+  TempDir dir_;
+  std::unique_ptr<store::GraphStore> store_;
+};
+
+TEST_F(RankerTest, RecommendsWhatSimilarUsersTookAndNeverWhatTheUserHas) {
+  // Two communities: {a1,a2,a3} and {b1,b2,b3}. "alice" took a1 and a2.
+  std::vector<Event> events;
+  for (int u = 0; u < 5; ++u) {
+    for (const char* i : {"a1", "a2", "a3"}) events.push_back(Interaction(EventType::kClick, "ua" + std::to_string(u), i, kT0 + u));
+    for (const char* i : {"b1", "b2", "b3"}) events.push_back(Interaction(EventType::kClick, "ub" + std::to_string(u), i, kT0 + u));
+  }
+  for (int u = 0; u < 9; ++u) events.push_back(Interaction(EventType::kPurchase, "ub" + std::to_string(u), "b1", kT0));  // b1 is the most popular
+  events.push_back(Interaction(EventType::kClick, "alice", "a1", kT0 + 10));
+  events.push_back(Interaction(EventType::kClick, "alice", "a2", kT0 + 11));
+  Apply(events);
+  BaselineConfig config;
+  config.k = 3;
+  BaselineRanker ranker(*store_, config);
+  ranker.RefreshTrending();
+  const auto list = ranker.Recommend(*store_->FindUser("alice"), kT0);
+  EXPECT_EQ(list.source, ListSource::kPersonalized);
+  EXPECT_EQ(list.user_id, "alice");
+  EXPECT_EQ(list.k, 3u);
+  EXPECT_EQ(list.model_version, kBaselineModelVersion);
+  ASSERT_EQ(list.items.size(), 3u);
+  EXPECT_EQ(list.items[0].item_id, "a3");  // the only co-occurring unseen item
+  EXPECT_EQ(list.items[1].item_id, "b1");  // then trending, most popular first
+  EXPECT_GT(list.items[0].score, list.items[1].score);
+  for (const auto& s : list.items) {
+    EXPECT_NE(s.item_id, "a1");
+    EXPECT_NE(s.item_id, "a2");
+  }
+}
+
+TEST_F(RankerTest, ColdUsersGetTrendingAndUnavailableItemsAreSkipped) {
+  std::vector<Event> events;
+  for (int u = 0; u < 4; ++u) events.push_back(Interaction(EventType::kPurchase, "u" + std::to_string(u), "hot", kT0));
+  for (int u = 0; u < 2; ++u) events.push_back(Interaction(EventType::kClick, "u" + std::to_string(u), "warm", kT0));
+  events.push_back(Interaction(EventType::kClick, "u0", "cold", kT0));
+  Event newcomer;
+  newcomer.type = EventType::kUser;
+  newcomer.user_id = "new";
+  newcomer.ts = kT0;
+  events.push_back(newcomer);
+  events.push_back(ItemEvent("warm", kT0, {{"available", testing::Text("false")}}));
+  Apply(events);
+  BaselineRanker ranker(*store_, BaselineConfig{});
+  ranker.RefreshTrending();
+  const auto list = ranker.Recommend(*store_->FindUser("new"), kT0);
+  EXPECT_EQ(list.source, ListSource::kColdStart);
+  EXPECT_EQ(Items(list), (std::vector<std::string>{"hot", "cold"}));
+}
+
+TEST_F(RankerTest, RecentInteractionsOutweighOldOnes) {
+  // bob clicked "old" long ago and "new" today; their co-items compete.
+  std::vector<Event> events;
+  const EpochMillis year = 365LL * 86'400'000;
+  for (int u = 0; u < 3; ++u) {
+    events.push_back(Interaction(EventType::kClick, "o" + std::to_string(u), "old", kT0));
+    events.push_back(Interaction(EventType::kClick, "o" + std::to_string(u), "old-friend", kT0));
+    events.push_back(Interaction(EventType::kClick, "n" + std::to_string(u), "new", kT0 + year));
+    events.push_back(Interaction(EventType::kClick, "n" + std::to_string(u), "new-friend", kT0 + year));
+  }
+  events.push_back(Interaction(EventType::kClick, "bob", "old", kT0));
+  events.push_back(Interaction(EventType::kClick, "bob", "new", kT0 + year));
+  Apply(events);
+  BaselineRanker ranker(*store_, BaselineConfig{});
+  ranker.RefreshTrending();
+  const auto list = ranker.Recommend(*store_->FindUser("bob"), kT0 + year);
+  ASSERT_GE(list.items.size(), 2u);
+  EXPECT_EQ(list.items[0].item_id, "new-friend");
+  EXPECT_EQ(list.items[1].item_id, "old-friend");
+}
+
+}  // namespace
+}  // namespace recd::model

@@ -1,0 +1,306 @@
+// Unit tests for store/: exact counts both ways, dedup, offsets, reopen, decay maths,
+// attributes, checkpoints — all against a real RocksDB in a temporary directory.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "store/graph_store.h"
+#include "store/records.h"
+#include "tests/test_util.h"
+
+namespace recd::store {
+namespace {
+
+using recd::testing::Interaction;
+using recd::testing::ItemEvent;
+using recd::testing::TempDir;
+
+constexpr EpochMillis kT0 = 1769860800000;  // 2026-01-31T12:00:00Z
+constexpr EpochMillis kDay = 86'400'000;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  StoreOptions Options() const {
+    StoreOptions o;
+    o.path = dir_.sub("store");
+    o.sync_writes = false;
+    return o;
+  }
+  std::unique_ptr<GraphStore> Open(StoreOptions o) {
+    auto s = GraphStore::Open(o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s.value()) : nullptr;
+  }
+  std::unique_ptr<GraphStore> Open() { return Open(Options()); }
+  static ApplyOutcome MustApply(GraphStore& store, const std::vector<Event>& events,
+                                const std::vector<PartitionOffset>& offsets = {}, uint64_t rejected = 0) {
+    auto r = store.Apply(events, offsets, rejected);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r.value() : ApplyOutcome{};
+  }
+  TempDir dir_;
+};
+
+TEST_F(StoreTest, CountsEveryTypeExactlyInBothDirections) {
+  auto store = Open();
+  std::vector<Event> batch = {
+      Interaction(EventType::kClick, "u1", "i1", kT0),
+      Interaction(EventType::kClick, "u1", "i1", kT0 + 1),
+      Interaction(EventType::kPurchase, "u1", "i1", kT0 + 2),
+      Interaction(EventType::kRating, "u2", "i1", kT0 + 3, "", 4),
+      Interaction(EventType::kClick, "u2", "i2", kT0 + 4),
+  };
+  const ApplyOutcome out = MustApply(*store, batch, {}, 3);
+  EXPECT_EQ(out.applied, 5u);
+  EXPECT_EQ(out.touched_users.size(), 2u);
+  EXPECT_EQ(out.touched_items.size(), 2u);
+  EXPECT_EQ(store->counters().applied[0], 3u);
+  EXPECT_EQ(store->counters().applied[1], 1u);
+  EXPECT_EQ(store->counters().applied[2], 1u);
+  EXPECT_EQ(store->counters().rejected, 3u);
+
+  const UserId u1 = *store->FindUser("u1");
+  const ItemId i1 = *store->FindItem("i1");
+  auto edge = store->GetEdge(u1, i1);
+  ASSERT_TRUE(edge.ok());
+  ASSERT_TRUE(edge->has_value());
+  EXPECT_EQ((*edge)->counts, (std::array<uint32_t, 3>{2, 1, 0}));
+  EXPECT_EQ((*edge)->first_ts, kT0);
+  EXPECT_EQ((*edge)->last_ts, kT0 + 2);
+
+  auto totals = store->SumEdges();
+  ASSERT_TRUE(totals.ok());
+  EXPECT_EQ(totals->user_item, (std::array<uint64_t, 3>{3, 1, 1}));
+  EXPECT_EQ(totals->item_user, totals->user_item);
+  EXPECT_EQ(totals->edges, 3u);
+  EXPECT_EQ(store->view().num_edges(), 3u);
+  EXPECT_EQ(store->view().ItemsOf(u1).size(), 1u);
+  EXPECT_EQ(store->view().UsersOf(i1).size(), 2u);
+}
+
+TEST_F(StoreTest, DropsDuplicateEventIdsWithinAndAcrossBatchesAndRestarts) {
+  {
+    auto store = Open();
+    auto out = MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e1"),
+                                  Interaction(EventType::kClick, "u1", "i1", kT0, "e1"),
+                                  Interaction(EventType::kClick, "u1", "i2", kT0, "e2")});
+    EXPECT_EQ(out.applied, 2u);
+    EXPECT_EQ(out.duplicates, 1u);
+    out = MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e2")});
+    EXPECT_EQ(out.applied, 0u);
+    EXPECT_EQ(out.duplicates, 1u);
+  }
+  auto store = Open();
+  auto out = MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e1"),
+                                Interaction(EventType::kClick, "u1", "i1", kT0, "e3")});
+  EXPECT_EQ(out.applied, 1u);
+  EXPECT_EQ(store->counters().applied[0], 3u);
+  EXPECT_EQ(store->counters().duplicates, 3u);
+}
+
+TEST_F(StoreTest, DedupWindowIsBoundedAndForgetsTheOldest) {
+  StoreOptions o = Options();
+  o.dedup_window = 2;
+  {
+    auto store = Open(o);
+    MustApply(*store, {Interaction(EventType::kClick, "u", "i", kT0, "a"),
+                       Interaction(EventType::kClick, "u", "i", kT0, "b"),
+                       Interaction(EventType::kClick, "u", "i", kT0, "c")});
+  }
+  auto store = Open(o);  // the window survives a restart: "a" is forgotten, "b" and "c" are not
+  auto out = MustApply(*store, {Interaction(EventType::kClick, "u", "i", kT0, "a"),
+                                Interaction(EventType::kClick, "u", "i", kT0, "c")});
+  EXPECT_EQ(out.applied, 1u);
+  EXPECT_EQ(out.duplicates, 1u);
+}
+
+TEST_F(StoreTest, OffsetsCommitWithTheBatchAndSurviveReopen) {
+  {
+    auto store = Open();
+    EXPECT_FALSE(store->StoredOffset("recd.events", 0).has_value());
+    MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0)},
+              {{"recd.events", 0, 17}, {"recd.events", 3, 5}});
+    MustApply(*store, {}, {{"recd.events", 0, 18}});
+    EXPECT_EQ(store->StoredOffset("recd.events", 0), 18);
+  }
+  auto store = Open();
+  EXPECT_EQ(store->StoredOffset("recd.events", 0), 18);
+  EXPECT_EQ(store->StoredOffset("recd.events", 3), 5);
+  EXPECT_FALSE(store->StoredOffset("other", 0).has_value());
+  EXPECT_EQ(store->counters().batches, 2u);
+}
+
+TEST_F(StoreTest, ViewRebuiltOnOpenEqualsTheIncrementalView) {
+  std::mt19937 rng(7);
+  std::vector<std::vector<Neighbor>> before;
+  {
+    auto store = Open();
+    for (int b = 0; b < 20; ++b) {
+      std::vector<Event> batch;
+      for (int n = 0; n < 200; ++n) {
+        batch.push_back(Interaction(static_cast<EventType>(rng() % 3), "u" + std::to_string(rng() % 50),
+                                    "i" + std::to_string(rng() % 80), kT0 + static_cast<EpochMillis>(rng() % (90 * kDay)),
+                                    "", 1 + rng() % 5));
+      }
+      MustApply(*store, batch);
+    }
+    for (uint32_t u = 0; u < store->view().num_users(); ++u) {
+      const auto& l = store->view().ItemsOf(UserId(u));
+      before.emplace_back(l.begin(), l.end());
+    }
+  }
+  auto store = Open();
+  ASSERT_EQ(store->view().num_users(), before.size());
+  for (uint32_t u = 0; u < before.size(); ++u) {
+    const auto& l = store->view().ItemsOf(UserId(u));
+    ASSERT_EQ(l.size(), before[u].size());
+    for (size_t k = 0; k < l.size(); ++k) {
+      EXPECT_EQ(l[k].id, before[u][k].id);
+      // The view sums in float as events arrive; the store merges in double.
+      EXPECT_NEAR(l[k].log_weight, before[u][k].log_weight, 1e-3);
+    }
+  }
+}
+
+TEST(Decay, HalvesEveryHalfLifeAndIgnoresArrivalOrder) {
+  DecayConfig c;
+  c.half_life_ms = 7 * kDay;
+  const double one = EpochLogWeight(c, 1.0, kT0);
+  EXPECT_NEAR(WeightAt(c, one, kT0), 1.0, 1e-9);
+  EXPECT_NEAR(WeightAt(c, one, kT0 + 7 * kDay), 0.5, 1e-9);
+  EXPECT_NEAR(WeightAt(c, one, kT0 + 21 * kDay), 0.125, 1e-9);
+  // Two events: 4 (purchase) a week ago plus 1 (click) now = 3 now.
+  const double a = EpochLogWeight(c, TypeWeight(c, EventType::kPurchase, 0), kT0);
+  const double b = EpochLogWeight(c, TypeWeight(c, EventType::kClick, 0), kT0 + 7 * kDay);
+  EXPECT_NEAR(WeightAt(c, LogAddExp2(a, b), kT0 + 7 * kDay), 3.0, 1e-9);
+  EXPECT_DOUBLE_EQ(LogAddExp2(a, b), LogAddExp2(b, a));
+  EXPECT_EQ(LogAddExp2(kNoWeight, a), a);
+  EXPECT_NEAR(TypeWeight(c, EventType::kRating, 5), c.rating_weight, 1e-12);
+  EXPECT_NEAR(TypeWeight(c, EventType::kRating, 2.5), c.rating_weight / 2, 1e-12);
+}
+
+TEST(Decay, EdgeRecordsMergeTheSameInAnyOrder) {
+  DecayConfig c;
+  std::vector<EdgeRecord> parts;
+  for (int k = 0; k < 6; ++k) {
+    EdgeRecord r;
+    r.counts[k % 3] = 1;
+    r.first_ts = r.last_ts = kT0 + k * kDay;
+    r.log_weight = EpochLogWeight(c, 1.0 + k, r.last_ts);
+    if (k % 3 == 2) {
+      r.last_rating_ts = r.last_ts;
+      r.last_rating = k;
+    }
+    parts.push_back(r);
+  }
+  auto fold = [](std::vector<EdgeRecord> v) {
+    EdgeRecord acc = v[0];
+    for (size_t i = 1; i < v.size(); ++i) acc = records::MergeEdges(acc, v[i]);
+    return acc;
+  };
+  const EdgeRecord forward = fold(parts);
+  std::reverse(parts.begin(), parts.end());
+  const EdgeRecord backward = fold(parts);
+  EXPECT_EQ(forward.counts, (std::array<uint32_t, 3>{2, 2, 2}));
+  EXPECT_EQ(forward.counts, backward.counts);
+  EXPECT_NEAR(forward.log_weight, backward.log_weight, 1e-12);
+  EXPECT_EQ(forward.first_ts, kT0);
+  EXPECT_EQ(forward.last_ts, kT0 + 5 * kDay);
+  EXPECT_EQ(forward.last_rating, 5);
+  EXPECT_EQ(backward.last_rating, 5);
+}
+
+TEST_F(StoreTest, AttributesKeepEachFieldsNewestValueAndDriveAvailability) {
+  {
+    auto store = Open();
+    MustApply(*store, {ItemEvent("i1", kT0 + 10, {{"colour", testing::Text("red")}, {"available", testing::Number(1)}}),
+                       ItemEvent("i1", kT0 + 5, {{"colour", testing::Text("blue")}, {"season", testing::Text("winter")}}),
+                       ItemEvent("i2", kT0, {{"available", testing::Text("false")}})});
+    EXPECT_TRUE(store->ItemAvailable(*store->FindItem("i1")));
+    EXPECT_FALSE(store->ItemAvailable(*store->FindItem("i2")));
+    MustApply(*store, {ItemEvent("i2", kT0 - 1, {{"available", testing::Text("true")}})});  // older: ignored
+    EXPECT_FALSE(store->ItemAvailable(*store->FindItem("i2")));
+  }
+  auto store = Open();
+  EXPECT_FALSE(store->ItemAvailable(*store->FindItem("i2")));
+  auto attrs = store->GetAttributes(EventType::kItem, "i1");
+  ASSERT_TRUE(attrs.ok());
+  Attributes expected = {{"available", testing::Number(1)}, {"colour", testing::Text("red")}, {"season", testing::Text("winter")}};
+  EXPECT_EQ(*attrs, expected);
+}
+
+TEST_F(StoreTest, KeepsTheNewestContentEmbedding) {
+  auto store = Open();
+  Event newer = ItemEvent("i1", kT0 + 1, {});
+  newer.embedding = {1, 2, 3};
+  Event older = ItemEvent("i1", kT0, {});
+  older.embedding = {9, 9};
+  MustApply(*store, {newer, older});
+  auto emb = store->GetItemEmbedding(*store->FindItem("i1"));
+  ASSERT_TRUE(emb.ok());
+  EXPECT_EQ(*emb, (std::vector<float>{1, 2, 3}));
+}
+
+TEST_F(StoreTest, PendingUsersAreMarkedInTheBatchAndClearedOnDemand) {
+  auto store = Open();
+  Event profile;
+  profile.type = EventType::kUser;
+  profile.user_id = "u9";
+  profile.ts = kT0;
+  MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0), profile});
+  auto pending = store->PendingUsers();
+  ASSERT_EQ(pending.size(), 2u);
+  ASSERT_TRUE(store->ClearPending({*store->FindUser("u1")}).ok());
+  pending = store->PendingUsers();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(store->ExternalId(pending[0]), "u9");
+}
+
+TEST_F(StoreTest, RefusesToReopenWithDifferentDecaySettings) {
+  { auto store = Open(); }
+  StoreOptions o = Options();
+  o.decay.half_life_ms = 3 * kDay;
+  auto s = GraphStore::Open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("was built with decay settings"), std::string::npos) << s.status().message();
+}
+
+TEST_F(StoreTest, CheckpointOpensWithTheSameState) {
+  auto store = Open();
+  MustApply(*store, {Interaction(EventType::kPurchase, "u1", "i1", kT0, "e1")}, {{"t", 0, 1}});
+  ASSERT_TRUE(store->Checkpoint(dir_.sub("ckpt")).ok());
+  MustApply(*store, {Interaction(EventType::kPurchase, "u1", "i1", kT0, "e2")}, {{"t", 0, 2}});
+  StoreOptions o = Options();
+  o.path = dir_.sub("ckpt");
+  auto copy = Open(o);
+  EXPECT_EQ(copy->counters().applied[1], 1u);
+  EXPECT_EQ(copy->StoredOffset("t", 0), 1);
+}
+
+TEST_F(StoreTest, ReadOnlyOpenSeesALiveStoreAndRefusesWrites) {
+  auto store = Open();
+  MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0)});
+  StoreOptions o = Options();
+  o.read_only = true;
+  auto reader = Open(o);
+  EXPECT_EQ(reader->counters().applied[0], 1u);
+  auto r = reader->Apply({}, {}, 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kAborted);
+}
+
+TEST(GraphViewMemory, StaysWithinBudgetPerEdge) {
+  GraphView view;
+  std::mt19937 rng(1);
+  for (int n = 0; n < 200000; ++n) {
+    view.AddInteraction(UserId(rng() % 20000), ItemId(rng() % 5000), 1.0);
+  }
+  view.Compact();
+  const double per_edge = static_cast<double>(view.MemoryBytes()) / static_cast<double>(view.num_edges());
+  EXPECT_LE(per_edge, 32.0);
+}
+
+}  // namespace
+}  // namespace recd::store
