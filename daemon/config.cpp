@@ -177,6 +177,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("kafka", "embedded_brokers", &k.embedded_brokers, Positive, "an integer");
   b.Bind("kafka", "embedded_bootstrap_file", &k.embedded_bootstrap_file, Any, "a path");
   b.Bind("kafka", "group_id", &k.group_id, NonEmpty, "a string");
+  b.Bind("kafka", "group_instance_id", &k.group_instance_id, Any, "a string unique to this instance");
   b.Bind("kafka", "client_id", &k.client_id, NonEmpty, "a string");
   b.Bind("kafka", "events_topic", &k.events_topic, NonEmpty, "a topic name");
   b.Bind("kafka", "dlq_topic", &k.dlq_topic, NonEmpty, "a topic name");

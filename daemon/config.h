@@ -20,6 +20,7 @@ struct KafkaSection {
   int embedded_brokers = 1;
   std::string embedded_bootstrap_file;
   std::string group_id = "recd";
+  std::string group_instance_id;  // static membership: a restart rejoins without a rebalance
   std::string client_id = "recd";
   std::string events_topic = "recd.events";
   std::string dlq_topic = "recd.events.dlq";

@@ -74,6 +74,7 @@ Status Pipeline::Impl::Open(const std::string& brokers) {
   stream::ConsumerConfig cc;
   cc.kafka = {brokers, config_.kafka.client_id, config_.kafka.consumer};
   cc.group_id = config_.kafka.group_id;
+  cc.group_instance_id = config_.kafka.group_instance_id;
   cc.topics = {config_.kafka.events_topic};
   cc.start_from = config_.kafka.start_from;
   const store::GraphStore* s = store_.get();

@@ -196,6 +196,7 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
                              {"partition.assignment.strategy", "cooperative-sticky"},
                              {"auto.offset.reset", config.start_from},
                              {"enable.partition.eof", "false"}});
+  if (!config.group_instance_id.empty()) props.emplace_back("group.instance.id", config.group_instance_id);
   props.insert(props.end(), config.kafka.extra.begin(), config.kafka.extra.end());
   RECD_RETURN_IF_ERROR(SetAll(conf.get(), props));
   std::string err;

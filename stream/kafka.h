@@ -71,6 +71,7 @@ using StoredOffsetLookup = std::function<std::optional<int64_t>(const std::strin
 struct ConsumerConfig {
   KafkaConfig kafka;
   std::string group_id = "recd";
+  std::string group_instance_id;  // empty: dynamic membership
   std::vector<std::string> topics;
   // Where to start a partition that has no stored offset: "earliest" or "latest".
   std::string start_from = "earliest";

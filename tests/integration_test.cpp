@@ -1,0 +1,246 @@
+// Integration tests: the whole pipeline (consumer -> store -> ranker -> publisher)
+// against librdkafka's embedded mock cluster, with injected faults. Counts must
+// stay exact: nothing lost, nothing applied twice.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "daemon/pipeline.h"
+#include "stream/codec.h"
+#include "stream/kafka.h"
+#include "tests/test_util.h"
+
+namespace recd {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Kafka protocol API keys (rdkafka_mock.h takes raw keys).
+constexpr int16_t kApiProduce = 0;
+constexpr int16_t kApiFetch = 1;
+
+constexpr EpochMillis kT0 = 1769860800000;
+
+struct Record {
+  int32_t partition;
+  int64_t offset;
+  std::string key, value;
+  std::map<std::string, std::string> headers;
+};
+
+// Reads a whole topic from the beginning until it has been quiet for `idle`.
+std::vector<Record> ReadTopic(const std::string& brokers, const std::string& topic, std::chrono::milliseconds idle = 1500ms) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  static int n = 0;
+  conf->set("bootstrap.servers", brokers, err);
+  conf->set("group.id", "reader-" + std::to_string(++n), err);
+  conf->set("auto.offset.reset", "earliest", err);
+  conf->set("enable.auto.commit", "false", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  c->subscribe({topic});
+  std::vector<Record> out;
+  auto last = std::chrono::steady_clock::now();
+  const auto give_up = last + 60s;
+  while (std::chrono::steady_clock::now() < give_up) {
+    std::unique_ptr<RdKafka::Message> m(c->consume(100));
+    if (m->err() == RdKafka::ERR_NO_ERROR) {
+      Record r{m->partition(), m->offset(), m->key() ? *m->key() : "",
+               std::string(static_cast<const char*>(m->payload()), m->len()), {}};
+      if (auto* h = m->headers()) {
+        for (const auto& x : h->get_all()) r.headers[x.key()] = std::string(static_cast<const char*>(x.value()), x.value_size());
+      }
+      out.push_back(std::move(r));
+      last = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last > idle && !out.empty()) {
+      break;
+    } else if (std::chrono::steady_clock::now() - last > 5 * idle) {
+      break;
+    }
+  }
+  c->close();
+  return out;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cluster = stream::EmbeddedCluster::Start(1);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    cluster_ = std::move(cluster.value());
+    config_.kafka.embedded = true;
+    config_.store.path = dir_.sub("store");
+    config_.store.sync_writes = false;
+    config_.pipeline.batch_max_wait_ms = 20;
+    config_.pipeline.shutdown_timeout_ms = 5000;
+    config_.kafka.consumer = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    for (const auto& [t, p] : std::vector<std::pair<std::string, int>>{
+             {config_.kafka.events_topic, 4}, {config_.kafka.dlq_topic, 1}, {config_.kafka.recommendations_topic, 4}}) {
+      ASSERT_TRUE(cluster_->CreateTopic(t, p).ok());
+    }
+    auto producer = stream::Publisher::Create({cluster_->bootstrap_servers(), "test-producer", {}},
+                                              [this](const stream::Delivery& d) { if (!d.ok) ++produce_failures_; });
+    ASSERT_TRUE(producer.ok());
+    producer_ = std::move(producer.value());
+  }
+
+  void Start() {
+    auto p = daemon::Pipeline::Create(config_, cluster_->bootstrap_servers());
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    pipeline_ = std::move(p.value());
+    thread_ = std::thread([this] { run_status_ = pipeline_->Run(); });
+  }
+  void Stop() {
+    pipeline_->RequestStop();
+    thread_.join();
+    EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
+    pipeline_.reset();
+  }
+  // Waits until the running pipeline has consumed `messages` records in total.
+  void WaitConsumed(uint64_t messages, std::chrono::seconds timeout = 60s) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      const auto& s = pipeline_->stats();
+      if (s.applied + s.duplicates + s.rejected >= messages) return;
+      std::this_thread::sleep_for(20ms);
+    }
+    const auto& s = pipeline_->stats();
+    FAIL() << "consumed " << s.applied + s.duplicates + s.rejected << " of " << messages;
+  }
+
+  // Produces `n` clicks/purchases/ratings for users u0..u{users-1}; returns expected per-type counts.
+  void ProduceInteractions(int first, int n, int users) {
+    for (int k = first; k < first + n; ++k) {
+      Event e = testing::Interaction(static_cast<EventType>(k % 3), "u" + std::to_string(k % users),
+                                     "i" + std::to_string((k * 7) % 50), kT0 + k, "ev-" + std::to_string(k), 1 + k % 5);
+      ASSERT_TRUE(producer_->Produce(config_.kafka.events_topic, e.user_id, stream::EncodeEvent(e), {}, 0).ok());
+      ++expected_[k % 3];
+    }
+    ASSERT_EQ(producer_->Flush(30s), 0);
+  }
+  void ProduceRaw(const std::string& key, const std::string& value) {
+    ASSERT_TRUE(producer_->Produce(config_.kafka.events_topic, key, value, {}, 0).ok());
+    ASSERT_EQ(producer_->Flush(30s), 0);
+  }
+
+  // Opens the (stopped) store and checks the counts are exactly what was produced.
+  void ExpectExactCounts(uint64_t rejected, uint64_t duplicates) {
+    store::StoreOptions o = config_.store;
+    o.read_only = true;
+    auto store = store::GraphStore::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    for (size_t t = 0; t < 3; ++t) EXPECT_EQ((*store)->counters().applied[t], expected_[t]) << "type " << t;
+    EXPECT_EQ((*store)->counters().rejected, rejected);
+    EXPECT_EQ((*store)->counters().duplicates, duplicates);
+    auto totals = (*store)->SumEdges();
+    ASSERT_TRUE(totals.ok());
+    for (size_t t = 0; t < 3; ++t) {
+      EXPECT_EQ(totals->user_item[t], expected_[t]);
+      EXPECT_EQ(totals->item_user[t], expected_[t]);
+    }
+  }
+
+  std::set<std::string> UsersWithLists() {
+    std::set<std::string> users;
+    for (const auto& r : ReadTopic(cluster_->bootstrap_servers(), config_.kafka.recommendations_topic)) {
+      auto j = nlohmann::json::parse(r.value);
+      EXPECT_EQ(j["user_id"], r.key);
+      EXPECT_LE(j["items"].size(), j["k"].get<size_t>());
+      users.insert(r.key);
+    }
+    return users;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<stream::EmbeddedCluster> cluster_;
+  std::unique_ptr<stream::Publisher> producer_;
+  daemon::Config config_;
+  std::unique_ptr<daemon::Pipeline> pipeline_;
+  std::thread thread_;
+  Status run_status_;
+  std::array<uint64_t, 3> expected_{};
+  std::atomic<int> produce_failures_{0};
+};
+
+TEST_F(PipelineTest, AppliesExactlyDeadLettersBadInputAndPublishesEveryUser) {
+  Start();
+  ProduceInteractions(0, 3000, 200);
+  ProduceRaw("u1", "{not json");
+  ProduceRaw("u2", R"({"type":"rating","user_id":"u2","item_id":"i1","ts":1769860800000,"rating":11})");
+  // Re-send two events with the same event ids: they must be dropped.
+  ProduceRaw("u3", stream::EncodeEvent(testing::Interaction(EventType::kClick, "u3", "i21", kT0 + 3, "ev-3")));
+  ProduceRaw("u4", stream::EncodeEvent(testing::Interaction(EventType::kPurchase, "u4", "i28", kT0 + 4, "ev-4")));
+  WaitConsumed(3004);
+  Stop();
+  ExpectExactCounts(2, 2);
+
+  const auto dlq = ReadTopic(cluster_->bootstrap_servers(), config_.kafka.dlq_topic);
+  ASSERT_EQ(dlq.size(), 2u);
+  std::set<std::string> codes;
+  for (const auto& r : dlq) {
+    codes.insert(r.headers.at("recd.error.code"));
+    EXPECT_FALSE(r.headers.at("recd.error").empty());
+    EXPECT_EQ(r.headers.at("recd.source.topic"), config_.kafka.events_topic);
+    EXPECT_TRUE(r.headers.count("recd.source.partition"));
+    EXPECT_TRUE(r.headers.count("recd.source.offset"));
+  }
+  EXPECT_EQ(codes, (std::set<std::string>{"bad_json", "rating_out_of_range"}));
+  EXPECT_EQ(dlq[0].value == "{not json" || dlq[1].value == "{not json", true);
+  EXPECT_EQ(UsersWithLists().size(), 200u);
+}
+
+TEST_F(PipelineTest, ResumesFromStoredOffsetsAfterARestart) {
+  Start();
+  ProduceInteractions(0, 1000, 50);
+  WaitConsumed(1000);
+  Stop();
+  ProduceInteractions(1000, 1000, 50);  // produced while recd is down
+  Start();
+  WaitConsumed(1000);
+  std::this_thread::sleep_for(300ms);  // anything re-applied would show up here
+  Stop();
+  ExpectExactCounts(0, 0);
+}
+
+TEST_F(PipelineTest, SurvivesProduceAndFetchErrors) {
+  Start();
+  // Retriable errors on the brokers' produce (lists, DLQ) and fetch paths.
+  rd_kafka_mock_push_request_errors(cluster_->mock(), kApiFetch, 6, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  ProduceInteractions(0, 2000, 100);
+  rd_kafka_mock_push_request_errors(cluster_->mock(), kApiProduce, 4, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  ProduceRaw("u9", "[]");
+  ProduceInteractions(2000, 1000, 100);
+  WaitConsumed(3001);
+  Stop();
+  ExpectExactCounts(1, 0);
+  EXPECT_EQ(ReadTopic(cluster_->bootstrap_servers(), config_.kafka.dlq_topic).size(), 1u);
+  EXPECT_EQ(UsersWithLists().size(), 100u);
+}
+
+TEST_F(PipelineTest, KeepsGoingWhenTheBrokerGoesDownAndComesBack) {
+  Start();
+  ProduceInteractions(0, 1500, 80);
+  WaitConsumed(1500);
+  rd_kafka_mock_broker_set_down(cluster_->mock(), 1);
+  std::this_thread::sleep_for(1500ms);  // recd polls against a dead broker
+  rd_kafka_mock_broker_set_up(cluster_->mock(), 1);
+  ProduceInteractions(1500, 1500, 80);
+  WaitConsumed(3000, 90s);
+  Stop();
+  ExpectExactCounts(0, 0);
+  EXPECT_EQ(UsersWithLists().size(), 80u);
+}
+
+}  // namespace
+}  // namespace recd
