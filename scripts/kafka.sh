@@ -69,7 +69,7 @@ log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 L4J
   local java_opts=(-Xmx1g -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$dir")
-  java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid)" \
+  java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$(java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool random-uuid)" \
     -c "$dir/server.properties" >"$dir/format.log" 2>&1
   setsid java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
   echo $! >"$dir/pid"

@@ -30,6 +30,9 @@ int Stats(const std::string& path) {
   for (size_t t = 0; t < recd::kEventTypeCount; ++t) {
     j["applied"][std::string(recd::kEventTypeNames[t])] = s.counters().applied[t];
   }
+  uint64_t committed = s.counters().duplicates + s.counters().rejected;
+  for (uint64_t n : s.counters().applied) committed += n;
+  j["messages_committed"] = committed;  // every consumed record, whatever became of it
   j["duplicates"] = s.counters().duplicates;
   j["rejected"] = s.counters().rejected;
   j["batches"] = s.counters().batches;

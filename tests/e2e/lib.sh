@@ -1,0 +1,49 @@
+# Shared by the end-to-end scripts: a real Kafka broker in $WORK, torn down on exit.
+# Needs BUILD (the build directory) and SRC (the source tree).
+set -euo pipefail
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/recd-e2e.XXXXXX")
+RECD_PID=""
+cleanup() {
+  [ -n "$RECD_PID" ] && kill -9 "$RECD_PID" 2>/dev/null || true
+  "$SRC/scripts/kafka.sh" stop "$WORK/kafka" || true
+  if [ "${KEEP_WORK:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+start_broker() {
+  BROKERS=$("$SRC/scripts/kafka.sh" start "$WORK/kafka")
+  echo "broker on $BROKERS"
+  "$BUILD/tools/recctl" create-topics -b "$BROKERS" -p 4
+}
+
+# start_recd LOG [extra --set args...]: runs recd against $BROKERS with its store in $WORK/store.
+start_recd() {
+  local log=$1; shift
+  "$BUILD/daemon/recd" -c "$SRC/config/recd.toml" \
+    --set "kafka.brokers=$BROKERS" --set "store.path=$WORK/store" \
+    --set kafka.group_instance_id=recd-e2e --set pipeline.stats_interval_ms=2000 \
+    --set 'kafka.consumer."session.timeout.ms"=10000' "$@" >>"$log" 2>&1 &
+  RECD_PID=$!
+}
+
+# store_total: events applied + duplicates + rejected, as the store has committed them.
+store_total() {
+  "$BUILD/tools/recctl" stats --store "$WORK/store" 2>/dev/null |
+    sed -n 's/.*"messages_committed": *\([0-9]*\).*/\1/p'
+}
+
+# wait_total N TIMEOUT_S: waits until the store has committed N messages.
+wait_total() {
+  local want=$1 timeout=$2 t=0 have=0
+  while [ "$t" -lt "$timeout" ]; do
+    have=$(store_total || echo 0)
+    [ "$have" -ge "$want" ] && return 0
+    if [ -n "$RECD_PID" ] && ! kill -0 "$RECD_PID" 2>/dev/null; then
+      echo "recd exited before committing $want messages (the store holds $have)" >&2
+      return 1
+    fi
+    sleep 1; t=$((t + 1))
+  done
+  echo "timed out: the store holds $have of $want messages" >&2
+  return 1
+}
