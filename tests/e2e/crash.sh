@@ -11,14 +11,18 @@ RANDOM=${E2E_SEED:-$$}
 start_broker
 # Produce at a bounded rate so the kills land while recd is consuming.
 "$BUILD/tools/recgen" --seed 11 --events 120000 --users 4000 --items 1500 \
-  --malformed-fraction 0.01 --rate 12000 -b "$BROKERS" --summary "$WORK/summary.json" &
+  --malformed-fraction 0.01 --rate 8000 -b "$BROKERS" --summary "$WORK/summary.json" &
 GEN_PID=$!
 start_recd "$WORK/recd.log"
+last=0
 for k in $(seq 1 "$KILLS"); do
-  sleep "$((RANDOM % 1500 + 500))e-3"
-  before=$(store_total || echo "?")
+  # Kill only once this incarnation has committed something, so every kill lands
+  # mid-stream; then at a random moment up to 0.8 s later.
+  wait_total "$((last + 1))" 60 || { tail -30 "$WORK/recd.log"; exit 1; }
+  sleep "0.$((RANDOM % 800 + 100))"
   kill -9 "$RECD_PID"; wait "$RECD_PID" 2>/dev/null || true
-  echo "kill -9 #$k: the store held $before messages"
+  last=$(store_total)
+  echo "kill -9 #$k: the store held $last committed messages"
   start_recd "$WORK/recd.log"
 done
 wait "$GEN_PID"
