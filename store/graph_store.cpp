@@ -1,6 +1,7 @@
 #include "store/graph_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
@@ -21,12 +22,12 @@ namespace {
 
 // Column families, in open order. "default" is required by RocksDB and holds nothing.
 enum Cf : size_t {
-  kDefault, kMeta, kOffsets, kIds, kIdsReverse, kUserItems, kItemUsers, kItemAttrs, kUserAttrs,
-  kItemEmbeddings, kDedup, kDedupOrder, kPending, kCfCount
+  kDefault, kMeta, kOffsets, kIds, kUserItems, kItemUsers, kItemAttrs, kUserAttrs,
+  kItemEmbeddings, kDedupOrder, kPending, kCfCount
 };
 constexpr const char* kCfNames[kCfCount] = {
-    "default", "meta", "offsets", "ids", "ids_reverse", "user_items", "item_users",
-    "item_attrs", "user_attrs", "item_embeddings", "dedup", "dedup_order", "pending"};
+    "default", "meta", "offsets", "ids", "user_items", "item_users",
+    "item_attrs", "user_attrs", "item_embeddings", "dedup_order", "pending"};
 
 constexpr char kCountersKey[] = "counters";
 constexpr char kDecayKey[] = "decay";
@@ -62,8 +63,9 @@ constexpr std::string_view kAvailableAttribute = "available";
 
 }  // namespace
 
-// Dense <-> external id map for one kind. New ids are staged into the batch
-// that first mentions them.
+// Dense <-> external id map for one kind, held in memory. Durable form: the ids
+// column family, kind + dense id -> external id, written in the batch that first
+// mentions the id.
 class IdMap {
  public:
   explicit IdMap(char kind) : kind_(kind) {}
@@ -72,17 +74,11 @@ class IdMap {
     if (it == ids_.end()) return std::nullopt;
     return it->second;
   }
-  uint32_t GetOrCreate(const std::string& external, rocksdb::WriteBatch* wb,
-                       rocksdb::ColumnFamilyHandle* ids_cf, rocksdb::ColumnFamilyHandle* rev_cf,
-                       bool* created) {
+  uint32_t GetOrCreate(const std::string& external, rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* ids_cf) {
     auto [it, inserted] = ids_.try_emplace(external, static_cast<uint32_t>(names_.size()));
-    *created = inserted;
     if (inserted) {
       names_.push_back(external);
-      std::string value;
-      r::PutU32BE(&value, it->second);
-      wb->Put(ids_cf, r::IdKey(kind_, external), value);
-      wb->Put(rev_cf, r::DenseKey(kind_, it->second), external);
+      wb->Put(ids_cf, r::DenseKey(kind_, it->second), external);
     }
     return it->second;
   }
@@ -100,28 +96,37 @@ class IdMap {
   std::vector<std::string> names_;
 };
 
-// The bounded window of recently seen event ids, oldest first.
+// The bounded window of recently seen event ids, oldest first. Durable form: the
+// dedup_order column family, sequence number -> event id; the lookup set is
+// rebuilt from it on open, so each new id costs one append-like write.
 class DedupWindow {
  public:
   explicit DedupWindow(size_t capacity) : capacity_(capacity) {}
   bool Seen(const std::string& id) const { return seq_of_.count(id) != 0; }
-  void Add(const std::string& id, rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* dedup,
-           rocksdb::ColumnFamilyHandle* order) {
+  // Records `id` in the batch; evictions are written by FinishBatch.
+  void Add(const std::string& id, rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* order) {
     std::string seq;
     r::PutU64BE(&seq, next_seq_);
-    wb->Put(dedup, id, seq);
     wb->Put(order, seq, id);
     Remember(next_seq_++, id);
     while (order_.size() > capacity_) {
-      std::string old_seq;
-      r::PutU64BE(&old_seq, order_.front().first);
-      wb->Delete(order, old_seq);
-      wb->Delete(dedup, *order_.front().second);
       seq_of_.erase(*order_.front().second);
       order_.pop_front();
     }
   }
+  // Deletes every evicted sequence number with one range tombstone.
+  void FinishBatch(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* order) {
+    const uint64_t oldest_kept = order_.empty() ? next_seq_ : order_.front().first;
+    if (oldest_kept > deleted_below_) {
+      std::string from, to;
+      r::PutU64BE(&from, deleted_below_);
+      r::PutU64BE(&to, oldest_kept);
+      wb->DeleteRange(order, from, to);
+      deleted_below_ = oldest_kept;
+    }
+  }
   void Load(uint64_t seq, const std::string& id) {
+    if (order_.empty()) deleted_below_ = seq;
     Remember(seq, id);
     next_seq_ = seq + 1;
   }
@@ -134,6 +139,7 @@ class DedupWindow {
   }
   size_t capacity_;
   uint64_t next_seq_ = 0;
+  uint64_t deleted_below_ = 0;  // sequence numbers below this are deleted on disk
   std::unordered_map<std::string, uint64_t> seq_of_;
   std::deque<std::pair<uint64_t, const std::string*>> order_;  // points into seq_of_'s keys
 };
@@ -159,6 +165,9 @@ class GraphStore::Impl {
   std::vector<bool> item_unavailable;       // by ItemId
   std::vector<EpochMillis> available_ts;    // event time of the newest `available` value
   bool poisoned = false;                    // a write failed: refuse further writes
+  // Scratch for Apply: the number of the last batch that touched each id.
+  uint32_t batch_stamp = 0;
+  std::vector<uint32_t> user_stamp, item_stamp;
 };
 
 GraphStore::GraphStore(const StoreOptions& options)
@@ -177,13 +186,20 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
+  db_options.allow_concurrent_memtable_write = false;  // one writer; needed by the vector memtables
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf_options;
     cf_options.compression = rocksdb::kLZ4Compression;
+    if (i == kUserItems || i == kItemUsers || i == kDedupOrder || i == kIds || i == kPending) {
+      // Write-mostly: the hot path only appends, reads happen at open (one scan)
+      // and in tools. An unsorted vector memtable makes each insert O(1) instead
+      // of a skip-list search; it is sorted once at flush.
+      cf_options.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+      cf_options.write_buffer_size = 64 << 20;
+    }
     if (i == kUserItems || i == kItemUsers) {
       cf_options.merge_operator = std::make_shared<r::EdgeMergeOperator>();
-      cf_options.write_buffer_size = 64 << 20;
     } else if (i == kItemAttrs || i == kUserAttrs) {
       cf_options.merge_operator = std::make_shared<r::AttributeMergeOperator>();
     } else if (i == kItemEmbeddings) {
@@ -241,8 +257,8 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     return FromRocks(it->status(), std::string("scanning ") + kCfNames[c]);
   };
 
-  RECD_RETURN_IF_ERROR(scan(kIdsReverse, [&](std::string_view k, std::string_view v) {
-    if (k.size() != 5) return Status::Corruption("bad ids_reverse key");
+  RECD_RETURN_IF_ERROR(scan(kIds, [&](std::string_view k, std::string_view v) {
+    if (k.size() != 5) return Status::Corruption("bad ids key");
     (k[0] == r::kUserKind ? impl.users : impl.items).Load(r::GetU32BE(k.data() + 1), std::string(v));
     return Status::Ok();
   }));
@@ -307,10 +323,11 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
     return Status::Aborted(options_.read_only ? "the store is open read-only"
                                               : "an earlier write to the store failed; restart to recover from disk");
   }
-  rocksdb::WriteBatch wb;
+  rocksdb::WriteBatch wb(events.size() * 96);  // ~two edge merges per event
   ApplyOutcome out;
   Counters counters = counters_;
-  std::unordered_set<uint32_t> seen_users, seen_items;
+  // Touched ids are stamped with this batch's number: O(1) "first time this batch?".
+  const uint32_t stamp = ++impl.batch_stamp;
   struct ViewEdge {
     UserId user;
     ItemId item;
@@ -325,13 +342,20 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   };
   std::vector<Availability> availability;
   EpochMillis latest = latest_event_ts_;
-  bool created;
 
   auto touch_user = [&](uint32_t u) {
-    if (seen_users.insert(u).second) out.touched_users.emplace_back(u);
+    if (u >= impl.user_stamp.size()) impl.user_stamp.resize(u + 1024, 0);
+    if (impl.user_stamp[u] != stamp) {
+      impl.user_stamp[u] = stamp;
+      out.touched_users.emplace_back(u);
+    }
   };
   auto touch_item = [&](uint32_t i) {
-    if (seen_items.insert(i).second) out.touched_items.emplace_back(i);
+    if (i >= impl.item_stamp.size()) impl.item_stamp.resize(i + 1024, 0);
+    if (impl.item_stamp[i] != stamp) {
+      impl.item_stamp[i] = stamp;
+      out.touched_items.emplace_back(i);
+    }
   };
   auto attrs_record = [](const Event& e) {
     r::TimedAttributes timed;
@@ -346,15 +370,15 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
         ++out.duplicates;
         continue;
       }
-      impl.dedup.Add(e.event_id, &wb, impl.cf(kDedup), impl.cf(kDedupOrder));
+      impl.dedup.Add(e.event_id, &wb, impl.cf(kDedupOrder));
     }
     latest = std::max(latest, e.ts);
     switch (e.type) {
       case EventType::kClick:
       case EventType::kPurchase:
       case EventType::kRating: {
-        const uint32_t u = impl.users.GetOrCreate(e.user_id, &wb, impl.cf(kIds), impl.cf(kIdsReverse), &created);
-        const uint32_t i = impl.items.GetOrCreate(e.item_id, &wb, impl.cf(kIds), impl.cf(kIdsReverse), &created);
+        const uint32_t u = impl.users.GetOrCreate(e.user_id, &wb, impl.cf(kIds));
+        const uint32_t i = impl.items.GetOrCreate(e.item_id, &wb, impl.cf(kIds));
         EdgeRecord rec;
         rec.counts[static_cast<size_t>(e.type)] = 1;
         rec.log_weight = EpochLogWeight(options_.decay, TypeWeight(options_.decay, e.type, e.rating), e.ts);
@@ -372,7 +396,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
         break;
       }
       case EventType::kItem: {
-        const uint32_t i = impl.items.GetOrCreate(e.item_id, &wb, impl.cf(kIds), impl.cf(kIdsReverse), &created);
+        const uint32_t i = impl.items.GetOrCreate(e.item_id, &wb, impl.cf(kIds));
         if (!e.attributes.empty()) wb.Merge(impl.cf(kItemAttrs), r::DenseKey(r::kItemKind, i), attrs_record(e));
         if (!e.embedding.empty()) {
           wb.Merge(impl.cf(kItemEmbeddings), r::DenseKey(r::kItemKind, i),
@@ -386,7 +410,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
         break;
       }
       case EventType::kUser: {
-        const uint32_t u = impl.users.GetOrCreate(e.user_id, &wb, impl.cf(kIds), impl.cf(kIdsReverse), &created);
+        const uint32_t u = impl.users.GetOrCreate(e.user_id, &wb, impl.cf(kIds));
         if (!e.attributes.empty()) wb.Merge(impl.cf(kUserAttrs), r::DenseKey(r::kUserKind, u), attrs_record(e));
         touch_user(u);
         break;
@@ -395,6 +419,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
     ++counters.applied[static_cast<size_t>(e.type)];
     ++out.applied;
   }
+  impl.dedup.FinishBatch(&wb, impl.cf(kDedupOrder));
   counters.duplicates += out.duplicates;
   counters.rejected += rejected;
   ++counters.batches;

@@ -51,11 +51,6 @@ std::string PairKey(uint32_t a, uint32_t b) {
   PutU32BE(&k, b);
   return k;
 }
-std::string IdKey(char kind, std::string_view external) {
-  std::string k(1, kind);
-  k.append(external);
-  return k;
-}
 std::string DenseKey(char kind, uint32_t id) {
   std::string k(1, kind);
   PutU32BE(&k, id);

@@ -20,7 +20,6 @@ uint32_t GetU32BE(const char* p);
 uint64_t GetU64BE(const char* p);
 
 std::string PairKey(uint32_t a, uint32_t b);      // 8 bytes: a then b
-std::string IdKey(char kind, std::string_view external);  // kind byte + external id
 std::string DenseKey(char kind, uint32_t id);     // kind byte + BE id
 std::string OffsetKey(const std::string& topic, int32_t partition);
 

@@ -28,17 +28,18 @@ Result<std::unique_ptr<EventSink>> EventSink::Open(const SinkOptions& options) {
   if (!sink->out_ && !sink->publisher_) {
     return Status::InvalidArgument("nowhere to write: give --output and/or --brokers");
   }
-  sink->start_ = std::chrono::steady_clock::now();
   return sink;
 }
 
 EventSink::~EventSink() = default;
 
-Status EventSink::Emit(std::string_view key, std::string_view value) {
-  if (options_.rate > 0) {
+Status EventSink::Emit(std::string_view key, std::string_view value, bool paced) {
+  if (paced && options_.rate > 0) {
+    if (paced_ == 0) start_ = std::chrono::steady_clock::now();
     const auto due = start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                  std::chrono::duration<double>(emitted_ / options_.rate));
+                                  std::chrono::duration<double>(paced_ / options_.rate));
     std::this_thread::sleep_until(due);
+    ++paced_;
   }
   if (out_) {
     out_->write(value.data(), static_cast<std::streamsize>(value.size()));

@@ -26,7 +26,8 @@ class EventSink {
  public:
   static Result<std::unique_ptr<EventSink>> Open(const SinkOptions& options);
   ~EventSink();
-  Status Emit(std::string_view key, std::string_view value);
+  // `paced` records count against the rate; others (a catalogue load) go at once.
+  Status Emit(std::string_view key, std::string_view value, bool paced = true);
   // Flushes; fails when any record could not be delivered.
   Status Close();
   uint64_t emitted() const { return emitted_; }
@@ -38,9 +39,10 @@ class EventSink {
   std::ostream* out_ = nullptr;
   std::unique_ptr<stream::Publisher> publisher_;
   uint64_t emitted_ = 0;
+  uint64_t paced_ = 0;
   uint64_t failed_ = 0;
   std::string first_error_;
-  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point start_;  // of the first paced record
 };
 
 }  // namespace recd::tools

@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", sink_options.output, "JSONL output path, or - for stdout");
   app.add_option("-b,--brokers", sink_options.brokers, "produce to this Kafka cluster");
   app.add_option("-t,--topic", sink_options.topic, "topic to produce to");
-  app.add_option("--rate", sink_options.rate, "events per second (0: as fast as possible)");
+  app.add_option("--rate", sink_options.rate, "interaction events per second (0: as fast as possible); metadata goes first, unpaced");
   app.add_option("--summary", summary_path, "write a JSON summary of what was emitted here");
   CLI11_PARSE(app, argc, argv);
   const auto start_ms = recd::ParseRfc3339(start);
@@ -137,10 +137,11 @@ int main(int argc, char** argv) {
   std::map<std::string, uint64_t> malformed_by_reason;
   std::vector<std::string> malformed_payloads;
   std::set<std::string> active_users;
+  bool metadata_phase = true;  // the catalogue and profiles are sent at once, unpaced
   uint64_t duplicates = 0, lines = 0;
   auto emit = [&](const std::string& key, const std::string& value) {
     ++lines;
-    if (recd::Status s = (*sink)->Emit(key, value); !s.ok()) {
+    if (recd::Status s = (*sink)->Emit(key, value, /*paced=*/!metadata_phase); !s.ok()) {
       std::fprintf(stderr, "recgen: %s\n", s.ToString().c_str());
       std::exit(1);
     }
@@ -180,6 +181,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  metadata_phase = false;
   const double span_ms = days * 86'400'000.0;
   std::vector<Event> recent;  // for re-sending duplicates
   static constexpr const char* kMalformedKinds[] = {"bad_json", "missing_field", "unknown_type",
