@@ -221,6 +221,9 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   auto& p = c.pipeline;
   b.Bind("pipeline", "batch_max_events", &p.batch_max_events, Positive, "an integer");
   b.Bind("pipeline", "batch_max_wait_ms", &p.batch_max_wait_ms, Positive, "an integer (ms)");
+  b.Bind("pipeline", "publish_interval_ms", &p.publish_interval_ms, NonNegative, "an integer (ms)");
+  b.Bind("pipeline", "rank_share", &p.rank_share,
+         [](double v) { return v > 0 && v < 1 ? std::string() : std::string("must be in (0, 1)"); }, "a number");
   b.Bind("pipeline", "shutdown_timeout_ms", &p.shutdown_timeout_ms, Positive, "an integer (ms)");
   b.Bind("pipeline", "stats_interval_ms", &p.stats_interval_ms, Positive, "an integer (ms)");
 

@@ -36,6 +36,8 @@ struct KafkaSection {
 struct PipelineSection {
   size_t batch_max_events = 10000;
   int batch_max_wait_ms = 50;
+  int publish_interval_ms = 500;
+  double rank_share = 0.25;  // most of the loop time ranking may take while there is a backlog
   int shutdown_timeout_ms = 10000;
   int stats_interval_ms = 10000;
 };

@@ -1,8 +1,10 @@
 #include "daemon/pipeline.h"
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/log.h"
 #include "base/time.h"
@@ -39,6 +41,12 @@ class Pipeline::Impl {
   void PublishLists(const std::vector<UserId>& users);
   void OnDelivery(const stream::Delivery& d);
   void ClearDeliveredPending();
+  // Ranks and publishes users touched since their last list, oldest first. A
+  // sweep starts at most once per publish_interval_ms; while the consumer has a
+  // backlog, ranking gets at most rank_share of the loop's time so intake keeps
+  // up, and the rest of the sweep continues on later turns.
+  // `drain` publishes every dirty user now, whatever the interval and budget.
+  void PublishDirty(bool backlog, Clock::duration ingest_time, bool drain = false);
   void LogStats(bool force);
 
   Config config_;
@@ -53,6 +61,13 @@ class Pipeline::Impl {
   std::vector<UserId> delivered_;
   uint64_t dlq_in_flight_ = 0;
   std::string dlq_failure_;
+
+  // Users whose committed state changed since their last list (their pending
+  // marks are already durable), in first-touch order.
+  std::deque<UserId> dirty_;
+  std::unordered_set<uint32_t> dirty_set_;
+  size_t sweep_left_ = 0;  // users still to rank in the current sweep (front of dirty_)
+  Clock::time_point last_sweep_ = Clock::now();
 
   // Reused across batches.
   std::vector<Event> events_;
@@ -201,9 +216,37 @@ Status Pipeline::Impl::ProcessBatch(std::vector<stream::ConsumedMessage>& messag
   stats.batches.fetch_add(1, std::memory_order_relaxed);
   consumer_->CommitAsync(commit);  // informational: lag dashboards
 
-  ranker_->RefreshTrending();
-  PublishLists(outcome->touched_users);
+  for (UserId u : outcome->touched_users) {
+    if (dirty_set_.insert(u.value).second) dirty_.push_back(u);
+  }
   return Status::Ok();
+}
+
+void Pipeline::Impl::PublishDirty(bool backlog, Clock::duration ingest_time, bool drain) {
+  const auto start = Clock::now();
+  if (drain) sweep_left_ = 0;
+  if (sweep_left_ == 0) {
+    if (dirty_.empty()) return;
+    if (!drain && start - last_sweep_ < milliseconds(config_.pipeline.publish_interval_ms)) return;
+    sweep_left_ = dirty_.size();  // users dirtied from now on wait for the next sweep
+    last_sweep_ = start;
+    ranker_->RefreshTrending();
+  }
+  const double share = config_.pipeline.rank_share;
+  const auto budget = std::chrono::duration_cast<Clock::duration>(ingest_time * (share / (1.0 - share)));
+  std::vector<UserId> batch;
+  while (sweep_left_ > 0) {
+    batch.push_back(dirty_.front());
+    dirty_set_.erase(dirty_.front().value);
+    dirty_.pop_front();
+    --sweep_left_;
+    if (batch.size() == 64) {  // check the clock every few lists
+      PublishLists(batch);
+      batch.clear();
+      if (backlog && !drain && Clock::now() - start > budget) break;
+    }
+  }
+  PublishLists(batch);
 }
 
 void Pipeline::Impl::LogStats(bool force) {
@@ -237,6 +280,7 @@ Status Pipeline::Impl::Run() {
   while (!stop.load()) {
     stats.heartbeat.fetch_add(1, std::memory_order_relaxed);
     messages.clear();
+    const auto turn_start = Clock::now();
     const Status polled = consumer_->Poll(config_.pipeline.batch_max_events,
                                           milliseconds(config_.pipeline.batch_max_wait_ms), &messages);
     if (!polled.ok()) {
@@ -249,10 +293,16 @@ Status Pipeline::Impl::Run() {
         break;
       }
     }
+    // Records arriving means intake is busy: ranking then gets its share of this
+    // turn's time (a poll that waited lends ranking that idle time too). An idle
+    // turn ranks everything due.
+    const bool backlog = !messages.empty();
+    PublishDirty(backlog, Clock::now() - turn_start);
     publisher_->Poll();
     ClearDeliveredPending();
     LogStats(false);
   }
+  if (failure.ok()) PublishDirty(false, Clock::duration::zero(), /*drain=*/true);  // every committed change
 
   // Orderly shutdown: intake has stopped and the batch in hand is committed.
   RECD_INFO("stopping: flushing " << publisher_->InFlight() << " record(s)");

@@ -78,14 +78,18 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis now) const
     const float top_vi = co_users[0].log_weight;
     for (const store::Neighbor& co : co_users) {
       if (co.id == user.value) continue;
-      const float w_vi = std::exp2(co.log_weight - top_vi);
-      const auto co_items = Heaviest(view.ItemsOf(UserId(co.id)), config_.items_per_co_user);
-      if (co_items.empty()) continue;
-      const float top_vj = co_items[0].log_weight;
-      for (const store::Neighbor& j : co_items) {
+      const float w_vi = w_ui * std::exp2(co.log_weight - top_vi);
+      // All of the co-user's items (a strided sample when there are many),
+      // weighted relative to the co-user's heaviest: no sort, no allocation.
+      const store::NeighborList& items = view.ItemsOf(UserId(co.id));
+      const size_t step = std::max<size_t>(1, items.size() / config_.items_per_co_user);
+      float top_vj = items[0].log_weight;
+      for (size_t n = 0; n < items.size(); n += step) top_vj = std::max(top_vj, items[n].log_weight);
+      for (size_t n = 0; n < items.size(); n += step) {
+        const store::Neighbor& j = items[n];
         if (j.id == seed.id) continue;
         if (scratch_scores_[j.id] == 0.0f) scratch_touched_.push_back(j.id);
-        scratch_scores_[j.id] += w_ui * w_vi * std::exp2(j.log_weight - top_vj);
+        scratch_scores_[j.id] += w_vi * std::exp2(j.log_weight - top_vj);
       }
     }
   }

@@ -15,9 +15,9 @@ namespace recd::model {
 
 struct BaselineConfig {
   uint32_t k = 20;                 // list length
-  size_t recent_items = 20;        // the user's heaviest (most recent) items used as seeds
-  size_t co_users_per_item = 40;   // heaviest co-users followed per seed item
-  size_t items_per_co_user = 40;   // heaviest items taken per co-user
+  size_t recent_items = 10;        // the user's heaviest (most recent) items used as seeds
+  size_t co_users_per_item = 20;   // heaviest co-users followed per seed item
+  size_t items_per_co_user = 40;   // items taken per co-user (an even sample beyond this)
   size_t trending_pool = 500;      // trending items kept for fallback and cold start
 };
 

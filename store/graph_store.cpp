@@ -315,6 +315,27 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
   return self;
 }
 
+Result<Counters> GraphStore::ReadCounters(const std::string& path) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {{kCfNames[kDefault], {}}, {kCfNames[kMeta], {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  RECD_RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly({}, path, descriptors, &handles, &raw),
+                                 "opening store at " + path + " read-only"));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string value;
+  const rocksdb::Status s = db->Get({}, handles[1], kCountersKey, &value);
+  Counters counters;
+  Status status;
+  if (s.ok()) {
+    if (!r::DecodeCounters(value, &counters)) status = Status::Corruption("store counters record is unreadable");
+  } else if (!s.IsNotFound()) {
+    status = FromRocks(s, "reading counters");
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  if (!status.ok()) return status;
+  return counters;
+}
+
 Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
                                        const std::vector<PartitionOffset>& offsets,
                                        uint64_t rejected) {

@@ -72,6 +72,10 @@ class GraphStore {
   static Result<std::unique_ptr<GraphStore>> Open(const StoreOptions& options);
   ~GraphStore();
 
+  // Reads only the committed counters of the store at `path`, read-only and
+  // cheaply (no GraphView), even while a daemon holds the store.
+  static Result<Counters> ReadCounters(const std::string& path);
+
   // Applies `events` and advances `offsets` in ONE RocksDB WriteBatch (with the
   // counters, the dedup window and the touched users marked pending publication),
   // then updates the GraphView. `rejected` counts this batch's dead-lettered

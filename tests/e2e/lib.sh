@@ -28,8 +28,7 @@ start_recd() {
 
 # store_total: events applied + duplicates + rejected, as the store has committed them.
 store_total() {
-  "$BUILD/tools/recctl" stats --store "$WORK/store" 2>/dev/null |
-    sed -n 's/.*"messages_committed": *\([0-9]*\).*/\1/p'
+  "$BUILD/tools/recctl" committed --store "$WORK/store" 2>/dev/null
 }
 
 # wait_total N TIMEOUT_S: waits until the store has committed N messages.

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Reproduces the pipeline issue's performance figures with one command:
+#   1. Google Benchmark: decode+validate, graph apply (WAL on, batched), GraphView
+#      bytes per edge, ranker cost per list;
+#   2. end to end through a real Kafka broker on loopback: EVENTS pre-produced
+#      events, then recd consumes, applies (synced WAL) and publishes lists; the
+#      sustained rate is measured from recd's first commit to its last.
+#   usage: scripts/bench.sh [EVENTS]     (default 1000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+EVENTS=${1:-1000000}
+scripts/setup.sh >/dev/null
+scripts/build.sh build >/dev/null
+scripts/kafka.sh fetch
+BUILD=$SRC/build
+
+echo "== micro-benchmarks (one core each)"
+"$BUILD/tests/recd_bench" --benchmark_min_time=2 2>/dev/null
+
+echo "== end to end through a real broker: $EVENTS events"
+. "$SRC/tests/e2e/lib.sh"
+start_broker >/dev/null
+t0=$(date +%s.%N)
+"$BUILD/tools/recgen" --seed 3 --events "$EVENTS" --users 50000 --items 10000 --no-metadata \
+  --duplicate-fraction 0 -b "$BROKERS" 2>/dev/null
+t1=$(date +%s.%N)
+echo "produced $EVENTS events in $(echo "$t1 - $t0" | bc) s (recgen, idempotent producer)"
+start_recd "$WORK/recd.log" --set pipeline.stats_interval_ms=100000
+first_t=""; first_n=0
+while :; do
+  n=$(store_total || echo 0); now=$(date +%s.%N)
+  if [ -z "$first_t" ] && [ "${n:-0}" -gt 0 ]; then first_t=$now; first_n=$n; fi
+  [ "${n:-0}" -ge "$EVENTS" ] && break
+  kill -0 "$RECD_PID" || { echo "recd died"; tail "$WORK/recd.log"; exit 1; }
+  sleep 0.2
+done
+echo "recd: $((n - first_n)) events in $(echo "$now - $first_t" | bc) s from first to last commit" \
+     "= $(echo "($n - $first_n) / ($now - $first_t)" | bc) events/s sustained (consume, decode, apply with synced WAL, rank, publish)"
+kill -TERM "$RECD_PID"; wait "$RECD_PID" || true; RECD_PID=""
+grep -E "lists published" "$WORK/recd.log" | tail -1
