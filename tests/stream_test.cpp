@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "base/time.h"
 #include "stream/codec.h"
@@ -146,6 +147,48 @@ TEST(Rfc3339, ParsesOffsetsFractionsAndRejectsNonsense) {
   for (EpochMillis t : {0LL, 951782400000LL, 1769860800123LL, 4102444800000LL}) {
     EXPECT_EQ(ParseRfc3339(FormatRfc3339(t)), t);
   }
+}
+
+}  // namespace
+}  // namespace recd::stream
+
+namespace recd::stream {
+namespace {
+
+// Bounded fuzzing in every test run: mutated valid events must decode or be
+// rejected with a reason, never crash or hang. (No clang here for libFuzzer.)
+TEST(DecoderFuzz, MutatedInputIsAcceptedOrRejectedNeverCrashes) {
+  const std::vector<std::string> seeds = {
+      R"({"type":"click","user_id":"u1","item_id":"i1","ts":"2026-01-31T12:00:00Z","event_id":"e"})",
+      R"({"type":"rating","user_id":"u1","item_id":"i1","ts":1769860800000,"rating":4})",
+      R"({"type":"item","item_id":"i1","ts":1769860800000,"attributes":{"c":"red","p":2},"embedding":[1,2]})"};
+  std::mt19937 rng(12345);
+  EventDecoder decoder;
+  Event e;
+  Rejection r;
+  size_t accepted = 0, rejected = 0;
+  for (int n = 0; n < 200000; ++n) {
+    std::string s = seeds[rng() % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < edits && !s.empty(); ++k) {
+      const size_t pos = rng() % s.size();
+      switch (rng() % 4) {
+        case 0: s[pos] = static_cast<char>(rng() % 256); break;
+        case 1: s.erase(pos, 1 + rng() % 8); break;
+        case 2: s.insert(pos, 1, "{}[]\":,0-e\\"[rng() % 11]); break;
+        default: s = s.substr(0, pos); break;
+      }
+    }
+    if (decoder.Decode(s, &e, &r)) {
+      ++accepted;
+      EXPECT_FALSE(e.type != EventType::kItem && e.user_id.empty()) << s;
+    } else {
+      ++rejected;
+      EXPECT_FALSE(r.message.empty()) << s;
+    }
+  }
+  EXPECT_GT(rejected, 0u);
+  EXPECT_GT(accepted, 0u);
 }
 
 }  // namespace
