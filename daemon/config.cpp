@@ -233,6 +233,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
            return log::ParseLevel(v, &l) ? std::string() : "must be debug, info, warn, error or critical";
          },
          "a string");
+  b.Bind("admin", "listen", &c.admin_listen, Any, "\"host:port\" or \"\" to turn it off");
   b.CheckUnknown();
 
   if (d.rating_min >= d.rating_max) b.Error("stream.rating_min must be below stream.rating_max");

@@ -49,6 +49,7 @@ struct Config {
   model::BaselineConfig ranker;
   PipelineSection pipeline;
   std::string log_level = "info";
+  std::string admin_listen = "127.0.0.1:9464";  // /metrics and /healthz; "" = off
 };
 
 // Loads `path` (may be empty: defaults only), then applies `overrides`, each

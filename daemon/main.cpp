@@ -1,6 +1,6 @@
 // recd — the streaming recommender daemon. Thin: parse flags, load config, start
-// the embedded cluster when asked, create topics, run the pipeline on its own
-// thread, and turn SIGTERM/SIGINT into an orderly stop (Boost.Asio), telling
+// the embedded cluster when asked, create topics, start the admin endpoint, run
+// the pipeline on its own thread, and turn SIGTERM/SIGINT into an orderly stop (Boost.Asio), telling
 // systemd where we are (sd_notify: READY, STATUS, WATCHDOG, STOPPING).
 #include <systemd/sd-daemon.h>
 
@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/pipeline.h"
 #include "stream/kafka.h"
@@ -94,6 +95,16 @@ int main(int argc, char** argv) {
     return created.status().code() == Status::Code::kInvalidArgument ? kExitBadConfig : kExitFailure;
   }
   std::unique_ptr<daemon::Pipeline> pipeline = std::move(created.value());
+
+  std::unique_ptr<daemon::AdminServer> admin;
+  if (!config.admin_listen.empty()) {
+    auto started = daemon::AdminServer::Start(config.admin_listen, pipeline->stats());
+    if (!started.ok()) {
+      RECD_ERROR("cannot start: " << started.status().ToString());
+      return kExitFailure;
+    }
+    admin = std::move(started.value());
+  }
 
   boost::asio::io_context io;
   Status result;

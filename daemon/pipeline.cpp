@@ -48,6 +48,7 @@ class Pipeline::Impl {
   // `drain` publishes every dirty user now, whatever the interval and budget.
   void PublishDirty(bool backlog, Clock::duration ingest_time, bool drain = false);
   void LogStats(bool force);
+  void UpdateGauges();
 
   Config config_;
   stream::EventDecoder decoder_;
@@ -73,6 +74,7 @@ class Pipeline::Impl {
   std::vector<Event> events_;
   Clock::time_point last_stats_ = Clock::now();
   uint64_t last_stats_messages_ = 0;
+  uint64_t gauge_turns_ = 0;
 };
 
 Status Pipeline::Impl::Open(const std::string& brokers) {
@@ -249,6 +251,18 @@ void Pipeline::Impl::PublishDirty(bool backlog, Clock::duration ingest_time, boo
   PublishLists(batch);
 }
 
+void Pipeline::Impl::UpdateGauges() {
+  const store::GraphView& view = store_->view();
+  stats.users.store(view.num_users(), std::memory_order_relaxed);
+  stats.items.store(view.num_items(), std::memory_order_relaxed);
+  stats.edges.store(view.num_edges(), std::memory_order_relaxed);
+  stats.lists_due.store(dirty_.size(), std::memory_order_relaxed);
+  stats.assigned_partitions.store(consumer_->AssignedPartitions(), std::memory_order_relaxed);
+  stats.latest_event_ms.store(store_->LatestEventTime(), std::memory_order_relaxed);
+  // Walking every list is not free: refresh the memory gauge about once a stats interval.
+  if (gauge_turns_++ % 256 == 0) stats.graph_view_bytes.store(view.MemoryBytes(), std::memory_order_relaxed);
+}
+
 void Pipeline::Impl::LogStats(bool force) {
   const auto now = Clock::now();
   const double secs = std::chrono::duration<double>(now - last_stats_).count();
@@ -300,6 +314,7 @@ Status Pipeline::Impl::Run() {
     PublishDirty(backlog, Clock::now() - turn_start);
     publisher_->Poll();
     ClearDeliveredPending();
+    UpdateGauges();
     LogStats(false);
   }
   if (failure.ok()) PublishDirty(false, Clock::duration::zero(), /*drain=*/true);  // every committed change

@@ -27,7 +27,12 @@ struct PipelineStats {
   std::atomic<uint64_t> lists_published{0};   // produced (not yet necessarily acknowledged)
   std::atomic<uint64_t> lists_delivered{0};
   std::atomic<uint64_t> delivery_failures{0};
-  std::atomic<uint64_t> heartbeat{0};         // bumped every loop turn (watchdog)
+  std::atomic<uint64_t> heartbeat{0};         // bumped every loop turn (watchdog, /healthz)
+  // Gauges, refreshed every loop turn by the pipeline thread.
+  std::atomic<uint64_t> users{0}, items{0}, edges{0}, graph_view_bytes{0};
+  std::atomic<uint64_t> lists_due{0};           // users waiting for a fresh list
+  std::atomic<uint64_t> assigned_partitions{0};
+  std::atomic<int64_t> latest_event_ms{0};      // newest event time applied
 };
 
 class Pipeline {

@@ -21,7 +21,7 @@ start_recd() {
   local log=$1; shift
   "$BUILD/daemon/recd" -c "$SRC/config/recd.toml" \
     --set "kafka.brokers=$BROKERS" --set "store.path=$WORK/store" \
-    --set kafka.group_instance_id=recd-e2e --set pipeline.stats_interval_ms=2000 \
+    --set kafka.group_instance_id=recd-e2e --set admin.listen=127.0.0.1:0 --set pipeline.stats_interval_ms=2000 \
     --set 'kafka.consumer."session.timeout.ms"=10000' "$@" >>"$log" 2>&1 &
   RECD_PID=$!
 }

@@ -1,0 +1,164 @@
+#include "daemon/admin.h"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <sys/socket.h>
+
+#include "base/log.h"
+
+namespace recd::daemon {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+prometheus::MetricFamily Family(const std::string& name, const std::string& help, prometheus::MetricType type,
+                                double value) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter) m.counter.value = value; else m.gauge.value = value;
+  f.metric.push_back(m);
+  return f;
+}
+
+}  // namespace
+
+std::string RenderMetrics(const PipelineStats& s) {
+  using prometheus::MetricType;
+  auto v = [](const auto& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); };
+  const std::vector<prometheus::MetricFamily> families = {
+      Family("recd_messages_consumed_total", "Records read from the events topic", MetricType::Counter, v(s.messages)),
+      Family("recd_events_applied_total", "Events committed to the store", MetricType::Counter, v(s.applied)),
+      Family("recd_events_duplicate_total", "Events dropped because their event_id was seen", MetricType::Counter, v(s.duplicates)),
+      Family("recd_events_rejected_total", "Records sent to the dead-letter topic", MetricType::Counter, v(s.rejected)),
+      Family("recd_records_redelivered_total", "Records skipped because the store already held them", MetricType::Counter, v(s.skipped)),
+      Family("recd_batches_total", "Batches committed", MetricType::Counter, v(s.batches)),
+      Family("recd_lists_published_total", "Lists produced to the recommendations topic", MetricType::Counter, v(s.lists_published)),
+      Family("recd_lists_delivered_total", "Lists acknowledged by the broker", MetricType::Counter, v(s.lists_delivered)),
+      Family("recd_delivery_failures_total", "Records the broker did not accept", MetricType::Counter, v(s.delivery_failures)),
+      Family("recd_graph_users", "Users in the graph", MetricType::Gauge, v(s.users)),
+      Family("recd_graph_items", "Items in the graph", MetricType::Gauge, v(s.items)),
+      Family("recd_graph_edges", "User-item edges in the graph", MetricType::Gauge, v(s.edges)),
+      Family("recd_graph_view_bytes", "Heap bytes of the in-memory adjacency", MetricType::Gauge, v(s.graph_view_bytes)),
+      Family("recd_lists_due", "Users waiting for a fresh list", MetricType::Gauge, v(s.lists_due)),
+      Family("recd_assigned_partitions", "Event-topic partitions assigned to this instance", MetricType::Gauge, v(s.assigned_partitions)),
+      Family("recd_latest_event_time_seconds", "Event time of the newest applied event", MetricType::Gauge, v(s.latest_event_ms) / 1000.0),
+  };
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+struct AdminServer::Impl {
+  explicit Impl(const PipelineStats& s) : stats(s), acceptor(io) {}
+  void Serve();
+  http::response<http::string_body> Handle(const http::request<http::string_body>& req);
+
+  const PipelineStats& stats;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  // /healthz: the heartbeat last seen and when it last moved.
+  uint64_t last_beat = ~uint64_t(0);
+  std::chrono::steady_clock::time_point last_move = std::chrono::steady_clock::now();
+};
+
+http::response<http::string_body> AdminServer::Impl::Handle(const http::request<http::string_body>& req) {
+  http::response<http::string_body> res;
+  res.version(req.version());
+  res.keep_alive(false);
+  res.set(http::field::server, "recd");
+  const auto target = req.target();
+  if (req.method() != http::verb::get) {
+    res.result(http::status::method_not_allowed);
+    res.body() = "use GET\n";
+  } else if (target == "/metrics") {
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.body() = RenderMetrics(stats);
+  } else if (target == "/healthz") {
+    const uint64_t beat = stats.heartbeat.load();
+    const auto now = std::chrono::steady_clock::now();
+    if (beat != last_beat) {
+      last_beat = beat;
+      last_move = now;
+    }
+    // The loop turns at least every poll timeout; 30 s without a turn is a stall.
+    const bool healthy = now - last_move < std::chrono::seconds(30);
+    res.result(healthy ? http::status::ok : http::status::service_unavailable);
+    res.body() = healthy ? "ok\n" : "pipeline stalled\n";
+  } else {
+    res.result(http::status::not_found);
+    res.body() = "try /metrics or /healthz\n";
+  }
+  res.prepare_payload();
+  return res;
+}
+
+void AdminServer::Impl::Serve() {
+  while (!stopping.load()) {
+    tcp::socket socket(io);
+    boost::system::error_code ec;
+    acceptor.accept(socket, ec);
+    if (ec) {
+      if (stopping.load()) return;
+      continue;
+    }
+    boost::beast::flat_buffer buffer;
+    http::request<http::string_body> req;
+    http::read(socket, buffer, req, ec);
+    if (!ec) http::write(socket, Handle(req), ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+  }
+}
+
+Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen, const PipelineStats& stats) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::InvalidArgument("admin.listen \"" + listen + "\" must be host:port, e.g. 127.0.0.1:9464");
+  }
+  std::unique_ptr<AdminServer> self(new AdminServer());
+  self->impl_ = std::make_unique<Impl>(stats);
+  Impl& impl = *self->impl_;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(listen.substr(0, colon), ec);
+  if (ec) return Status::InvalidArgument("admin.listen host \"" + listen.substr(0, colon) + "\": " + ec.message());
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) return Status::InvalidArgument("admin.listen port in \"" + listen + "\" is not 0..65535");
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  impl.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl.acceptor.bind(endpoint, ec);
+  if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("admin endpoint on " + listen + ": " + ec.message());
+  self->port_ = impl.acceptor.local_endpoint().port();
+  impl.thread = std::thread([&impl] { impl.Serve(); });
+  RECD_INFO("admin endpoint on http://" << listen.substr(0, colon) << ":" << self->port_ << " (/metrics, /healthz)");
+  return self;
+}
+
+AdminServer::~AdminServer() {
+  if (!impl_) return;
+  impl_->stopping.store(true);
+  // On Linux, shutdown() wakes a thread blocked in accept() on this socket; close() alone does not.
+  ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);
+  if (impl_->thread.joinable()) impl_->thread.join();
+  boost::system::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+}  // namespace recd::daemon
