@@ -10,14 +10,16 @@ RANDOM=${E2E_SEED:-$$}
 
 start_broker
 # Produce at a bounded rate so the kills land while recd is consuming.
-"$BUILD/tools/recgen" --seed 11 --events 120000 --users 4000 --items 1500 \
-  --malformed-fraction 0.01 --rate 8000 -b "$BROKERS" --summary "$WORK/summary.json" &
+"$BUILD/tools/recgen" --seed 11 --events 240000 --users 4000 --items 1500 \
+  --malformed-fraction 0.01 --rate 6000 -b "$BROKERS" --summary "$WORK/summary.json" &
 GEN_PID=$!
 start_recd "$WORK/recd.log"
 last=0
 for k in $(seq 1 "$KILLS"); do
   # Kill only once this incarnation has committed something, so every kill lands
   # mid-stream; then at a random moment up to 0.8 s later.
+  kill -0 "$GEN_PID" 2>/dev/null ||
+    { echo "the generator finished before kill #$k: the kills would not land mid-stream"; exit 1; }
   wait_total "$((last + 1))" 60 || { tail -30 "$WORK/recd.log"; exit 1; }
   sleep "0.$((RANDOM % 800 + 100))"
   kill -9 "$RECD_PID"; wait "$RECD_PID" 2>/dev/null || true
