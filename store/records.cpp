@@ -189,32 +189,39 @@ bool DecodeCounters(std::string_view in, Counters* c) {
          in.empty();
 }
 
-bool EdgeMergeOperator::Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
-                              const rocksdb::Slice& value, std::string* new_value,
-                              rocksdb::Logger*) const {
-  EdgeRecord a, b;
-  if (!DecodeEdge(std::string_view(value.data(), value.size()), &b)) return false;
+namespace {
+
+std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// Decodes both operands, combines them and encodes the result; false (a merge
+// failure RocksDB reports as corruption) when either operand is unreadable.
+template <typename Record, typename Decode, typename Combine, typename Encode>
+bool MergeRecords(const rocksdb::Slice* existing, const rocksdb::Slice& value, std::string* new_value,
+                  Decode decode, Combine combine, Encode encode) {
+  Record older, newer;
+  if (!decode(View(value), &newer)) return false;
   if (!existing) {
     *new_value = value.ToString();
     return true;
   }
-  if (!DecodeEdge(std::string_view(existing->data(), existing->size()), &a)) return false;
-  *new_value = EncodeEdge(MergeEdges(a, b));
+  if (!decode(View(*existing), &older)) return false;
+  *new_value = encode(combine(older, newer));
   return true;
+}
+
+}  // namespace
+
+bool EdgeMergeOperator::Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
+                              const rocksdb::Slice& value, std::string* new_value,
+                              rocksdb::Logger*) const {
+  return MergeRecords<EdgeRecord>(existing, value, new_value, DecodeEdge, MergeEdges, EncodeEdge);
 }
 
 bool AttributeMergeOperator::Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
                                    const rocksdb::Slice& value, std::string* new_value,
                                    rocksdb::Logger*) const {
-  TimedAttributes a, b;
-  if (!DecodeAttributes(std::string_view(value.data(), value.size()), &b)) return false;
-  if (!existing) {
-    *new_value = value.ToString();
-    return true;
-  }
-  if (!DecodeAttributes(std::string_view(existing->data(), existing->size()), &a)) return false;
-  *new_value = EncodeAttributes(MergeAttributes(a, b));
-  return true;
+  return MergeRecords<TimedAttributes>(existing, value, new_value, DecodeAttributes, MergeAttributes,
+                                       EncodeAttributes);
 }
 
 bool NewestWinsMergeOperator::Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
@@ -222,8 +229,8 @@ bool NewestWinsMergeOperator::Merge(const rocksdb::Slice&, const rocksdb::Slice*
                                     rocksdb::Logger*) const {
   EpochMillis ts_new, ts_old;
   std::string_view p;
-  if (!DecodeStamped(std::string_view(value.data(), value.size()), &ts_new, &p)) return false;
-  if (existing && DecodeStamped(std::string_view(existing->data(), existing->size()), &ts_old, &p) &&
+  if (!DecodeStamped(View(value), &ts_new, &p)) return false;
+  if (existing && DecodeStamped(View(*existing), &ts_old, &p) &&
       ts_old > ts_new) {
     *new_value = existing->ToString();
   } else {

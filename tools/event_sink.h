@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "CLI/CLI.hpp"
 #include "stream/kafka.h"
 
 namespace recd::tools {
@@ -21,6 +22,13 @@ struct SinkOptions {
   std::string topic = "recd.events";
   double rate = 0;      // events per second; 0 = as fast as possible
 };
+
+// Adds -o/--output, -b/--brokers and -t/--topic to a tool's command line.
+inline void AddSinkOptions(CLI::App& app, SinkOptions* options) {
+  app.add_option("-o,--output", options->output, "JSONL output path, or - for stdout");
+  app.add_option("-b,--brokers", options->brokers, "produce to this Kafka cluster");
+  app.add_option("-t,--topic", options->topic, "topic to produce to");
+}
 
 class EventSink {
  public:

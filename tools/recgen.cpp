@@ -96,9 +96,7 @@ int main(int argc, char** argv) {
   app.add_option("--malformed-fraction", malformed_fraction, "share of malformed messages, 0..1");
   app.add_option("--duplicate-fraction", duplicate_fraction, "share of re-sent events (same event_id), 0..1");
   app.add_flag("!--no-metadata", metadata, "skip the item and user metadata events");
-  app.add_option("-o,--output", sink_options.output, "JSONL output path, or - for stdout");
-  app.add_option("-b,--brokers", sink_options.brokers, "produce to this Kafka cluster");
-  app.add_option("-t,--topic", sink_options.topic, "topic to produce to");
+  recd::tools::AddSinkOptions(app, &sink_options);
   app.add_option("--rate", sink_options.rate, "interaction events per second (0: as fast as possible); metadata goes first, unpaced");
   app.add_option("--summary", summary_path, "write a JSON summary of what was emitted here");
   CLI11_PARSE(app, argc, argv);

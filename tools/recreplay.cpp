@@ -167,9 +167,7 @@ int main(int argc, char** argv) {
   app.add_option("-f,--format", format, "auto, movielens (u.data), ml-dat (ratings.dat), recbole or csv");
   app.add_option("--id-prefix", prefix, "prefix for user and item ids (keeps datasets apart)");
   app.add_option("--speed", speed, "replay at this many times event-time speed (0: as fast as possible)");
-  app.add_option("-o,--output", sink_options.output, "JSONL output path, or - for stdout");
-  app.add_option("-b,--brokers", sink_options.brokers, "produce to this Kafka cluster");
-  app.add_option("-t,--topic", sink_options.topic, "topic to produce to");
+  recd::tools::AddSinkOptions(app, &sink_options);
   CLI11_PARSE(app, argc, argv);
 
   std::vector<Event> events;
