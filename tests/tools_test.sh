@@ -14,6 +14,24 @@ cmp -s "$work/a.jsonl" "$work/b.jsonl" || fail "recgen is not deterministic"
 cmp -s "$work/a.jsonl" "$work/c.jsonl" && fail "recgen ignores --seed"
 grep -q '"season":"winter"' "$work/a.jsonl" || fail "recgen catalogue lacks seasons"
 
+# recgen: seasonal popularity — winter items take a larger share of interactions
+# in Dec–Feb than in Jun–Aug, and summer items the other way round.
+"$BUILD/tools/recgen" --seed 9 --events 40000 --users 300 --items 200 --days 365 \
+  --start 2025-01-01T00:00:00Z --duplicate-fraction 0 -o "$work/year.jsonl" 2>/dev/null
+read -r winter_in_winter winter_in_summer summer_in_winter summer_in_summer < <(awk '
+  /"type":"item"/ { match($0, /"item_id":"[^"]*"/); id = substr($0, RSTART + 11, RLENGTH - 12)
+                    match($0, /"season":"[a-z]*"/); season[id] = substr($0, RSTART + 10, RLENGTH - 11); next }
+  /"item_id"/ { match($0, /"item_id":"[^"]*"/); id = substr($0, RSTART + 11, RLENGTH - 12)
+                match($0, /"ts":"[0-9]*-[0-9]*/); m = substr($0, RSTART + 11, 2) + 0
+                cold = (m == 12 || m <= 2); warm = (m >= 6 && m <= 8)
+                if (season[id] == "winter") { ww += cold; ws += warm }
+                if (season[id] == "summer") { sw += cold; ss += warm } }
+  END { print ww, ws, sw, ss }' "$work/year.jsonl")
+[ "$winter_in_winter" -gt $((winter_in_summer * 3 / 2)) ] ||
+  fail "winter items: $winter_in_winter interactions in Dec-Feb vs $winter_in_summer in Jun-Aug"
+[ "$summer_in_summer" -gt $((summer_in_winter * 3 / 2)) ] ||
+  fail "summer items: $summer_in_summer interactions in Jun-Aug vs $summer_in_winter in Dec-Feb"
+
 # recreplay: MovieLens u.data (tab, epoch seconds), sorted by time on output.
 printf '196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n' >"$work/u.data"
 "$BUILD/tools/recreplay" "$work/u.data" --id-prefix ml- -o "$work/ml.jsonl" 2>/dev/null
