@@ -2,12 +2,14 @@
 //   decode + validate   >= 1M events/s on one core      (BM_Decode)
 //   graph apply, WAL on >= 200k events/s, batched        (BM_Apply)
 //   GraphView memory    <= 32 bytes per edge              (BM_GraphViewBuild: bytes_per_edge)
-// plus the baseline ranker's cost per list (BM_Recommend).
+// plus the baseline ranker's cost per list (BM_Recommend) and the PinSage
+// sampler's neighbourhoods per second on one core (BM_SampleComputationGraph).
 #include <benchmark/benchmark.h>
 
 #include <random>
 
 #include "model/baseline_ranker.h"
+#include "model/sampler.h"
 #include "store/graph_store.h"
 #include "stream/codec.h"
 #include "tests/test_util.h"
@@ -125,6 +127,31 @@ void BM_Recommend(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_Recommend);
+
+// PinSage issue target: >= 50k neighbourhoods/s per core with T = 10 and 2 layers.
+void BM_SampleComputationGraph(benchmark::State& state) {
+  store::GraphView view;
+  for (const Event& e : MakeEvents(300000, 20000, 5000, 5)) {
+    const UserId u(static_cast<uint32_t>(std::stoul(e.user_id.substr(1))));
+    const ItemId i(static_cast<uint32_t>(std::stoul(e.item_id.substr(1))));
+    view.AddInteraction(u, i, static_cast<double>(e.ts) / 1.2e9);  // two-week half-life in log2 weight
+  }
+  model::SamplerConfig config;
+  config.top_t = 10;
+  config.layers = 2;
+  config.threads = 1;  // per core
+  const model::Sampler sampler(view, config);
+  std::mt19937 rng(6);
+  size_t neighbourhoods = 0;
+  for (auto _ : state) {
+    std::vector<ItemId> seeds;
+    for (int k = 0; k < 512; ++k) seeds.emplace_back(static_cast<uint32_t>(rng() % 5000));
+    const auto graph = sampler.BuildComputationGraph(seeds);
+    for (const auto& b : graph.blocks) neighbourhoods += b.num_outputs;
+  }
+  state.counters["neighbourhoods_per_s"] = benchmark::Counter(static_cast<double>(neighbourhoods), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SampleComputationGraph)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace recd

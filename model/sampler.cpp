@@ -1,0 +1,173 @@
+#include "model/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <unordered_map>
+
+namespace recd::model {
+namespace {
+
+// SplitMix64: a small, fast generator whose stream depends only on its seed.
+struct SplitMix64 {
+  uint64_t state;
+  uint64_t operator()() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  float Unit() { return static_cast<float>((*this)() >> 40) * 0x1.0p-24f; }  // [0, 1)
+};
+
+}  // namespace
+
+Sampler::Transitions Sampler::Build(size_t num_nodes,
+                                    const std::function<const store::NeighborList&(uint32_t)>& list) {
+  Transitions t;
+  t.offsets.assign(num_nodes + 1, 0);
+  for (uint32_t n = 0; n < num_nodes; ++n) t.offsets[n + 1] = t.offsets[n] + list(n).size();
+  t.targets.resize(t.offsets.back());
+  t.keep.resize(t.offsets.back());
+  t.alias.resize(t.offsets.back());
+  std::vector<double> scaled;
+  std::vector<uint32_t> small, large;
+  for (uint32_t n = 0; n < num_nodes; ++n) {
+    const store::NeighborList& l = list(n);
+    if (l.empty()) continue;
+    const uint64_t base = t.offsets[n];
+    const size_t d = l.size();
+    float top = l[0].log_weight;
+    for (const auto& x : l) top = std::max(top, x.log_weight);
+    scaled.resize(d);
+    double sum = 0;
+    for (size_t k = 0; k < d; ++k) {
+      scaled[k] = std::exp2(static_cast<double>(l[k].log_weight) - top);  // relative decayed weight
+      sum += scaled[k];
+      t.targets[base + k] = l[k].id;
+    }
+    small.clear();
+    large.clear();
+    for (size_t k = 0; k < d; ++k) {
+      scaled[k] *= static_cast<double>(d) / sum;  // mean 1
+      (scaled[k] < 1.0 ? small : large).push_back(static_cast<uint32_t>(k));
+    }
+    while (!small.empty() && !large.empty()) {
+      const uint32_t s = small.back(), g = large.back();
+      small.pop_back();
+      t.keep[base + s] = static_cast<float>(scaled[s]);
+      t.alias[base + s] = g;
+      scaled[g] -= 1.0 - scaled[s];
+      if (scaled[g] < 1.0) {
+        large.pop_back();
+        small.push_back(g);
+      }
+    }
+    for (uint32_t k : large) t.keep[base + k] = 1.0f, t.alias[base + k] = k;
+    for (uint32_t k : small) t.keep[base + k] = 1.0f, t.alias[base + k] = k;  // rounding leftovers
+  }
+  return t;
+}
+
+template <typename Rng>
+int64_t Sampler::Step(const Transitions& t, uint32_t node, Rng& rng) {
+  const uint64_t begin = t.offsets[node], end = t.offsets[node + 1];
+  if (begin == end) return -1;
+  const uint64_t r = rng();
+  const uint64_t slot = begin + ((r >> 32) * (end - begin) >> 32);  // uniform slot from the high bits
+  const float u = static_cast<float>(r & 0xFFFFFF) * 0x1.0p-24f;     // independent low bits
+  return t.targets[u < t.keep[slot] ? slot : begin + t.alias[slot]];
+}
+
+Sampler::Sampler(const store::GraphView& view, SamplerConfig config) : config_(config) {
+  item_to_user_ = Build(view.num_items(), [&](uint32_t i) -> const store::NeighborList& { return view.UsersOf(ItemId(i)); });
+  user_to_item_ = Build(view.num_users(), [&](uint32_t u) -> const store::NeighborList& { return view.ItemsOf(UserId(u)); });
+}
+
+Neighbourhood Sampler::Sample(ItemId item) const {
+  SplitMix64 rng{config_.seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t(item.value) + 1) * 0xD1B54A32D192ED03ULL};
+  // Per-thread dense visit counters (by item), reset through the touched list.
+  thread_local std::vector<uint32_t> counts;
+  thread_local std::vector<uint32_t> touched;
+  const size_t num_items = item_to_user_.offsets.size() - 1;
+  if (counts.size() < num_items) counts.resize(num_items, 0);
+  for (uint32_t w = 0; w < config_.walks_per_node; ++w) {
+    uint32_t at = item.value;
+    for (uint32_t hop = 0; hop < config_.walk_length; ++hop) {
+      const int64_t user = Step(item_to_user_, at, rng);
+      if (user < 0) break;
+      const int64_t next = Step(user_to_item_, static_cast<uint32_t>(user), rng);
+      if (next < 0) break;
+      at = static_cast<uint32_t>(next);
+      if (at != item.value && counts[at]++ == 0) touched.push_back(at);
+      if (rng.Unit() < config_.restart_probability) break;
+    }
+  }
+  std::vector<std::pair<uint32_t, uint32_t>> ranked;
+  ranked.reserve(touched.size());
+  for (uint32_t i : touched) {
+    ranked.emplace_back(i, counts[i]);
+    counts[i] = 0;
+  }
+  touched.clear();
+  const size_t keep = std::min<size_t>(config_.top_t, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
+                    [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
+  Neighbourhood n;
+  uint64_t total = 0;
+  for (size_t k = 0; k < keep; ++k) total += ranked[k].second;
+  for (size_t k = 0; k < keep; ++k) {
+    n.items.emplace_back(ranked[k].first);
+    n.importance.push_back(static_cast<float>(ranked[k].second) / static_cast<float>(total));
+  }
+  return n;
+}
+
+std::vector<Neighbourhood> Sampler::SampleAll(const std::vector<ItemId>& items) const {
+  std::vector<Neighbourhood> out(items.size());
+  size_t threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min(threads, std::max<size_t>(1, items.size() / 64));
+  if (threads <= 1) {
+    for (size_t k = 0; k < items.size(); ++k) out[k] = Sample(items[k]);
+    return out;
+  }
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (size_t k = t; k < items.size(); k += threads) out[k] = Sample(items[k]);
+    });
+  }
+  for (auto& th : pool) th.join();
+  return out;
+}
+
+ComputationGraph Sampler::BuildComputationGraph(const std::vector<ItemId>& seeds) const {
+  ComputationGraph graph;
+  graph.blocks.resize(config_.layers);
+  std::vector<ItemId> outputs = seeds;
+  // Walk outward from the seeds: the last block computes the seeds, each earlier
+  // block computes the previous one's inputs.
+  for (size_t layer = config_.layers; layer-- > 0;) {
+    Block& b = graph.blocks[layer];
+    b.num_outputs = outputs.size();
+    b.nodes = outputs;
+    std::unordered_map<uint32_t, int64_t> index;
+    for (size_t k = 0; k < outputs.size(); ++k) index.emplace(outputs[k].value, static_cast<int64_t>(k));
+    const std::vector<Neighbourhood> hoods = SampleAll(outputs);
+    b.neighbour_index.assign(outputs.size() * config_.top_t, 0);
+    b.neighbour_importance.assign(outputs.size() * config_.top_t, 0.0f);
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      for (size_t s = 0; s < hoods[k].items.size(); ++s) {
+        const ItemId n = hoods[k].items[s];
+        auto [it, added] = index.emplace(n.value, static_cast<int64_t>(b.nodes.size()));
+        if (added) b.nodes.push_back(n);
+        b.neighbour_index[k * config_.top_t + s] = it->second;
+        b.neighbour_importance[k * config_.top_t + s] = hoods[k].importance[s];
+      }
+    }
+    outputs = b.nodes;
+  }
+  return graph;
+}
+
+}  // namespace recd::model

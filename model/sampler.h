@@ -1,0 +1,86 @@
+// recd::model — the PinSage neighbourhood sampler: importance-based neighbourhoods
+// from random walks with restart over the GraphView, along item -> user -> item
+// paths, with the time-decayed edge weights as transition weights (Ying et al.,
+// KDD 2018, section 3.1). No LibTorch here: the sampler feeds the model with
+// plain index arrays.
+//
+// Threading: construction snapshots the view's transition tables; afterwards every
+// const method may be called from any number of threads. Results depend only on
+// the config's seed and the item, never on thread count or call order.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "base/ids.h"
+#include "store/graph_view.h"
+
+namespace recd::model {
+
+struct SamplerConfig {
+  uint32_t walks_per_node = 100;     // random walks started from each node
+  uint32_t walk_length = 3;          // at most this many item->user->item traversals per walk
+  double restart_probability = 0.5;  // after each traversal the walk ends with this probability
+  uint32_t top_t = 10;               // neighbours kept: the T most visited items
+  uint32_t layers = 2;               // convolution layers the computation graph covers
+  uint32_t threads = 0;              // 0: one per hardware thread
+  uint64_t seed = 1;
+};
+
+// The T most visited items of one walk source, most visited first, with their
+// visit counts normalised to sum to 1 (the importance weights of PinSage's pooling).
+struct Neighbourhood {
+  std::vector<ItemId> items;
+  std::vector<float> importance;
+};
+
+// One convolution layer of a mini-batch. `nodes` is this layer's input node set
+// (dense item ids, de-duplicated); its first `num_outputs` entries are the nodes
+// this layer computes, in the same order as the next layer's input. Neighbour
+// slots are num_outputs x top_t, indices into `nodes`; an empty slot has index 0
+// and importance 0.
+struct Block {
+  std::vector<ItemId> nodes;
+  size_t num_outputs = 0;
+  std::vector<int64_t> neighbour_index;
+  std::vector<float> neighbour_importance;
+};
+
+// blocks[0] is the first layer (its nodes need input features); blocks.back()'s
+// outputs are the seeds, in the order given.
+struct ComputationGraph {
+  std::vector<Block> blocks;
+};
+
+class Sampler {
+ public:
+  Sampler(const store::GraphView& view, SamplerConfig config);
+
+  Neighbourhood Sample(ItemId item) const;
+  // Samples each item (in parallel); out[k] belongs to items[k].
+  std::vector<Neighbourhood> SampleAll(const std::vector<ItemId>& items) const;
+  // The `layers`-hop computation graph of a mini-batch of seed items.
+  ComputationGraph BuildComputationGraph(const std::vector<ItemId>& seeds) const;
+
+  const SamplerConfig& config() const { return config_; }
+
+ private:
+  // Per adjacency list, an alias table (Walker/Vose) over the decayed edge
+  // weights: one draw picks a neighbour in O(1).
+  struct Transitions {
+    std::vector<uint64_t> offsets;  // node -> first entry; size num_nodes + 1
+    std::vector<uint32_t> targets;  // neighbour of each entry
+    std::vector<float> keep;        // probability of keeping the slot's own entry
+    std::vector<uint32_t> alias;    // otherwise this entry (relative to the node's first)
+  };
+  static Transitions Build(size_t num_nodes, const std::function<const store::NeighborList&(uint32_t)>& list);
+  template <typename Rng>
+  static int64_t Step(const Transitions& t, uint32_t node, Rng& rng);
+
+  SamplerConfig config_;
+  Transitions item_to_user_;
+  Transitions user_to_item_;
+};
+
+}  // namespace recd::model
