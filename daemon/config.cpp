@@ -217,6 +217,8 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "co_users_per_item", &r.co_users_per_item, Positive, "an integer");
   b.Bind("ranker", "items_per_co_user", &r.items_per_co_user, Positive, "an integer");
   b.Bind("ranker", "trending_pool", &r.trending_pool, Positive, "an integer");
+  b.Bind("ranker", "degree_penalty", &r.degree_penalty,
+         [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); }, "a number");
 
   auto& p = c.pipeline;
   b.Bind("pipeline", "batch_max_events", &p.batch_max_events, Positive, "an integer");

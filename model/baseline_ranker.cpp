@@ -68,7 +68,7 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis now) const
 
   // Co-occurrence: score(j) = sum over seed items i and co-users v of
   // w(u,i) * w(v,i) * w(v,j), each weight normalised to its list's heaviest, then
-  // divided by sqrt(#users of j) so that sheer popularity does not dominate.
+  // divided by (#users of j)^degree_penalty to temper sheer popularity.
   scratch_scores_.resize(view.num_items(), 0.0f);
   const auto seeds = Heaviest(seen, config_.recent_items);
   for (const store::Neighbor& seed : seeds) {
@@ -96,7 +96,8 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis now) const
   std::vector<std::pair<float, uint32_t>> candidates;
   for (uint32_t j : scratch_touched_) {
     if (!already_seen(j) && store_.ItemAvailable(ItemId(j))) {
-      const float score = scratch_scores_[j] / std::sqrt(static_cast<float>(view.UsersOf(ItemId(j)).size()));
+      const float score =
+          scratch_scores_[j] / std::pow(static_cast<float>(view.UsersOf(ItemId(j)).size()), config_.degree_penalty);
       candidates.emplace_back(score, j);
     }
     scratch_scores_[j] = 0.0f;

@@ -19,6 +19,7 @@ struct BaselineConfig {
   size_t co_users_per_item = 20;   // heaviest co-users followed per seed item
   size_t items_per_co_user = 40;   // items taken per co-user (an even sample beyond this)
   size_t trending_pool = 500;      // trending items kept for fallback and cold start
+  float degree_penalty = 0.0f;     // scores divided by item degree^this (0: raw co-occurrence)
 };
 
 inline constexpr const char* kBaselineModelVersion = "baseline-cooc-1";
