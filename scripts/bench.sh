@@ -25,7 +25,7 @@ t0=$(date +%s.%N)
 "$BUILD/tools/recgen" --seed 3 --events "$EVENTS" --users 50000 --items 10000 --no-metadata \
   --duplicate-fraction 0 -b "$BROKERS" 2>/dev/null
 t1=$(date +%s.%N)
-echo "produced $EVENTS events in $(echo "$t1 - $t0" | bc) s (recgen, idempotent producer)"
+echo "produced $EVENTS events in $(awk "BEGIN {printf \"%.1f\", $t1 - $t0}") s (recgen, idempotent producer)"
 start_recd "$WORK/recd.log" --set pipeline.stats_interval_ms=100000
 first_t=""; first_n=0
 while :; do
@@ -35,7 +35,8 @@ while :; do
   kill -0 "$RECD_PID" || { echo "recd died"; tail "$WORK/recd.log"; exit 1; }
   sleep 0.2
 done
-echo "recd: $((n - first_n)) events in $(echo "$now - $first_t" | bc) s from first to last commit" \
-     "= $(echo "($n - $first_n) / ($now - $first_t)" | bc) events/s sustained (consume, decode, apply with synced WAL, rank, publish)"
+awk -v n="$((n - first_n))" -v s="$(awk "BEGIN {print $now - $first_t}")" 'BEGIN {
+  printf "recd: %d events in %.1f s from first to last commit = %d events/s sustained\n", n, s, n / s
+  print "      (consume, decode, apply with synced WAL, rank, publish)" }'
 kill -TERM "$RECD_PID"; wait "$RECD_PID" || true; RECD_PID=""
 grep -E "lists published" "$WORK/recd.log" | tail -1
