@@ -3,6 +3,7 @@
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <shared_mutex>
 
@@ -54,6 +55,13 @@ Status AnnIndex::Upsert(ItemId item, const std::vector<float>& vector) {
   if (vector.size() != dim_) {
     return Status::InvalidArgument("vector for item " + std::to_string(item.value) + " has " +
                                    std::to_string(vector.size()) + " dimensions, the index " + std::to_string(dim_));
+  }
+  // hnswlib's graph search misbehaves on NaN distances: never let one in.
+  for (size_t d = 0; d < vector.size(); ++d) {
+    if (!std::isfinite(vector[d])) {
+      return Status::InvalidArgument("vector for item " + std::to_string(item.value) + " has a non-finite value at " +
+                                     std::to_string(d));
+    }
   }
   std::unique_lock lock(impl_->mutex);
   auto& h = *impl_->hnsw;

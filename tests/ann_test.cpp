@@ -18,7 +18,10 @@ std::vector<std::vector<float>> UnitVectors(size_t n, size_t dim, uint64_t seed)
   std::vector<std::vector<float>> out(n, std::vector<float>(dim));
   for (auto& v : out) {
     float norm = 0;
-    for (auto& x : v) norm += (x = normal(rng)) * x;
+    for (auto& x : v) {
+      x = normal(rng);
+      norm += x * x;
+    }
     for (auto& x : v) x /= std::sqrt(norm);
   }
   return out;
@@ -105,6 +108,11 @@ TEST(AnnIndex, RejectsWrongDimensionsWithAClearMessage) {
   const Status s = (*index)->Upsert(ItemId(1), std::vector<float>(9, 0.1f));
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
   EXPECT_NE(s.message().find("has 9 dimensions, the index 8"), std::string::npos);
+  std::vector<float> nan(8, 0.5f);
+  nan[3] = std::nanf("");
+  const Status not_finite = (*index)->Upsert(ItemId(2), nan);
+  EXPECT_EQ(not_finite.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(not_finite.message().find("non-finite value at 3"), std::string::npos);
   testing::TempDir dir;
   ASSERT_TRUE((*index)->Save(dir.sub("a")).ok());
   auto wrong = AnnIndex::Load(dir.sub("a"), 4);

@@ -82,7 +82,9 @@ TEST(Sampler, KeepsTheTopTAndNormalisesImportance) {
   float sum = 0;
   for (size_t k = 0; k < 4; ++k) {
     sum += n.importance[k];
-    if (k) EXPECT_GE(n.importance[k - 1], n.importance[k]);
+    if (k > 0) {
+      EXPECT_GE(n.importance[k - 1], n.importance[k]);
+    }
   }
   EXPECT_NEAR(sum, 1.0, 1e-5);
   EXPECT_EQ(n.items[0].value, 29u);  // the heaviest edge
@@ -130,7 +132,9 @@ TEST(Sampler, ComputationGraphDeduplicatesAndIndexesNeighbours) {
   EXPECT_EQ(first.nodes.size(), 4u);  // item 3 joins, two hops out
   for (size_t k = 0; k < first.neighbour_index.size(); ++k) {
     ASSERT_LT(first.neighbour_index[k], static_cast<int64_t>(first.nodes.size()));
-    if (first.neighbour_importance[k] > 0) EXPECT_NE(first.nodes[first.neighbour_index[k]], first.nodes[k / c.top_t]);
+    if (first.neighbour_importance[k] > 0) {
+      EXPECT_NE(first.nodes[first.neighbour_index[k]], first.nodes[k / c.top_t]);
+    }
   }
 }
 

@@ -1,0 +1,75 @@
+// recd::model — the PinSage network (Ying et al., KDD 2018): item input features
+// (hashed id embedding, categorical attribute embeddings, optional projection of a
+// dense content vector), K importance-pooling convolutions over a sampled
+// computation graph, and a final dense layer to L2-normalised embeddings.
+// LibTorch stays behind this header (see pinsage_impl.h); callers pass plain arrays.
+//
+// Threading: one caller at a time per instance.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "model/sampler.h"
+
+namespace recd::model {
+
+struct PinSageConfig {
+  int64_t id_buckets = 1 << 17;       // hashed id rows: new items need no resize
+  int64_t id_dim = 32;
+  int64_t attribute_fields = 0;       // categorical fields (category, colour, ...)
+  int64_t attribute_buckets = 1024;   // hashed values per field
+  int64_t attribute_dim = 16;
+  int64_t content_dim = 0;            // width of item content vectors; 0: none
+  int64_t hidden_dim = 64;
+  int64_t output_dim = 64;
+  int64_t layers = 2;                 // must match the sampler's computation graphs
+  uint64_t seed = 1;
+};
+
+// Input features of blocks[0].nodes, row-major.
+struct NodeFeatures {
+  std::vector<int64_t> id_bucket;   // one per node, in [0, id_buckets)
+  std::vector<int64_t> attributes;  // nodes x attribute_fields, each in [0, attribute_buckets)
+  std::vector<float> content;       // nodes x content_dim (zeros where an item has none)
+};
+
+class PinSage {
+ public:
+  // `device`: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N".
+  static Result<std::unique_ptr<PinSage>> Create(const PinSageConfig& config, const std::string& device);
+  ~PinSage();
+
+  // Embeddings of the seeds (the last block's outputs), seeds x output_dim,
+  // L2-normalised, computed in inference mode.
+  Result<std::vector<float>> Embed(const ComputationGraph& graph, const NodeFeatures& features);
+
+  // Embeds a whole catalogue layer by layer: items are the dense ids
+  // 0..features.id_bucket.size()-1; each item's neighbourhood is sampled once
+  // and every layer is computed for all items, `chunk` rows at a time. Cheaper
+  // than mini-batches when most items are needed.
+  Result<std::vector<float>> EmbedAll(const Sampler& sampler, const NodeFeatures& features, size_t chunk = 8192);
+
+  Status Save(const std::string& path) const;
+  Status Load(const std::string& path);
+
+  const PinSageConfig& config() const { return config_; }
+  std::string device() const;
+  int64_t parameter_count() const;
+
+  class Impl;
+  Impl& impl() { return *impl_; }  // for training code and tests (pinsage_impl.h)
+
+ private:
+  PinSage(const PinSageConfig& config, std::unique_ptr<Impl> impl);
+  PinSageConfig config_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Hashes an external id or attribute value into [0, buckets).
+int64_t HashBucket(const std::string& text, int64_t buckets);
+
+}  // namespace recd::model
