@@ -1,28 +1,14 @@
-// Test helpers: a temporary directory owned by the fixture, and event builders.
+// Test helpers: the temporary directory fixtures own, and event builders.
 #pragma once
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <string>
 
 #include "base/event.h"
+#include "base/temp_dir.h"
 
 namespace recd::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "recd-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = recd::TempDir;
 
 inline Event Interaction(EventType type, std::string user, std::string item, EpochMillis ts,
                          std::string event_id = "", double rating = 0) {

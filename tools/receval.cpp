@@ -3,16 +3,14 @@
 // the baselines (popularity, recent popularity, item-kNN, BPR-MF) and for recd's
 // live ranker (co-occurrence on the store). Reads the JSONL that recgen and
 // recreplay write; prints a Markdown table and optionally writes JSON.
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "base/temp_dir.h"
 #include "base/time.h"
 #include "model/baseline_ranker.h"
 #include "model/eval.h"
@@ -31,15 +29,13 @@ class LiveRanker : public recd::model::Scorer {
   LiveRanker(uint32_t k, float degree_penalty) : k_(k), degree_penalty_(degree_penalty) {}
   ~LiveRanker() override {
     ranker_.reset();
-    store_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    store_.reset();  // closes RocksDB before dir_ removes its files
   }
   std::string name() const override { return "recd co-occurrence (live ranker)"; }
   void Fit(const InteractionLog& log, const std::vector<recd::model::LoggedInteraction>& train, recd::EpochMillis) override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "receval-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
+    dir_ = std::make_unique<recd::TempDir>("receval-");
     recd::store::StoreOptions options;
-    options.path = dir_;
+    options.path = dir_->path();
     options.sync_writes = false;
     auto store = recd::store::GraphStore::Open(options);
     if (!store.ok()) throw std::runtime_error(store.status().ToString());
@@ -83,7 +79,7 @@ class LiveRanker : public recd::model::Scorer {
   }
   uint32_t k_;
   float degree_penalty_;
-  std::string dir_;
+  std::unique_ptr<recd::TempDir> dir_;  // declared first: destroyed after the store
   std::unique_ptr<recd::store::GraphStore> store_;
   std::unique_ptr<recd::model::BaselineRanker> ranker_;
   std::unordered_map<std::string, uint32_t> item_index_;
