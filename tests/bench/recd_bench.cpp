@@ -35,6 +35,27 @@ std::vector<Event> MakeEvents(size_t n, uint32_t users, uint32_t items, uint64_t
   return events;
 }
 
+// A GraphView straight from events whose ids are "u<n>"/"i<n>", log-weights by
+// event time (a two-week half-life), without a store.
+store::GraphView ViewOf(const std::vector<Event>& events) {
+  store::GraphView view;
+  for (const Event& e : events) {
+    view.AddInteraction(UserId(static_cast<uint32_t>(std::stoul(e.user_id.substr(1)))),
+                        ItemId(static_cast<uint32_t>(std::stoul(e.item_id.substr(1)))), static_cast<double>(e.ts) / 1.2e9);
+  }
+  return view;
+}
+
+// PinSage at d = 64 on the device named by RECD_BENCH_DEVICE (default cpu).
+Result<std::unique_ptr<model::PinSage>> BenchModel() {
+  model::PinSageConfig pc;
+  pc.hidden_dim = 64;
+  pc.output_dim = 64;
+  pc.layers = 2;
+  const char* device = std::getenv("RECD_BENCH_DEVICE");
+  return model::PinSage::Create(pc, device ? device : "cpu");
+}
+
 void BM_Decode(benchmark::State& state) {
   std::vector<std::string> messages;
   for (const Event& e : MakeEvents(4096, 100000, 20000, 1)) messages.push_back(stream::EncodeEvent(e));
@@ -132,12 +153,7 @@ BENCHMARK(BM_Recommend);
 
 // PinSage issue target: >= 50k neighbourhoods/s per core with T = 10 and 2 layers.
 void BM_SampleComputationGraph(benchmark::State& state) {
-  store::GraphView view;
-  for (const Event& e : MakeEvents(300000, 20000, 5000, 5)) {
-    const UserId u(static_cast<uint32_t>(std::stoul(e.user_id.substr(1))));
-    const ItemId i(static_cast<uint32_t>(std::stoul(e.item_id.substr(1))));
-    view.AddInteraction(u, i, static_cast<double>(e.ts) / 1.2e9);  // two-week half-life in log2 weight
-  }
+  const store::GraphView view = ViewOf(MakeEvents(300000, 20000, 5000, 5));
   model::SamplerConfig config;
   config.top_t = 10;
   config.layers = 2;
@@ -160,21 +176,12 @@ BENCHMARK(BM_SampleComputationGraph)->Unit(benchmark::kMillisecond);
 // picks the device (default cpu); on a GPU host use "cuda".
 void BM_PinSageInference(benchmark::State& state) {
   const bool with_sampling = state.range(0) != 0;
-  store::GraphView view;
-  for (const Event& e : MakeEvents(300000, 20000, 5000, 7)) {
-    view.AddInteraction(UserId(static_cast<uint32_t>(std::stoul(e.user_id.substr(1)))),
-                        ItemId(static_cast<uint32_t>(std::stoul(e.item_id.substr(1)))), static_cast<double>(e.ts) / 1.2e9);
-  }
+  const store::GraphView view = ViewOf(MakeEvents(300000, 20000, 5000, 7));
   model::SamplerConfig sc;
   sc.top_t = 10;
   sc.layers = 2;
   const model::Sampler sampler(view, sc);
-  model::PinSageConfig pc;
-  pc.hidden_dim = 64;
-  pc.output_dim = 64;
-  pc.layers = 2;
-  const char* device = std::getenv("RECD_BENCH_DEVICE");
-  auto net = model::PinSage::Create(pc, device ? device : "cpu");
+  auto net = BenchModel();
   if (!net.ok()) {
     state.SkipWithError(net.status().ToString().c_str());
     return;
@@ -188,7 +195,7 @@ void BM_PinSageInference(benchmark::State& state) {
   };
   auto features_of = [&](const model::ComputationGraph& g) {
     model::NodeFeatures f;
-    for (const ItemId& n : g.blocks.front().nodes) f.id_bucket.push_back(static_cast<int64_t>(n.value) % pc.id_buckets);
+    for (const ItemId& n : g.blocks.front().nodes) f.id_bucket.push_back(static_cast<int64_t>(n.value) % (*net)->config().id_buckets);
     return f;
   };
   model::ComputationGraph graph = sampler.BuildComputationGraph(make_seeds());
@@ -208,26 +215,18 @@ void BM_PinSageInference(benchmark::State& state) {
 // The whole catalogue layer by layer (each neighbourhood sampled once), sampling included.
 void BM_PinSageEmbedAll(benchmark::State& state) {
   const uint32_t items = static_cast<uint32_t>(state.range(0));
-  store::GraphView view;
-  for (const Event& e : MakeEvents(static_cast<size_t>(items) * 60, items * 4, items, 9)) {
-    view.AddInteraction(UserId(static_cast<uint32_t>(std::stoul(e.user_id.substr(1)))),
-                        ItemId(static_cast<uint32_t>(std::stoul(e.item_id.substr(1)))), static_cast<double>(e.ts) / 1.2e9);
-  }
+  const store::GraphView view = ViewOf(MakeEvents(static_cast<size_t>(items) * 60, items * 4, items, 9));
   model::SamplerConfig sc;
   sc.top_t = 10;
   sc.layers = 2;
   const model::Sampler sampler(view, sc);
-  model::PinSageConfig pc;
-  pc.hidden_dim = 64;
-  pc.output_dim = 64;
-  const char* device = std::getenv("RECD_BENCH_DEVICE");
-  auto net = model::PinSage::Create(pc, device ? device : "cpu");
+  auto net = BenchModel();
   if (!net.ok()) {
     state.SkipWithError(net.status().ToString().c_str());
     return;
   }
   model::NodeFeatures features;
-  for (uint32_t i = 0; i < items; ++i) features.id_bucket.push_back(i % pc.id_buckets);
+  for (uint32_t i = 0; i < items; ++i) features.id_bucket.push_back(i % (*net)->config().id_buckets);
   for (auto _ : state) {
     auto emb = (*net)->EmbedAll(sampler, features);
     if (!emb.ok()) state.SkipWithError(emb.status().ToString().c_str());
