@@ -17,6 +17,8 @@ BUILD=$SRC/build
 
 echo "== micro-benchmarks (one core each)"
 "$BUILD/tests/recd_bench" --benchmark_min_time=2 2>/dev/null
+echo "== PinSage inference (d = 64; RECD_BENCH_DEVICE=cuda on a GPU host)"
+"$BUILD/tests/pinsage_bench" 2>/dev/null
 
 echo "== end to end through a real broker: $EVENTS events"
 . "$SRC/tests/e2e/lib.sh"

@@ -4,57 +4,20 @@
 //   GraphView memory    <= 32 bytes per edge              (BM_GraphViewBuild: bytes_per_edge)
 // plus the baseline ranker's cost per list (BM_Recommend) and the PinSage
 // sampler's neighbourhoods per second on one core (BM_SampleComputationGraph).
+// PinSage inference lives in pinsage_bench (it links LibTorch).
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
 #include <random>
 
 #include "model/baseline_ranker.h"
-#include "model/pinsage.h"
 #include "model/sampler.h"
 #include "store/graph_store.h"
 #include "stream/codec.h"
-#include "tests/test_util.h"
+#include "tests/bench/bench_util.h"
 
 namespace recd {
 namespace {
 
-constexpr EpochMillis kT0 = 1769860800000;
-
-// Events shaped like recgen's: a mix of clicks, purchases and ratings with event ids.
-std::vector<Event> MakeEvents(size_t n, uint32_t users, uint32_t items, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<Event> events;
-  events.reserve(n);
-  for (size_t k = 0; k < n; ++k) {
-    const auto type = static_cast<EventType>(rng() % 10 < 8 ? 0 : 1 + rng() % 2);
-    events.push_back(testing::Interaction(type, "u" + std::to_string(rng() % users), "i" + std::to_string(rng() % items),
-                                          kT0 + static_cast<EpochMillis>(k) * 1000, "e" + std::to_string(seed) + "-" + std::to_string(k),
-                                          1 + static_cast<double>(rng() % 5)));
-  }
-  return events;
-}
-
-// A GraphView straight from events whose ids are "u<n>"/"i<n>", log-weights by
-// event time (a two-week half-life), without a store.
-store::GraphView ViewOf(const std::vector<Event>& events) {
-  store::GraphView view;
-  for (const Event& e : events) {
-    view.AddInteraction(UserId(static_cast<uint32_t>(std::stoul(e.user_id.substr(1)))),
-                        ItemId(static_cast<uint32_t>(std::stoul(e.item_id.substr(1)))), static_cast<double>(e.ts) / 1.2e9);
-  }
-  return view;
-}
-
-// PinSage at d = 64 on the device named by RECD_BENCH_DEVICE (default cpu).
-Result<std::unique_ptr<model::PinSage>> BenchModel() {
-  model::PinSageConfig pc;
-  pc.hidden_dim = 64;
-  pc.output_dim = 64;
-  pc.layers = 2;
-  const char* device = std::getenv("RECD_BENCH_DEVICE");
-  return model::PinSage::Create(pc, device ? device : "cpu");
-}
 
 void BM_Decode(benchmark::State& state) {
   std::vector<std::string> messages;
@@ -170,74 +133,6 @@ void BM_SampleComputationGraph(benchmark::State& state) {
   state.counters["neighbourhoods_per_s"] = benchmark::Counter(static_cast<double>(neighbourhoods), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SampleComputationGraph)->Unit(benchmark::kMillisecond);
-
-// PinSage issue target: CPU inference >= 20k items/s at d = 64 (2 layers, T = 10),
-// sampling included (arg 1) or the forward pass alone (arg 0). RECD_BENCH_DEVICE
-// picks the device (default cpu); on a GPU host use "cuda".
-void BM_PinSageInference(benchmark::State& state) {
-  const bool with_sampling = state.range(0) != 0;
-  const store::GraphView view = ViewOf(MakeEvents(300000, 20000, 5000, 7));
-  model::SamplerConfig sc;
-  sc.top_t = 10;
-  sc.layers = 2;
-  const model::Sampler sampler(view, sc);
-  auto net = BenchModel();
-  if (!net.ok()) {
-    state.SkipWithError(net.status().ToString().c_str());
-    return;
-  }
-  const size_t batch = static_cast<size_t>(state.range(1));
-  std::mt19937 rng(8);
-  auto make_seeds = [&] {
-    std::vector<ItemId> seeds;
-    for (size_t k = 0; k < batch; ++k) seeds.emplace_back(static_cast<uint32_t>(rng() % 5000));
-    return seeds;
-  };
-  auto features_of = [&](const model::ComputationGraph& g) {
-    model::NodeFeatures f;
-    for (const ItemId& n : g.blocks.front().nodes) f.id_bucket.push_back(static_cast<int64_t>(n.value) % (*net)->config().id_buckets);
-    return f;
-  };
-  model::ComputationGraph graph = sampler.BuildComputationGraph(make_seeds());
-  model::NodeFeatures features = features_of(graph);
-  for (auto _ : state) {
-    if (with_sampling) {
-      graph = sampler.BuildComputationGraph(make_seeds());
-      features = features_of(graph);
-    }
-    auto emb = (*net)->Embed(graph, features);
-    if (!emb.ok()) state.SkipWithError(emb.status().ToString().c_str());
-    benchmark::DoNotOptimize(emb);
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
-  state.SetLabel((*net)->device());
-}
-// The whole catalogue layer by layer (each neighbourhood sampled once), sampling included.
-void BM_PinSageEmbedAll(benchmark::State& state) {
-  const uint32_t items = static_cast<uint32_t>(state.range(0));
-  const store::GraphView view = ViewOf(MakeEvents(static_cast<size_t>(items) * 60, items * 4, items, 9));
-  model::SamplerConfig sc;
-  sc.top_t = 10;
-  sc.layers = 2;
-  const model::Sampler sampler(view, sc);
-  auto net = BenchModel();
-  if (!net.ok()) {
-    state.SkipWithError(net.status().ToString().c_str());
-    return;
-  }
-  model::NodeFeatures features;
-  for (uint32_t i = 0; i < items; ++i) features.id_bucket.push_back(i % (*net)->config().id_buckets);
-  for (auto _ : state) {
-    auto emb = (*net)->EmbedAll(sampler, features);
-    if (!emb.ok()) state.SkipWithError(emb.status().ToString().c_str());
-    benchmark::DoNotOptimize(emb);
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * items));
-  state.SetLabel((*net)->device());
-}
-BENCHMARK(BM_PinSageEmbedAll)->Arg(5000)->Arg(50000)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-BENCHMARK(BM_PinSageInference)->Args({1, 1024})->Args({0, 1024})->Args({1, 8192})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace recd
