@@ -226,6 +226,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("pipeline", "publish_interval_ms", &p.publish_interval_ms, NonNegative, "an integer (ms)");
   b.Bind("pipeline", "rank_share", &p.rank_share,
          [](double v) { return v > 0 && v < 1 ? std::string() : std::string("must be in (0, 1)"); }, "a number");
+  b.Bind("pipeline", "rank_slice_ms", &p.rank_slice_ms, Positive, "an integer (ms)");
   b.Bind("pipeline", "shutdown_timeout_ms", &p.shutdown_timeout_ms, Positive, "an integer (ms)");
   b.Bind("pipeline", "stats_interval_ms", &p.stats_interval_ms, Positive, "an integer (ms)");
 

@@ -38,6 +38,7 @@ struct PipelineSection {
   int batch_max_wait_ms = 50;
   int publish_interval_ms = 500;
   double rank_share = 0.25;  // most of the loop time ranking may take while there is a backlog
+  int rank_slice_ms = 100;   // longest ranking stretch between two polls
   int shutdown_timeout_ms = 10000;
   int stats_interval_ms = 10000;
 };

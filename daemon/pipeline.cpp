@@ -42,9 +42,9 @@ class Pipeline::Impl {
   void OnDelivery(const stream::Delivery& d);
   void ClearDeliveredPending();
   // Ranks and publishes users touched since their last list, oldest first. A
-  // sweep starts at most once per publish_interval_ms; while the consumer has a
-  // backlog, ranking gets at most rank_share of the loop's time so intake keeps
-  // up, and the rest of the sweep continues on later turns.
+  // sweep starts at most once per publish_interval_ms; while records keep
+  // arriving, ranking gets at most rank_share of the loop's time, and never more
+  // than rank_slice_ms at a stretch; the rest of the sweep continues on later turns.
   // `drain` publishes every dirty user now, whatever the interval and budget.
   void PublishDirty(bool backlog, Clock::duration ingest_time, bool drain = false);
   void LogStats(bool force);
@@ -234,8 +234,13 @@ void Pipeline::Impl::PublishDirty(bool backlog, Clock::duration ingest_time, boo
     last_sweep_ = start;
     ranker_->RefreshTrending();
   }
+  // Busy: a share of this turn's intake time. Idle: one slice. Either way intake
+  // is polled again within rank_slice_ms, so a long sweep never stalls it.
   const double share = config_.pipeline.rank_share;
-  const auto budget = std::chrono::duration_cast<Clock::duration>(ingest_time * (share / (1.0 - share)));
+  const Clock::duration slice = milliseconds(config_.pipeline.rank_slice_ms);
+  const auto budget =
+      backlog ? std::min(slice, std::chrono::duration_cast<Clock::duration>(ingest_time * (share / (1.0 - share))))
+              : slice;
   std::vector<UserId> batch;
   while (sweep_left_ > 0) {
     batch.push_back(dirty_.front());
@@ -245,7 +250,7 @@ void Pipeline::Impl::PublishDirty(bool backlog, Clock::duration ingest_time, boo
     if (batch.size() == 64) {  // check the clock every few lists
       PublishLists(batch);
       batch.clear();
-      if (backlog && !drain && Clock::now() - start > budget) break;
+      if (!drain && Clock::now() - start > budget) break;
     }
   }
   PublishLists(batch);
@@ -295,8 +300,9 @@ Status Pipeline::Impl::Run() {
     stats.heartbeat.fetch_add(1, std::memory_order_relaxed);
     messages.clear();
     const auto turn_start = Clock::now();
-    const Status polled = consumer_->Poll(config_.pipeline.batch_max_events,
-                                          milliseconds(config_.pipeline.batch_max_wait_ms), &messages);
+    // With a sweep under way, only take what is already there: idle time goes to ranking.
+    const auto wait = sweep_left_ > 0 ? milliseconds(0) : milliseconds(config_.pipeline.batch_max_wait_ms);
+    const Status polled = consumer_->Poll(config_.pipeline.batch_max_events, wait, &messages);
     if (!polled.ok()) {
       failure = polled;
       break;
