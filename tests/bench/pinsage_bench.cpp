@@ -12,14 +12,28 @@
 namespace recd {
 namespace {
 
-// PinSage at d = 64 on the device named by RECD_BENCH_DEVICE (default cpu).
-Result<std::unique_ptr<model::PinSage>> BenchModel() {
+// The issue's setting: T = 10 neighbours, 2 layers.
+model::SamplerConfig BenchSampler() {
+  model::SamplerConfig sc;
+  sc.top_t = 10;
+  sc.layers = 2;
+  return sc;
+}
+
+// PinSage at d = 64 on the device named by RECD_BENCH_DEVICE (default cpu), or
+// nullptr after marking the benchmark skipped.
+std::unique_ptr<model::PinSage> BenchModel(benchmark::State& state) {
   model::PinSageConfig pc;
   pc.hidden_dim = 64;
   pc.output_dim = 64;
   pc.layers = 2;
   const char* device = std::getenv("RECD_BENCH_DEVICE");
-  return model::PinSage::Create(pc, device ? device : "cpu");
+  auto net = model::PinSage::Create(pc, device ? device : "cpu");
+  if (!net.ok()) {
+    state.SkipWithError(net.status().ToString().c_str());
+    return nullptr;
+  }
+  return std::move(net.value());
 }
 
 // PinSage issue target: CPU inference >= 20k items/s at d = 64 (2 layers, T = 10),
@@ -28,15 +42,9 @@ Result<std::unique_ptr<model::PinSage>> BenchModel() {
 void BM_PinSageInference(benchmark::State& state) {
   const bool with_sampling = state.range(0) != 0;
   const store::GraphView view = ViewOf(MakeEvents(300000, 20000, 5000, 7));
-  model::SamplerConfig sc;
-  sc.top_t = 10;
-  sc.layers = 2;
-  const model::Sampler sampler(view, sc);
-  auto net = BenchModel();
-  if (!net.ok()) {
-    state.SkipWithError(net.status().ToString().c_str());
-    return;
-  }
+  const model::Sampler sampler(view, BenchSampler());
+  const auto net = BenchModel(state);
+  if (!net) return;
   const size_t batch = static_cast<size_t>(state.range(1));
   std::mt19937 rng(8);
   auto make_seeds = [&] {
@@ -46,7 +54,7 @@ void BM_PinSageInference(benchmark::State& state) {
   };
   auto features_of = [&](const model::ComputationGraph& g) {
     model::NodeFeatures f;
-    for (const ItemId& n : g.blocks.front().nodes) f.id_bucket.push_back(static_cast<int64_t>(n.value) % (*net)->config().id_buckets);
+    for (const ItemId& n : g.blocks.front().nodes) f.id_bucket.push_back(static_cast<int64_t>(n.value) % net->config().id_buckets);
     return f;
   };
   model::ComputationGraph graph = sampler.BuildComputationGraph(make_seeds());
@@ -56,35 +64,29 @@ void BM_PinSageInference(benchmark::State& state) {
       graph = sampler.BuildComputationGraph(make_seeds());
       features = features_of(graph);
     }
-    auto emb = (*net)->Embed(graph, features);
+    auto emb = net->Embed(graph, features);
     if (!emb.ok()) state.SkipWithError(emb.status().ToString().c_str());
     benchmark::DoNotOptimize(emb);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
-  state.SetLabel((*net)->device());
+  state.SetLabel(net->device());
 }
 // The whole catalogue layer by layer (each neighbourhood sampled once), sampling included.
 void BM_PinSageEmbedAll(benchmark::State& state) {
   const uint32_t items = static_cast<uint32_t>(state.range(0));
   const store::GraphView view = ViewOf(MakeEvents(static_cast<size_t>(items) * 60, items * 4, items, 9));
-  model::SamplerConfig sc;
-  sc.top_t = 10;
-  sc.layers = 2;
-  const model::Sampler sampler(view, sc);
-  auto net = BenchModel();
-  if (!net.ok()) {
-    state.SkipWithError(net.status().ToString().c_str());
-    return;
-  }
+  const model::Sampler sampler(view, BenchSampler());
+  const auto net = BenchModel(state);
+  if (!net) return;
   model::NodeFeatures features;
-  for (uint32_t i = 0; i < items; ++i) features.id_bucket.push_back(i % (*net)->config().id_buckets);
+  for (uint32_t i = 0; i < items; ++i) features.id_bucket.push_back(i % net->config().id_buckets);
   for (auto _ : state) {
-    auto emb = (*net)->EmbedAll(sampler, features);
+    auto emb = net->EmbedAll(sampler, features);
     if (!emb.ok()) state.SkipWithError(emb.status().ToString().c_str());
     benchmark::DoNotOptimize(emb);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * items));
-  state.SetLabel((*net)->device());
+  state.SetLabel(net->device());
 }
 BENCHMARK(BM_PinSageEmbedAll)->Arg(5000)->Arg(50000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
