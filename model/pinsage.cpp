@@ -9,13 +9,6 @@ namespace recd::model {
 
 namespace F = torch::nn::functional;
 
-int64_t HashBucket(const std::string& text, int64_t buckets) {
-  // FNV-1a: stable across runs and platforms, unlike std::hash.
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
-  return static_cast<int64_t>(h % static_cast<uint64_t>(buckets));
-}
-
 PinSageConvImpl::PinSageConvImpl(int64_t in_dim, int64_t out_dim) {
   q = register_module("q", torch::nn::Linear(in_dim, in_dim));
   w = register_module("w", torch::nn::Linear(2 * in_dim, out_dim));
@@ -80,26 +73,36 @@ torch::Tensor PinSageNetImpl::Output(const torch::Tensor& h) {
 }
 
 PinSage::Impl::Batch PinSage::Impl::ToTensors(const ComputationGraph& graph, const NodeFeatures& f) const {
-  const auto& c = net->config;
-  const int64_t n = static_cast<int64_t>(graph.blocks.front().nodes.size());
-  const auto longs = torch::TensorOptions().dtype(torch::kInt64);
-  const auto floats = torch::TensorOptions().dtype(torch::kFloat32);
+  Batch b = Structure(graph);
+  Catalogue inputs = Upload(f);
+  b.id_bucket = std::move(inputs.id_bucket);
+  b.attributes = std::move(inputs.attributes);
+  b.content = std::move(inputs.content);
+  return b;
+}
+
+PinSage::Impl::Batch PinSage::Impl::ToTensors(const ComputationGraph& graph, const Catalogue& all) const {
+  Batch b = Structure(graph);
+  const auto& nodes = graph.blocks.front().nodes;
+  std::vector<int64_t> rows(nodes.size());
+  for (size_t k = 0; k < nodes.size(); ++k) rows[k] = nodes[k].value;
+  const auto index = torch::tensor(rows, torch::kInt64).to(device);
+  b.id_bucket = all.id_bucket.index_select(0, index);
+  b.attributes = all.attributes.index_select(0, index);
+  b.content = all.content.index_select(0, index);
+  return b;
+}
+
+PinSage::Impl::Batch PinSage::Impl::Structure(const ComputationGraph& graph) const {
   Batch b;
-  b.id_bucket = torch::from_blob(const_cast<int64_t*>(f.id_bucket.data()), {n}, longs).to(device);
-  b.attributes = c.attribute_fields > 0
-                     ? torch::from_blob(const_cast<int64_t*>(f.attributes.data()), {n, c.attribute_fields}, longs).to(device)
-                     : torch::zeros({n, 0}, longs.device(device));
-  b.content = c.content_dim > 0
-                  ? torch::from_blob(const_cast<float*>(f.content.data()), {n, c.content_dim}, floats).to(device)
-                  : torch::zeros({n, 0}, floats.device(device));
   for (const Block& block : graph.blocks) {
     const int64_t outs = static_cast<int64_t>(block.num_outputs);
     const int64_t t = outs == 0 ? 0 : static_cast<int64_t>(block.neighbour_index.size()) / outs;
     b.num_outputs.push_back(outs);
     b.neighbour_index.push_back(
-        torch::from_blob(const_cast<int64_t*>(block.neighbour_index.data()), {outs, t}, longs).to(device));
+        torch::from_blob(const_cast<int64_t*>(block.neighbour_index.data()), {outs, t}, torch::kInt64).to(device));
     b.neighbour_importance.push_back(
-        torch::from_blob(const_cast<float*>(block.neighbour_importance.data()), {outs, t}, floats).to(device));
+        torch::from_blob(const_cast<float*>(block.neighbour_importance.data()), {outs, t}, torch::kFloat32).to(device));
   }
   return b;
 }
@@ -148,17 +151,50 @@ Result<std::vector<float>> PinSage::Embed(const ComputationGraph& graph, const N
 }
 
 Result<std::vector<float>> PinSage::EmbedAll(const Sampler& sampler, const NodeFeatures& features, size_t chunk) {
+  std::vector<ItemId> items(features.id_bucket.size());
+  for (size_t i = 0; i < items.size(); ++i) items[i] = ItemId(static_cast<uint32_t>(i));
+  return EmbedAll(sampler.SampleAll(items), features, chunk);  // one neighbourhood per item, shared by every layer
+}
+
+Result<std::vector<float>> PinSage::EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& features,
+                                             size_t chunk) {
   const auto& c = config_;
-  const int64_t n = static_cast<int64_t>(features.id_bucket.size());
-  if (features.attributes.size() != static_cast<size_t>(n * c.attribute_fields) ||
-      features.content.size() != static_cast<size_t>(n * c.content_dim)) {
-    return Status::InvalidArgument("node features do not describe the same " + std::to_string(n) + " items");
+  const size_t n = features.id_bucket.size();
+  if (features.attributes.size() != n * static_cast<size_t>(c.attribute_fields) ||
+      features.content.size() != n * static_cast<size_t>(c.content_dim) || hoods.size() < n) {
+    return Status::InvalidArgument("node features and neighbourhoods do not describe the same " + std::to_string(n) +
+                                   " items");
   }
-  std::vector<ItemId> items(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) items[static_cast<size_t>(i)] = ItemId(static_cast<uint32_t>(i));
-  // One neighbourhood per item, shared by every layer.
-  const std::vector<Neighbourhood> hoods = sampler.SampleAll(items);
-  const int64_t t = sampler.config().top_t;
+  try {
+    torch::InferenceMode guard;
+    impl_->net->eval();
+    const auto out = impl_->EmbedAll(hoods, features, static_cast<int64_t>(chunk)).to(torch::kCPU).contiguous();
+    return std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
+  } catch (const c10::Error& e) {
+    return Status::Internal(std::string("PinSage layer-wise inference: ") + e.what_without_backtrace());
+  }
+}
+
+PinSage::Impl::Catalogue PinSage::Impl::Upload(const NodeFeatures& f) const {
+  const auto& c = net->config;
+  const int64_t n = static_cast<int64_t>(f.id_bucket.size());
+  const auto longs = torch::TensorOptions().dtype(torch::kInt64);
+  const auto floats = torch::TensorOptions().dtype(torch::kFloat32);
+  Catalogue cat;
+  cat.id_bucket = torch::from_blob(const_cast<int64_t*>(f.id_bucket.data()), {n}, longs).to(device);
+  cat.attributes = c.attribute_fields > 0
+                       ? torch::from_blob(const_cast<int64_t*>(f.attributes.data()), {n, c.attribute_fields}, longs).to(device)
+                       : torch::zeros({n, 0}, longs.device(device));
+  cat.content = c.content_dim > 0
+                    ? torch::from_blob(const_cast<float*>(f.content.data()), {n, c.content_dim}, floats).to(device)
+                    : torch::zeros({n, 0}, floats.device(device));
+  return cat;
+}
+
+torch::Tensor PinSage::Impl::EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& f, int64_t chunk) {
+  const int64_t n = static_cast<int64_t>(f.id_bucket.size());
+  int64_t t = 1;
+  for (int64_t i = 0; i < n; ++i) t = std::max<int64_t>(t, static_cast<int64_t>(hoods[static_cast<size_t>(i)].items.size()));
   std::vector<int64_t> index(static_cast<size_t>(n * t), 0);
   std::vector<float> importance(static_cast<size_t>(n * t), 0.0f);
   for (int64_t i = 0; i < n; ++i) {
@@ -169,42 +205,23 @@ Result<std::vector<float>> PinSage::EmbedAll(const Sampler& sampler, const NodeF
       importance[static_cast<size_t>(i * t) + s] = h.importance[s];
     }
   }
-  try {
-    torch::InferenceMode guard;
-    auto& net = impl_->net;
-    net->eval();
-    const torch::Device d = impl_->device;
-    const auto longs = torch::TensorOptions().dtype(torch::kInt64);
-    const auto floats = torch::TensorOptions().dtype(torch::kFloat32);
-    const auto ids = torch::from_blob(const_cast<int64_t*>(features.id_bucket.data()), {n}, longs).to(d);
-    const auto attrs = c.attribute_fields > 0
-                           ? torch::from_blob(const_cast<int64_t*>(features.attributes.data()), {n, c.attribute_fields}, longs).to(d)
-                           : torch::zeros({n, 0}, longs.device(d));
-    const auto content = c.content_dim > 0
-                             ? torch::from_blob(const_cast<float*>(features.content.data()), {n, c.content_dim}, floats).to(d)
-                             : torch::zeros({n, 0}, floats.device(d));
-    const auto nbr = torch::from_blob(index.data(), {n, t}, longs).to(d);
-    const auto imp = torch::from_blob(importance.data(), {n, t}, floats).to(d);
-    const int64_t step = static_cast<int64_t>(std::max<size_t>(1, chunk));
-    auto by_chunks = [&](const std::function<torch::Tensor(int64_t, int64_t)>& f) {
-      std::vector<torch::Tensor> parts;
-      for (int64_t s = 0; s < n; s += step) parts.push_back(f(s, std::min(step, n - s)));
-      return torch::cat(parts, 0);
-    };
-    torch::Tensor h = by_chunks([&](int64_t s, int64_t len) {
-      return net->Inputs(ids.narrow(0, s, len), attrs.narrow(0, s, len), content.narrow(0, s, len));
-    });
-    for (size_t l = 0; l < net->convs->size(); ++l) {
-      auto conv = net->convs[l]->as<PinSageConv>();
-      h = by_chunks([&](int64_t s, int64_t len) {
-        return conv->forward(h.narrow(0, s, len), h, nbr.narrow(0, s, len), imp.narrow(0, s, len));
-      });
-    }
-    const auto out = net->Output(h).to(torch::kCPU).contiguous();
-    return std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-  } catch (const c10::Error& e) {
-    return Status::Internal(std::string("PinSage layer-wise inference: ") + e.what_without_backtrace());
+  const Catalogue cat = Upload(f);
+  const auto nbr = torch::from_blob(index.data(), {n, t}, torch::kInt64).to(device);
+  const auto imp = torch::from_blob(importance.data(), {n, t}, torch::kFloat32).to(device);
+  const int64_t step = std::max<int64_t>(1, chunk);
+  auto by_chunks = [&](const std::function<torch::Tensor(int64_t, int64_t)>& fn) {
+    std::vector<torch::Tensor> parts;
+    for (int64_t s = 0; s < n; s += step) parts.push_back(fn(s, std::min(step, n - s)));
+    return torch::cat(parts, 0);
+  };
+  torch::Tensor h = by_chunks([&](int64_t s, int64_t len) {
+    return net->Inputs(cat.id_bucket.narrow(0, s, len), cat.attributes.narrow(0, s, len), cat.content.narrow(0, s, len));
+  });
+  for (size_t l = 0; l < net->convs->size(); ++l) {
+    auto conv = net->convs[l]->as<PinSageConv>();
+    h = by_chunks([&](int64_t s, int64_t len) { return conv->forward(h.narrow(0, s, len), h, nbr.narrow(0, s, len), imp.narrow(0, s, len)); });
   }
+  return net->Output(h);
 }
 
 Status PinSage::Save(const std::string& path) const {

@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "model/sampler.h"
+#include "model/training_set.h"
 
 namespace recd::model {
 
@@ -30,13 +31,6 @@ struct PinSageConfig {
   uint64_t seed = 1;
 };
 
-// Input features of blocks[0].nodes, row-major.
-struct NodeFeatures {
-  std::vector<int64_t> id_bucket;   // one per node, in [0, id_buckets)
-  std::vector<int64_t> attributes;  // nodes x attribute_fields, each in [0, attribute_buckets)
-  std::vector<float> content;       // nodes x content_dim (zeros where an item has none)
-};
-
 class PinSage {
  public:
   // `device`: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N".
@@ -45,6 +39,7 @@ class PinSage {
 
   // Embeddings of the seeds (the last block's outputs), seeds x output_dim,
   // L2-normalised, computed in inference mode.
+  // `features` are the rows of graph.blocks[0].nodes (GatherFeatures).
   Result<std::vector<float>> Embed(const ComputationGraph& graph, const NodeFeatures& features);
 
   // Embeds a whole catalogue layer by layer: items are the dense ids
@@ -52,6 +47,9 @@ class PinSage {
   // and every layer is computed for all items, `chunk` rows at a time. Cheaper
   // than mini-batches when most items are needed.
   Result<std::vector<float>> EmbedAll(const Sampler& sampler, const NodeFeatures& features, size_t chunk = 8192);
+  // The same from neighbourhoods sampled earlier, hoods[item] for every item.
+  Result<std::vector<float>> EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& features,
+                                      size_t chunk = 8192);
 
   Status Save(const std::string& path) const;
   Status Load(const std::string& path);
@@ -68,8 +66,5 @@ class PinSage {
   PinSageConfig config_;
   std::unique_ptr<Impl> impl_;
 };
-
-// Hashes an external id or attribute value into [0, buckets).
-int64_t HashBucket(const std::string& text, int64_t buckets);
 
 }  // namespace recd::model

@@ -49,13 +49,28 @@ class PinSage::Impl {
     std::vector<int64_t> num_outputs;
     std::vector<torch::Tensor> neighbour_index, neighbour_importance;
   };
+  // `f`: the rows of graph.blocks[0].nodes.
   Batch ToTensors(const ComputationGraph& graph, const NodeFeatures& f) const;
+  // Catalogue-wide input features on the device (training uploads them once and
+  // gathers each batch's rows there).
+  struct Catalogue {
+    torch::Tensor id_bucket, attributes, content;
+  };
+  Catalogue Upload(const NodeFeatures& f) const;
+  // A batch whose input rows are gathered on the device from `all`.
+  Batch ToTensors(const ComputationGraph& graph, const Catalogue& all) const;
+  // Layer-wise embeddings of every item (rows in dense id order), on the device;
+  // the caller chooses grad or inference mode.
+  torch::Tensor EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& f, int64_t chunk);
   torch::Tensor Forward(const Batch& b) {
     return net->forward(b.id_bucket, b.attributes, b.content, b.num_outputs, b.neighbour_index, b.neighbour_importance);
   }
 
   torch::Device device;
   PinSageNet net;
+
+ private:
+  Batch Structure(const ComputationGraph& graph) const;  // the blocks' index tensors
 };
 
 }  // namespace recd::model

@@ -20,6 +20,39 @@ struct SplitMix64 {
   float Unit() { return static_cast<float>((*this)() >> 40) * 0x1.0p-24f; }  // [0, 1)
 };
 
+// The blocks of a computation graph, outermost layer first; `lookup(outputs)`
+// gives each output node's neighbourhood (pointers valid until the next call).
+template <typename Lookup>
+ComputationGraph Assemble(const std::vector<ItemId>& seeds, uint32_t layers, uint32_t top_t, Lookup&& lookup) {
+  ComputationGraph graph;
+  graph.blocks.resize(layers);
+  std::vector<ItemId> outputs = seeds;
+  std::unordered_map<uint32_t, int64_t> index;
+  // Walk outward from the seeds: the last block computes the seeds, each earlier
+  // block computes the previous one's inputs.
+  for (size_t layer = layers; layer-- > 0;) {
+    Block& b = graph.blocks[layer];
+    b.num_outputs = outputs.size();
+    b.nodes = outputs;
+    index.clear();
+    for (size_t k = 0; k < outputs.size(); ++k) index.emplace(outputs[k].value, static_cast<int64_t>(k));
+    const std::vector<const Neighbourhood*> hoods = lookup(outputs);
+    b.neighbour_index.assign(outputs.size() * top_t, 0);
+    b.neighbour_importance.assign(outputs.size() * top_t, 0.0f);
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      const Neighbourhood& h = *hoods[k];
+      for (size_t s = 0; s < h.items.size() && s < top_t; ++s) {
+        auto [it, added] = index.emplace(h.items[s].value, static_cast<int64_t>(b.nodes.size()));
+        if (added) b.nodes.push_back(h.items[s]);
+        b.neighbour_index[k * top_t + s] = it->second;
+        b.neighbour_importance[k * top_t + s] = h.importance[s];
+      }
+    }
+    outputs = b.nodes;
+  }
+  return graph;
+}
+
 }  // namespace
 
 Sampler::Transitions Sampler::Build(size_t num_nodes,
@@ -84,14 +117,19 @@ Sampler::Sampler(const store::GraphView& view, SamplerConfig config) : config_(c
   user_to_item_ = Build(view.num_users(), [&](uint32_t u) -> const store::NeighborList& { return view.ItemsOf(UserId(u)); });
 }
 
-Neighbourhood Sampler::Sample(ItemId item) const {
-  SplitMix64 rng{config_.seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t(item.value) + 1) * 0xD1B54A32D192ED03ULL};
+Neighbourhood Sampler::Sample(ItemId item, uint64_t round) const {
+  return SampleRanked(item, round, config_.walks_per_node, config_.top_t);
+}
+
+Neighbourhood Sampler::SampleRanked(ItemId item, uint64_t round, uint32_t walks, uint32_t keep_at_most) const {
+  SplitMix64 rng{(config_.seed + round * 0xA24BAED4963EE407ULL) * 0x9E3779B97F4A7C15ULL ^
+                 (uint64_t(item.value) + 1) * 0xD1B54A32D192ED03ULL};
   // Per-thread dense visit counters (by item), reset through the touched list.
   thread_local std::vector<uint32_t> counts;
   thread_local std::vector<uint32_t> touched;
   const size_t num_items = item_to_user_.offsets.size() - 1;
   if (counts.size() < num_items) counts.resize(num_items, 0);
-  for (uint32_t w = 0; w < config_.walks_per_node; ++w) {
+  for (uint32_t w = 0; w < walks; ++w) {
     uint32_t at = item.value;
     for (uint32_t hop = 0; hop < config_.walk_length; ++hop) {
       const int64_t user = Step(item_to_user_, at, rng);
@@ -110,7 +148,7 @@ Neighbourhood Sampler::Sample(ItemId item) const {
     counts[i] = 0;
   }
   touched.clear();
-  const size_t keep = std::min<size_t>(config_.top_t, ranked.size());
+  const size_t keep = std::min<size_t>(keep_at_most, ranked.size());
   std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
                     [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
   Neighbourhood n;
@@ -123,51 +161,43 @@ Neighbourhood Sampler::Sample(ItemId item) const {
   return n;
 }
 
-std::vector<Neighbourhood> Sampler::SampleAll(const std::vector<ItemId>& items) const {
+std::vector<Neighbourhood> Sampler::SampleAll(const std::vector<ItemId>& items, uint64_t round) const {
   std::vector<Neighbourhood> out(items.size());
   size_t threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min(threads, std::max<size_t>(1, items.size() / 64));
   if (threads <= 1) {
-    for (size_t k = 0; k < items.size(); ++k) out[k] = Sample(items[k]);
+    for (size_t k = 0; k < items.size(); ++k) out[k] = Sample(items[k], round);
     return out;
   }
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
-      for (size_t k = t; k < items.size(); k += threads) out[k] = Sample(items[k]);
+      for (size_t k = t; k < items.size(); k += threads) out[k] = Sample(items[k], round);
     });
   }
   for (auto& th : pool) th.join();
   return out;
 }
 
-ComputationGraph Sampler::BuildComputationGraph(const std::vector<ItemId>& seeds) const {
-  ComputationGraph graph;
-  graph.blocks.resize(config_.layers);
-  std::vector<ItemId> outputs = seeds;
-  // Walk outward from the seeds: the last block computes the seeds, each earlier
-  // block computes the previous one's inputs.
-  for (size_t layer = config_.layers; layer-- > 0;) {
-    Block& b = graph.blocks[layer];
-    b.num_outputs = outputs.size();
-    b.nodes = outputs;
-    std::unordered_map<uint32_t, int64_t> index;
-    for (size_t k = 0; k < outputs.size(); ++k) index.emplace(outputs[k].value, static_cast<int64_t>(k));
-    const std::vector<Neighbourhood> hoods = SampleAll(outputs);
-    b.neighbour_index.assign(outputs.size() * config_.top_t, 0);
-    b.neighbour_importance.assign(outputs.size() * config_.top_t, 0.0f);
-    for (size_t k = 0; k < outputs.size(); ++k) {
-      for (size_t s = 0; s < hoods[k].items.size(); ++s) {
-        const ItemId n = hoods[k].items[s];
-        auto [it, added] = index.emplace(n.value, static_cast<int64_t>(b.nodes.size()));
-        if (added) b.nodes.push_back(n);
-        b.neighbour_index[k * config_.top_t + s] = it->second;
-        b.neighbour_importance[k * config_.top_t + s] = hoods[k].importance[s];
-      }
-    }
-    outputs = b.nodes;
-  }
-  return graph;
+ComputationGraph Sampler::BuildComputationGraph(const std::vector<ItemId>& seeds, uint64_t round) const {
+  std::vector<Neighbourhood> sampled;
+  return Assemble(seeds, config_.layers, config_.top_t, [&](const std::vector<ItemId>& outputs) {
+    sampled = SampleAll(outputs, round);
+    std::vector<const Neighbourhood*> out;
+    for (const auto& h : sampled) out.push_back(&h);
+    return out;
+  });
+}
+
+ComputationGraph BuildComputationGraph(const std::vector<ItemId>& seeds, const std::vector<Neighbourhood>& hoods,
+                                       uint32_t layers, uint32_t top_t) {
+  static const Neighbourhood kNone;
+  return Assemble(seeds, layers, top_t, [&](const std::vector<ItemId>& outputs) {
+    std::vector<const Neighbourhood*> out;
+    out.reserve(outputs.size());
+    for (const ItemId& i : outputs) out.push_back(i.value < hoods.size() ? &hoods[i.value] : &kNone);
+    return out;
+  });
 }
 
 }  // namespace recd::model

@@ -57,11 +57,19 @@ class Sampler {
  public:
   Sampler(const store::GraphView& view, SamplerConfig config);
 
-  Neighbourhood Sample(ItemId item) const;
+  // `round` varies the draw (training resamples every epoch); the result depends
+  // only on (config seed, round, item).
+  Neighbourhood Sample(ItemId item, uint64_t round = 0) const;
+  // The same walks with explicit walk count and cut: the `keep` most visited items
+  // in rank order, i.e. an approximate personalised-PageRank ranking (training
+  // draws hard negatives from a band of it).
+  Neighbourhood SampleRanked(ItemId item, uint64_t round, uint32_t walks, uint32_t keep) const;
   // Samples each item (in parallel); out[k] belongs to items[k].
-  std::vector<Neighbourhood> SampleAll(const std::vector<ItemId>& items) const;
+  std::vector<Neighbourhood> SampleAll(const std::vector<ItemId>& items, uint64_t round = 0) const;
   // The `layers`-hop computation graph of a mini-batch of seed items.
-  ComputationGraph BuildComputationGraph(const std::vector<ItemId>& seeds) const;
+  ComputationGraph BuildComputationGraph(const std::vector<ItemId>& seeds, uint64_t round = 0) const;
+
+  size_t num_items() const { return item_to_user_.offsets.size() - 1; }
 
   const SamplerConfig& config() const { return config_; }
 
@@ -82,5 +90,10 @@ class Sampler {
   Transitions item_to_user_;
   Transitions user_to_item_;
 };
+
+// The computation graph of `seeds` from precomputed neighbourhoods, hoods[item]
+// for every item: what training uses after sampling the catalogue once per epoch.
+ComputationGraph BuildComputationGraph(const std::vector<ItemId>& seeds, const std::vector<Neighbourhood>& hoods,
+                                       uint32_t layers, uint32_t top_t);
 
 }  // namespace recd::model
