@@ -19,6 +19,7 @@ struct LoggedInteraction {
   uint32_t item;
   EpochMillis ts;
   EventType type;
+  double rating = 0;  // kRating only
 };
 
 // A log with dense ids; interactions sorted by event time.

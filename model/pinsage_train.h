@@ -25,7 +25,8 @@ struct TrainingConfig {
   uint32_t epochs = 20;
   uint32_t batch_size = 512;           // positive pairs per mini-batch
   uint32_t random_negatives = 512;     // uniform over the catalogue, shared by the batch
-  uint32_t max_hard_negatives = 3;     // per query; epoch e uses min(e - 1, this)
+  uint32_t max_hard_negatives = 0;     // per query; epoch e uses min(e - 1, this). Off by default:
+                                       // on catalogues of thousands it cost validation HR (docs/evaluation.md)
   uint32_t hard_walks = 200;           // walks of the PPR ranking hard negatives come from
   uint32_t hard_rank_begin = 20;       // the band: similar, but not the most similar items
   uint32_t hard_rank_end = 100;

@@ -1,12 +1,15 @@
 // receval — offline evaluation on a temporal split: next-item HR@10, NDCG@10,
 // Recall@20, MRR (full ranking, seen items excluded) and catalogue coverage, for
-// the baselines (popularity, recent popularity, item-kNN, BPR-MF) and for recd's
-// live ranker (co-occurrence on the store). Reads the JSONL that recgen and
+// the baselines (popularity, recent popularity, item-kNN, BPR-MF), recd's live
+// ranker (co-occurrence on the store) and PinSage (trained on the train slice
+// only, early-stopped on its newest pairs). Reads the JSONL that recgen and
 // recreplay write; prints a Markdown table and optionally writes JSON.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -14,8 +17,10 @@
 #include "base/time.h"
 #include "model/baseline_ranker.h"
 #include "model/eval.h"
+#include "model/trained_model.h"
 #include "store/graph_store.h"
-#include "stream/codec.h"
+#include "tools/event_file.h"
+#include "tools/pinsage_options.h"
 
 namespace {
 
@@ -47,6 +52,7 @@ class LiveRanker : public recd::model::Scorer {
       e.user_id = log.users[x.user];
       e.item_id = log.items[x.item];
       e.ts = x.ts;
+      e.rating = x.rating;
       batch.push_back(std::move(e));
       if (batch.size() == 10000) Flush(&batch);
     }
@@ -86,6 +92,96 @@ class LiveRanker : public recd::model::Scorer {
   const std::vector<std::string>* users_ = nullptr;
 };
 
+// PinSage as a Scorer: trained on the train slice (its own validation pairs are
+// the slice's newest, never the test slice); a user's profile is the sum of their
+// items' embeddings weighted by the decayed edge weights the daemon keeps (recent
+// and purchased items count most); items score by cosine with it plus
+// `popularity_weight` x log2 of the item's decayed popularity relative to the top
+// item (the trending score the daemon keeps): unit embeddings carry taste, not
+// how much an item sells, so the prior adds that back (0: embeddings alone).
+class PinSageScorer : public recd::model::Scorer {
+ public:
+  // What one training run leaves; shared by the scorers of different prior weights.
+  struct Fitted {
+    recd::model::TrainingSet set;
+    recd::model::TrainedModel model;
+    std::vector<float> popularity;  // log2 relative to the most popular item
+    bool done = false;
+  };
+  PinSageScorer(recd::model::PinSageRecipe recipe, const std::vector<recd::Event>* item_events,
+                std::shared_ptr<Fitted> fitted, float popularity_weight)
+      : recipe_(std::move(recipe)), item_events_(item_events), fitted_(std::move(fitted)),
+        popularity_weight_(popularity_weight) {}
+  std::string name() const override {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "PinSage + popularity prior %.3g", popularity_weight_);
+    return popularity_weight_ == 0 ? "PinSage" : buf;
+  }
+  void Fit(const InteractionLog& log, const std::vector<recd::model::LoggedInteraction>& train, recd::EpochMillis) override {
+    if (fitted_->done) return;  // every scorer of a run sees the same split
+    recd::model::TrainingSetBuilder builder;
+    for (const auto& id : log.items) builder.Item(id);  // dense ids as in the log
+    for (const auto& id : log.users) builder.User(id);
+    std::unordered_map<std::string, bool> known;
+    for (const auto& id : log.items) known[id] = true;
+    for (const auto& e : *item_events_) {
+      if (known.count(e.item_id)) builder.Add(e);
+    }
+    recd::Event e;
+    for (const auto& x : train) {
+      e.type = x.type;
+      e.user_id = log.users[x.user];
+      e.item_id = log.items[x.item];
+      e.ts = x.ts;
+      e.rating = x.rating;
+      builder.Add(e);
+    }
+    Fitted& f = *fitted_;
+    f.set = std::move(builder).Finish();
+    auto model = recd::model::TrainPinSage(f.set, recipe_, [](const recd::model::EpochReport& r) {
+      std::fprintf(stderr, "  PinSage epoch %u: loss %.4f, validation HR@10 %.4f, %.1f s\n", r.epoch, r.loss,
+                   r.validation_hr_at_10, r.seconds);
+    });
+    if (!model.ok()) throw std::runtime_error(model.status().ToString());
+    f.model = std::move(*model);
+    f.popularity.assign(log.items.size(), 0.0f);
+    double top = -std::numeric_limits<double>::infinity();
+    for (uint32_t i = 0; i < log.items.size(); ++i) top = std::max(top, f.set.graph.ItemPopularity(recd::ItemId(i)));
+    for (uint32_t i = 0; i < log.items.size(); ++i) {
+      // Items never interacted with sit 64 octaves down rather than at -inf.
+      f.popularity[i] = static_cast<float>(std::max(-64.0, f.set.graph.ItemPopularity(recd::ItemId(i)) - top));
+    }
+    f.done = true;
+  }
+  void Score(uint32_t user, std::vector<float>* scores) const override {
+    const Fitted& f = *fitted_;
+    const size_t dim = f.model.dim(), items = f.model.item_ids.size();
+    std::vector<float> profile(dim, 0.0f);
+    const auto& mine = f.set.graph.ItemsOf(recd::UserId(user));
+    float top = -std::numeric_limits<float>::infinity();
+    for (const auto& n : mine) top = std::max(top, n.log_weight);
+    for (const auto& n : mine) {
+      const float w = std::exp2(n.log_weight - top);
+      for (size_t d = 0; d < dim; ++d) profile[d] += w * f.model.embeddings[n.id * dim + d];
+    }
+    float norm = 0;
+    for (float x : profile) norm += x * x;
+    norm = std::sqrt(std::max(norm, 1e-12f));
+    scores->assign(items, 0.0f);
+    for (size_t i = 0; i < items; ++i) {
+      float s = 0;
+      for (size_t d = 0; d < dim; ++d) s += profile[d] * f.model.embeddings[i * dim + d];
+      (*scores)[i] = s / norm + popularity_weight_ * f.popularity[i];
+    }
+  }
+
+ private:
+  recd::model::PinSageRecipe recipe_;
+  const std::vector<recd::Event>* item_events_;
+  std::shared_ptr<PinSageScorer::Fitted> fitted_;
+  float popularity_weight_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,7 +190,10 @@ int main(int argc, char** argv) {
   float degree_penalty = recd::model::BaselineConfig{}.degree_penalty;
   double train_fraction = 0.8;
   recd::model::BaselineSettings settings;
-  bool live = true;
+  bool live = true, pinsage = true;
+  std::vector<float> popularity_weights = {0.0f, 0.05f};
+  recd::model::PinSageRecipe recipe;
+  double pair_window_hours = static_cast<double>(recipe.pairs.window_ms) / 3'600'000.0;
   app.add_option("events", events_path, "JSONL events (recgen -o / recreplay -o)")->required();
   app.add_option("--split-at", split_at, "RFC 3339 time: train before it, test from it");
   app.add_option("--train-fraction", train_fraction, "without --split-at: the share of interactions in train");
@@ -108,39 +207,38 @@ int main(int argc, char** argv) {
   app.add_option("--bpr-dim", settings.bpr_dim, "BPR factors");
   app.add_option("--recent-half-life-days", settings.recent_half_life_days, "recent popularity's half-life");
   app.add_flag("!--no-live", live, "skip recd's live ranker");
+  app.add_flag("!--no-pinsage", pinsage, "skip PinSage");
+  auto* pinsage_options = app.add_option_group("PinSage", "PinSage's recipe (as rectrain's)");
+  recd::tools::AddRecipeOptions(*pinsage_options, &recipe, &pair_window_hours);
+  pinsage_options->add_option("--popularity-weight", popularity_weights,
+                              "score = cosine(user profile, item) + W x log2(item popularity / top item's); one row "
+                              "per W (one training run serves them all)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  recd::tools::FinishRecipe(&recipe, pair_window_hours);
 
-  std::ifstream in(events_path);
-  if (!in) {
-    std::fprintf(stderr, "receval: cannot read %s\n", events_path.c_str());
-    return 2;
-  }
   const auto until_ms = until.empty() ? std::optional<recd::EpochMillis>() : recd::ParseRfc3339(until);
   if (!until.empty() && !until_ms) {
     std::fprintf(stderr, "receval: --until %s is not an RFC 3339 time\n", until.c_str());
     return 2;
   }
   InteractionLog log;
+  std::vector<recd::Event> item_events;  // metadata, for PinSage's features
   std::unordered_map<std::string, uint32_t> users, items;
-  recd::stream::EventDecoder decoder;
-  recd::Event e;
-  recd::stream::Rejection rejection;
-  std::string line;
-  size_t line_no = 0, rejected = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    if (!decoder.Decode(line, &e, &rejection)) {
-      ++rejected;
-      continue;
-    }
-    if (!recd::IsInteraction(e.type) || (until_ms && e.ts >= *until_ms)) continue;
+  auto read = recd::tools::ForEachEvent(events_path, [&](const recd::Event& e) {
+    if (e.type == recd::EventType::kItem) item_events.push_back(e);
+    if (!recd::IsInteraction(e.type) || (until_ms && e.ts >= *until_ms)) return;
     auto u = users.try_emplace(e.user_id, static_cast<uint32_t>(log.users.size()));
     if (u.second) log.users.push_back(e.user_id);
     auto i = items.try_emplace(e.item_id, static_cast<uint32_t>(log.items.size()));
     if (i.second) log.items.push_back(e.item_id);
-    log.interactions.push_back({u.first->second, i.first->second, e.ts, e.type});
+    log.interactions.push_back({u.first->second, i.first->second, e.ts, e.type, e.rating});
+  });
+  if (!read.ok()) {
+    std::fprintf(stderr, "receval: %s\n", read.status().ToString().c_str());
+    return 2;
   }
+  const size_t rejected = read->rejected;
   std::stable_sort(log.interactions.begin(), log.interactions.end(),
                    [](const auto& a, const auto& b) { return a.ts < b.ts; });
   if (log.interactions.empty()) {
@@ -165,6 +263,10 @@ int main(int argc, char** argv) {
 
   auto scorers = recd::model::MakeBaselines(settings);
   if (live) scorers.push_back(std::make_unique<LiveRanker>(100, degree_penalty));
+  auto fitted = std::make_shared<PinSageScorer::Fitted>();
+  for (float w : pinsage ? popularity_weights : std::vector<float>{}) {
+    scorers.push_back(std::make_unique<PinSageScorer>(recipe, &item_events, fitted, w));
+  }
   nlohmann::json out;
   out["events"] = events_path;
   out["split_at"] = recd::FormatRfc3339(at);
