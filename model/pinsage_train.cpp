@@ -4,13 +4,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <unordered_map>
 
-#include "base/log.h"
 #include "model/pinsage_impl.h"
 
 namespace recd::model {

@@ -60,9 +60,8 @@ Sampler::Transitions Sampler::Build(size_t num_nodes,
   Transitions t;
   t.offsets.assign(num_nodes + 1, 0);
   for (uint32_t n = 0; n < num_nodes; ++n) t.offsets[n + 1] = t.offsets[n] + list(n).size();
-  t.targets.resize(t.offsets.back());
-  t.keep.resize(t.offsets.back());
-  t.alias.resize(t.offsets.back());
+  t.slots.resize(t.offsets.back());
+  std::vector<uint32_t> alias;
   std::vector<double> scaled;
   std::vector<uint32_t> small, large;
   for (uint32_t n = 0; n < num_nodes; ++n) {
@@ -73,11 +72,12 @@ Sampler::Transitions Sampler::Build(size_t num_nodes,
     float top = l[0].log_weight;
     for (const auto& x : l) top = std::max(top, x.log_weight);
     scaled.resize(d);
+    alias.resize(d);
     double sum = 0;
     for (size_t k = 0; k < d; ++k) {
       scaled[k] = std::exp2(static_cast<double>(l[k].log_weight) - top);  // relative decayed weight
       sum += scaled[k];
-      t.targets[base + k] = l[k].id;
+      t.slots[base + k].target = l[k].id;
     }
     small.clear();
     large.clear();
@@ -88,16 +88,17 @@ Sampler::Transitions Sampler::Build(size_t num_nodes,
     while (!small.empty() && !large.empty()) {
       const uint32_t s = small.back(), g = large.back();
       small.pop_back();
-      t.keep[base + s] = static_cast<float>(scaled[s]);
-      t.alias[base + s] = g;
+      t.slots[base + s].keep = static_cast<float>(scaled[s]);
+      alias[s] = g;
       scaled[g] -= 1.0 - scaled[s];
       if (scaled[g] < 1.0) {
         large.pop_back();
         small.push_back(g);
       }
     }
-    for (uint32_t k : large) t.keep[base + k] = 1.0f, t.alias[base + k] = k;
-    for (uint32_t k : small) t.keep[base + k] = 1.0f, t.alias[base + k] = k;  // rounding leftovers
+    for (uint32_t k : large) t.slots[base + k].keep = 1.0f, alias[k] = k;
+    for (uint32_t k : small) t.slots[base + k].keep = 1.0f, alias[k] = k;  // rounding leftovers
+    for (size_t k = 0; k < d; ++k) t.slots[base + k].alias_target = l[alias[k]].id;
   }
   return t;
 }
@@ -107,9 +108,9 @@ int64_t Sampler::Step(const Transitions& t, uint32_t node, Rng& rng) {
   const uint64_t begin = t.offsets[node], end = t.offsets[node + 1];
   if (begin == end) return -1;
   const uint64_t r = rng();
-  const uint64_t slot = begin + ((r >> 32) * (end - begin) >> 32);  // uniform slot from the high bits
-  const float u = static_cast<float>(r & 0xFFFFFF) * 0x1.0p-24f;     // independent low bits
-  return t.targets[u < t.keep[slot] ? slot : begin + t.alias[slot]];
+  const Slot& slot = t.slots[begin + ((r >> 32) * (end - begin) >> 32)];  // uniform slot from the high bits
+  const float u = static_cast<float>(r & 0xFFFFFF) * 0x1.0p-24f;          // independent low bits
+  return u < slot.keep ? slot.target : slot.alias_target;
 }
 
 Sampler::Sampler(const store::GraphView& view, SamplerConfig config) : config_(config) {

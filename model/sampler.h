@@ -75,12 +75,17 @@ class Sampler {
 
  private:
   // Per adjacency list, an alias table (Walker/Vose) over the decayed edge
-  // weights: one draw picks a neighbour in O(1).
+  // weights: one draw picks a neighbour in O(1). A slot holds both outcomes, so a
+  // step reads one slot (one cache line) besides the node's offsets: walks over
+  // graphs larger than the cache are bound by these reads.
+  struct Slot {
+    uint32_t target;        // the slot's own neighbour, kept with probability `keep`
+    float keep;
+    uint32_t alias_target;  // the neighbour taken otherwise
+  };
   struct Transitions {
-    std::vector<uint64_t> offsets;  // node -> first entry; size num_nodes + 1
-    std::vector<uint32_t> targets;  // neighbour of each entry
-    std::vector<float> keep;        // probability of keeping the slot's own entry
-    std::vector<uint32_t> alias;    // otherwise this entry (relative to the node's first)
+    std::vector<uint64_t> offsets;  // node -> first slot; size num_nodes + 1
+    std::vector<Slot> slots;
   };
   static Transitions Build(size_t num_nodes, const std::function<const store::NeighborList&(uint32_t)>& list);
   template <typename Rng>

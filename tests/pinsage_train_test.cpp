@@ -7,6 +7,7 @@
 #include <random>
 
 #include "model/pinsage_train.h"
+#include "model/trained_model.h"
 #include "tests/test_util.h"
 
 namespace recd::model {
@@ -166,6 +167,57 @@ TEST(PinSageTrain, RefusesDataWithoutPairs) {
   auto report = Train(**model, sampler, s.features, PositivePairs{}, TrainingConfig{});
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.status().message().find("no positive training pairs"), std::string::npos);
+}
+
+TEST(TrainedModel, VersionsRoundTripWithTheirAnnIndex) {
+  const TrainingSet set = PlantedCommunities(3);
+  PinSageRecipe recipe;
+  recipe.device = "cpu";
+  recipe.model.id_buckets = 1024;
+  recipe.model.hidden_dim = 32;
+  recipe.model.output_dim = 16;
+  recipe.sampler.top_t = 5;
+  recipe.sampler.walks_per_node = 50;
+  recipe.pairs.validation_fraction = 0.2;
+  recipe.training.epochs = 20;
+  recipe.training.batch_size = 64;
+  recipe.training.random_negatives = 32;
+  recipe.training.learning_rate = 1e-2f;
+  recipe.training.margin = 0.3f;
+  auto trained = TrainPinSage(set, recipe);
+  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+  recd::testing::TempDir dir("recd-models-");
+  const std::string root = dir.path() + "/models";
+  auto first = WriteModelVersion(root, *trained, "test");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, root + "/v0001");
+  auto second = WriteModelVersion(root, *trained, "test");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(trained->version, "v0002");
+
+  auto loaded = LoadModel(root, "cpu");  // the root: follows LATEST
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->version, "v0002");
+  EXPECT_EQ(loaded->item_ids, set.item_ids);
+  EXPECT_EQ(loaded->embeddings, trained->embeddings);
+  EXPECT_EQ(loaded->recipe.model.output_dim, 16);
+  EXPECT_EQ(loaded->recipe.sampler.top_t, 5u);
+  // The loaded network re-embeds the catalogue to the stored embeddings.
+  const Sampler sampler(set.graph, loaded->recipe.sampler);
+  const NodeFeatures features = EncodeFeatures(set, loaded->attribute_fields, loaded->recipe.model.id_buckets,
+                                               loaded->recipe.model.attribute_buckets, 0);
+  EXPECT_EQ(*loaded->net->EmbedAll(sampler, features), loaded->embeddings);
+  // The ANN index came back with it: an item's nearest neighbours are its community mates.
+  for (uint32_t item = 0; item < kCommunities; ++item) {
+    const std::vector<float> query(loaded->embeddings.begin() + item * 16, loaded->embeddings.begin() + (item + 1) * 16);
+    auto hits = loaded->ann->Search(query, 4);
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 4u);
+    for (const auto& [id, score] : *hits) EXPECT_EQ(id.value % kCommunities, item % kCommunities) << "item " << item;
+  }
+  auto missing = LoadModel(dir.path() + "/nowhere", "cpu");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("no model.json or LATEST"), std::string::npos);
 }
 
 }  // namespace

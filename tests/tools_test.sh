@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# recgen and recreplay: determinism, formats and precise import errors.
+# recgen, recreplay and rectrain: determinism, formats, model directories and precise errors.
 #   usage: tools_test.sh BUILD_DIR
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
@@ -55,4 +55,23 @@ printf 'customer_id,item_id,timestamp,click,purchase\nc1,i1,2024-05-01T10:00:00Z
 printf 'customer_id,item_id,timestamp,click,purchase\nc1,i1,noon,1,0\n' >"$work/bad.csv"
 if out=$("$BUILD/tools/recreplay" "$work/bad.csv" -o "$work/bad.jsonl" 2>&1); then fail "bad csv accepted"; fi
 echo "$out" | grep -q 'bad.csv:2: timestamp "noon"' || fail "unclear error: $out"
+
+# rectrain: from an events file to versioned model directories; LATEST follows.
+"$BUILD/tools/rectrain" --events "$work/a.jsonl" -o "$work/models" --epochs 2 --device cpu --dim 16 --hidden 16 \
+  >"$work/train1.txt" 2>&1 || fail "rectrain: $(cat "$work/train1.txt")"
+for f in model.pt model.json metrics.json items.txt embeddings.f32 ann.hnsw; do
+  [ -s "$work/models/v0001/$f" ] || fail "rectrain: v0001/$f missing"
+done
+[ "$(cat "$work/models/LATEST")" = v0001 ] || fail "rectrain: LATEST is not v0001"
+[ "$(wc -l <"$work/models/v0001/items.txt")" = 40 ] || fail "rectrain: expected 40 items in items.txt"
+[ "$(stat -c %s "$work/models/v0001/embeddings.f32")" = $((40 * 16 * 4)) ] || fail "rectrain: embeddings.f32 size"
+grep -q '"best_epoch"' "$work/models/v0001/metrics.json" || fail "rectrain: metrics.json lacks best_epoch"
+"$BUILD/tools/rectrain" --events "$work/a.jsonl" -o "$work/models" --epochs 1 --device cpu --dim 16 --hidden 16 >/dev/null 2>&1 ||
+  fail "rectrain: second run failed"
+[ "$(cat "$work/models/LATEST")" = v0002 ] || fail "rectrain: LATEST did not move to v0002"
+set +e
+"$BUILD/tools/rectrain" --events "$work/nope.jsonl" -o "$work/models" >"$work/err.txt" 2>&1; rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "cannot read" "$work/err.txt" || fail "rectrain: a missing file should exit 2 with a reason (rc $rc): $(cat "$work/err.txt")"
+
 echo "tools_test: ok"

@@ -71,11 +71,14 @@ void BM_PinSageInference(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
   state.SetLabel(net->device());
 }
-// The whole catalogue layer by layer (each neighbourhood sampled once), sampling included.
+// The whole catalogue layer by layer (each neighbourhood sampled once), sampling
+// included; args: items, random walks per item (the sampler's cost is linear in it).
 void BM_PinSageEmbedAll(benchmark::State& state) {
   const uint32_t items = static_cast<uint32_t>(state.range(0));
   const store::GraphView view = ViewOf(MakeEvents(static_cast<size_t>(items) * 60, items * 4, items, 9));
-  const model::Sampler sampler(view, BenchSampler());
+  model::SamplerConfig sc = BenchSampler();
+  sc.walks_per_node = static_cast<uint32_t>(state.range(1));
+  const model::Sampler sampler(view, sc);
   const auto net = BenchModel(state);
   if (!net) return;
   model::NodeFeatures features;
@@ -88,7 +91,7 @@ void BM_PinSageEmbedAll(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * items));
   state.SetLabel(net->device());
 }
-BENCHMARK(BM_PinSageEmbedAll)->Arg(5000)->Arg(50000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PinSageEmbedAll)->Args({5000, 100})->Args({50000, 100})->Args({50000, 50})->Args({50000, 25})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK(BM_PinSageInference)->Args({1, 1024})->Args({0, 1024})->Args({1, 8192})->Unit(benchmark::kMillisecond)->UseRealTime();
 
