@@ -12,68 +12,33 @@
 #include "base/time.h"
 
 namespace recd::model {
-namespace {
 
 using nlohmann::json;
 
+// Field lists for nlohmann's (de)serialisers: model.json holds every setting by name.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PinSageConfig, id_buckets, id_dim, attribute_fields, attribute_buckets,
+                                   attribute_dim, content_dim, hidden_dim, output_dim, layers, seed)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SamplerConfig, walks_per_node, walk_length, restart_probability, top_t, layers,
+                                   threads, seed)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PairConfig, window_ms, next_items, validation_fraction)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainingConfig, epochs, batch_size, random_negatives, max_hard_negatives,
+                                   hard_walks, hard_rank_begin, hard_rank_end, margin, learning_rate, patience,
+                                   max_batches_per_epoch, max_validation_pairs, producer_threads, prefetch_batches,
+                                   seed)
+
+namespace {
+
 json ToJson(const PinSageRecipe& r, const std::vector<std::string>& fields) {
-  const auto& m = r.model;
-  const auto& s = r.sampler;
-  const auto& p = r.pairs;
-  const auto& t = r.training;
-  return {{"model", {{"id_buckets", m.id_buckets}, {"id_dim", m.id_dim}, {"attribute_fields", m.attribute_fields},
-                     {"attribute_buckets", m.attribute_buckets}, {"attribute_dim", m.attribute_dim},
-                     {"content_dim", m.content_dim}, {"hidden_dim", m.hidden_dim}, {"output_dim", m.output_dim},
-                     {"layers", m.layers}, {"seed", m.seed}}},
-          {"sampler", {{"walks_per_node", s.walks_per_node}, {"walk_length", s.walk_length},
-                       {"restart_probability", s.restart_probability}, {"top_t", s.top_t}, {"layers", s.layers},
-                       {"seed", s.seed}}},
-          {"pairs", {{"window_ms", p.window_ms}, {"next_items", p.next_items}, {"validation_fraction", p.validation_fraction}}},
-          {"training", {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"random_negatives", t.random_negatives},
-                        {"max_hard_negatives", t.max_hard_negatives}, {"hard_walks", t.hard_walks},
-                        {"hard_rank_begin", t.hard_rank_begin}, {"hard_rank_end", t.hard_rank_end},
-                        {"margin", t.margin}, {"learning_rate", t.learning_rate}, {"patience", t.patience},
-                        {"max_batches_per_epoch", t.max_batches_per_epoch}, {"seed", t.seed}}},
+  return {{"model", r.model}, {"sampler", r.sampler}, {"pairs", r.pairs}, {"training", r.training},
           {"attribute_fields", fields}};
 }
 
 void FromJson(const json& j, PinSageRecipe* r, std::vector<std::string>* fields) {
-  const auto& m = j.at("model");
-  r->model.id_buckets = m.at("id_buckets");
-  r->model.id_dim = m.at("id_dim");
-  r->model.attribute_fields = m.at("attribute_fields");
-  r->model.attribute_buckets = m.at("attribute_buckets");
-  r->model.attribute_dim = m.at("attribute_dim");
-  r->model.content_dim = m.at("content_dim");
-  r->model.hidden_dim = m.at("hidden_dim");
-  r->model.output_dim = m.at("output_dim");
-  r->model.layers = m.at("layers");
-  r->model.seed = m.at("seed");
-  const auto& s = j.at("sampler");
-  r->sampler.walks_per_node = s.at("walks_per_node");
-  r->sampler.walk_length = s.at("walk_length");
-  r->sampler.restart_probability = s.at("restart_probability");
-  r->sampler.top_t = s.at("top_t");
-  r->sampler.layers = s.at("layers");
-  r->sampler.seed = s.at("seed");
-  const auto& p = j.at("pairs");
-  r->pairs.window_ms = p.at("window_ms");
-  r->pairs.next_items = p.at("next_items");
-  r->pairs.validation_fraction = p.at("validation_fraction");
-  const auto& t = j.at("training");
-  r->training.epochs = t.at("epochs");
-  r->training.batch_size = t.at("batch_size");
-  r->training.random_negatives = t.at("random_negatives");
-  r->training.max_hard_negatives = t.at("max_hard_negatives");
-  r->training.hard_walks = t.at("hard_walks");
-  r->training.hard_rank_begin = t.at("hard_rank_begin");
-  r->training.hard_rank_end = t.at("hard_rank_end");
-  r->training.margin = t.at("margin");
-  r->training.learning_rate = t.at("learning_rate");
-  r->training.patience = t.at("patience");
-  r->training.max_batches_per_epoch = t.at("max_batches_per_epoch");
-  r->training.seed = t.at("seed");
-  *fields = j.at("attribute_fields").get<std::vector<std::string>>();
+  j.at("model").get_to(r->model);
+  j.at("sampler").get_to(r->sampler);
+  j.at("pairs").get_to(r->pairs);
+  j.at("training").get_to(r->training);
+  j.at("attribute_fields").get_to(*fields);
 }
 
 json ToJson(const TrainingReport& report) {

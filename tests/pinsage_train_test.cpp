@@ -75,15 +75,23 @@ double CommunityHitRateAt1(const std::vector<float>& e, size_t dim) {
   return static_cast<double>(hits) / static_cast<double>(n);
 }
 
+// Small batches for a 40-item catalogue; hard negatives from ranks 5-30.
+TrainingConfig SmallBatches() {
+  TrainingConfig tc;
+  tc.batch_size = 64;
+  tc.random_negatives = 32;
+  tc.hard_rank_begin = 5;
+  tc.hard_rank_end = 30;
+  return tc;
+}
+
 TEST(PinSageTrain, OverfitsPlantedCommunitiesToHitRateAtOne) {
   Planted s = Make(/*validation_fraction=*/0.0);
   const Sampler sampler(s.set.graph, s.sampler);
   auto model = PinSage::Create(s.model, "cpu");
   ASSERT_TRUE(model.ok());
-  TrainingConfig tc;
+  TrainingConfig tc = SmallBatches();
   tc.epochs = 30;
-  tc.batch_size = 64;
-  tc.random_negatives = 32;
   tc.max_hard_negatives = 0;  // every item ranked in a PPR band here is a community mate
   tc.learning_rate = 1e-2f;
   tc.margin = 0.3f;
@@ -110,13 +118,9 @@ TEST(PinSageTrain, CurriculumEarlyStoppingAndCheckpoints) {
   auto model = PinSage::Create(s.model, "cpu");
   ASSERT_TRUE(model.ok());
   recd::testing::TempDir dir("recd-train-");
-  TrainingConfig tc;
+  TrainingConfig tc = SmallBatches();
   tc.epochs = 40;
-  tc.batch_size = 64;
-  tc.random_negatives = 32;
   tc.max_hard_negatives = 2;
-  tc.hard_rank_begin = 5;
-  tc.hard_rank_end = 30;
   tc.patience = 2;
   tc.checkpoint_dir = dir.path();
   std::vector<uint32_t> seen;
@@ -143,12 +147,9 @@ TEST(PinSageTrain, CurriculumEarlyStoppingAndCheckpoints) {
 TEST(PinSageTrain, SameSeedSameModel) {
   Planted s = Make(0.2);
   const Sampler sampler(s.set.graph, s.sampler);
-  TrainingConfig tc;
+  TrainingConfig tc = SmallBatches();
   tc.epochs = 2;
-  tc.batch_size = 64;
-  tc.random_negatives = 16;
-  tc.hard_rank_begin = 5;
-  tc.hard_rank_end = 30;
+  tc.max_hard_negatives = 1;
   std::vector<std::vector<float>> runs;
   for (uint32_t producers : {1u, 3u}) {
     tc.producer_threads = producers;  // batch contents never depend on the thread count
@@ -179,9 +180,8 @@ TEST(TrainedModel, VersionsRoundTripWithTheirAnnIndex) {
   recipe.sampler.top_t = 5;
   recipe.sampler.walks_per_node = 50;
   recipe.pairs.validation_fraction = 0.2;
+  recipe.training = SmallBatches();
   recipe.training.epochs = 20;
-  recipe.training.batch_size = 64;
-  recipe.training.random_negatives = 32;
   recipe.training.learning_rate = 1e-2f;
   recipe.training.margin = 0.3f;
   auto trained = TrainPinSage(set, recipe);
