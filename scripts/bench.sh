@@ -2,7 +2,9 @@
 # Reproduces the pipeline issue's performance figures with one command:
 #   1. Google Benchmark: decode+validate, graph apply (WAL on, batched), GraphView
 #      bytes per edge, ranker cost per list;
-#   2. end to end through a real Kafka broker on loopback: EVENTS pre-produced
+#   2. PinSage training: one epoch over EVENTS interactions (rectrain; the GPU
+#      when there is one);
+#   3. end to end through a real Kafka broker on loopback: EVENTS pre-produced
 #      events, then recd consumes, applies (synced WAL) and publishes lists; the
 #      sustained rate is measured from recd's first commit to its last.
 #   usage: scripts/bench.sh [EVENTS]     (default 1000000)
@@ -19,6 +21,12 @@ echo "== micro-benchmarks (one core each)"
 "$BUILD/tests/recd_bench" --benchmark_min_time=2 2>/dev/null
 echo "== PinSage inference (d = 64; RECD_BENCH_DEVICE=cuda on a GPU host)"
 "$BUILD/tests/pinsage_bench" 2>/dev/null
+
+echo "== PinSage training: one epoch over $EVENTS interactions (device auto)"
+work=$(mktemp -d)
+"$BUILD/tools/recgen" --seed 7 --events "$EVENTS" --users 50000 --items 10000 -o "$work/train.jsonl" 2>/dev/null
+"$BUILD/tools/rectrain" --events "$work/train.jsonl" -o "$work/models" --epochs 1 | grep -E "^(training set|epoch|best)"
+rm -rf "$work"
 
 echo "== end to end through a real broker: $EVENTS events"
 . "$SRC/tests/e2e/lib.sh"

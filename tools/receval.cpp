@@ -94,8 +94,8 @@ class LiveRanker : public recd::model::Scorer {
 
 // PinSage as a Scorer: trained on the train slice (its own validation pairs are
 // the slice's newest, never the test slice); a user's profile is the sum of their
-// items' embeddings weighted by the decayed edge weights the daemon keeps (recent
-// and purchased items count most); items score by cosine with it plus
+// items' embeddings weighted like the daemon's edges (type weight, decayed to the
+// split time; the half-life is the profile's own); items score by cosine with it plus
 // `popularity_weight` x log2 of the item's decayed popularity relative to the top
 // item (the trending score the daemon keeps): unit embeddings carry taste, not
 // how much an item sells, so the prior adds that back (0: embeddings alone).
@@ -106,18 +106,21 @@ class PinSageScorer : public recd::model::Scorer {
     recd::model::TrainingSet set;
     recd::model::TrainedModel model;
     std::vector<float> popularity;  // log2 relative to the most popular item
+    // Per user, (item, weight): type weights decayed to the split time with the
+    // profile's half-life.
+    std::vector<std::vector<std::pair<uint32_t, float>>> profile_items;
     bool done = false;
   };
   PinSageScorer(recd::model::PinSageRecipe recipe, const std::vector<recd::Event>* item_events,
-                std::shared_ptr<Fitted> fitted, float popularity_weight)
+                std::shared_ptr<Fitted> fitted, float popularity_weight, double profile_half_life_days)
       : recipe_(std::move(recipe)), item_events_(item_events), fitted_(std::move(fitted)),
-        popularity_weight_(popularity_weight) {}
+        popularity_weight_(popularity_weight), profile_half_life_ms_(profile_half_life_days * 86'400'000.0) {}
   std::string name() const override {
     char buf[64];
     std::snprintf(buf, sizeof buf, "PinSage + popularity prior %.3g", popularity_weight_);
     return popularity_weight_ == 0 ? "PinSage" : buf;
   }
-  void Fit(const InteractionLog& log, const std::vector<recd::model::LoggedInteraction>& train, recd::EpochMillis) override {
+  void Fit(const InteractionLog& log, const std::vector<recd::model::LoggedInteraction>& train, recd::EpochMillis now) override {
     if (fitted_->done) return;  // every scorer of a run sees the same split
     recd::model::TrainingSetBuilder builder;
     for (const auto& id : log.items) builder.Item(id);  // dense ids as in the log
@@ -151,18 +154,22 @@ class PinSageScorer : public recd::model::Scorer {
       // Items never interacted with sit 64 octaves down rather than at -inf.
       f.popularity[i] = static_cast<float>(std::max(-64.0, f.set.graph.ItemPopularity(recd::ItemId(i)) - top));
     }
+    const recd::store::DecayConfig decay;
+    std::vector<std::unordered_map<uint32_t, float>> weights(log.users.size());
+    for (const auto& x : train) {
+      weights[x.user][x.item] += static_cast<float>(recd::store::TypeWeight(decay, x.type, x.rating) *
+                                                    std::exp2(-static_cast<double>(now - x.ts) / profile_half_life_ms_));
+    }
+    f.profile_items.assign(log.users.size(), {});
+    for (size_t u = 0; u < weights.size(); ++u) f.profile_items[u].assign(weights[u].begin(), weights[u].end());
     f.done = true;
   }
   void Score(uint32_t user, std::vector<float>* scores) const override {
     const Fitted& f = *fitted_;
     const size_t dim = f.model.dim(), items = f.model.item_ids.size();
     std::vector<float> profile(dim, 0.0f);
-    const auto& mine = f.set.graph.ItemsOf(recd::UserId(user));
-    float top = -std::numeric_limits<float>::infinity();
-    for (const auto& n : mine) top = std::max(top, n.log_weight);
-    for (const auto& n : mine) {
-      const float w = std::exp2(n.log_weight - top);
-      for (size_t d = 0; d < dim; ++d) profile[d] += w * f.model.embeddings[n.id * dim + d];
+    for (const auto& [item, w] : f.profile_items[user]) {
+      for (size_t d = 0; d < dim; ++d) profile[d] += w * f.model.embeddings[item * dim + d];
     }
     float norm = 0;
     for (float x : profile) norm += x * x;
@@ -180,6 +187,7 @@ class PinSageScorer : public recd::model::Scorer {
   const std::vector<recd::Event>* item_events_;
   std::shared_ptr<PinSageScorer::Fitted> fitted_;
   float popularity_weight_;
+  double profile_half_life_ms_;
 };
 
 }  // namespace
@@ -192,6 +200,7 @@ int main(int argc, char** argv) {
   recd::model::BaselineSettings settings;
   bool live = true, pinsage = true;
   std::vector<float> popularity_weights = {0.0f, 0.05f};
+  double profile_half_life_days = 14;
   recd::model::PinSageRecipe recipe;
   double pair_window_hours = static_cast<double>(recipe.pairs.window_ms) / 3'600'000.0;
   app.add_option("events", events_path, "JSONL events (recgen -o / recreplay -o)")->required();
@@ -213,6 +222,9 @@ int main(int argc, char** argv) {
   pinsage_options->add_option("--popularity-weight", popularity_weights,
                               "score = cosine(user profile, item) + W x log2(item popularity / top item's); one row "
                               "per W (one training run serves them all)")
+      ->capture_default_str();
+  pinsage_options->add_option("--profile-half-life-days", profile_half_life_days,
+                              "a user's items weigh in their profile with this half-life before the split")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   recd::tools::FinishRecipe(&recipe, pair_window_hours);
@@ -265,7 +277,7 @@ int main(int argc, char** argv) {
   if (live) scorers.push_back(std::make_unique<LiveRanker>(100, degree_penalty));
   auto fitted = std::make_shared<PinSageScorer::Fitted>();
   for (float w : pinsage ? popularity_weights : std::vector<float>{}) {
-    scorers.push_back(std::make_unique<PinSageScorer>(recipe, &item_events, fitted, w));
+    scorers.push_back(std::make_unique<PinSageScorer>(recipe, &item_events, fitted, w, profile_half_life_days));
   }
   nlohmann::json out;
   out["events"] = events_path;
