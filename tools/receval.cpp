@@ -199,8 +199,9 @@ int main(int argc, char** argv) {
   double train_fraction = 0.8;
   recd::model::BaselineSettings settings;
   bool live = true, pinsage = true;
-  std::vector<float> popularity_weights = {0.0f, 0.05f};
-  double profile_half_life_days = 14;
+  // Chosen on recgen's validation slice (docs/evaluation.md).
+  std::vector<float> popularity_weights = {0.0f, 0.03f};
+  double profile_half_life_days = 60;
   recd::model::PinSageRecipe recipe;
   double pair_window_hours = static_cast<double>(recipe.pairs.window_ms) / 3'600'000.0;
   app.add_option("events", events_path, "JSONL events (recgen -o / recreplay -o)")->required();
