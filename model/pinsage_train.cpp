@@ -272,7 +272,7 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
       }
       er.batches = batches;
       er.loss = loss_sum.item<double>() / static_cast<double>(std::max<size_t>(1, batches));
-      {
+      if (!validation.empty()) {
         torch::NoGradGuard no_grad;
         impl.net->eval();
         er.validation_hr_at_10 = HitRate(impl.EmbedAll(inference_hoods, features, 8192), validation);
