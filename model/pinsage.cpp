@@ -151,9 +151,8 @@ Result<std::vector<float>> PinSage::Embed(const ComputationGraph& graph, const N
 }
 
 Result<std::vector<float>> PinSage::EmbedAll(const Sampler& sampler, const NodeFeatures& features, size_t chunk) {
-  std::vector<ItemId> items(features.id_bucket.size());
-  for (size_t i = 0; i < items.size(); ++i) items[i] = ItemId(static_cast<uint32_t>(i));
-  return EmbedAll(sampler.SampleAll(items), features, chunk);  // one neighbourhood per item, shared by every layer
+  // One neighbourhood per item, shared by every layer.
+  return EmbedAll(sampler.SampleCatalogue(features.id_bucket.size()), features, chunk);
 }
 
 Result<std::vector<float>> PinSage::EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& features,

@@ -184,8 +184,6 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
   if (config.hard_rank_begin >= config.hard_rank_end && config.max_hard_negatives > 0) {
     return Status::InvalidArgument("hard_rank_begin must be below hard_rank_end");
   }
-  std::vector<ItemId> all_items(num_items);
-  for (size_t i = 0; i < num_items; ++i) all_items[i] = ItemId(static_cast<uint32_t>(i));
   std::vector<std::pair<ItemId, ItemId>> train, validation;
   for (const auto& p : pairs.train) {
     if (p.first.value < num_items && p.second.value < num_items) train.push_back(p);
@@ -208,11 +206,20 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
     const auto catalogue = impl.Upload(features);
     torch::optim::Adam optimiser(impl.net->parameters(), torch::optim::AdamOptions(config.learning_rate));
     // Validation embeds with the inference neighbourhoods (round 0), fixed across epochs.
-    const std::vector<Neighbourhood> inference_hoods = sampler.SampleAll(all_items, 0);
+    const std::vector<Neighbourhood> inference_hoods = sampler.SampleCatalogue(num_items, 0);
+    auto embed_catalogue = [&] {
+      torch::NoGradGuard no_grad;
+      impl.net->eval();
+      auto e = impl.EmbedAll(inference_hoods, features, 8192);
+      impl.net->train();
+      return e;
+    };
     std::vector<torch::Tensor> best_state;
-    auto snapshot = [&] {
+    torch::Tensor best_embeddings;  // the catalogue under best_state, when validation computed it
+    auto snapshot = [&](const torch::Tensor& embeddings) {
       best_state.clear();
       for (const auto& t : impl.net->parameters()) best_state.push_back(t.detach().clone());
+      best_embeddings = embeddings;
     };
     uint32_t since_best = 0;
     for (uint32_t epoch = 1; epoch <= config.epochs; ++epoch) {
@@ -220,7 +227,7 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
       er.epoch = epoch;
       er.hard_negatives = std::min(epoch - 1, config.max_hard_negatives);
       const auto t0 = Clock::now();
-      const std::vector<Neighbourhood> hoods = sampler.SampleAll(all_items, epoch);
+      const std::vector<Neighbourhood> hoods = sampler.SampleCatalogue(num_items, epoch);
       er.sampling_seconds = Since(t0);
       std::vector<size_t> order(train.size());
       for (size_t k = 0; k < order.size(); ++k) order[k] = k;
@@ -272,11 +279,10 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
       }
       er.batches = batches;
       er.loss = loss_sum.item<double>() / static_cast<double>(std::max<size_t>(1, batches));
+      torch::Tensor embeddings;
       if (!validation.empty()) {
-        torch::NoGradGuard no_grad;
-        impl.net->eval();
-        er.validation_hr_at_10 = HitRate(impl.EmbedAll(inference_hoods, features, 8192), validation);
-        impl.net->train();
+        embeddings = embed_catalogue();
+        er.validation_hr_at_10 = HitRate(embeddings, validation);
       }
       er.seconds = Since(t0);
       report.epochs.push_back(er);
@@ -286,7 +292,7 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
         report.best_epoch = epoch;
         report.best_validation_hr_at_10 = er.validation_hr_at_10;
         since_best = 0;
-        snapshot();
+        snapshot(embeddings);
       } else {
         ++since_best;
       }
@@ -301,9 +307,14 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
       }
     }
     // Without validation pairs every epoch "improves", so the last one is kept.
-    torch::NoGradGuard no_grad;
-    auto params = impl.net->parameters();
-    for (size_t k = 0; k < params.size(); ++k) params[k].copy_(best_state[k]);
+    {
+      torch::NoGradGuard no_grad;
+      auto params = impl.net->parameters();
+      for (size_t k = 0; k < params.size(); ++k) params[k].copy_(best_state[k]);
+    }
+    if (!best_embeddings.defined()) best_embeddings = embed_catalogue();
+    const auto host = best_embeddings.to(torch::kCPU).contiguous();
+    report.embeddings.assign(host.data_ptr<float>(), host.data_ptr<float>() + host.numel());
   } catch (const c10::Error& e) {
     return Status::Internal(std::string("PinSage training: ") + e.what_without_backtrace());
   }

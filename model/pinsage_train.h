@@ -58,11 +58,15 @@ struct TrainingReport {
   uint32_t best_epoch = 0;  // whose weights the model holds at the end
   double best_validation_hr_at_10 = 0;
   bool stopped_early = false;
+  // Every item's embedding under the final weights (items x output_dim), as
+  // PinSage::EmbedAll(sampler, features) gives it: validation computed it already.
+  std::vector<float> embeddings;
 };
 
 // Trains `model` in place on `pairs` over `sampler`'s graph; `features` holds
 // every item's inputs (EncodeFeatures). At the end the model holds the weights of
-// the epoch with the best validation HR@10 (the last one without validation pairs).
+// the epoch with the best validation HR@10 (the last one without validation pairs),
+// and the report carries the catalogue's embeddings under those weights.
 // `on_epoch` runs after each epoch (progress logging).
 Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeFeatures& features,
                              const PositivePairs& pairs, const TrainingConfig& config,

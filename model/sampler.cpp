@@ -180,6 +180,12 @@ std::vector<Neighbourhood> Sampler::SampleAll(const std::vector<ItemId>& items, 
   return out;
 }
 
+std::vector<Neighbourhood> Sampler::SampleCatalogue(size_t num_items, uint64_t round) const {
+  std::vector<ItemId> items(num_items);
+  for (size_t i = 0; i < num_items; ++i) items[i] = ItemId(static_cast<uint32_t>(i));
+  return SampleAll(items, round);
+}
+
 ComputationGraph Sampler::BuildComputationGraph(const std::vector<ItemId>& seeds, uint64_t round) const {
   std::vector<Neighbourhood> sampled;
   return Assemble(seeds, config_.layers, config_.top_t, [&](const std::vector<ItemId>& outputs) {

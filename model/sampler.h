@@ -66,6 +66,8 @@ class Sampler {
   Neighbourhood SampleRanked(ItemId item, uint64_t round, uint32_t walks, uint32_t keep) const;
   // Samples each item (in parallel); out[k] belongs to items[k].
   std::vector<Neighbourhood> SampleAll(const std::vector<ItemId>& items, uint64_t round = 0) const;
+  // SampleAll over the items 0..num_items-1 (a whole catalogue, by dense id).
+  std::vector<Neighbourhood> SampleCatalogue(size_t num_items, uint64_t round = 0) const;
   // The `layers`-hop computation graph of a mini-batch of seed items.
   ComputationGraph BuildComputationGraph(const std::vector<ItemId>& seeds, uint64_t round = 0) const;
 

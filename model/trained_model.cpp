@@ -103,9 +103,7 @@ Result<TrainedModel> TrainPinSage(const TrainingSet& set, PinSageRecipe recipe,
   auto report = Train(*out.net, sampler, features, MakePositivePairs(set.interactions, recipe.pairs), recipe.training, on_epoch);
   if (!report.ok()) return report.status();
   out.report = std::move(*report);
-  auto embeddings = out.net->EmbedAll(sampler, features);
-  if (!embeddings.ok()) return embeddings.status();
-  out.embeddings = std::move(*embeddings);
+  out.embeddings = std::move(out.report.embeddings);  // training embedded the catalogue already
   AnnConfig ann_config;
   ann_config.initial_capacity = std::max<size_t>(1024, set.item_ids.size());
   auto ann = AnnIndex::Create(static_cast<size_t>(recipe.model.output_dim), ann_config);

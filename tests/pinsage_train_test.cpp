@@ -106,6 +106,7 @@ TEST(PinSageTrain, OverfitsPlantedCommunitiesToHitRateAtOne) {
   EXPECT_GT(report->epochs.front().loss, 0.1);
   EXPECT_LT(report->epochs.back().loss, 0.08);
   const auto trained = *(*model)->EmbedAll(sampler, s.features);
+  EXPECT_EQ(report->embeddings, trained);  // without validation pairs: embedded after the last epoch
   EXPECT_EQ(CommunityHitRateAt1(trained, 16), 1.0);
   EXPECT_LT(CommunityHitRateAt1(untrained, 16), 1.0);  // the test could fail: training did it
   // The pairs' own HR@10 (10 of the 39 other items are the positive's community mates).
@@ -141,7 +142,10 @@ TEST(PinSageTrain, CurriculumEarlyStoppingAndCheckpoints) {
   // The model ends on the best epoch's weights: best.pt reproduces its embeddings.
   auto reloaded = PinSage::Create(s.model, "cpu");
   ASSERT_TRUE((*reloaded)->Load(dir.path() + "/best.pt").ok());
-  EXPECT_EQ(*(*model)->EmbedAll(sampler, s.features), *(*reloaded)->EmbedAll(sampler, s.features));
+  const auto final_embeddings = *(*model)->EmbedAll(sampler, s.features);
+  EXPECT_EQ(final_embeddings, *(*reloaded)->EmbedAll(sampler, s.features));
+  // The report's embeddings are the ones the final weights give.
+  EXPECT_EQ(report->embeddings, final_embeddings);
 }
 
 TEST(PinSageTrain, SameSeedSameModel) {

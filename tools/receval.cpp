@@ -12,6 +12,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/temp_dir.h"
 #include "base/time.h"
@@ -125,10 +126,9 @@ class PinSageScorer : public recd::model::Scorer {
     recd::model::TrainingSetBuilder builder;
     for (const auto& id : log.items) builder.Item(id);  // dense ids as in the log
     for (const auto& id : log.users) builder.User(id);
-    std::unordered_map<std::string, bool> known;
-    for (const auto& id : log.items) known[id] = true;
+    const std::unordered_set<std::string> known(log.items.begin(), log.items.end());
     for (const auto& e : *item_events_) {
-      if (known.count(e.item_id)) builder.Add(e);
+      if (known.count(e.item_id)) builder.Add(e);  // metadata of items outside the log would add ids
     }
     recd::Event e;
     for (const auto& x : train) {
