@@ -67,15 +67,10 @@ Result<TrainingSet> TrainingSetFromStore(const store::GraphStore& store) {
     if (!content.ok()) return content.status();
     set.item_content.push_back(std::move(*content));
   }
-  for (uint32_t u = 0; u < users; ++u) {
-    const UserId user(u);
-    set.user_ids.push_back(store.ExternalId(user));
-    for (const store::Neighbor& n : set.graph.ItemsOf(user)) {
-      auto edge = store.GetEdge(user, ItemId(n.id));
-      if (!edge.ok()) return edge.status();
-      if (*edge) set.interactions.push_back({u, n.id, (*edge)->last_ts});
-    }
-  }
+  for (uint32_t u = 0; u < users; ++u) set.user_ids.push_back(store.ExternalId(UserId(u)));
+  RECD_RETURN_IF_ERROR(store.ForEachEdge([&](UserId user, ItemId item, const store::EdgeRecord& e) {
+    set.interactions.push_back({user.value, item.value, e.last_ts});
+  }));
   return set;
 }
 

@@ -42,6 +42,17 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IoError(what + ": " + s.ToString());
 }
 
+// Calls fn(key, value) for every record of one column family, in key order.
+Status Scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const char* name,
+            const std::function<Status(std::string_view, std::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator({}, cf));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    RECD_RETURN_IF_ERROR(fn(std::string_view(it->key().data(), it->key().size()),
+                            std::string_view(it->value().data(), it->value().size())));
+  }
+  return FromRocks(it->status(), std::string("scanning ") + name);
+}
+
 std::string DescribeDecay(const DecayConfig& d) {
   std::ostringstream os;
   os << "half_life_ms=" << d.half_life_ms << " click=" << d.click_weight
@@ -249,12 +260,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
   }
 
   auto scan = [&](Cf c, const std::function<Status(std::string_view, std::string_view)>& fn) {
-    std::unique_ptr<rocksdb::Iterator> it(impl.db->NewIterator({}, impl.cf(c)));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      RECD_RETURN_IF_ERROR(fn(std::string_view(it->key().data(), it->key().size()),
-                              std::string_view(it->value().data(), it->value().size())));
-    }
-    return FromRocks(it->status(), std::string("scanning ") + kCfNames[c]);
+    return Scan(*impl.db, impl.cf(c), kCfNames[c], fn);
   };
 
   RECD_RETURN_IF_ERROR(scan(kIds, [&](std::string_view k, std::string_view v) {
@@ -569,18 +575,24 @@ Result<GraphStore::EdgeTotals> GraphStore::SumEdges() const {
   EdgeTotals totals;
   for (Cf c : {kUserItems, kItemUsers}) {
     auto& sums = c == kUserItems ? totals.user_item : totals.item_user;
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator({}, impl_->cf(c)));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    RECD_RETURN_IF_ERROR(Scan(*impl_->db, impl_->cf(c), kCfNames[c], [&](std::string_view, std::string_view v) {
       EdgeRecord e;
-      if (!r::DecodeEdge(std::string_view(it->value().data(), it->value().size()), &e)) {
-        return Status::Corruption(std::string("unreadable record in ") + kCfNames[c]);
-      }
+      if (!r::DecodeEdge(v, &e)) return Status::Corruption(std::string("unreadable record in ") + kCfNames[c]);
       for (size_t t = 0; t < 3; ++t) sums[t] += e.counts[t];
       if (c == kUserItems) ++totals.edges;
-    }
-    RECD_RETURN_IF_ERROR(FromRocks(it->status(), "scanning edges"));
+      return Status::Ok();
+    }));
   }
   return totals;
+}
+
+Status GraphStore::ForEachEdge(const std::function<void(UserId, ItemId, const EdgeRecord&)>& fn) const {
+  return Scan(*impl_->db, impl_->cf(kUserItems), kCfNames[kUserItems], [&](std::string_view k, std::string_view v) {
+    EdgeRecord e;
+    if (k.size() != 8 || !r::DecodeEdge(v, &e)) return Status::Corruption("bad user_items record");
+    fn(UserId(r::GetU32BE(k.data())), ItemId(r::GetU32BE(k.data() + 4)), e);
+    return Status::Ok();
+  });
 }
 
 Status GraphStore::Checkpoint(const std::string& dir) const {

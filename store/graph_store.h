@@ -113,6 +113,10 @@ class GraphStore {
     uint64_t edges = 0;
   };
   Result<EdgeTotals> SumEdges() const;
+  // Calls `fn` for every edge, by user then item: one sequential scan, where a
+  // GetEdge per edge would search the memtables each time (the write-mostly
+  // column families use unsorted vector memtables, sorted per lookup).
+  Status ForEachEdge(const std::function<void(UserId, ItemId, const EdgeRecord&)>& fn) const;
 
   // A consistent, openable copy of the store in `dir` (hard links where possible).
   Status Checkpoint(const std::string& dir) const;

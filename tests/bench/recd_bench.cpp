@@ -4,13 +4,16 @@
 //   GraphView memory    <= 32 bytes per edge              (BM_GraphViewBuild: bytes_per_edge)
 // plus the baseline ranker's cost per list (BM_Recommend) and the PinSage
 // sampler's neighbourhoods per second on one core (BM_SampleComputationGraph).
-// PinSage inference lives in pinsage_bench (it links LibTorch).
+// plus reading a store into a PinSage TrainingSet (BM_TrainingSetFromStore: what
+// rectrain --store does before training). PinSage inference lives in
+// pinsage_bench (it links LibTorch).
 #include <benchmark/benchmark.h>
 
 #include <random>
 
 #include "model/baseline_ranker.h"
 #include "model/sampler.h"
+#include "model/training_set.h"
 #include "store/graph_store.h"
 #include "stream/codec.h"
 #include "tests/bench/bench_util.h"
@@ -133,6 +136,40 @@ void BM_SampleComputationGraph(benchmark::State& state) {
   state.counters["neighbourhoods_per_s"] = benchmark::Counter(static_cast<double>(neighbourhoods), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SampleComputationGraph)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace recd
+
+namespace recd {
+namespace {
+
+// rectrain --store on a store as a running daemon leaves it: its newest edges
+// still in the memtables (replayed from the WAL by the read-only open).
+void BM_TrainingSetFromStore(benchmark::State& state) {
+  testing::TempDir dir;
+  store::StoreOptions options;
+  options.path = dir.sub("store");
+  options.sync_writes = false;
+  const auto events = MakeEvents(static_cast<size_t>(state.range(0)), 20000, 5000, 11);
+  {
+    auto store = store::GraphStore::Open(options);
+    for (size_t k = 0; k < events.size(); k += 5000) {
+      const std::vector<Event> batch(events.begin() + k, events.begin() + std::min(events.size(), k + 5000));
+      if (!store.ok() || !(*store)->Apply(batch, {}, 0).ok()) return state.SkipWithError("cannot build the store");
+    }
+  }
+  options.read_only = true;
+  auto store = store::GraphStore::Open(options);
+  size_t edges = 0;
+  for (auto _ : state) {
+    auto set = model::TrainingSetFromStore(**store);
+    if (!set.ok()) return state.SkipWithError(set.status().ToString().c_str());
+    edges = set->interactions.size();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * edges));
+  state.counters["edges"] = static_cast<double>(edges);
+}
+BENCHMARK(BM_TrainingSetFromStore)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 
 }  // namespace
 }  // namespace recd
