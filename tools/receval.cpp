@@ -27,6 +27,17 @@ namespace {
 
 using recd::model::InteractionLog;
 
+// A logged interaction as the event it came from (what the daemon would apply).
+recd::Event ToEvent(const InteractionLog& log, const recd::model::LoggedInteraction& x) {
+  recd::Event e;
+  e.type = x.type;
+  e.user_id = log.users[x.user];
+  e.item_id = log.items[x.item];
+  e.ts = x.ts;
+  e.rating = x.rating;
+  return e;
+}
+
 // recd's own ranker as a Scorer: the train slice goes through a real GraphStore
 // (in a temporary directory) and BaselineRanker lists the top `k`; unlisted items
 // score 0, so MRR only counts ranks up to k.
@@ -48,13 +59,7 @@ class LiveRanker : public recd::model::Scorer {
     store_ = std::move(store.value());
     std::vector<recd::Event> batch;
     for (const auto& x : train) {
-      recd::Event e;
-      e.type = x.type;
-      e.user_id = log.users[x.user];
-      e.item_id = log.items[x.item];
-      e.ts = x.ts;
-      e.rating = x.rating;
-      batch.push_back(std::move(e));
+      batch.push_back(ToEvent(log, x));
       if (batch.size() == 10000) Flush(&batch);
     }
     Flush(&batch);
@@ -130,15 +135,7 @@ class PinSageScorer : public recd::model::Scorer {
     for (const auto& e : *item_events_) {
       if (known.count(e.item_id)) builder.Add(e);  // metadata of items outside the log would add ids
     }
-    recd::Event e;
-    for (const auto& x : train) {
-      e.type = x.type;
-      e.user_id = log.users[x.user];
-      e.item_id = log.items[x.item];
-      e.ts = x.ts;
-      e.rating = x.rating;
-      builder.Add(e);
-    }
+    for (const auto& x : train) builder.Add(ToEvent(log, x));
     Fitted& f = *fitted_;
     f.set = std::move(builder).Finish();
     auto model = recd::model::TrainPinSage(f.set, recipe_, [](const recd::model::EpochReport& r) {
