@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <tuple>
 
 namespace recd {
 
@@ -21,6 +23,38 @@ using ItemId = DenseId<struct ItemTag>;
 
 // Event time and output timestamps: milliseconds since the Unix epoch (UTC).
 using EpochMillis = int64_t;
+
+// A position in one Kafka partition's log (or a line number in a replayed file).
+struct Offset {
+  int64_t value = 0;
+  constexpr Offset() = default;
+  constexpr explicit Offset(int64_t v) : value(v) {}
+  friend constexpr bool operator==(Offset a, Offset b) { return a.value == b.value; }
+  friend constexpr bool operator!=(Offset a, Offset b) { return a.value != b.value; }
+  friend constexpr bool operator<(Offset a, Offset b) { return a.value < b.value; }
+  friend constexpr bool operator<=(Offset a, Offset b) { return a.value <= b.value; }
+  constexpr Offset next() const { return Offset(value + 1); }
+};
+
+// One partition of one topic: the unit the store keeps an offset for.
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  friend bool operator==(const TopicPartition& a, const TopicPartition& b) {
+    return a.partition == b.partition && a.topic == b.topic;
+  }
+  friend bool operator<(const TopicPartition& a, const TopicPartition& b) {
+    return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
+  }
+  // "topic[partition]", as operators read it in logs.
+  std::string ToString() const { return topic + "[" + std::to_string(partition) + "]"; }
+};
+
+// The next offset to read in a partition: what the store commits with each batch.
+struct PartitionOffset {
+  TopicPartition tp;
+  Offset next;
+};
 
 }  // namespace recd
 

@@ -53,6 +53,17 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_lists_due", "Users waiting for a fresh list", MetricType::Gauge, v(s.lists_due)),
       Family("recd_assigned_partitions", "Event-topic partitions assigned to this instance", MetricType::Gauge, v(s.assigned_partitions)),
       Family("recd_latest_event_time_seconds", "Event time of the newest applied event", MetricType::Gauge, v(s.latest_event_ms) / 1000.0),
+      Family("recd_dead_letters_lost_total", "Refused records the dead-letter topic could never take (logged with their coordinates)", MetricType::Counter, v(s.dead_letters_lost)),
+      Family("recd_offset_rewinds_total", "Records below the stored offset of a partition whose log went backwards (recreated or truncated)", MetricType::Counter, v(s.offset_rewinds)),
+      Family("recd_output_full_total", "Times a record found the output queue full", MetricType::Counter, v(s.output_full)),
+      Family("recd_intake_paused", "1 while intake is paused because the output is backed up", MetricType::Gauge, v(s.intake_paused)),
+      Family("recd_prequential_positives_total", "Positive events of users holding a list, scored against it before applying", MetricType::Counter, v(s.positives)),
+      Family("recd_prequential_hits_total", "Scored positives whose item was in the top 10 of the user's list", MetricType::Counter, v(s.hits)),
+      Family("recd_prequential_ndcg_sum", "Sum of NDCG@10 gains over scored positives (divide by positives)", MetricType::Counter, v(s.ndcg_sum)),
+      Family("recd_prequential_without_list_total", "Positive events of users who had no list yet", MetricType::Counter, v(s.positives_without_list)),
+      Family("recd_prequential_hr_at_10", "HR@10 over the most recent eval.window scored positives", MetricType::Gauge, v(s.window_hr)),
+      Family("recd_prequential_ndcg_at_10", "NDCG@10 over the most recent eval.window scored positives", MetricType::Gauge, v(s.window_ndcg)),
+      Family("recd_prequential_window_positives", "Scored positives in the sliding window", MetricType::Gauge, v(s.window_positives)),
   };
   return prometheus::TextSerializer().Serialize(families);
 }

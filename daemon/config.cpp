@@ -96,6 +96,8 @@ class Binder {
   }
 
   const std::vector<std::string>& errors() const { return errors_; }
+  // Registers a key bound by hand (not through Bind).
+  void Known(const std::string& section, const std::string& key) { known_[section].insert(key); }
   void Error(std::string e) { errors_.push_back(std::move(e)); }
 
  private:
@@ -121,6 +123,36 @@ auto Positive = [](auto v) { return v > 0 ? std::string() : std::string("must be
 auto NonNegative = [](auto v) { return v >= 0 ? std::string() : std::string("must be >= 0"); };
 auto NonEmpty = [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); };
 auto Any = [](const auto&) { return std::string(); };
+
+// ranker.exclude: an array of interaction type names.
+void BindExclude(Binder& b, const toml::table& root, const std::string& origin, store::TypeMask* dst) {
+  b.Known("ranker", "exclude");
+  const toml::node* n = root.at_path("ranker.exclude").node();
+  if (!n) return;
+  const toml::array* arr = n->as_array();
+  const std::string where = "ranker.exclude at " + Where(*n, origin);
+  if (!arr) {
+    b.Error(where + " must be an array of event types, e.g. [\"purchase\", \"rating\"] (or [] to list everything)");
+    return;
+  }
+  store::TypeMask mask = 0;
+  for (const auto& el : *arr) {
+    const auto name = el.value_exact<std::string>();
+    bool found = false;
+    for (EventType t : {EventType::kClick, EventType::kPurchase, EventType::kRating}) {
+      if (name && *name == Name(t)) {
+        mask |= store::TypeBit(t);
+        found = true;
+      }
+    }
+    if (!found) {
+      b.Error(where + ": \"" + (name ? *name : std::string("?")) +
+              "\" is not an interaction type; use click, purchase or rating");
+      return;
+    }
+  }
+  *dst = mask;
+}
 
 void MergeInto(toml::table& dst, const toml::table& src) {
   for (const auto& [k, v] : src) {
@@ -190,6 +222,13 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
            return v == "earliest" || v == "latest" ? std::string() : "must be \"earliest\" or \"latest\"";
          },
          "a string");
+  std::string rewind = "stop";
+  b.Bind("kafka", "offset_rewind", &rewind,
+         [](const std::string& v) {
+           return v == "stop" || v == "reset" ? std::string() : "must be \"stop\" or \"reset\"";
+         },
+         "a string");
+  k.offset_rewind = rewind == "reset" ? RewindRule::kReset : RewindRule::kStop;
   b.BindProperties("kafka.consumer", &k.consumer);
   b.BindProperties("kafka.producer", &k.producer);
 
@@ -198,6 +237,9 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("stream", "max_id_bytes", &d.max_id_bytes, Positive, "an integer (bytes)");
   b.Bind("stream", "rating_min", &d.rating_min, Any, "a number");
   b.Bind("stream", "rating_max", &d.rating_max, Any, "a number");
+  int64_t skew_s = d.max_future_skew_ms / 1000;
+  b.Bind("stream", "max_future_skew_s", &skew_s, NonNegative, "an integer (seconds; 0 = no check)");
+  d.max_future_skew_ms = skew_s * 1000;
 
   auto& s = c.store;
   double half_life_days = s.decay.half_life_ms / 86'400'000.0;
@@ -206,7 +248,11 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("store", "click_weight", &s.decay.click_weight, NonNegative, "a number");
   b.Bind("store", "purchase_weight", &s.decay.purchase_weight, NonNegative, "a number");
   b.Bind("store", "rating_weight", &s.decay.rating_weight, NonNegative, "a number");
-  b.Bind("store", "dedup_window", &s.dedup_window, Any, "an integer (event ids)");
+  int64_t dedup_window = static_cast<int64_t>(s.dedup_window);
+  b.Bind("store", "dedup_window", &dedup_window,
+         [](int64_t v) { return v >= 0 ? std::string() : std::string("must be >= 0 (0 turns dedup off)"); },
+         "an integer (event ids; 0 turns dedup off)");
+  s.dedup_window = static_cast<size_t>(dedup_window);
   b.Bind("store", "sync_writes", &s.sync_writes, Any, "true or false");
   s.decay.half_life_ms = half_life_days * 86'400'000.0;
   if (s.path.empty()) s.path = "/var/lib/recd/store";
@@ -220,6 +266,12 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "degree_penalty", &r.degree_penalty,
          [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); }, "a number");
 
+  BindExclude(b, root, path.empty() ? "--set" : path, &r.exclude_types);
+
+  auto& ev = c.eval;
+  b.Bind("eval", "positive_rating", &ev.positive_rating, Any, "a number (ratings at or above it are positives)");
+  b.Bind("eval", "window", &ev.window, Positive, "an integer (positives)");
+
   auto& p = c.pipeline;
   b.Bind("pipeline", "batch_max_events", &p.batch_max_events, Positive, "an integer");
   b.Bind("pipeline", "batch_max_wait_ms", &p.batch_max_wait_ms, Positive, "an integer (ms)");
@@ -228,6 +280,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
          [](double v) { return v > 0 && v < 1 ? std::string() : std::string("must be in (0, 1)"); }, "a number");
   b.Bind("pipeline", "rank_slice_ms", &p.rank_slice_ms, Positive, "an integer (ms)");
   b.Bind("pipeline", "shutdown_timeout_ms", &p.shutdown_timeout_ms, Positive, "an integer (ms)");
+  b.Bind("pipeline", "max_in_flight", &p.max_in_flight, Positive, "an integer (records)");
   b.Bind("pipeline", "stats_interval_ms", &p.stats_interval_ms, Positive, "an integer (ms)");
 
   b.Bind("daemon", "log_level", &c.log_level,

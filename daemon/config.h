@@ -8,11 +8,17 @@
 
 #include "base/status.h"
 #include "model/baseline_ranker.h"
+#include "model/prequential.h"
 #include "store/graph_store.h"
 #include "stream/codec.h"
 #include "stream/kafka.h"
 
 namespace recd::daemon {
+
+// What to do when a partition's log is behind the store's offset for it (the
+// topic was recreated or truncated): kStop fails the pipeline with a message
+// saying how to proceed; kReset applies the log from where it now is.
+enum class RewindRule { kStop, kReset };
 
 struct KafkaSection {
   std::string brokers = "127.0.0.1:9092";
@@ -29,6 +35,7 @@ struct KafkaSection {
   int events_partitions = 4;
   int replication = 1;
   std::string start_from = "earliest";
+  RewindRule offset_rewind = RewindRule::kStop;
   stream::KafkaProperties consumer;  // [kafka.consumer] passthrough
   stream::KafkaProperties producer;  // [kafka.producer] passthrough
 };
@@ -40,6 +47,7 @@ struct PipelineSection {
   double rank_share = 0.25;  // most of the loop time ranking may take while there is a backlog
   int rank_slice_ms = 100;   // longest ranking stretch between two polls
   int shutdown_timeout_ms = 10000;
+  size_t max_in_flight = 50000;  // output records in flight at which intake pauses (resumes at half)
   int stats_interval_ms = 10000;
 };
 
@@ -48,6 +56,7 @@ struct Config {
   stream::DecoderLimits decoder;
   store::StoreOptions store;
   model::BaselineConfig ranker;
+  model::PrequentialConfig eval;
   PipelineSection pipeline;
   std::string log_level = "info";
   std::string admin_listen = "127.0.0.1:9464";  // /metrics and /healthz; "" = off

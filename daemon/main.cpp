@@ -1,15 +1,17 @@
 // recd — the streaming recommender daemon. Thin: parse flags, load config, start
 // the embedded cluster when asked, create topics, start the admin endpoint, run
-// the pipeline on its own thread, and turn SIGTERM/SIGINT into an orderly stop (Boost.Asio), telling
-// systemd where we are (sd_notify: READY, STATUS, WATCHDOG, STOPPING).
+// the pipeline on its own thread, and turn SIGTERM/SIGINT into an orderly stop
+// (a second one exits at once) (Boost.Asio), telling systemd where we are
+// (sd_notify: READY, STATUS, WATCHDOG, STOPPING). `recd replay` drives the same
+// pipeline from a file on event time (daemon/replay.h).
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -17,6 +19,8 @@
 #include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/pipeline.h"
+#include "daemon/replay.h"
+#include "daemon/signals.h"
 #include "stream/kafka.h"
 
 namespace {
@@ -35,6 +39,18 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "TOML config file (see config/recd.toml)");
   app.add_option("-s,--set", overrides, "override one key: section.key=value (repeatable)");
   app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  daemon::ReplayOptions replay;
+  CLI::App* replay_cmd = app.add_subcommand(
+      "replay", "drive the pipeline from a JSONL events file on event time (no Kafka); write every list it "
+                "would publish and its prequential quality");
+  replay_cmd->add_option("--events", replay.events, "JSONL events (recgen -o, recreplay -o)")->required();
+  replay_cmd->add_option("--lists-out", replay.lists_out, "write every list (output JSON + published_at) here");
+  replay_cmd->add_option("--metrics-out", replay.metrics_out, "prequential HR@10 / NDCG@10 per window, as CSV");
+  replay_cmd->add_option("--plot", replay.plot, "draw HR@10 over event time as PNG (gnuplot; needs --metrics-out)");
+  replay_cmd->add_option("--store", replay.store_dir, "store directory (default: a fresh temporary one)");
+  replay_cmd->add_option("--window-hours", replay.window_hours, "event-time window of the CSV")->capture_default_str();
+  replay_cmd->add_option("-c,--config", config_path, "TOML config file (see config/recd.toml)");
+  replay_cmd->add_option("-s,--set", overrides, "override one key: section.key=value (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
   auto loaded = daemon::LoadConfig(config_path, overrides);
@@ -50,6 +66,14 @@ int main(int argc, char** argv) {
   log::Level level = log::Level::kInfo;
   log::ParseLevel(config.log_level, &level);
   log::SetLevel(level);
+
+  if (*replay_cmd) {
+    if (Status s = daemon::RunReplay(config, replay); !s.ok()) {
+      RECD_ERROR("replay: " << s.ToString());
+      return s.code() == Status::Code::kInvalidArgument ? kExitBadConfig : kExitFailure;
+    }
+    return 0;
+  }
 
   std::unique_ptr<stream::EmbeddedCluster> embedded;
   std::string brokers = config.kafka.brokers;
@@ -113,13 +137,20 @@ int main(int argc, char** argv) {
     boost::asio::post(io, [&io] { io.stop(); });
   });
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-    if (ec) return;
-    RECD_INFO("signal " << signo << ": stopping intake");
-    sd_notify(0, "STOPPING=1\nSTATUS=draining");
-    pipeline->RequestStop();
-  });
+  daemon::StopSignals signals(
+      io,
+      [&](int signo) {
+        RECD_INFO("signal " << signo << ": stopping intake (send it again to exit at once)");
+        sd_notify(0, "STOPPING=1\nSTATUS=draining");
+        pipeline->RequestStop();
+      },
+      [&](int signo) {
+        // State is crash-safe (kill -9 loses nothing); lists not yet acknowledged
+        // stay pending in the store and are published at the next start.
+        RECD_WARN("signal " << signo << " again: exiting now without waiting for the orderly stop");
+        log::Flush();
+        std::_Exit(kExitFailure);
+      });
 
   // Watchdog: pet systemd only while the pipeline loop keeps turning.
   uint64_t watchdog_usec = 0;

@@ -1,259 +1,177 @@
 #include "daemon/pipeline.h"
 
 #include <chrono>
-#include <deque>
-#include <map>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "base/log.h"
-#include "base/time.h"
+#include "daemon/intake.h"
+#include "daemon/list_scheduler.h"
 #include "model/baseline_ranker.h"
-#include "store/graph_store.h"
-#include "stream/codec.h"
 #include "stream/kafka.h"
 
 namespace recd::daemon {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// Delivery tags: DLQ records carry the top bit, lists carry the user's dense id.
-constexpr uint64_t kDlqTag = uint64_t(1) << 63;
-
 }  // namespace
 
 class Pipeline::Impl {
  public:
-  Impl(const Config& config) : config_(config), decoder_(config.decoder) {}
+  Impl(const Config& config, PipelineEnds ends)
+      : config_(config),
+        store_(std::move(ends.store)),
+        source_(std::move(ends.source)),
+        sink_(std::move(ends.sink)),
+        event_clock_(std::move(ends.event_clock)),
+        clock_(event_clock_ ? *event_clock_ : SystemClock()),
+        decoder_(config.decoder, SystemClock()),
+        intake_(*store_, *source_, *sink_, decoder_, config.kafka.offset_rewind, SystemClock(), stats),
+        scheduler_(Scheduling(config.pipeline), clock_),
+        ranker_(*store_, config.ranker),
+        evaluator_(config.eval) {}
 
-  Status Open(const std::string& brokers);
   Status Run();
 
   std::atomic<bool> stop{false};
   PipelineStats stats;
+  const model::PrequentialEvaluator& evaluator() const { return evaluator_; }
+  const store::GraphStore& store() const { return *store_; }
 
  private:
-  Status ProcessBatch(std::vector<stream::ConsumedMessage>& messages);
-  Status WaitForDeadLetters();
-  void PublishLists(const std::vector<UserId>& users);
-  void OnDelivery(const stream::Delivery& d);
-  void ClearDeliveredPending();
-  // Ranks and publishes users touched since their last list, oldest first. A
-  // sweep starts at most once per publish_interval_ms; while records keep
-  // arriving, ranking gets at most rank_share of the loop's time, and never more
-  // than rank_slice_ms at a stretch; the rest of the sweep continues on later turns.
-  // `drain` publishes every dirty user now, whatever the interval and budget.
-  void PublishDirty(bool backlog, Clock::duration ingest_time, bool drain = false);
-  void LogStats(bool force);
+  static SchedulerConfig Scheduling(const PipelineSection& p) {
+    SchedulerConfig s;
+    s.publish_interval = milliseconds(p.publish_interval_ms);
+    s.rank_share = p.rank_share;
+    s.rank_slice = milliseconds(p.rank_slice_ms);
+    return s;
+  }
+  // Takes one batch in, or retries the commit of the batch in hand; true when a batch committed.
+  Result<bool> Ingest();
+  // Ranks and publishes what the scheduler hands out this turn.
+  void RankDue(bool backlog, Clock::TimePoint::duration ingest_time, bool drain);
+  void ServeDeliveries(milliseconds wait);
+  void OnDeliveries();
+  void ClearPending();
+  bool OutputBackedUp();
   void UpdateGauges();
+  void LogStats(bool force);
 
   Config config_;
-  stream::EventDecoder decoder_;
+  // Declared in dependency order: the ends outlive everything that uses them.
   std::unique_ptr<store::GraphStore> store_;
-  std::unique_ptr<model::BaselineRanker> ranker_;
-  std::unique_ptr<stream::Publisher> publisher_;
-  std::unique_ptr<stream::EventConsumer> consumer_;
+  std::unique_ptr<stream::EventSource> source_;
+  std::unique_ptr<stream::OutputSink> sink_;
+  std::unique_ptr<Clock> event_clock_;
+  const Clock& clock_;  // scheduling and list metadata: wall time live, event time in replay
+  stream::EventDecoder decoder_;
+  Intake intake_;
+  ListScheduler scheduler_;
+  model::BaselineRanker ranker_;
+  model::PrequentialEvaluator evaluator_;
 
-  // Lists in flight per user; a user's pending mark is cleared only when none is.
-  std::unordered_map<uint32_t, uint32_t> lists_in_flight_;
-  std::vector<UserId> delivered_;
-  uint64_t dlq_in_flight_ = 0;
-  std::string dlq_failure_;
-
-  // Users whose committed state changed since their last list (their pending
-  // marks are already durable), in first-touch order.
-  std::deque<UserId> dirty_;
-  std::unordered_set<uint32_t> dirty_set_;
-  size_t sweep_left_ = 0;  // users still to rank in the current sweep (front of dirty_)
-  Clock::time_point last_sweep_ = Clock::now();
-
-  // Reused across batches.
-  std::vector<Event> events_;
-  Clock::time_point last_stats_ = Clock::now();
+  bool output_blocked_ = false;  // intake paused until the output drains
+  std::vector<stream::SourceRecord> records_;
+  std::vector<stream::Delivery> deliveries_;
+  Clock::TimePoint last_stats_ = SystemClock().Now();
   uint64_t last_stats_messages_ = 0;
   uint64_t gauge_turns_ = 0;
 };
 
-Status Pipeline::Impl::Open(const std::string& brokers) {
-  auto store = store::GraphStore::Open(config_.store);
-  if (!store.ok()) return store.status();
-  store_ = std::move(store.value());
-  ranker_ = std::make_unique<model::BaselineRanker>(*store_, config_.ranker);
-
-  stream::KafkaConfig kafka{brokers, config_.kafka.client_id, config_.kafka.producer};
-  auto publisher = stream::Publisher::Create(kafka, [this](const stream::Delivery& d) { OnDelivery(d); });
-  if (!publisher.ok()) return publisher.status();
-  publisher_ = std::move(publisher.value());
-
-  stream::ConsumerConfig cc;
-  cc.kafka = {brokers, config_.kafka.client_id, config_.kafka.consumer};
-  cc.group_id = config_.kafka.group_id;
-  cc.group_instance_id = config_.kafka.group_instance_id;
-  cc.topics = {config_.kafka.events_topic};
-  cc.start_from = config_.kafka.start_from;
-  const store::GraphStore* s = store_.get();
-  auto consumer = stream::EventConsumer::Create(
-      cc, [s](const std::string& topic, int32_t partition) { return s->StoredOffset(topic, partition); });
-  if (!consumer.ok()) return consumer.status();
-  consumer_ = std::move(consumer.value());
-  return Status::Ok();
+void Pipeline::Impl::ServeDeliveries(milliseconds wait) {
+  sink_->Poll(wait, &deliveries_);
+  OnDeliveries();
 }
 
-void Pipeline::Impl::OnDelivery(const stream::Delivery& d) {
-  if (d.tag & kDlqTag) {
-    --dlq_in_flight_;
-    if (!d.ok) dlq_failure_ = d.error;
-    return;
+void Pipeline::Impl::OnDeliveries() {
+  for (const stream::Delivery& d : deliveries_) {
+    if (d.tag & kDeadLetterTag) {
+      intake_.OnDeadLetterDelivery(d);
+      continue;
+    }
+    const UserId user(static_cast<uint32_t>(d.tag));
+    if (d.ok) {
+      stats.lists_delivered.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      // The pending mark stays, so the list is made again after a restart.
+      stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
+      RECD_WARN("list for user " << store_->ExternalId(user) << " not delivered: " << d.error);
+    }
+    scheduler_.OnDelivered(user, d.ok);
   }
-  auto it = lists_in_flight_.find(static_cast<uint32_t>(d.tag));
-  if (it == lists_in_flight_.end()) return;
-  if (d.ok) {
-    stats.lists_delivered.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    // The pending mark stays, so the list is published again after a restart.
-    stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
-    RECD_WARN("list for user " << store_->ExternalId(UserId(it->first)) << " not delivered: " << d.error);
-  }
-  if (--it->second == 0) {
-    if (d.ok) delivered_.emplace_back(it->first);
-    lists_in_flight_.erase(it);
-  }
+  deliveries_.clear();
 }
 
-void Pipeline::Impl::ClearDeliveredPending() {
-  if (delivered_.empty()) return;
-  if (Status s = store_->ClearPending(delivered_); !s.ok()) {
+void Pipeline::Impl::ClearPending() {
+  const std::vector<UserId> clearable = scheduler_.TakeClearable();
+  if (clearable.empty()) return;
+  if (Status s = store_->ClearPending(clearable); !s.ok()) {
     RECD_WARN("could not clear delivered lists' pending marks (they will be republished): " << s.ToString());
   }
-  delivered_.clear();
 }
 
-void Pipeline::Impl::PublishLists(const std::vector<UserId>& users) {
-  const EpochMillis now = WallClockMillis();
-  for (UserId u : users) {
-    const RecommendationList list = ranker_->Recommend(u, now);
-    const std::string value = stream::EncodeRecommendationList(list);
-    const Status s = publisher_->Produce(config_.kafka.recommendations_topic, list.user_id, value, {}, u.value);
-    if (!s.ok()) {
+bool Pipeline::Impl::OutputBackedUp() {
+  // Hysteresis: pause at the bound, resume at half of it.
+  const int in_flight = sink_->InFlight();
+  const int bound = static_cast<int>(config_.pipeline.max_in_flight);
+  if (!output_blocked_ && in_flight >= bound) {
+    output_blocked_ = true;
+    RECD_WARN("output backed up (" << in_flight << " records in flight): intake paused until it drains");
+  } else if (output_blocked_ && in_flight <= bound / 2) {
+    output_blocked_ = false;
+    RECD_INFO("output drained: intake resumed");
+  }
+  return output_blocked_;
+}
+
+void Pipeline::Impl::RankDue(bool backlog, Clock::TimePoint::duration ingest_time, bool drain) {
+  if (scheduler_.BeginTurn(backlog, ingest_time, drain)) ranker_.RefreshTrending();
+  const stream::ListStamp stamp{store_->LatestEventTime(), intake_.last_input()};
+  for (std::vector<UserId> batch = scheduler_.Next(); !batch.empty(); batch = scheduler_.Next()) {
+    for (size_t n = 0; n < batch.size(); ++n) {
+      const UserId u = batch[n];
+      const RecommendationList list = ranker_.Recommend(u, clock_.WallMillis());
+      const Status s = sink_->PublishList(list, stamp, u.value);
+      if (s.ok()) {
+        scheduler_.OnQueued(u);
+        evaluator_.OnList(list);
+        stats.lists_published.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (s.code() == Status::Code::kUnavailable) {
+        // Output full: these users wait (their pending marks are durable); stop ranking this turn.
+        stats.output_full.fetch_add(1, std::memory_order_relaxed);
+        for (size_t rest = batch.size(); rest-- > n;) scheduler_.OnNotQueued(batch[rest]);
+        output_blocked_ = true;
+        return;
+      }
       stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
       RECD_WARN("list for user " << list.user_id << " not queued: " << s.ToString());
-      continue;
     }
-    ++lists_in_flight_[u.value];
-    stats.lists_published.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-Status Pipeline::Impl::WaitForDeadLetters() {
-  // Offsets of rejected records may only be committed once the DLQ holds them.
-  const auto deadline = Clock::now() + milliseconds(config_.pipeline.shutdown_timeout_ms);
-  while (dlq_in_flight_ > 0) {
-    publisher_->Poll(milliseconds(20));
-    if (!dlq_failure_.empty()) {
-      return Status::Unavailable("dead-letter topic " + config_.kafka.dlq_topic + " refused a record: " +
-                                 dlq_failure_ + "; the batch is not committed and will be re-read");
-    }
-    if (stop.load() && Clock::now() > deadline) {
-      return Status::TimedOut("dead-letter records not acknowledged before shutdown; the batch is not "
-                              "committed and will be re-read on restart");
-    }
+Result<bool> Pipeline::Impl::Ingest() {
+  if (!intake_.staged()) {
+    records_.clear();
+    const bool paused = OutputBackedUp();
+    if (paused) source_->Pause(); else source_->Resume();
+    stats.intake_paused.store(paused ? 1 : 0, std::memory_order_relaxed);
+    // With a sweep under way, only take what is already there: idle time goes to ranking.
+    const milliseconds wait = scheduler_.sweeping() ? milliseconds(0) : milliseconds(config_.pipeline.batch_max_wait_ms);
+    RECD_RETURN_IF_ERROR(source_->Poll(config_.pipeline.batch_max_events, wait, &records_));
+    if (records_.empty()) return false;
+    RECD_RETURN_IF_ERROR(intake_.Stage(records_));
+    if (!intake_.staged()) return false;  // only redeliveries
+    // Test, then train: each positive meets the list its user holds now.
+    for (const Event& e : intake_.events()) evaluator_.Observe(e);
   }
-  return Status::Ok();
-}
-
-Status Pipeline::Impl::ProcessBatch(std::vector<stream::ConsumedMessage>& messages) {
-  std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;
-  events_.resize(messages.size());
-  size_t n_events = 0;
-  uint64_t rejected = 0;
-  stream::Rejection rejection;
-  for (const auto& m : messages) {
-    const auto key = std::make_pair(m.topic(), m.partition());
-    auto it = next_offsets.find(key);
-    int64_t expected = 0;
-    if (it != next_offsets.end()) {
-      expected = it->second;
-    } else if (auto stored = store_->StoredOffset(m.topic(), m.partition())) {
-      expected = *stored;
-    }
-    if (m.offset() < expected) {  // already applied (redelivery after a rebalance)
-      stats.skipped.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    next_offsets[key] = m.offset() + 1;
-    if (decoder_.Decode(m.payload(), &events_[n_events], &rejection)) {
-      ++n_events;
-      continue;
-    }
-    ++rejected;
-    const std::vector<std::pair<std::string, std::string>> headers = {
-        {"recd.error", rejection.message},
-        {"recd.error.code", std::string(stream::Name(rejection.reason))},
-        {"recd.source.topic", m.topic()},
-        {"recd.source.partition", std::to_string(m.partition())},
-        {"recd.source.offset", std::to_string(m.offset())}};
-    RECD_DEBUG("rejected " << m.topic() << "[" << m.partition() << "]@" << m.offset() << ": " << rejection.message);
-    RECD_RETURN_IF_ERROR(publisher_->Produce(config_.kafka.dlq_topic, m.key(), m.payload(), headers, kDlqTag));
-    ++dlq_in_flight_;
+  auto committed = intake_.TryCommit();
+  if (!committed.ok()) return committed.status();
+  if (!committed->has_value()) {
+    ServeDeliveries(milliseconds(config_.pipeline.batch_max_wait_ms));  // dead letters on their way: wait a little
+    return false;
   }
-  events_.resize(n_events);
-  stats.messages.fetch_add(messages.size(), std::memory_order_relaxed);
-  if (next_offsets.empty()) return Status::Ok();
-  RECD_RETURN_IF_ERROR(WaitForDeadLetters());
-
-  std::vector<store::PartitionOffset> offsets;
-  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> commit;
-  for (const auto& [tp, next] : next_offsets) {
-    offsets.push_back({tp.first, tp.second, next});
-    commit.push_back({tp, next});
-  }
-  auto outcome = store_->Apply(events_, offsets, rejected);
-  if (!outcome.ok()) return outcome.status();
-  stats.applied.fetch_add(outcome->applied, std::memory_order_relaxed);
-  stats.duplicates.fetch_add(outcome->duplicates, std::memory_order_relaxed);
-  stats.rejected.fetch_add(rejected, std::memory_order_relaxed);
-  stats.batches.fetch_add(1, std::memory_order_relaxed);
-  consumer_->CommitAsync(commit);  // informational: lag dashboards
-
-  for (UserId u : outcome->touched_users) {
-    if (dirty_set_.insert(u.value).second) dirty_.push_back(u);
-  }
-  return Status::Ok();
-}
-
-void Pipeline::Impl::PublishDirty(bool backlog, Clock::duration ingest_time, bool drain) {
-  const auto start = Clock::now();
-  if (drain) sweep_left_ = 0;
-  if (sweep_left_ == 0) {
-    if (dirty_.empty()) return;
-    if (!drain && start - last_sweep_ < milliseconds(config_.pipeline.publish_interval_ms)) return;
-    sweep_left_ = dirty_.size();  // users dirtied from now on wait for the next sweep
-    last_sweep_ = start;
-    ranker_->RefreshTrending();
-  }
-  // Busy: a share of this turn's intake time. Idle: one slice. Either way intake
-  // is polled again within rank_slice_ms, so a long sweep never stalls it.
-  const double share = config_.pipeline.rank_share;
-  const Clock::duration slice = milliseconds(config_.pipeline.rank_slice_ms);
-  const auto budget =
-      backlog ? std::min(slice, std::chrono::duration_cast<Clock::duration>(ingest_time * (share / (1.0 - share))))
-              : slice;
-  std::vector<UserId> batch;
-  while (sweep_left_ > 0) {
-    batch.push_back(dirty_.front());
-    dirty_set_.erase(dirty_.front().value);
-    dirty_.pop_front();
-    --sweep_left_;
-    if (batch.size() == 64) {  // check the clock every few lists
-      PublishLists(batch);
-      batch.clear();
-      if (!drain && Clock::now() - start > budget) break;
-    }
-  }
-  PublishLists(batch);
+  for (UserId u : (*committed)->touched_users) scheduler_.MarkDirty(u);
+  return true;
 }
 
 void Pipeline::Impl::UpdateGauges() {
@@ -261,19 +179,29 @@ void Pipeline::Impl::UpdateGauges() {
   stats.users.store(view.num_users(), std::memory_order_relaxed);
   stats.items.store(view.num_items(), std::memory_order_relaxed);
   stats.edges.store(view.num_edges(), std::memory_order_relaxed);
-  stats.lists_due.store(dirty_.size(), std::memory_order_relaxed);
-  stats.assigned_partitions.store(consumer_->AssignedPartitions(), std::memory_order_relaxed);
+  stats.lists_due.store(scheduler_.due(), std::memory_order_relaxed);
+  stats.assigned_partitions.store(source_->AssignedPartitions(), std::memory_order_relaxed);
   stats.latest_event_ms.store(store_->LatestEventTime(), std::memory_order_relaxed);
+  const model::PrequentialTally& total = evaluator_.total();
+  const model::PrequentialTally& window = evaluator_.window();
+  stats.positives.store(total.positives, std::memory_order_relaxed);
+  stats.hits.store(total.hits, std::memory_order_relaxed);
+  stats.positives_without_list.store(total.without_list, std::memory_order_relaxed);
+  stats.ndcg_sum.store(total.ndcg, std::memory_order_relaxed);
+  stats.window_positives.store(window.positives, std::memory_order_relaxed);
+  stats.window_hr.store(window.hr(), std::memory_order_relaxed);
+  stats.window_ndcg.store(window.mean_ndcg(), std::memory_order_relaxed);
   // Walking every list is not free: refresh the memory gauge about once a stats interval.
   if (gauge_turns_++ % 256 == 0) stats.graph_view_bytes.store(view.MemoryBytes(), std::memory_order_relaxed);
 }
 
 void Pipeline::Impl::LogStats(bool force) {
-  const auto now = Clock::now();
+  const auto now = SystemClock().Now();
   const double secs = std::chrono::duration<double>(now - last_stats_).count();
   if (!force && secs * 1000 < config_.pipeline.stats_interval_ms) return;
   const uint64_t messages = stats.messages.load();
   const auto& c = store_->counters();
+  const model::PrequentialTally& total = evaluator_.total();
   RECD_INFO("stats: " << static_cast<uint64_t>((messages - last_stats_messages_) / std::max(secs, 1e-9))
                       << " msg/s; totals: messages=" << messages << " applied=" << stats.applied.load()
                       << " rejected=" << stats.rejected.load() << " duplicates=" << stats.duplicates.load()
@@ -281,74 +209,99 @@ void Pipeline::Impl::LogStats(bool force) {
                       << " delivered=" << stats.lists_delivered.load() << "; store: clicks=" << c.applied[0]
                       << " purchases=" << c.applied[1] << " ratings=" << c.applied[2]
                       << " users=" << store_->view().num_users() << " items=" << store_->view().num_items()
-                      << " edges=" << store_->view().num_edges() << " partitions=" << consumer_->AssignedPartitions());
+                      << " edges=" << store_->view().num_edges() << " partitions=" << source_->AssignedPartitions()
+                      << "; prequential HR@10=" << total.hr() << " over " << total.positives << " positives");
   last_stats_ = now;
   last_stats_messages_ = messages;
 }
 
 Status Pipeline::Impl::Run() {
-  // Lists committed but never acknowledged before the last stop: publish them again.
+  // Lists committed but never acknowledged before the last stop join the queue
+  // like any other due user: ranking them all here, before the first heartbeat,
+  // could outlast the watchdog after a long backlog.
   const std::vector<UserId> pending = store_->PendingUsers();
-  if (!pending.empty()) {
-    RECD_INFO("republishing " << pending.size() << " list(s) not acknowledged before the last stop");
-    ranker_->RefreshTrending();
-    PublishLists(pending);
-  }
-  std::vector<stream::ConsumedMessage> messages;
+  if (!pending.empty()) RECD_INFO(pending.size() << " list(s) not acknowledged before the last stop are due again");
+  for (UserId u : pending) scheduler_.MarkDirty(u);
+
   Status failure;
   while (!stop.load()) {
     stats.heartbeat.fetch_add(1, std::memory_order_relaxed);
-    messages.clear();
-    const auto turn_start = Clock::now();
-    // With a sweep under way, only take what is already there: idle time goes to ranking.
-    const auto wait = sweep_left_ > 0 ? milliseconds(0) : milliseconds(config_.pipeline.batch_max_wait_ms);
-    const Status polled = consumer_->Poll(config_.pipeline.batch_max_events, wait, &messages);
-    if (!polled.ok()) {
-      failure = polled;
+    ServeDeliveries(milliseconds(0));
+    if (source_->AtEnd() && !intake_.staged()) break;  // a replayed file is done
+    const auto turn_start = SystemClock().Now();
+    auto ingested = Ingest();
+    if (!ingested.ok()) {
+      failure = ingested.status();
       break;
     }
-    if (!messages.empty()) {
-      if (Status s = ProcessBatch(messages); !s.ok()) {
-        failure = s;
-        break;
-      }
-    }
     // Records arriving means intake is busy: ranking then gets its share of this
-    // turn's time (a poll that waited lends ranking that idle time too). An idle
-    // turn ranks everything due.
-    const bool backlog = !messages.empty();
-    PublishDirty(backlog, Clock::now() - turn_start);
-    publisher_->Poll();
-    ClearDeliveredPending();
+    // turn's time. An idle turn ranks for one slice.
+    RankDue(*ingested, SystemClock().Now() - turn_start, /*drain=*/false);
+    if (output_blocked_ && !intake_.staged()) ServeDeliveries(milliseconds(config_.pipeline.batch_max_wait_ms));
+    ClearPending();
     UpdateGauges();
     LogStats(false);
   }
-  if (failure.ok()) PublishDirty(false, Clock::duration::zero(), /*drain=*/true);  // every committed change
-
-  // Orderly shutdown: intake has stopped and the batch in hand is committed.
-  RECD_INFO("stopping: flushing " << publisher_->InFlight() << " record(s)");
-  const int left = publisher_->Flush(milliseconds(config_.pipeline.shutdown_timeout_ms));
-  ClearDeliveredPending();
+  // Orderly shutdown: intake has stopped; a batch whose dead letters are not
+  // settled stays uncommitted and is read again at the next start.
+  if (intake_.staged()) {
+    RECD_WARN("stopping with a batch whose dead letters were not acknowledged; it is read again at the next start");
+    intake_.Abandon();
+  }
+  if (failure.ok()) RankDue(false, Clock::TimePoint::duration::zero(), /*drain=*/true);  // every committed change
+  RECD_INFO("stopping: flushing " << sink_->InFlight() << " record(s)");
+  const int left = sink_->Flush(milliseconds(config_.pipeline.shutdown_timeout_ms), &deliveries_);
+  OnDeliveries();
+  ClearPending();
   if (left > 0) {
     RECD_WARN(left << " record(s) undelivered at shutdown; their users stay pending and are "
                       "republished at the next start");
   }
+  if (scheduler_.due() > 0) {
+    RECD_WARN(scheduler_.due() << " user(s) not ranked before shutdown (output full); they stay pending");
+  }
+  UpdateGauges();
   LogStats(true);
-  consumer_->Close();
+  source_->Close();
   return failure;
 }
 
 Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Pipeline::~Pipeline() = default;
 
+Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, PipelineEnds ends) {
+  RECD_CHECK(ends.store && ends.source && ends.sink, "a pipeline needs a store, a source and a sink");
+  return std::unique_ptr<Pipeline>(new Pipeline(std::make_unique<Impl>(config, std::move(ends))));
+}
+
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const std::string& brokers) {
-  auto impl = std::make_unique<Impl>(config);
-  RECD_RETURN_IF_ERROR(impl->Open(brokers));
-  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+  PipelineEnds ends;
+  auto store = store::GraphStore::Open(config.store);
+  if (!store.ok()) return store.status();
+  ends.store = std::move(store.value());
+
+  const stream::KafkaConfig producer{brokers, config.kafka.client_id, config.kafka.producer};
+  auto sink = stream::KafkaOutputSink::Create(producer, {config.kafka.recommendations_topic, config.kafka.dlq_topic});
+  if (!sink.ok()) return sink.status();
+  ends.sink = std::move(sink.value());
+
+  stream::ConsumerConfig cc;
+  cc.kafka = {brokers, config.kafka.client_id, config.kafka.consumer};
+  cc.group_id = config.kafka.group_id;
+  cc.group_instance_id = config.kafka.group_instance_id;
+  cc.topics = {config.kafka.events_topic};
+  cc.start_from = config.kafka.start_from;
+  const store::GraphStore* s = ends.store.get();  // the one owner of stored offsets
+  auto consumer = stream::EventConsumer::Create(cc, [s](const TopicPartition& tp) { return s->StoredOffset(tp); });
+  if (!consumer.ok()) return consumer.status();
+  ends.source = std::move(consumer.value());
+  return Create(config, std::move(ends));
 }
 
 Status Pipeline::Run() { return impl_->Run(); }
 void Pipeline::RequestStop() { impl_->stop.store(true); }
 const PipelineStats& Pipeline::stats() const { return impl_->stats; }
+const model::PrequentialEvaluator& Pipeline::evaluator() const { return impl_->evaluator(); }
+const store::GraphStore& Pipeline::store() const { return impl_->store(); }
 
 }  // namespace recd::daemon

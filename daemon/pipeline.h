@@ -1,51 +1,57 @@
-// recd::daemon — the pipeline: consume -> decode (bad -> DLQ) -> apply (one
-// RocksDB batch with the offsets) -> rank the touched users -> publish.
+// recd::daemon — the pipeline: source -> Intake (offset filter, decode, dead
+// letters, one store batch with the offsets) -> ListScheduler -> ranker ->
+// output sink, with every positive scored prequentially before it applies.
+// The same pipeline runs live (Kafka at both ends, wall clock) and in replay (a
+// file at both ends, a clock that follows event time).
 //
 // Run() executes the whole loop on the calling thread; RequestStop() may be
-// called from any thread (signal handler thread). Shutdown order: stop intake,
-// finish the batch in hand, commit, flush the producer within the timeout,
-// report what was not delivered, leave the group, close the store.
+// called from any thread. No wait in the loop is unbounded: while the output
+// is down intake pauses, the heartbeat goes on and a stop is honoured within
+// pipeline.shutdown_timeout_ms. Shutdown order: stop intake, finish the batch
+// in hand, commit, publish what is due, flush within the timeout, report what
+// was not delivered, leave the group, close the store.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "daemon/config.h"
+#include "daemon/stats.h"
+#include "model/prequential.h"
+#include "store/graph_store.h"
+#include "stream/sink.h"
+#include "stream/source.h"
 
 namespace recd::daemon {
 
-// Monotonic totals since start, readable from any thread.
-struct PipelineStats {
-  std::atomic<uint64_t> messages{0};          // consumed records
-  std::atomic<uint64_t> applied{0};           // events applied to the store
-  std::atomic<uint64_t> duplicates{0};
-  std::atomic<uint64_t> rejected{0};          // sent to the DLQ
-  std::atomic<uint64_t> skipped{0};           // redelivered records already in the store
-  std::atomic<uint64_t> batches{0};
-  std::atomic<uint64_t> lists_published{0};   // produced (not yet necessarily acknowledged)
-  std::atomic<uint64_t> lists_delivered{0};
-  std::atomic<uint64_t> delivery_failures{0};
-  std::atomic<uint64_t> heartbeat{0};         // bumped every loop turn (watchdog, /healthz)
-  // Gauges, refreshed every loop turn by the pipeline thread.
-  std::atomic<uint64_t> users{0}, items{0}, edges{0}, graph_view_bytes{0};
-  std::atomic<uint64_t> lists_due{0};           // users waiting for a fresh list
-  std::atomic<uint64_t> assigned_partitions{0};
-  std::atomic<int64_t> latest_event_ms{0};      // newest event time applied
+// What a pipeline runs between. `event_clock`, when set, replaces the wall
+// clock for scheduling and list metadata (replay: it follows event time).
+struct PipelineEnds {
+  std::unique_ptr<store::GraphStore> store;
+  std::unique_ptr<stream::EventSource> source;
+  std::unique_ptr<stream::OutputSink> sink;
+  std::unique_ptr<Clock> event_clock;
 };
 
 class Pipeline {
  public:
-  // Opens the store, the consumer and the publisher. `brokers` overrides
-  // config.kafka.brokers (the embedded cluster's address).
+  // Live: opens the store, the Kafka consumer and the Kafka output. `brokers`
+  // overrides config.kafka.brokers (the embedded cluster's address).
   static Result<std::unique_ptr<Pipeline>> Create(const Config& config, const std::string& brokers);
+  static Result<std::unique_ptr<Pipeline>> Create(const Config& config, PipelineEnds ends);
   ~Pipeline();
 
-  // Runs until RequestStop() or a fatal error; returns OK after a clean shutdown.
+  // Runs until RequestStop(), a fatal error, or the end of a finite source
+  // (then every due list is published first); OK after a clean shutdown.
   Status Run();
   void RequestStop();
   const PipelineStats& stats() const;
+  // Read only after Run() has returned.
+  const model::PrequentialEvaluator& evaluator() const;
+  const store::GraphStore& store() const;
 
  private:
   class Impl;

@@ -51,20 +51,21 @@ void BaselineRanker::RefreshTrending() {
   trending_.resize(keep);
 }
 
-RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis now) const {
+bool BaselineRanker::Excluded(UserId user, ItemId item) const {
+  return (store_.view().TypesOf(user, item) & config_.exclude_types) != 0 || !store_.ItemAvailable(item);
+}
+
+RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_at) const {
   const store::GraphView& view = store_.view();
   RecommendationList list;
   list.user_id = store_.ExternalId(user);
   list.k = config_.k;
   list.model_version = kBaselineModelVersion;
-  list.generated_at = now;
+  list.generated_at = generated_at;
 
   const store::NeighborList empty;
   const store::NeighborList& seen = user.value < view.num_users() ? view.ItemsOf(user) : empty;
-  auto already_seen = [&](uint32_t item) {
-    return std::binary_search(seen.begin(), seen.end(), store::Neighbor{item, 0},
-                              [](const store::Neighbor& a, const store::Neighbor& b) { return a.id < b.id; });
-  };
+  auto excluded = [&](uint32_t item) { return Excluded(user, ItemId(item)); };
 
   // Co-occurrence: score(j) = sum over seed items i and co-users v of
   // w(u,i) * w(v,i) * w(v,j), each weight normalised to its list's heaviest, then
@@ -95,7 +96,7 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis now) const
   }
   std::vector<std::pair<float, uint32_t>> candidates;
   for (uint32_t j : scratch_touched_) {
-    if (!already_seen(j) && store_.ItemAvailable(ItemId(j))) {
+    if (!excluded(j)) {
       const float score =
           scratch_scores_[j] / std::pow(static_cast<float>(view.UsersOf(ItemId(j)).size()), config_.degree_penalty);
       candidates.emplace_back(score, j);
@@ -123,7 +124,7 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis now) const
     const double top = view.ItemPopularity(trending_.front());
     for (ItemId t : trending_) {
       if (list.items.size() >= config_.k) break;
-      if (already_seen(t.value) || std::find(listed.begin(), listed.end(), t.value) != listed.end()) {
+      if (excluded(t.value) || std::find(listed.begin(), listed.end(), t.value) != listed.end()) {
         continue;
       }
       list.items.push_back(

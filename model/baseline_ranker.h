@@ -20,6 +20,10 @@ struct BaselineConfig {
   size_t items_per_co_user = 40;   // items taken per co-user (an even sample beyond this)
   size_t trending_pool = 500;      // trending items kept for fallback and cold start
   float degree_penalty = 0.0f;     // scores divided by item degree^this (0: raw co-occurrence)
+  // Items the user had an interaction of these types with are never listed.
+  // Default: purchased or rated, not only clicked (shoppers click an item
+  // several times before they buy it; the purchase is what matters).
+  store::TypeMask exclude_types = store::TypeBit(EventType::kPurchase) | store::TypeBit(EventType::kRating);
 };
 
 inline constexpr const char* kBaselineModelVersion = "baseline-cooc-1";
@@ -31,9 +35,14 @@ class BaselineRanker {
   // Recomputes the trending pool from item popularity. Call once per applied batch.
   void RefreshTrending();
 
-  // The user's top-k list. Items the user already interacted with and unavailable
-  // items are never listed. `generated_at` is taken from `now` (wall time).
-  RecommendationList Recommend(UserId user, EpochMillis now) const;
+  // The user's top-k list. Items the config's exclude_types filter out and
+  // unavailable items are never listed. Ranking depends only on the graph (its
+  // weights are epoch-referred, so no "now" enters the order); `generated_at`
+  // is copied into the list as metadata.
+  RecommendationList Recommend(UserId user, EpochMillis generated_at) const;
+
+  // Whether the filters keep `item` out of `user`'s lists.
+  bool Excluded(UserId user, ItemId item) const;
 
   const BaselineConfig& config() const { return config_; }
 

@@ -113,6 +113,8 @@ class IdMap {
 class DedupWindow {
  public:
   explicit DedupWindow(size_t capacity) : capacity_(capacity) {}
+  // A window of 0 is dedup turned off: ids are neither looked up nor recorded.
+  bool enabled() const { return capacity_ > 0; }
   bool Seen(const std::string& id) const { return seq_of_.count(id) != 0; }
   // Records `id` in the batch; evictions are written by FinishBatch.
   void Add(const std::string& id, rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* order) {
@@ -120,6 +122,11 @@ class DedupWindow {
     r::PutU64BE(&seq, next_seq_);
     wb->Put(order, seq, id);
     Remember(next_seq_++, id);
+    Trim();
+  }
+  // Forgets the oldest ids beyond the capacity (after Load: a smaller window
+  // than the store was written with); FinishBatch deletes them on disk.
+  void Trim() {
     while (order_.size() > capacity_) {
       seq_of_.erase(*order_.front().second);
       order_.pop_front();
@@ -172,7 +179,7 @@ class GraphStore::Impl {
   rocksdb::WriteOptions write_options;
   IdMap users, items;
   DedupWindow dedup;
-  std::map<std::pair<std::string, int32_t>, int64_t> offsets;
+  std::map<TopicPartition, Offset> offsets;
   std::vector<bool> item_unavailable;       // by ItemId
   std::vector<EpochMillis> available_ts;    // event time of the newest `available` value
   bool poisoned = false;                    // a write failed: refuse further writes
@@ -276,8 +283,12 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
   RECD_RETURN_IF_ERROR(scan(kUserItems, [&](std::string_view k, std::string_view v) {
     EdgeRecord e;
     if (k.size() != 8 || !r::DecodeEdge(v, &e)) return Status::Corruption("bad user_items record");
+    TypeMask types = 0;
+    for (size_t t = 0; t < e.counts.size(); ++t) {
+      if (e.counts[t] > 0) types |= TypeBit(static_cast<EventType>(t));
+    }
     self->view_.AddInteraction(UserId(r::GetU32BE(k.data())), ItemId(r::GetU32BE(k.data() + 4)),
-                               e.log_weight);
+                               e.log_weight, types);
     self->latest_event_ts_ = std::max(self->latest_event_ts_, e.last_ts);
     return Status::Ok();
   }));
@@ -304,7 +315,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
       return Status::Corruption("bad offsets record");
     }
     impl.offsets[{std::string(k.substr(0, nul)), static_cast<int32_t>(r::GetU32BE(k.data() + nul + 1))}] =
-        static_cast<int64_t>(r::GetU64BE(v.data()));
+        Offset(static_cast<int64_t>(r::GetU64BE(v.data())));
     return Status::Ok();
   }));
 
@@ -313,6 +324,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     impl.dedup.Load(r::GetU64BE(k.data()), std::string(v));
     return Status::Ok();
   }));
+  impl.dedup.Trim();
 
   RECD_INFO("store " << options.path << " open: " << impl.users.size() << " users, "
                      << impl.items.size() << " items, " << self->view_.num_edges() << " edges, "
@@ -359,6 +371,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
     UserId user;
     ItemId item;
     double log_weight;
+    TypeMask types;
   };
   std::vector<ViewEdge> view_edges;
   view_edges.reserve(events.size());
@@ -392,7 +405,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   };
 
   for (const Event& e : events) {
-    if (!e.event_id.empty()) {
+    if (!e.event_id.empty() && impl.dedup.enabled()) {
       if (impl.dedup.Seen(e.event_id)) {
         ++out.duplicates;
         continue;
@@ -417,7 +430,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
         const std::string value = r::EncodeEdge(rec);
         wb.Merge(impl.cf(kUserItems), r::PairKey(u, i), value);
         wb.Merge(impl.cf(kItemUsers), r::PairKey(i, u), value);
-        view_edges.push_back({UserId(u), ItemId(i), rec.log_weight});
+        view_edges.push_back({UserId(u), ItemId(i), rec.log_weight, TypeBit(e.type)});
         touch_user(u);
         touch_item(i);
         break;
@@ -453,8 +466,8 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   wb.Put(impl.cf(kMeta), kCountersKey, r::EncodeCounters(counters));
   for (const auto& o : offsets) {
     std::string v;
-    r::PutU64BE(&v, static_cast<uint64_t>(o.next_offset));
-    wb.Put(impl.cf(kOffsets), r::OffsetKey(o.topic, o.partition), v);
+    r::PutU64BE(&v, static_cast<uint64_t>(o.next.value));
+    wb.Put(impl.cf(kOffsets), r::OffsetKey(o.tp.topic, o.tp.partition), v);
   }
   for (UserId u : out.touched_users) wb.Put(impl.cf(kPending), r::DenseKey(r::kUserKind, u.value), "");
 
@@ -469,7 +482,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   // Committed: bring the derived in-memory state up to date.
   counters_ = counters;
   latest_event_ts_ = latest;
-  for (const auto& o : offsets) impl.offsets[{o.topic, o.partition}] = o.next_offset;
+  for (const auto& o : offsets) impl.offsets[o.tp] = o.next;
   if (impl.users.size() > view_.num_users()) {
     view_.EnsureUser(UserId(static_cast<uint32_t>(impl.users.size() - 1)));
   }
@@ -484,7 +497,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
       impl.item_unavailable[a.item.value] = !a.available;
     }
   }
-  for (const auto& ve : view_edges) view_.AddInteraction(ve.user, ve.item, ve.log_weight);
+  for (const auto& ve : view_edges) view_.AddInteraction(ve.user, ve.item, ve.log_weight, ve.types);
   return out;
 }
 
@@ -506,8 +519,8 @@ Status GraphStore::ClearPending(const std::vector<UserId>& users) {
   return FromRocks(impl_->db->Write(relaxed, &wb), "clearing pending lists");
 }
 
-std::optional<int64_t> GraphStore::StoredOffset(const std::string& topic, int32_t partition) const {
-  auto it = impl_->offsets.find({topic, partition});
+std::optional<Offset> GraphStore::StoredOffset(const TopicPartition& tp) const {
+  auto it = impl_->offsets.find(tp);
   if (it == impl_->offsets.end()) return std::nullopt;
   return it->second;
 }

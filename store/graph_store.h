@@ -26,18 +26,15 @@ namespace recd::store {
 struct StoreOptions {
   std::string path;
   DecayConfig decay;
-  size_t dedup_window = 250'000;  // most recent event ids remembered for duplicate dropping
+  // Most recent event ids remembered for duplicate dropping; 0 turns dedup off
+  // (every event_id is ignored and nothing is written for it).
+  size_t dedup_window = 250'000;
   bool sync_writes = true;        // fsync the WAL on every batch (survives power loss, not only kill -9)
   // Inspect a store, even one a running daemon holds: no writes, no decay check.
   bool read_only = false;
 };
 
-// A consumer position: the next offset to read.
-struct PartitionOffset {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t next_offset = 0;
-};
+using recd::PartitionOffset;
 
 // Durable totals, committed in the same batch as the graph change they count.
 struct Counters {
@@ -88,7 +85,9 @@ class GraphStore {
   // Forgets the pending mark of users whose newest list is delivered.
   Status ClearPending(const std::vector<UserId>& users);
 
-  std::optional<int64_t> StoredOffset(const std::string& topic, int32_t partition) const;
+  // The one owner of consumer positions: the next offset to read in `tp`, as
+  // committed with the state; nullopt when none is stored.
+  std::optional<Offset> StoredOffset(const TopicPartition& tp) const;
   const Counters& counters() const { return counters_; }
   const GraphView& view() const { return view_; }
   const DecayConfig& decay() const { return options_.decay; }

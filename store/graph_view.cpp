@@ -6,20 +6,33 @@
 
 namespace recd::store {
 
-bool GraphView::Upsert(NeighborList& list, uint32_t id, double log_weight) {
+std::pair<size_t, bool> GraphView::Upsert(NeighborList& list, uint32_t id, double log_weight) {
   auto& v = list.items_;
   auto it = std::lower_bound(v.begin(), v.end(), id,
                              [](const Neighbor& n, uint32_t x) { return n.id < x; });
+  const size_t index = static_cast<size_t>(it - v.begin());
   if (it != v.end() && it->id == id) {
     it->log_weight = static_cast<float>(LogAddExp2(it->log_weight, log_weight));
-    return false;
+    return {index, false};
   }
   v.insert(it, Neighbor{id, static_cast<float>(log_weight)});
-  return true;
+  return {index, true};
 }
 
 void GraphView::EnsureUser(UserId user) {
-  if (user.value >= user_items_.size()) user_items_.resize(user.value + 1);
+  if (user.value >= user_items_.size()) {
+    user_items_.resize(user.value + 1);
+    user_item_types_.resize(user.value + 1);
+  }
+}
+
+TypeMask GraphView::TypesOf(UserId user, ItemId item) const {
+  if (user.value >= user_items_.size()) return 0;
+  const auto& v = user_items_[user.value].items_;
+  auto it = std::lower_bound(v.begin(), v.end(), item.value,
+                             [](const Neighbor& n, uint32_t x) { return n.id < x; });
+  if (it == v.end() || it->id != item.value) return 0;
+  return user_item_types_[user.value][static_cast<size_t>(it - v.begin())];
 }
 
 void GraphView::EnsureItem(ItemId item) {
@@ -29,10 +42,13 @@ void GraphView::EnsureItem(ItemId item) {
   }
 }
 
-void GraphView::AddInteraction(UserId user, ItemId item, double log_weight) {
+void GraphView::AddInteraction(UserId user, ItemId item, double log_weight, TypeMask types) {
   EnsureUser(user);
   EnsureItem(item);
-  const bool added = Upsert(user_items_[user.value], item.value, log_weight);
+  const auto [index, added] = Upsert(user_items_[user.value], item.value, log_weight);
+  auto& type_list = user_item_types_[user.value];
+  if (added) type_list.insert(type_list.begin() + static_cast<ptrdiff_t>(index), types);
+  else type_list[index] |= types;
   Upsert(item_users_[item.value], user.value, log_weight);
   item_popularity_[item.value] = LogAddExp2(item_popularity_[item.value], log_weight);
   if (added) ++num_edges_;
@@ -40,6 +56,7 @@ void GraphView::AddInteraction(UserId user, ItemId item, double log_weight) {
 
 void GraphView::Compact() {
   for (auto& l : user_items_) l.items_.shrink_to_fit();
+  for (auto& t : user_item_types_) t.shrink_to_fit();
   for (auto& l : item_users_) l.items_.shrink_to_fit();
 }
 
@@ -47,6 +64,8 @@ size_t GraphView::MemoryBytes() const {
   size_t bytes = (user_items_.capacity() + item_users_.capacity()) * sizeof(NeighborList) +
                  item_popularity_.capacity() * sizeof(double);
   for (const auto& l : user_items_) bytes += l.items_.capacity() * sizeof(Neighbor);
+  bytes += user_item_types_.capacity() * sizeof(std::vector<TypeMask>);
+  for (const auto& t : user_item_types_) bytes += t.capacity();
   for (const auto& l : item_users_) bytes += l.items_.capacity() * sizeof(Neighbor);
   return bytes;
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/event.h"
 #include "base/ids.h"
 
 namespace recd::store {
@@ -18,6 +19,10 @@ struct Neighbor {
   float log_weight;
 };
 static_assert(sizeof(Neighbor) == 8, "GraphView memory budget assumes 8-byte neighbours");
+
+// Which interaction types an edge has seen, one bit per EventType (click, purchase, rating).
+using TypeMask = uint8_t;
+inline constexpr TypeMask TypeBit(EventType t) { return static_cast<TypeMask>(1u << static_cast<unsigned>(t)); }
 
 // A neighbour list sorted by id.
 class NeighborList {
@@ -35,8 +40,9 @@ class NeighborList {
 
 class GraphView {
  public:
-  // Adds `log_weight` (log-add-exp) to edge (user, item), creating it when new.
-  void AddInteraction(UserId user, ItemId item, double log_weight);
+  // Adds `log_weight` (log-add-exp) to edge (user, item), creating it when new,
+  // and records the interaction types in `types` on the user's side.
+  void AddInteraction(UserId user, ItemId item, double log_weight, TypeMask types = 0);
   // Makes sure the ids exist (a user or item can exist without edges).
   void EnsureUser(UserId user);
   void EnsureItem(ItemId item);
@@ -45,6 +51,8 @@ class GraphView {
 
   const NeighborList& ItemsOf(UserId user) const { return user_items_[user.value]; }
   const NeighborList& UsersOf(ItemId item) const { return item_users_[item.value]; }
+  // The interaction types the user has had with the item (0: none, or no edge).
+  TypeMask TypesOf(UserId user, ItemId item) const;
   // Epoch-referred log2 of the item's summed interaction weight (trending score).
   double ItemPopularity(ItemId item) const { return item_popularity_[item.value]; }
 
@@ -55,8 +63,11 @@ class GraphView {
   size_t MemoryBytes() const;
 
  private:
-  static bool Upsert(NeighborList& list, uint32_t id, double log_weight);
+  // Returns the entry's index and whether it was inserted.
+  static std::pair<size_t, bool> Upsert(NeighborList& list, uint32_t id, double log_weight);
   std::vector<NeighborList> user_items_;
+  // Parallel to user_items_[u] entry by entry: the edge's types (item lists carry none).
+  std::vector<std::vector<TypeMask>> user_item_types_;
   std::vector<NeighborList> item_users_;
   std::vector<double> item_popularity_;
   size_t num_edges_ = 0;

@@ -65,8 +65,8 @@ struct EventDecoder::Impl {
   std::string padded;  // input copied here with SIMDJSON_PADDING zero bytes behind it
 };
 
-EventDecoder::EventDecoder(DecoderLimits limits)
-    : limits_(limits), impl_(std::make_unique<Impl>()) {
+EventDecoder::EventDecoder(DecoderLimits limits, const Clock& clock)
+    : limits_(limits), clock_(clock), impl_(std::make_unique<Impl>()) {
   // Sized for the largest accepted message; parse() grows it if ever needed.
   if (impl_->parser.allocate(limits_.max_event_bytes + 64) != simdjson::SUCCESS) {
     throw std::bad_alloc();
@@ -219,6 +219,17 @@ bool EventDecoder::Decode(std::string_view bytes, Event* out, Rejection* rej) {
                   "field \"ts\" is " + std::string(TypeName(ts_el.type())) +
                       ", expected an RFC 3339 string or integer epoch milliseconds");
   }
+  // One event dated far ahead would lead trending and decay until its date comes.
+  if (limits_.max_future_skew_ms > 0) {
+    const EpochMillis now = clock_.WallMillis();
+    if (out->ts > now + limits_.max_future_skew_ms) {
+      return reject(RejectReason::kBadTimestamp,
+                    "field \"ts\" is " + FormatRfc3339(out->ts) + ", more than " +
+                        std::to_string(limits_.max_future_skew_ms / 1000) + " s ahead of this host's clock (" +
+                        FormatRfc3339(now) + "); send the time the event happened, or raise "
+                        "stream.max_future_skew_s if producers' clocks run ahead");
+    }
+  }
 
   // Optional event id.
   out->event_id.clear();
@@ -333,7 +344,8 @@ std::string EncodeEvent(const Event& e) {
   return j.dump();
 }
 
-std::string EncodeRecommendationList(const RecommendationList& list) {
+namespace {
+nlohmann::json ListJson(const RecommendationList& list) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& item : list.items) {
     items.push_back({{"item_id", item.item_id}, {"score", item.score}});
@@ -344,6 +356,16 @@ std::string EncodeRecommendationList(const RecommendationList& list) {
                       {"model_version", list.model_version},
                       {"generated_at", FormatRfc3339(list.generated_at)},
                       {"source", Name(list.source)}};
+  return j;
+}
+}  // namespace
+
+std::string EncodeRecommendationList(const RecommendationList& list) { return ListJson(list).dump(); }
+
+std::string EncodeReplayedList(const RecommendationList& list, EpochMillis published_at, int64_t after_input) {
+  nlohmann::json j = ListJson(list);
+  j["published_at"] = FormatRfc3339(published_at);
+  j["after_input"] = after_input;
   return j.dump();
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <variant>
 
+#include "base/clock.h"
 #include "base/event.h"
 
 namespace recd::stream {
@@ -41,6 +42,8 @@ struct DecoderLimits {
   size_t max_embedding_dims = 4096;
   double rating_min = 1.0;
   double rating_max = 5.0;
+  // Events dated further than this ahead of the wall clock are refused (bad_timestamp); 0: no check.
+  int64_t max_future_skew_ms = 24 * 3600 * 1000;
 };
 
 using DecodeResult = std::variant<Event, Rejection>;
@@ -49,7 +52,8 @@ using DecodeResult = std::variant<Event, Rejection>;
 // buffer; give each thread its own decoder.
 class EventDecoder {
  public:
-  explicit EventDecoder(DecoderLimits limits = {});
+  // `clock` gives the wall time the far-future check compares against.
+  explicit EventDecoder(DecoderLimits limits = {}, const Clock& clock = SystemClock());
   ~EventDecoder();
   EventDecoder(const EventDecoder&) = delete;
   EventDecoder& operator=(const EventDecoder&) = delete;
@@ -64,6 +68,7 @@ class EventDecoder {
  private:
   struct Impl;
   DecoderLimits limits_;
+  const Clock& clock_;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -73,5 +78,9 @@ std::string EncodeEvent(const Event& event);
 
 // Encodes a list per DESIGN.md's output contract.
 std::string EncodeRecommendationList(const RecommendationList& list);
+// The same JSON plus `published_at` (RFC 3339, event time) and `after_input`
+// (the offset of the newest input record applied before the list was made):
+// what `recd replay` writes, enough for any evaluator to recompute its metrics.
+std::string EncodeReplayedList(const RecommendationList& list, EpochMillis published_at, int64_t after_input);
 
 }  // namespace recd::stream

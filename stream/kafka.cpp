@@ -137,10 +137,10 @@ class EventConsumer::Rebalancer : public RdKafka::RebalanceCb {
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       for (auto* tp : partitions) {
-        const auto stored = lookup_(tp->topic(), tp->partition());
-        tp->set_offset(stored ? *stored : default_offset_);
+        const auto stored = lookup_({tp->topic(), tp->partition()});
+        tp->set_offset(stored ? stored->value : default_offset_);
         RECD_INFO("assigned " << tp->topic() << "[" << tp->partition() << "] at "
-                              << (stored ? "stored offset " + std::to_string(*stored)
+                              << (stored ? "stored offset " + std::to_string(stored->value)
                                          : std::string("the configured start (no stored offset)")));
       }
       if (cooperative) {
@@ -213,36 +213,65 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
 
 EventConsumer::~EventConsumer() { Close(); }
 
-Status EventConsumer::Poll(size_t max_messages, std::chrono::milliseconds max_wait,
-                           std::vector<ConsumedMessage>* out) {
+Status EventConsumer::Poll(size_t max_records, std::chrono::milliseconds max_wait, std::vector<SourceRecord>* out) {
+  held_.clear();
   int wait_ms = static_cast<int>(max_wait.count());
-  for (size_t n = 0; n < max_messages; ++n) {
+  Status status;
+  for (size_t n = 0; n < max_records; ++n) {
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms));
     wait_ms = 0;
-    switch (m->err()) {
-      case RdKafka::ERR_NO_ERROR:
-        out->emplace_back(std::move(m));
-        break;
-      case RdKafka::ERR__TIMED_OUT:
-      case RdKafka::ERR__PARTITION_EOF:
-        return Status::Ok();
-      case RdKafka::ERR__FATAL:
-        return Status::Unavailable("kafka consumer fatal error: " + m->errstr());
-      default:
-        ++transient_errors_;
-        RECD_WARN("kafka consumer: " << m->errstr() << " (librdkafka retries on its own)");
-        return Status::Ok();
+    if (m->err() == RdKafka::ERR_NO_ERROR) {
+      held_.emplace_back(std::move(m));
+      continue;
     }
+    if (m->err() == RdKafka::ERR__FATAL) {
+      status = Status::Unavailable("kafka consumer fatal error: " + m->errstr());
+    } else if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF) {
+      ++transient_errors_;
+      RECD_WARN("kafka consumer: " << m->errstr() << " (librdkafka retries on its own)");
+    }
+    break;
   }
-  return Status::Ok();
+  // held_ no longer grows: the views stay valid until the next Poll.
+  for (const ConsumedMessage& m : held_) {
+    out->push_back({{m.topic(), m.partition()}, Offset(m.offset()), m.key(), m.payload()});
+  }
+  return status;
 }
 
-void EventConsumer::CommitAsync(
-    const std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>>& next_offsets) {
+std::optional<Offset> EventConsumer::HighWatermark(const TopicPartition& tp) {
+  int64_t low = -1, high = -1;
+  if (consumer_->get_watermark_offsets(tp.topic, tp.partition, &low, &high) == RdKafka::ERR_NO_ERROR && high >= 0) {
+    return Offset(high);
+  }
+  if (consumer_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, 1000) == RdKafka::ERR_NO_ERROR &&
+      high >= 0) {
+    return Offset(high);
+  }
+  return std::nullopt;
+}
+
+void EventConsumer::Pause() {
+  if (paused_ || closed_) return;
+  TopicPartitions tps;
+  consumer_->assignment(tps.v);
+  consumer_->pause(tps.v);
+  paused_ = true;
+}
+
+void EventConsumer::Resume() {
+  if (!paused_ || closed_) return;
+  TopicPartitions tps;
+  consumer_->assignment(tps.v);
+  consumer_->resume(tps.v);
+  paused_ = false;
+}
+
+void EventConsumer::Committed(const std::vector<PartitionOffset>& next_offsets) {
   if (next_offsets.empty() || closed_) return;
   TopicPartitions tps;
-  for (const auto& [tp, offset] : next_offsets) {
-    tps.v.push_back(RdKafka::TopicPartition::create(tp.first, tp.second, offset));
+  for (const auto& o : next_offsets) {
+    tps.v.push_back(RdKafka::TopicPartition::create(o.tp.topic, o.tp.partition, o.next.value));
   }
   consumer_->commitAsync(tps.v);
 }
@@ -252,6 +281,7 @@ size_t EventConsumer::AssignedPartitions() const { return rebalancer_->assigned(
 void EventConsumer::Close() {
   if (closed_ || !consumer_) return;
   closed_ = true;
+  held_.clear();
   consumer_->close();
 }
 
@@ -262,10 +292,34 @@ class Publisher::DeliveryReporter : public RdKafka::DeliveryReportCb {
   explicit DeliveryReporter(DeliveryHandler handler) : handler_(std::move(handler)) {}
   void dr_cb(RdKafka::Message& m) override {
     if (!handler_) return;
-    Delivery d{reinterpret_cast<uint64_t>(m.msg_opaque()), m.err() == RdKafka::ERR_NO_ERROR,
-               m.err() == RdKafka::ERR_NO_ERROR ? std::string() : m.errstr()};
+    const bool ok = m.err() == RdKafka::ERR_NO_ERROR;
+    Delivery d{reinterpret_cast<uint64_t>(m.msg_opaque()), ok, !ok && Retriable(m.err()), ok ? std::string() : m.errstr()};
     handler_(d);
   }
+
+ private:
+  // Failures of the path to the broker, not of the record: sending again may work.
+  static bool Retriable(RdKafka::ErrorCode err) {
+    switch (err) {
+      case RdKafka::ERR__MSG_TIMED_OUT:
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__TRANSPORT:
+      case RdKafka::ERR__ALL_BROKERS_DOWN:
+      case RdKafka::ERR__PURGE_QUEUE:
+      case RdKafka::ERR__PURGE_INFLIGHT:
+      case RdKafka::ERR_REQUEST_TIMED_OUT:
+      case RdKafka::ERR_NOT_ENOUGH_REPLICAS:
+      case RdKafka::ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      case RdKafka::ERR_NOT_LEADER_FOR_PARTITION:
+      case RdKafka::ERR_LEADER_NOT_AVAILABLE:
+      case RdKafka::ERR_NETWORK_EXCEPTION:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+ public:
 
  private:
   DeliveryHandler handler_;
@@ -300,8 +354,9 @@ Publisher::~Publisher() {
 }
 
 Status Publisher::Produce(const std::string& topic, std::string_view key, std::string_view value,
-                          const std::vector<std::pair<std::string, std::string>>& headers,
-                          uint64_t tag) {
+                          const std::vector<std::pair<std::string, std::string>>& headers, uint64_t tag,
+                          std::chrono::milliseconds max_block) {
+  const auto give_up = std::chrono::steady_clock::now() + max_block;
   for (;;) {
     RdKafka::Headers* h = nullptr;
     if (!headers.empty()) {
@@ -315,9 +370,12 @@ Status Publisher::Produce(const std::string& topic, std::string_view key, std::s
     if (err == RdKafka::ERR_NO_ERROR) return Status::Ok();
     delete h;  // ownership passes to librdkafka only on success
     if (err != RdKafka::ERR__QUEUE_FULL) {
-      return Status::Unavailable("producing to " + topic + ": " + RdKafka::err2str(err));
+      return Status::InvalidArgument("producing to " + topic + ": " + RdKafka::err2str(err));
     }
-    producer_->poll(50);  // local queue full: serve deliveries, then retry
+    if (std::chrono::steady_clock::now() >= give_up) {
+      return Status::Unavailable("producing to " + topic + ": the local queue is full (is the broker down?)");
+    }
+    producer_->poll(std::min<int>(10, static_cast<int>(max_block.count())));  // serve deliveries, then retry
   }
 }
 

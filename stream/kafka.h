@@ -13,7 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/ids.h"
 #include "base/status.h"
+#include "stream/source.h"
 
 namespace RdKafka {
 class Message;
@@ -66,7 +68,7 @@ class ConsumedMessage {
 };
 
 // Next offset to read for a partition, as stored with the state; nullopt when none is stored.
-using StoredOffsetLookup = std::function<std::optional<int64_t>(const std::string& topic, int32_t partition)>;
+using StoredOffsetLookup = std::function<std::optional<Offset>(const TopicPartition& tp)>;
 
 struct ConsumerConfig {
   KafkaConfig kafka;
@@ -77,46 +79,51 @@ struct ConsumerConfig {
   std::string start_from = "earliest";
 };
 
-// Consumes with manual offsets: nothing is committed automatically; on every
-// assignment each partition is positioned at the offset the store holds for it.
-// Single-threaded: call every method from the one pipeline thread.
-class EventConsumer {
+// The Kafka event source. Consumes with manual offsets: nothing is committed
+// automatically; on every assignment each partition is positioned at the offset
+// the store holds for it. Single-threaded: call every method from the one
+// pipeline thread.
+class EventConsumer final : public EventSource {
  public:
   static Result<std::unique_ptr<EventConsumer>> Create(const ConsumerConfig& config,
                                                        StoredOffsetLookup stored_offsets);
-  ~EventConsumer();
+  ~EventConsumer() override;
 
-  // Appends up to max_messages to *out. Waits up to max_wait for the first one,
-  // then takes only what is already fetched. Transient errors are logged and
-  // counted; a fatal client error returns a non-OK status.
-  Status Poll(size_t max_messages, std::chrono::milliseconds max_wait,
-              std::vector<ConsumedMessage>* out);
-
+  // Transient errors are logged and counted; a fatal client error returns a non-OK status.
+  Status Poll(size_t max_records, std::chrono::milliseconds max_wait, std::vector<SourceRecord>* out) override;
+  bool AtEnd() const override { return false; }
+  // The cached high watermark from the last fetch; when none is cached, asks the
+  // broker (bounded by one second).
+  std::optional<Offset> HighWatermark(const TopicPartition& tp) override;
+  // Pauses / resumes fetching every assigned partition; Poll keeps serving the group.
+  void Pause() override;
+  void Resume() override;
   // Tells the group coordinator how far we are (for lag dashboards only: the
   // source of truth is the store). Asynchronous, best-effort.
-  void CommitAsync(const std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>>& next_offsets);
-
-  // Number of partitions currently assigned.
-  size_t AssignedPartitions() const;
-  uint64_t transient_errors() const { return transient_errors_; }
-
+  void Committed(const std::vector<PartitionOffset>& next_offsets) override;
+  size_t AssignedPartitions() const override;
   // Leaves the group cleanly. Idempotent.
-  void Close();
+  void Close() override;
+
+  uint64_t transient_errors() const { return transient_errors_; }
 
  private:
   class Rebalancer;
   EventConsumer() = default;
   std::unique_ptr<Rebalancer> rebalancer_;  // outlives consumer_ (declared first)
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::vector<ConsumedMessage> held_;       // what the last Poll's views point into
   uint64_t transient_errors_ = 0;
+  bool paused_ = false;
   bool closed_ = false;
 };
 
 // Outcome of one produced record, delivered on the thread that calls Poll/Flush.
 struct Delivery {
-  uint64_t tag;          // as given to Produce
+  uint64_t tag;            // as given to Produce
   bool ok;
-  std::string error;     // empty when ok
+  bool retriable = false;  // a failure that may succeed if sent again (an outage, not the record)
+  std::string error;       // empty when ok
 };
 using DeliveryHandler = std::function<void(const Delivery&)>;
 
@@ -130,9 +137,12 @@ class Publisher {
   ~Publisher();
 
   // Enqueues one record. When the local queue is full it serves deliveries and
-  // retries, so it may block until the broker catches up.
+  // retries for at most `max_block`, then returns Unavailable (nothing queued;
+  // try again later). A record that can never be sent (too large, unknown
+  // topic, ...) returns InvalidArgument.
   Status Produce(const std::string& topic, std::string_view key, std::string_view value,
-                 const std::vector<std::pair<std::string, std::string>>& headers, uint64_t tag);
+                 const std::vector<std::pair<std::string, std::string>>& headers, uint64_t tag,
+                 std::chrono::milliseconds max_block = std::chrono::seconds(60));
   // Serves delivery reports for up to `wait`.
   void Poll(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   // Waits up to `timeout` for everything queued to be delivered; returns how many are left.

@@ -1,6 +1,8 @@
 // Unit tests for model/: the baseline ranker on small graphs with known answers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "model/baseline_ranker.h"
 #include "tests/test_util.h"
 
@@ -36,16 +38,16 @@ class RankerTest : public ::testing::Test {
   std::unique_ptr<store::GraphStore> store_;
 };
 
-TEST_F(RankerTest, RecommendsWhatSimilarUsersTookAndNeverWhatTheUserHas) {
-  // Two communities: {a1,a2,a3} and {b1,b2,b3}. "alice" took a1 and a2.
+TEST_F(RankerTest, RecommendsWhatSimilarUsersTookAndNeverWhatTheUserBought) {
+  // Two communities: {a1,a2,a3} and {b1,b2,b3}. "alice" bought a1 and a2.
   std::vector<Event> events;
   for (int u = 0; u < 5; ++u) {
     for (const char* i : {"a1", "a2", "a3"}) events.push_back(Interaction(EventType::kClick, "ua" + std::to_string(u), i, kT0 + u));
     for (const char* i : {"b1", "b2", "b3"}) events.push_back(Interaction(EventType::kClick, "ub" + std::to_string(u), i, kT0 + u));
   }
   for (int u = 0; u < 9; ++u) events.push_back(Interaction(EventType::kPurchase, "ub" + std::to_string(u), "b1", kT0));  // b1 is the most popular
-  events.push_back(Interaction(EventType::kClick, "alice", "a1", kT0 + 10));
-  events.push_back(Interaction(EventType::kClick, "alice", "a2", kT0 + 11));
+  events.push_back(Interaction(EventType::kPurchase, "alice", "a1", kT0 + 10));
+  events.push_back(Interaction(EventType::kPurchase, "alice", "a2", kT0 + 11));
   Apply(events);
   BaselineConfig config;
   config.k = 3;
@@ -64,6 +66,40 @@ TEST_F(RankerTest, RecommendsWhatSimilarUsersTookAndNeverWhatTheUserHas) {
     EXPECT_NE(s.item_id, "a1");
     EXPECT_NE(s.item_id, "a2");
   }
+}
+
+// The filters follow the configured types: by default a purchase or a rating
+// keeps an item out of the user's lists, a click does not.
+TEST_F(RankerTest, FiltersExcludeTheConfiguredInteractionTypesOnly) {
+  std::vector<Event> events;
+  for (int u = 0; u < 4; ++u) {
+    for (const char* i : {"x", "y", "z", "w"}) events.push_back(Interaction(EventType::kClick, "u" + std::to_string(u), i, kT0 + u));
+  }
+  events.push_back(Interaction(EventType::kClick, "carol", "x", kT0 + 10));
+  events.push_back(Interaction(EventType::kClick, "carol", "y", kT0 + 11));
+  events.push_back(Interaction(EventType::kPurchase, "carol", "y", kT0 + 12));
+  events.push_back(Interaction(EventType::kRating, "carol", "z", kT0 + 13, "", 2));
+  Apply(events);
+  const UserId carol = *store_->FindUser("carol");
+  BaselineConfig config;
+  config.k = 4;
+  BaselineRanker by_default(*store_, config);
+  by_default.RefreshTrending();
+  const auto listed = Items(by_default.Recommend(carol, kT0));
+  EXPECT_NE(std::find(listed.begin(), listed.end(), "x"), listed.end()) << "clicked only: may come back";
+  EXPECT_EQ(std::find(listed.begin(), listed.end(), "y"), listed.end()) << "purchased after clicks: never";
+  EXPECT_EQ(std::find(listed.begin(), listed.end(), "z"), listed.end()) << "rated: never";
+  EXPECT_NE(std::find(listed.begin(), listed.end(), "w"), listed.end());
+  EXPECT_TRUE(by_default.Excluded(carol, *store_->FindItem("y")));
+  EXPECT_FALSE(by_default.Excluded(carol, *store_->FindItem("x")));
+
+  config.exclude_types = store::TypeBit(EventType::kClick);  // only what was clicked
+  BaselineRanker clicks_out(*store_, config);
+  clicks_out.RefreshTrending();
+  const auto listed2 = Items(clicks_out.Recommend(carol, kT0));
+  EXPECT_EQ(std::find(listed2.begin(), listed2.end(), "x"), listed2.end());
+  EXPECT_EQ(std::find(listed2.begin(), listed2.end(), "y"), listed2.end());  // clicked too
+  EXPECT_NE(std::find(listed2.begin(), listed2.end(), "z"), listed2.end());  // only rated
 }
 
 TEST_F(RankerTest, ColdUsersGetTrendingAndUnavailableItemsAreSkipped) {

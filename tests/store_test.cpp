@@ -118,16 +118,16 @@ TEST_F(StoreTest, DedupWindowIsBoundedAndForgetsTheOldest) {
 TEST_F(StoreTest, OffsetsCommitWithTheBatchAndSurviveReopen) {
   {
     auto store = Open();
-    EXPECT_FALSE(store->StoredOffset("recd.events", 0).has_value());
+    EXPECT_FALSE(store->StoredOffset({"recd.events", 0}).has_value());
     MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0)},
-              {{"recd.events", 0, 17}, {"recd.events", 3, 5}});
-    MustApply(*store, {}, {{"recd.events", 0, 18}});
-    EXPECT_EQ(store->StoredOffset("recd.events", 0), 18);
+              {{{"recd.events", 0}, Offset(17)}, {{"recd.events", 3}, Offset(5)}});
+    MustApply(*store, {}, {{{"recd.events", 0}, Offset(18)}});
+    EXPECT_EQ(store->StoredOffset({"recd.events", 0}), Offset(18));
   }
   auto store = Open();
-  EXPECT_EQ(store->StoredOffset("recd.events", 0), 18);
-  EXPECT_EQ(store->StoredOffset("recd.events", 3), 5);
-  EXPECT_FALSE(store->StoredOffset("other", 0).has_value());
+  EXPECT_EQ(store->StoredOffset({"recd.events", 0}), Offset(18));
+  EXPECT_EQ(store->StoredOffset({"recd.events", 3}), Offset(5));
+  EXPECT_FALSE(store->StoredOffset({"other", 0}).has_value());
   EXPECT_EQ(store->counters().batches, 2u);
 }
 
@@ -269,14 +269,14 @@ TEST_F(StoreTest, RefusesToReopenWithDifferentDecaySettings) {
 
 TEST_F(StoreTest, CheckpointOpensWithTheSameState) {
   auto store = Open();
-  MustApply(*store, {Interaction(EventType::kPurchase, "u1", "i1", kT0, "e1")}, {{"t", 0, 1}});
+  MustApply(*store, {Interaction(EventType::kPurchase, "u1", "i1", kT0, "e1")}, {{{"t", 0}, Offset(1)}});
   ASSERT_TRUE(store->Checkpoint(dir_.sub("ckpt")).ok());
-  MustApply(*store, {Interaction(EventType::kPurchase, "u1", "i1", kT0, "e2")}, {{"t", 0, 2}});
+  MustApply(*store, {Interaction(EventType::kPurchase, "u1", "i1", kT0, "e2")}, {{{"t", 0}, Offset(2)}});
   StoreOptions o = Options();
   o.path = dir_.sub("ckpt");
   auto copy = Open(o);
   EXPECT_EQ(copy->counters().applied[1], 1u);
-  EXPECT_EQ(copy->StoredOffset("t", 0), 1);
+  EXPECT_EQ(copy->StoredOffset({"t", 0}), Offset(1));
 }
 
 TEST_F(StoreTest, ReadOnlyOpenSeesALiveStoreAndRefusesWrites) {

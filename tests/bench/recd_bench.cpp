@@ -69,7 +69,7 @@ void BM_Apply(benchmark::State& state) {
       state.ResumeTiming();
     }
     offset += static_cast<int64_t>(batch);
-    auto r = (*store)->Apply(slices[b++], {{"recd.events", 0, offset}}, 0);
+    auto r = (*store)->Apply(slices[b++], {{{"recd.events", 0}, Offset(offset)}}, 0);
     if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));

@@ -1,0 +1,83 @@
+// recd::daemon — Intake: one batch of input records into the store. It filters
+// redeliveries by offset (and notices a log that went backwards), decodes,
+// dead-letters what is bad and applies the rest with the offsets in ONE store
+// batch. A batch with dead letters commits only once the output holds them, so
+// no reject is lost; a dead letter that can never be delivered is logged with
+// its coordinates and counted, never fatal. Nothing here blocks: the pipeline
+// calls TryCommit every turn until it succeeds. Single-threaded.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "daemon/config.h"
+#include "daemon/stats.h"
+#include "store/graph_store.h"
+#include "stream/codec.h"
+#include "stream/sink.h"
+#include "stream/source.h"
+
+namespace recd::daemon {
+
+// Delivery tags: dead letters carry the top bit, lists carry the user's dense id.
+inline constexpr uint64_t kDeadLetterTag = uint64_t(1) << 63;
+
+class Intake {
+ public:
+  Intake(store::GraphStore& store, stream::EventSource& source, stream::OutputSink& sink,
+         stream::EventDecoder& decoder, RewindRule rewind, const Clock& wall, PipelineStats& stats);
+
+  // Takes one polled batch: offset filter, decode, dead letters out. Fails only
+  // when a partition went backwards under RewindRule::kStop. Requires !staged().
+  Status Stage(const std::vector<stream::SourceRecord>& records);
+  bool staged() const { return staged_; }
+  // The staged batch's valid events, in input order (scored before they apply).
+  const std::vector<Event>& events() const { return events_; }
+
+  // Commits the staged batch once every dead letter is settled; nullopt while
+  // some are still on their way (call again next turn). Store errors are fatal.
+  Result<std::optional<store::ApplyOutcome>> TryCommit();
+  // The outcome of a dead letter (a delivery whose tag has kDeadLetterTag).
+  void OnDeadLetterDelivery(const stream::Delivery& d);
+  // Drops the staged batch uncommitted (shutdown): it is read again after a restart.
+  void Abandon();
+  // The offset of the newest record of the last committed batch.
+  Offset last_input() const { return last_input_; }
+
+ private:
+  struct DeadLetter {
+    stream::SourceRecord where;  // key and payload point into the owned copies below
+    std::string key, payload;
+    stream::Rejection why;
+    bool in_flight = false;
+    Clock::TimePoint retry_at;
+    std::chrono::milliseconds backoff{100};
+  };
+  // The offset below which `tp`'s records are redeliveries (nullopt: take all).
+  std::optional<Offset> Expected(const TopicPartition& tp) const;
+  void Send(size_t index);
+  void Lost(const DeadLetter& dl, const std::string& why);
+
+  store::GraphStore& store_;
+  stream::EventSource& source_;
+  stream::OutputSink& sink_;
+  stream::EventDecoder& decoder_;
+  RewindRule rewind_;
+  const Clock& wall_;
+  PipelineStats& stats_;
+
+  bool staged_ = false;
+  std::vector<Event> events_;
+  std::map<TopicPartition, Offset> next_offsets_;  // this batch's, per partition
+  std::map<TopicPartition, Offset> rewound_;       // accepted rewinds not yet committed
+  std::vector<DeadLetter> dead_letters_;
+  size_t unsettled_ = 0;
+  uint64_t rejected_ = 0;
+  Offset last_input_{-1};
+};
+
+}  // namespace recd::daemon

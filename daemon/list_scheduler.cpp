@@ -1,0 +1,83 @@
+#include "daemon/list_scheduler.h"
+
+#include <algorithm>
+
+namespace recd::daemon {
+
+ListScheduler::ListScheduler(SchedulerConfig config, const Clock& clock) : config_(config), clock_(clock) {}
+
+void ListScheduler::MarkDirty(UserId user) {
+  if (dirty_set_.insert(user.value).second) dirty_.push_back(user);
+}
+
+bool ListScheduler::BeginTurn(bool backlog, Clock::TimePoint::duration ingest_time, bool drain) {
+  const Clock::TimePoint now = clock_.Now();
+  bool started = false;
+  if (drain) sweep_left_ = 0;
+  if (sweep_left_ == 0 && !dirty_.empty() &&
+      (drain || !swept_once_ || now - last_sweep_ >= config_.publish_interval)) {
+    sweep_left_ = dirty_.size();  // users dirtied from now on wait for the next sweep
+    last_sweep_ = now;
+    swept_once_ = true;
+    started = true;
+  }
+  turn_unbounded_ = drain;
+  handed_this_turn_ = false;
+  const Clock::TimePoint::duration slice = config_.rank_slice;
+  const auto share = std::chrono::duration_cast<Clock::TimePoint::duration>(
+      ingest_time * (config_.rank_share / (1.0 - config_.rank_share)));
+  turn_deadline_ = now + (backlog ? std::min(slice, share) : slice);
+  return started;
+}
+
+std::vector<UserId> ListScheduler::Next() {
+  std::vector<UserId> batch;
+  if (sweep_left_ == 0) return batch;
+  // The first batch of a turn always goes out, so even a busy loop makes progress.
+  if (handed_this_turn_ && !turn_unbounded_ && clock_.Now() > turn_deadline_) return batch;
+  handed_this_turn_ = true;
+  while (sweep_left_ > 0 && batch.size() < config_.batch) {
+    const UserId u = dirty_.front();
+    dirty_.pop_front();
+    dirty_set_.erase(u.value);
+    --sweep_left_;
+    batch.push_back(u);
+  }
+  return batch;
+}
+
+void ListScheduler::OnQueued(UserId user) {
+  ++in_flight_[user.value];
+  acknowledged_.erase(user.value);  // a newer list is on its way
+}
+
+void ListScheduler::OnNotQueued(UserId user) {
+  // Back to the queue's front for the next sweep: it was due before anyone dirtied since.
+  if (dirty_set_.insert(user.value).second) dirty_.push_front(user);
+}
+
+void ListScheduler::OnDelivered(UserId user, bool ok) {
+  auto it = in_flight_.find(user.value);
+  if (it == in_flight_.end()) return;
+  if (--it->second > 0) return;  // an older list: a newer one is still in flight
+  in_flight_.erase(it);
+  // A refused newest list leaves the mark, so the list is made again after a restart.
+  if (ok) acknowledged_.insert(user.value);
+}
+
+std::vector<UserId> ListScheduler::TakeClearable() {
+  std::vector<UserId> out;
+  for (auto it = acknowledged_.begin(); it != acknowledged_.end();) {
+    if (dirty_set_.count(*it)) {
+      // Newer state is committed but not yet published: the mark must survive a crash.
+      it = acknowledged_.erase(it);
+      continue;
+    }
+    out.emplace_back(*it);
+    it = acknowledged_.erase(it);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace recd::daemon

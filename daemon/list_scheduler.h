@@ -1,0 +1,71 @@
+// recd::daemon — ListScheduler decides which users are ranked when, and when a
+// user's durable "pending" mark may be cleared. It owns the dirty queue, the
+// sweep and the lists in flight; it ranks nothing and publishes nothing itself.
+// Time comes from an injected Clock (wall time live, event time in replay), so
+// it is unit-tested without Kafka. Single-threaded: the pipeline thread.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/ids.h"
+
+namespace recd::daemon {
+
+struct SchedulerConfig {
+  std::chrono::milliseconds publish_interval{500};  // a sweep starts at most this often (0: every turn)
+  double rank_share = 0.25;                          // share of a busy turn's intake time ranking may take
+  std::chrono::milliseconds rank_slice{100};         // longest ranking stretch in one turn
+  size_t batch = 64;                                 // users handed out per Next(); the budget is checked between
+};
+
+class ListScheduler {
+ public:
+  ListScheduler(SchedulerConfig config, const Clock& clock);
+
+  // The user's committed state changed: they need a fresh list. Coalesces.
+  void MarkDirty(UserId user);
+
+  // Begins one loop turn's ranking. `backlog`: records arrived this turn, which
+  // took `ingest_time`; ranking then gets rank_share of it (at most rank_slice).
+  // Idle turns get one rank_slice. A sweep (every user dirty at its start)
+  // begins at most once per publish_interval; `drain` starts one now and lifts
+  // the budget. Returns true when a new sweep began (refresh shared inputs).
+  bool BeginTurn(bool backlog, Clock::TimePoint::duration ingest_time, bool drain = false);
+  // The next users to rank in this turn, oldest first; empty once the sweep is
+  // done or the turn's budget is spent (the rest waits for later turns).
+  std::vector<UserId> Next();
+
+  // A list for `user` went to the output / could not be queued (the user stays due).
+  void OnQueued(UserId user);
+  void OnNotQueued(UserId user);
+  // The output acknowledged (ok) or refused one of the user's lists.
+  void OnDelivered(UserId user, bool ok);
+  // Users whose pending mark may be cleared now: their newest list was
+  // acknowledged, none is in flight and their state has not changed since.
+  std::vector<UserId> TakeClearable();
+
+  bool sweeping() const { return sweep_left_ > 0; }
+  size_t due() const { return dirty_.size(); }
+  size_t in_flight() const { return in_flight_.size(); }
+
+ private:
+  SchedulerConfig config_;
+  const Clock& clock_;
+  std::deque<UserId> dirty_;          // first-touch order
+  std::unordered_set<uint32_t> dirty_set_;
+  size_t sweep_left_ = 0;             // users at the front of dirty_ still in the current sweep
+  bool swept_once_ = false;
+  Clock::TimePoint last_sweep_;
+  Clock::TimePoint turn_deadline_;
+  bool turn_unbounded_ = false;
+  bool handed_this_turn_ = false;
+  std::unordered_map<uint32_t, uint32_t> in_flight_;  // lists queued, not yet acknowledged
+  std::unordered_set<uint32_t> acknowledged_;         // newest list acknowledged; clear candidates
+};
+
+}  // namespace recd::daemon

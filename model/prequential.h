@@ -1,0 +1,69 @@
+// recd::model — prequential (test-then-train) evaluation: each positive event
+// is scored against the list its user held just before it. The daemon, `recd
+// replay` and `receval --prequential` share this tally, so one protocol gives
+// every figure. Knows nothing of Kafka or the store. Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/event.h"
+
+namespace recd::model {
+
+inline constexpr size_t kPrequentialCutoff = 10;  // HR@10, NDCG@10
+
+struct PrequentialConfig {
+  double positive_rating = 4.0;  // a rating at or above this is a positive
+  size_t window = 10'000;        // positives in the sliding window
+  EpochMillis bucket_ms = 0;     // > 0: also tally per event-time window of this width
+};
+
+// Sums over a set of scored positives.
+struct PrequentialTally {
+  uint64_t positives = 0;          // positives of users who held a list
+  uint64_t hits = 0;               // ... whose item was in the list's top 10
+  double ndcg = 0;                 // sum of 1/log2(rank + 2) over hits (rank 0-based)
+  uint64_t without_list = 0;       // positives of users who had no list yet
+  double hr() const { return positives ? static_cast<double>(hits) / positives : 0; }
+  double mean_ndcg() const { return positives ? ndcg / positives : 0; }
+};
+
+// Is `e` a positive: a purchase, or a rating at or above the threshold.
+bool IsPositive(const Event& e, const PrequentialConfig& config);
+// The 0-based rank of `item` in the first kPrequentialCutoff of `list`; -1 when absent.
+int RankInTop(const std::vector<std::string>& list, const std::string& item);
+
+class PrequentialEvaluator {
+ public:
+  explicit PrequentialEvaluator(PrequentialConfig config) : config_(config) {}
+
+  // Call for every event before it is applied. Returns true when it was a scored positive.
+  bool Observe(const Event& e);
+  // Call for every list handed to the output: from now on it is the user's.
+  void OnList(const RecommendationList& list);
+
+  const PrequentialTally& total() const { return total_; }
+  // Over the most recent `window` scored positives.
+  const PrequentialTally& window() const { return window_tally_; }
+  // Per event-time bucket (start ms -> tally), when bucket_ms > 0.
+  const std::map<EpochMillis, PrequentialTally>& buckets() const { return buckets_; }
+  const PrequentialConfig& config() const { return config_; }
+
+ private:
+  struct Scored {
+    bool hit;
+    double gain;
+  };
+  PrequentialConfig config_;
+  std::unordered_map<std::string, std::vector<std::string>> lists_;  // user -> top 10 of the newest list
+  PrequentialTally total_, window_tally_;
+  std::deque<Scored> recent_;
+  std::map<EpochMillis, PrequentialTally> buckets_;
+};
+
+}  // namespace recd::model

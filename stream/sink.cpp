@@ -1,0 +1,104 @@
+#include "stream/sink.h"
+
+#include "base/time.h"
+
+namespace recd::stream {
+
+namespace {
+std::vector<std::pair<std::string, std::string>> DeadLetterHeaders(const SourceRecord& record, const Rejection& why) {
+  return {{"recd.error", why.message},
+          {"recd.error.code", std::string(Name(why.reason))},
+          {"recd.source.topic", record.tp.topic},
+          {"recd.source.partition", std::to_string(record.tp.partition)},
+          {"recd.source.offset", std::to_string(record.offset.value)}};
+}
+}  // namespace
+
+// ---------------------------------------------------------------- Kafka
+
+Result<std::unique_ptr<KafkaOutputSink>> KafkaOutputSink::Create(const KafkaConfig& config, KafkaSinkTopics topics) {
+  std::unique_ptr<KafkaOutputSink> self(new KafkaOutputSink());
+  self->topics_ = std::move(topics);
+  KafkaOutputSink* raw = self.get();
+  auto publisher = Publisher::Create(config, [raw](const Delivery& d) { raw->reported_.push_back(d); });
+  if (!publisher.ok()) return publisher.status();
+  self->publisher_ = std::move(publisher.value());
+  return self;
+}
+
+// Both sends block at most a moment on a full queue: the pipeline loop must keep turning.
+constexpr std::chrono::milliseconds kMaxProduceBlock(20);
+
+Status KafkaOutputSink::PublishList(const RecommendationList& list, const ListStamp&, uint64_t tag) {
+  return publisher_->Produce(topics_.lists, list.user_id, EncodeRecommendationList(list), {}, tag, kMaxProduceBlock);
+}
+
+Status KafkaOutputSink::DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) {
+  return publisher_->Produce(topics_.dead_letters, record.key, record.payload, DeadLetterHeaders(record, why), tag,
+                             kMaxProduceBlock);
+}
+
+void KafkaOutputSink::Poll(std::chrono::milliseconds wait, std::vector<Delivery>* out) {
+  publisher_->Poll(wait);
+  out->insert(out->end(), reported_.begin(), reported_.end());
+  reported_.clear();
+}
+
+int KafkaOutputSink::Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) {
+  const int left = publisher_->Flush(timeout);
+  Poll(std::chrono::milliseconds(0), out);
+  return left;
+}
+
+// ---------------------------------------------------------------- file
+
+Result<std::unique_ptr<FileOutputSink>> FileOutputSink::Open(const std::string& lists_path,
+                                                             const std::string& dead_letters_path) {
+  std::unique_ptr<FileOutputSink> self(new FileOutputSink());
+  if (!lists_path.empty()) {
+    self->lists_.open(lists_path, std::ios::binary | std::ios::trunc);
+    if (!self->lists_) return Status::IoError("cannot write lists to " + lists_path);
+  }
+  if (!dead_letters_path.empty()) {
+    self->dead_letters_.open(dead_letters_path, std::ios::binary | std::ios::trunc);
+    if (!self->dead_letters_) return Status::IoError("cannot write dead letters to " + dead_letters_path);
+  }
+  return self;
+}
+
+Status FileOutputSink::PublishList(const RecommendationList& list, const ListStamp& stamp, uint64_t tag) {
+  if (lists_.is_open()) lists_ << EncodeReplayedList(list, stamp.published_at, stamp.after_input.value) << '\n';
+  if (lists_.bad()) return Status::IoError("writing a list failed (disk full?)");
+  done_.push_back({tag, true, false, {}});
+  return Status::Ok();
+}
+
+Status FileOutputSink::DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) {
+  if (dead_letters_.is_open()) {
+    // One JSON object per line: the input line's offset, the code and the message
+    // (quotes and backslashes escaped, control characters dropped).
+    std::string escaped;
+    for (char c : why.message) {
+      if (c == '"' || c == '\\') escaped.push_back('\\');
+      if (static_cast<unsigned char>(c) >= 0x20) escaped.push_back(c);
+    }
+    dead_letters_ << "{\"offset\":" << record.offset.value << ",\"code\":\"" << Name(why.reason)
+                  << "\",\"error\":\"" << escaped << "\"}\n";
+  }
+  done_.push_back({tag, true, false, {}});
+  return Status::Ok();
+}
+
+void FileOutputSink::Poll(std::chrono::milliseconds, std::vector<Delivery>* out) {
+  out->insert(out->end(), done_.begin(), done_.end());
+  done_.clear();
+}
+
+int FileOutputSink::Flush(std::chrono::milliseconds, std::vector<Delivery>* out) {
+  if (lists_.is_open()) lists_.flush();
+  if (dead_letters_.is_open()) dead_letters_.flush();
+  Poll(std::chrono::milliseconds(0), out);
+  return 0;
+}
+
+}  // namespace recd::stream

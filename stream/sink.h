@@ -1,0 +1,88 @@
+// recd::stream — where lists and dead letters go, behind one small interface, so
+// the same pipeline publishes to Kafka (KafkaOutputSink) or to a JSONL file
+// (FileOutputSink, for `recd replay`).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/event.h"
+#include "base/status.h"
+#include "stream/codec.h"
+#include "stream/kafka.h"
+#include "stream/source.h"
+
+namespace recd::stream {
+
+// When and after what a list was made: event time, and the offset of the
+// newest input record applied before it (replay writes both next to the list).
+struct ListStamp {
+  EpochMillis published_at = 0;
+  Offset after_input;
+};
+
+// Single-threaded: every method is called from the one pipeline thread.
+// Deliveries are pulled by Poll/Flush, never pushed.
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  // Queue one record. Unavailable: the local queue is full, nothing was queued,
+  // try again later. InvalidArgument: the record can never be sent.
+  virtual Status PublishList(const RecommendationList& list, const ListStamp& stamp, uint64_t tag) = 0;
+  // The original bytes of `record` with headers saying why it was refused.
+  virtual Status DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) = 0;
+  // Serves delivery reports for up to `wait`, appending them to *out.
+  virtual void Poll(std::chrono::milliseconds wait, std::vector<Delivery>* out) = 0;
+  // Waits up to `timeout` for everything queued; returns how many are left.
+  virtual int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) = 0;
+  virtual int InFlight() const = 0;
+};
+
+struct KafkaSinkTopics {
+  std::string lists;
+  std::string dead_letters;
+};
+
+// Lists keyed by user id (the output contract's JSON) and dead letters keyed by
+// the original key, through one idempotent Publisher.
+class KafkaOutputSink final : public OutputSink {
+ public:
+  static Result<std::unique_ptr<KafkaOutputSink>> Create(const KafkaConfig& config, KafkaSinkTopics topics);
+  Status PublishList(const RecommendationList& list, const ListStamp& stamp, uint64_t tag) override;
+  Status DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) override;
+  void Poll(std::chrono::milliseconds wait, std::vector<Delivery>* out) override;
+  int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) override;
+  int InFlight() const override { return publisher_->InFlight(); }
+
+ private:
+  KafkaOutputSink() = default;
+  KafkaSinkTopics topics_;
+  std::vector<Delivery> reported_;  // filled by the publisher's callback, drained by Poll
+  std::unique_ptr<Publisher> publisher_;
+};
+
+// Appends lists to a JSONL file (the output contract's JSON plus `published_at`
+// in RFC 3339 and `after_input`, the input line it follows) and dead letters to
+// another (their reason, code and line). Every record is delivered at once.
+// An empty path discards that kind (it is still counted as delivered).
+class FileOutputSink final : public OutputSink {
+ public:
+  static Result<std::unique_ptr<FileOutputSink>> Open(const std::string& lists_path,
+                                                      const std::string& dead_letters_path);
+  Status PublishList(const RecommendationList& list, const ListStamp& stamp, uint64_t tag) override;
+  Status DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) override;
+  void Poll(std::chrono::milliseconds wait, std::vector<Delivery>* out) override;
+  int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) override;
+  int InFlight() const override { return static_cast<int>(done_.size()); }
+
+ private:
+  FileOutputSink() = default;
+  std::ofstream lists_, dead_letters_;
+  std::vector<Delivery> done_;
+};
+
+}  // namespace recd::stream
