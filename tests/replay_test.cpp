@@ -1,0 +1,155 @@
+// `recd replay` end to end on small files (no Kafka), the prequential tally it
+// shares with the daemon, and the daemon's signal handling.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "base/time.h"
+#include "daemon/replay.h"
+#include "daemon/signals.h"
+#include "model/prequential.h"
+#include "stream/codec.h"
+#include "tests/test_util.h"
+
+namespace recd {
+namespace {
+
+using testing::Interaction;
+
+constexpr EpochMillis kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteEvents(const std::string& path, const std::vector<Event>& events) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  for (const Event& e : events) out << stream::EncodeEvent(e) << '\n';
+}
+
+daemon::Config ReplayConfig() {
+  daemon::Config c;
+  c.log_level = "warn";
+  return c;
+}
+
+TEST(PrequentialTest, ScoresPositivesAgainstTheListHeldAndSlidesItsWindow) {
+  model::PrequentialConfig config;
+  config.window = 2;
+  model::PrequentialEvaluator ev(config);
+  EXPECT_FALSE(ev.Observe(Interaction(EventType::kPurchase, "u", "a", kT0)));
+  EXPECT_EQ(ev.total().without_list, 1u);
+  RecommendationList list;
+  list.user_id = "u";
+  for (const char* i : {"a", "b", "c"}) list.items.push_back({i, 1});
+  ev.OnList(list);
+  EXPECT_FALSE(ev.Observe(Interaction(EventType::kClick, "u", "a", kT0))) << "a click is not a positive";
+  EXPECT_FALSE(ev.Observe(Interaction(EventType::kRating, "u", "a", kT0, "", 3.5))) << "below the threshold";
+  EXPECT_TRUE(ev.Observe(Interaction(EventType::kRating, "u", "b", kT0, "", 4)));
+  EXPECT_TRUE(ev.Observe(Interaction(EventType::kPurchase, "u", "z", kT0)));
+  EXPECT_TRUE(ev.Observe(Interaction(EventType::kPurchase, "u", "a", kT0)));
+  EXPECT_EQ(ev.total().positives, 3u);
+  EXPECT_EQ(ev.total().hits, 2u);
+  EXPECT_NEAR(ev.total().ndcg, 1 / std::log2(3.0) + 1.0, 1e-12);
+  EXPECT_EQ(ev.window().positives, 2u) << "the window keeps the last two";
+  EXPECT_EQ(ev.window().hits, 1u);
+  EXPECT_NEAR(ev.window().mean_ndcg(), 0.5, 1e-12);
+}
+
+TEST(PrequentialTest, OnlyTheTopTenCounts) {
+  std::vector<std::string> list;
+  for (int i = 0; i < 20; ++i) list.push_back("i" + std::to_string(i));
+  EXPECT_EQ(model::RankInTop(list, "i9"), 9);
+  EXPECT_EQ(model::RankInTop(list, "i10"), -1);
+}
+
+// A hand-made file whose prequential counts are worked out in the comments.
+// publish_interval 0: every turn (one record) ranks the users it dirtied.
+TEST(ReplayTest, PrequentialCountsAreWhatAHandComputationGives) {
+  TempDir dir;
+  const std::vector<Event> events = {
+      Interaction(EventType::kClick, "u1", "a", kT0),             // u1's list: [a] (trending; a click does not exclude)
+      Interaction(EventType::kPurchase, "u2", "a", kT0 + 1000),   // positive, u2 has no list; u2's list: [] (a bought)
+      Interaction(EventType::kPurchase, "u1", "a", kT0 + 2000),   // positive: a at rank 0 -> hit, gain 1
+      Interaction(EventType::kClick, "u3", "b", kT0 + 3000),      // u3's list: [a, b] (trending by popularity)
+      Interaction(EventType::kRating, "u3", "b", kT0 + 4000, "", 5),  // positive: b at rank 1 -> hit, gain 1/log2(3)
+      Interaction(EventType::kRating, "u3", "c", kT0 + 5000, "", 3),  // below 4: not a positive
+      Interaction(EventType::kPurchase, "u4", "c", kT0 + 6000),   // positive, u4 has no list
+      Interaction(EventType::kPurchase, "u2", "b", kT0 + 7000),   // positive: u2's list is empty -> miss
+  };
+  WriteEvents(dir.sub("events.jsonl"), events);
+  daemon::Config config = ReplayConfig();
+  config.pipeline.publish_interval_ms = 0;
+  daemon::ReplayOptions options;
+  options.events = dir.sub("events.jsonl");
+  options.lists_out = dir.sub("lists.jsonl");
+  options.metrics_out = dir.sub("metrics.csv");
+  ASSERT_TRUE(daemon::RunReplay(config, options).ok());
+  std::ostringstream want;
+  want << "window_start,positives,hits,hr_at_10,ndcg_at_10,positives_without_list\n"
+       << "2026-01-01T00:00:00.000Z,3,2," << 2.0 / 3 << "," << (1 + 1 / std::log2(3.0)) / 3 << ",2\n";
+  EXPECT_EQ(Slurp(dir.sub("metrics.csv")), want.str());
+  // Every list carries published_at in event time and reflects every earlier event of its user.
+  std::istringstream lists(Slurp(dir.sub("lists.jsonl")));
+  std::string first;
+  std::getline(lists, first);
+  EXPECT_NE(first.find("\"published_at\":\"2026-01-01T00:00:00.000Z\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"user_id\":\"u1\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"after_input\":0"), std::string::npos) << first;
+}
+
+TEST(ReplayTest, TwoRunsWriteByteIdenticalLists) {
+  TempDir dir;
+  std::mt19937 rng(11);
+  std::vector<Event> events;
+  for (int n = 0; n < 3000; ++n) {
+    const auto type = static_cast<EventType>(rng() % 3);
+    events.push_back(Interaction(type, "u" + std::to_string(rng() % 150), "i" + std::to_string(rng() % 300),
+                                 kT0 + n * 997, "", 1 + rng() % 5));
+  }
+  WriteEvents(dir.sub("events.jsonl"), events);
+  daemon::ReplayOptions options;
+  options.events = dir.sub("events.jsonl");
+  for (const char* out : {"a.jsonl", "b.jsonl"}) {
+    options.lists_out = dir.sub(out);
+    options.metrics_out = dir.sub(std::string(out) + ".csv");
+    ASSERT_TRUE(daemon::RunReplay(ReplayConfig(), options).ok());
+  }
+  const std::string a = Slurp(dir.sub("a.jsonl"));
+  EXPECT_GT(a.size(), 10000u);
+  EXPECT_EQ(a, Slurp(dir.sub("b.jsonl")));
+  EXPECT_EQ(Slurp(dir.sub("a.jsonl.csv")), Slurp(dir.sub("b.jsonl.csv")));
+}
+
+TEST(ReplayTest, AMissingFileIsAClearError) {
+  daemon::ReplayOptions options;
+  options.events = "/nonexistent/events.jsonl";
+  const Status s = daemon::RunReplay(ReplayConfig(), options);
+  EXPECT_EQ(s.code(), Status::Code::kNotFound);
+  EXPECT_NE(s.message().find("/nonexistent/events.jsonl"), std::string::npos);
+}
+
+// Fault hole 8: the signal wait re-arms, so a second SIGTERM/SIGINT is heard.
+TEST(SignalsTest, ASecondSignalIsStillHeard) {
+  boost::asio::io_context io;
+  int first = 0, again = 0;
+  daemon::StopSignals signals(io, [&](int) { ++first; }, [&](int) { ++again; });
+  std::raise(SIGTERM);
+  for (int i = 0; i < 100 && first == 0; ++i) io.run_one_for(std::chrono::milliseconds(20));
+  std::raise(SIGINT);
+  for (int i = 0; i < 100 && again == 0; ++i) io.run_one_for(std::chrono::milliseconds(20));
+  std::raise(SIGTERM);
+  for (int i = 0; i < 100 && again < 2; ++i) io.run_one_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(again, 2);
+  EXPECT_EQ(signals.received(), 3);
+}
+
+}  // namespace
+}  // namespace recd

@@ -1,0 +1,179 @@
+// ListScheduler and the clocks, on a fake clock: no Kafka, no store.
+#include <gtest/gtest.h>
+
+#include "base/clock.h"
+#include "daemon/list_scheduler.h"
+
+namespace recd::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<uint32_t> Values(const std::vector<UserId>& users) {
+  std::vector<uint32_t> v;
+  for (UserId u : users) v.push_back(u.value);
+  return v;
+}
+
+// Drains one turn: everything Next() hands out until it stops.
+std::vector<uint32_t> Turn(ListScheduler& s, bool backlog = false, Clock::TimePoint::duration ingest = 0ms) {
+  s.BeginTurn(backlog, ingest);
+  std::vector<uint32_t> out;
+  for (auto batch = s.Next(); !batch.empty(); batch = s.Next()) {
+    for (uint32_t v : Values(batch)) out.push_back(v);
+  }
+  return out;
+}
+
+TEST(ClockTest, ManualClockMovesOnlyForwardAndOnlyWhenTold) {
+  ManualClock clock(1000);
+  EXPECT_EQ(clock.WallMillis(), 1000);
+  const auto t0 = clock.Now();
+  clock.Advance(250ms);
+  EXPECT_EQ(clock.Now() - t0, 250ms);
+  clock.AdvanceTo(900);  // the past: ignored
+  EXPECT_EQ(clock.WallMillis(), 1250);
+  clock.AdvanceTo(5000);
+  EXPECT_EQ(clock.WallMillis(), 5000);
+}
+
+TEST(ClockTest, SystemClockIsMonotonicAndNearTheWall) {
+  const Clock& c = SystemClock();
+  const auto a = c.Now();
+  const auto b = c.Now();
+  EXPECT_LE(a, b);
+  EXPECT_GT(c.WallMillis(), 1'700'000'000'000);  // after 2023
+}
+
+TEST(SchedulerTest, SweepsAtMostOncePerIntervalAndCoalescesUsers) {
+  ManualClock clock;
+  SchedulerConfig config;
+  config.publish_interval = 500ms;
+  ListScheduler s(config, clock);
+  s.MarkDirty(UserId(1));
+  s.MarkDirty(UserId(2));
+  s.MarkDirty(UserId(1));  // coalesces
+  EXPECT_EQ(s.due(), 2u);
+  EXPECT_EQ(Turn(s), (std::vector<uint32_t>{1, 2}));  // the first sweep goes at once
+  s.MarkDirty(UserId(3));
+  s.MarkDirty(UserId(3));
+  clock.Advance(499ms);
+  EXPECT_TRUE(Turn(s).empty()) << "within the interval nothing is ranked";
+  s.MarkDirty(UserId(1));
+  clock.Advance(1ms);
+  EXPECT_EQ(Turn(s), (std::vector<uint32_t>{3, 1}));  // oldest first, each once
+  EXPECT_EQ(s.due(), 0u);
+}
+
+TEST(SchedulerTest, UsersDirtiedDuringASweepWaitForTheNext) {
+  ManualClock clock;
+  SchedulerConfig config;
+  config.batch = 2;
+  config.rank_slice = 10ms;
+  ListScheduler s(config, clock);
+  for (uint32_t u = 0; u < 5; ++u) s.MarkDirty(UserId(u));
+  s.BeginTurn(false, 0ms);
+  EXPECT_EQ(Values(s.Next()), (std::vector<uint32_t>{0, 1}));
+  s.MarkDirty(UserId(9));  // after the sweep began
+  clock.Advance(11ms);     // the slice is spent
+  EXPECT_TRUE(s.Next().empty());
+  EXPECT_TRUE(s.sweeping());
+  EXPECT_EQ(Turn(s), (std::vector<uint32_t>{2, 3, 4})) << "the sweep resumes; user 9 is not in it";
+  EXPECT_FALSE(s.sweeping());
+  clock.Advance(500ms);
+  EXPECT_EQ(Turn(s), (std::vector<uint32_t>{9}));
+}
+
+TEST(SchedulerTest, ABusyTurnRanksForItsShareOfIntakeTime) {
+  ManualClock clock;
+  SchedulerConfig config;
+  config.batch = 1;
+  config.rank_share = 0.5;   // as long as intake took
+  config.rank_slice = 100ms;
+  ListScheduler s(config, clock);
+  for (uint32_t u = 0; u < 10; ++u) s.MarkDirty(UserId(u));
+  s.BeginTurn(/*backlog=*/true, /*ingest_time=*/20ms);
+  size_t handed = 0;
+  for (auto b = s.Next(); !b.empty(); b = s.Next()) {
+    ++handed;
+    clock.Advance(5ms);  // each list costs 5 ms
+  }
+  EXPECT_EQ(handed, 5u) << "20 ms of intake buys 20 ms of ranking: the first batch plus 4 more";
+  // Idle: one slice (100 ms) is enough for the other five.
+  s.BeginTurn(false, 0ms);
+  handed = 0;
+  for (auto b = s.Next(); !b.empty(); b = s.Next()) {
+    ++handed;
+    clock.Advance(5ms);
+  }
+  EXPECT_EQ(handed, 5u);
+}
+
+TEST(SchedulerTest, DrainRanksEveryoneNowWhateverTheIntervalAndBudget) {
+  ManualClock clock;
+  SchedulerConfig config;
+  config.batch = 1;
+  config.rank_slice = 1ms;
+  ListScheduler s(config, clock);
+  s.MarkDirty(UserId(7));
+  Turn(s);
+  for (uint32_t u = 0; u < 6; ++u) s.MarkDirty(UserId(u));
+  s.BeginTurn(false, 0ms, /*drain=*/true);
+  size_t handed = 0;
+  for (auto b = s.Next(); !b.empty(); b = s.Next()) {
+    ++handed;
+    clock.Advance(5ms);
+  }
+  EXPECT_EQ(handed, 6u);
+}
+
+// Fault hole 1: an acknowledgement of an older list must not clear the pending
+// mark of a user whose newer state is unpublished (a kill -9 would lose it).
+TEST(SchedulerTest, PendingMarkSurvivesTheAckOfAnOlderListWhileTheUserIsDirty) {
+  ManualClock clock;
+  ListScheduler s({}, clock);
+  const UserId u(4);
+  s.MarkDirty(u);
+  ASSERT_EQ(Turn(s), (std::vector<uint32_t>{4}));
+  s.OnQueued(u);         // list 1 in flight
+  s.MarkDirty(u);        // newer state committed, not yet ranked
+  s.OnDelivered(u, true);
+  EXPECT_TRUE(s.TakeClearable().empty()) << "the user is dirty: the mark must stay";
+  clock.Advance(1s);
+  ASSERT_EQ(Turn(s), (std::vector<uint32_t>{4}));
+  s.OnQueued(u);  // list 2
+  s.OnDelivered(u, true);
+  EXPECT_EQ(Values(s.TakeClearable()), (std::vector<uint32_t>{4}));
+  EXPECT_TRUE(s.TakeClearable().empty()) << "handed out once";
+}
+
+TEST(SchedulerTest, PendingMarkStaysWhileANewerListIsInFlightOrWasRefused) {
+  ManualClock clock;
+  ListScheduler s({}, clock);
+  const UserId u(1);
+  s.OnQueued(u);  // list 1
+  s.OnQueued(u);  // list 2
+  s.OnDelivered(u, true);  // list 1 acknowledged
+  EXPECT_TRUE(s.TakeClearable().empty()) << "list 2 is still in flight";
+  s.OnDelivered(u, false);  // list 2 refused
+  EXPECT_TRUE(s.TakeClearable().empty()) << "the newest list was not delivered";
+  EXPECT_EQ(s.in_flight(), 0u);
+}
+
+TEST(SchedulerTest, AListThatCouldNotBeQueuedIsDueAgainFirst) {
+  ManualClock clock;
+  ListScheduler s({}, clock);
+  s.MarkDirty(UserId(1));
+  s.MarkDirty(UserId(2));
+  s.BeginTurn(false, 0ms);
+  auto batch = s.Next();
+  ASSERT_EQ(Values(batch), (std::vector<uint32_t>{1, 2}));
+  s.OnQueued(UserId(1));
+  s.OnNotQueued(UserId(2));
+  s.MarkDirty(UserId(3));
+  clock.Advance(1s);
+  EXPECT_EQ(Turn(s), (std::vector<uint32_t>{2, 3}));
+}
+
+}  // namespace
+}  // namespace recd::daemon
