@@ -29,6 +29,43 @@ TEST_F(ConfigTest, ShippedConfigLoadsWithItsDocumentedDefaults) {
   EXPECT_TRUE(c->store.sync_writes);
 }
 
+TEST_F(ConfigTest, DedupWindowZeroIsOffAndNegativeIsRefused) {
+  auto off = LoadConfig("", {"store.dedup_window=0"});
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->store.dedup_window, 0u);
+  auto bad = LoadConfig(Write("[store]\ndedup_window = -5\n"), {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("store.dedup_window at " + dir_.sub("recd.toml") + ":2: must be >= 0 (0 turns dedup off)"),
+            std::string::npos)
+      << bad.status().message();
+}
+
+TEST_F(ConfigTest, FiltersRewindRuleAndSkewAreConfigurable) {
+  auto d = LoadConfig("", {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->ranker.exclude_types, store::TypeBit(EventType::kPurchase) | store::TypeBit(EventType::kRating));
+  EXPECT_EQ(d->kafka.offset_rewind, RewindRule::kStop);
+  EXPECT_EQ(d->decoder.max_future_skew_ms, 86'400'000);
+  auto c = LoadConfig(Write("[ranker]\nexclude = [\"click\"]\n[kafka]\noffset_rewind = \"reset\"\n"),
+                      {"stream.max_future_skew_s=60", "eval.positive_rating=5"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ranker.exclude_types, store::TypeBit(EventType::kClick));
+  EXPECT_EQ(c->kafka.offset_rewind, RewindRule::kReset);
+  EXPECT_EQ(c->decoder.max_future_skew_ms, 60'000);
+  EXPECT_EQ(c->eval.positive_rating, 5);
+  auto none = LoadConfig("", {"ranker.exclude=[]"});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->ranker.exclude_types, 0);
+  auto bad = LoadConfig("", {"ranker.exclude=[\"view\"]"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("\"view\" is not an interaction type; use click, purchase or rating"),
+            std::string::npos)
+      << bad.status().message();
+  auto rule = LoadConfig("", {"kafka.offset_rewind=skip"});
+  ASSERT_FALSE(rule.ok());
+  EXPECT_NE(rule.status().message().find("kafka.offset_rewind"), std::string::npos);
+}
+
 TEST_F(ConfigTest, OverridesWinAndBareStringsAreAccepted) {
   auto c = LoadConfig(Write("[store]\npath = \"/a\"\n"),
                       {"store.path=/tmp/x y", "kafka.embedded=true", "ranker.k=7", "kafka.brokers=h:1"});

@@ -90,17 +90,35 @@ class PipelineTest : public ::testing::Test {
     producer_ = std::move(producer.value());
   }
 
-  void Start() {
-    auto p = daemon::Pipeline::Create(config_, cluster_->bootstrap_servers());
+  void Start() { Start(cluster_->bootstrap_servers()); }
+  void Start(const std::string& brokers) {
+    auto p = daemon::Pipeline::Create(config_, brokers);
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     pipeline_ = std::move(p.value());
-    thread_ = std::thread([this] { run_status_ = pipeline_->Run(); });
+    exited_ = false;
+    thread_ = std::thread([this] {
+      run_status_ = pipeline_->Run();
+      exited_ = true;
+    });
   }
   void Stop() {
     pipeline_->RequestStop();
     thread_.join();
     EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
     pipeline_.reset();
+  }
+  // Waits for Run() to return on its own (a fatal error); false on timeout.
+  bool WaitExit(std::chrono::seconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (exited_) {
+        thread_.join();
+        pipeline_.reset();
+        return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
   }
   // Waits until the running pipeline has consumed `messages` records in total.
   void WaitConsumed(uint64_t messages, std::chrono::seconds timeout = 60s) {
@@ -166,6 +184,7 @@ class PipelineTest : public ::testing::Test {
   Status run_status_;
   std::array<uint64_t, 3> expected_{};
   std::atomic<int> produce_failures_{0};
+  std::atomic<bool> exited_{false};
 };
 
 TEST_F(PipelineTest, AppliesExactlyDeadLettersBadInputAndPublishesEveryUser) {
@@ -240,6 +259,95 @@ TEST_F(PipelineTest, KeepsGoingWhenTheBrokerGoesDownAndComesBack) {
   Stop();
   ExpectExactCounts(0, 0);
   EXPECT_EQ(UsersWithLists().size(), 80u);
+}
+
+// Fault hole 3: a reject the dead-letter topic can never take (here: larger
+// than the producer's message.max.bytes) is logged with its coordinates and
+// counted; intake goes on. It used to stop the pipeline (a crash loop).
+TEST_F(PipelineTest, ARejectTheDeadLetterTopicCannotTakeIsCountedAndIntakeGoesOn) {
+  config_.kafka.producer = {{"message.max.bytes", "2000"}};
+  Start();
+  ProduceInteractions(0, 300, 30);
+  ProduceRaw("u1", "{" + std::string(5000, 'x'));  // bad JSON, too large to dead-letter
+  ProduceRaw("u2", "{oops");                       // bad JSON, dead-lettered normally
+  ProduceInteractions(300, 300, 30);
+  WaitConsumed(602);
+  EXPECT_EQ(pipeline_->stats().dead_letters_lost.load(), 1u);
+  Stop();
+  ExpectExactCounts(2, 0);
+  const auto dlq = ReadTopic(cluster_->bootstrap_servers(), config_.kafka.dlq_topic);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].value, "{oops");
+}
+
+// Fault hole 2: a partition whose log went backwards (topic recreated) is not
+// silently skipped as redeliveries: the default rule stops with a message, and
+// "reset" applies the new log.
+TEST_F(PipelineTest, ALogThatWentBackwardsStopsOrIsReappliedByRule) {
+  Start();
+  ProduceInteractions(0, 800, 40);
+  WaitConsumed(800);
+  Stop();
+  // The "recreated" topic: a new cluster, the same store, fewer records per partition.
+  auto recreated = stream::EmbeddedCluster::Start(1);
+  ASSERT_TRUE(recreated.ok());
+  for (const auto& [t, p] : std::vector<std::pair<std::string, int>>{
+           {config_.kafka.events_topic, 4}, {config_.kafka.dlq_topic, 1}, {config_.kafka.recommendations_topic, 4}}) {
+    ASSERT_TRUE((*recreated)->CreateTopic(t, p).ok());
+  }
+  auto producer = stream::Publisher::Create({(*recreated)->bootstrap_servers(), "test-producer-2", {}}, nullptr);
+  ASSERT_TRUE(producer.ok());
+  for (int k = 0; k < 100; ++k) {
+    Event e = testing::Interaction(EventType::kClick, "v" + std::to_string(k % 10), "i" + std::to_string(k % 20),
+                                   kT0 + 10'000 + k, "new-" + std::to_string(k));
+    ASSERT_TRUE((*producer)->Produce(config_.kafka.events_topic, e.user_id, stream::EncodeEvent(e), {}, 0).ok());
+  }
+  ASSERT_EQ((*producer)->Flush(30s), 0);
+
+  Start((*recreated)->bootstrap_servers());
+  ASSERT_TRUE(WaitExit(60s)) << "the pipeline should stop on a log that went backwards";
+  EXPECT_EQ(run_status_.code(), Status::Code::kAborted) << run_status_.ToString();
+  EXPECT_NE(run_status_.message().find("recreated or truncated"), std::string::npos) << run_status_.ToString();
+  EXPECT_NE(run_status_.message().find("kafka.offset_rewind = \"reset\""), std::string::npos);
+  ExpectExactCounts(0, 0);  // nothing of the new log was applied
+
+  config_.kafka.offset_rewind = daemon::RewindRule::kReset;
+  Start((*recreated)->bootstrap_servers());
+  WaitConsumed(100);
+  EXPECT_GE(pipeline_->stats().offset_rewinds.load(), 4u) << "one per partition at least";
+  Stop();
+  expected_[0] += 100;
+  ExpectExactCounts(0, 0);
+}
+
+// Fault hole 5: users whose lists were never acknowledged join the due queue at
+// start; they used to be ranked all at once before the first heartbeat.
+TEST_F(PipelineTest, PendingUsersAtStartJoinTheQueueInsteadOfBlockingTheFirstTurn) {
+  constexpr int kUsers = 20000;
+  {
+    auto store = store::GraphStore::Open(config_.store);
+    ASSERT_TRUE(store.ok());
+    std::vector<Event> events;
+    for (int u = 0; u < kUsers; ++u) {
+      events.push_back(testing::Interaction(EventType::kClick, "p" + std::to_string(u), "i" + std::to_string(u % 300), kT0 + u));
+    }
+    ASSERT_TRUE((*store)->Apply(events, {}, 0).ok());
+    ASSERT_EQ((*store)->PendingUsers().size(), static_cast<size_t>(kUsers));
+  }
+  config_.pipeline.rank_slice_ms = 5;
+  Start();
+  while (pipeline_->stats().heartbeat.load() < 2) std::this_thread::sleep_for(1ms);
+  EXPECT_LT(pipeline_->stats().lists_published.load(), static_cast<uint64_t>(kUsers))
+      << "the loop turned only after every pending list was ranked";
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (pipeline_->stats().lists_delivered.load() < kUsers && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(pipeline_->stats().lists_delivered.load(), static_cast<uint64_t>(kUsers));
+  Stop();
+  auto store = store::GraphStore::Open(config_.store);
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->PendingUsers().empty()) << "every delivered list cleared its mark";
 }
 
 }  // namespace

@@ -304,3 +304,53 @@ TEST(GraphViewMemory, StaysWithinBudgetPerEdge) {
 
 }  // namespace
 }  // namespace recd::store
+
+namespace recd::store {
+namespace {
+
+// Fault hole 7: the dedup window evicts its oldest ids (also after a reopen),
+// and 0 turns dedup off explicitly.
+TEST_F(StoreTest, DedupWindowEvictsTheOldestIdsAndZeroTurnsItOff) {
+  StoreOptions o = Options();
+  o.dedup_window = 3;
+  {
+    auto store = Open(o);
+    for (const char* id : {"e1", "e2", "e3", "e4"}) {
+      MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, id)});
+    }
+    EXPECT_EQ(MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e4")}).duplicates, 1u);
+    EXPECT_EQ(MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e2")}).duplicates, 1u);
+    const auto evicted = MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e1")});
+    EXPECT_EQ(evicted.duplicates, 0u) << "e1 fell out of a window of 3";
+    EXPECT_EQ(evicted.applied, 1u);
+  }
+  {
+    auto store = Open(o);  // the window survives a reopen: it holds e3, e4, e1
+    EXPECT_EQ(MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e1")}).duplicates, 1u);
+    EXPECT_EQ(MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e2")}).duplicates, 0u)
+        << "e2 was evicted when e1 came back";
+  }
+  o.dedup_window = 0;
+  auto store = Open(o);
+  const auto off = MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e4"),
+                                      Interaction(EventType::kClick, "u1", "i1", kT0, "e4")});
+  EXPECT_EQ(off.duplicates, 0u);
+  EXPECT_EQ(off.applied, 2u);
+}
+
+TEST_F(StoreTest, GraphViewKnowsEachEdgesInteractionTypesAfterAReopen) {
+  {
+    auto store = Open();
+    MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0), Interaction(EventType::kClick, "u1", "i2", kT0),
+                       Interaction(EventType::kPurchase, "u1", "i2", kT0)});
+  }
+  auto store = Open();
+  const UserId u = *store->FindUser("u1");
+  EXPECT_EQ(store->view().TypesOf(u, *store->FindItem("i1")), TypeBit(EventType::kClick));
+  EXPECT_EQ(store->view().TypesOf(u, *store->FindItem("i2")), TypeBit(EventType::kClick) | TypeBit(EventType::kPurchase));
+  MustApply(*store, {Interaction(EventType::kRating, "u1", "i1", kT0, "", 4)});
+  EXPECT_EQ(store->view().TypesOf(u, *store->FindItem("i1")), TypeBit(EventType::kClick) | TypeBit(EventType::kRating));
+}
+
+}  // namespace
+}  // namespace recd::store

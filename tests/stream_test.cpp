@@ -102,6 +102,27 @@ TEST_F(DecoderTest, LimitsComeFromConfiguration) {
   EXPECT_EQ(r.reason, RejectReason::kOversize);
 }
 
+// Fault hole 6: one event dated far ahead would head trending until its date.
+TEST(DecoderSkew, EventsTooFarAheadOfTheWallClockAreBadTimestamps) {
+  ManualClock clock(1769860800000);  // 2026-01-31T12:00:00Z
+  DecoderLimits limits;
+  limits.max_future_skew_ms = 3'600'000;
+  EventDecoder decoder(limits, clock);
+  Event e;
+  Rejection r;
+  EXPECT_TRUE(decoder.Decode(R"({"type":"click","user_id":"u","item_id":"i","ts":"2026-01-31T12:59:59Z"})", &e, &r))
+      << r.message;
+  ASSERT_FALSE(decoder.Decode(R"({"type":"click","user_id":"u","item_id":"i","ts":"2100-01-01T00:00:00Z"})", &e, &r));
+  EXPECT_EQ(r.reason, RejectReason::kBadTimestamp);
+  EXPECT_NE(r.message.find("2100-01-01T00:00:00.000Z"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("stream.max_future_skew_s"), std::string::npos) << r.message;
+  clock.Advance(std::chrono::hours(2));
+  EXPECT_TRUE(decoder.Decode(R"({"type":"click","user_id":"u","item_id":"i","ts":"2026-01-31T13:30:00Z"})", &e, &r));
+  limits.max_future_skew_ms = 0;  // off
+  EventDecoder unchecked(limits, clock);
+  EXPECT_TRUE(unchecked.Decode(R"({"type":"click","user_id":"u","item_id":"i","ts":"2100-01-01T00:00:00Z"})", &e, &r));
+}
+
 TEST_F(DecoderTest, EncodedEventsDecodeToTheSameEvent) {
   Event in;
   in.type = EventType::kItem;
