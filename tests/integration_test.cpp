@@ -350,5 +350,88 @@ TEST_F(PipelineTest, PendingUsersAtStartJoinTheQueueInsteadOfBlockingTheFirstTur
   EXPECT_TRUE((*store)->PendingUsers().empty()) << "every delivered list cleared its mark";
 }
 
+// Fault hole 4: with the output down and message.timeout.ms=0 a full producer
+// queue used to block the loop forever, past SIGTERM and the watchdog. Now
+// intake pauses with nothing lost, the heartbeat goes on, a stop is honoured
+// within pipeline.shutdown_timeout_ms, and everything arrives once it is back.
+TEST(OutputDownTest, IntakePausesHeartbeatGoesOnAndStopIsPrompt) {
+  auto cluster = stream::EmbeddedCluster::Start(2);
+  ASSERT_TRUE(cluster.ok());
+  rd_kafka_mock_cluster_s* mock = (*cluster)->mock();
+  daemon::Config config;
+  testing::TempDir dir;
+  config.store.path = dir.sub("store");
+  config.store.sync_writes = false;
+  config.pipeline.batch_max_wait_ms = 20;
+  config.pipeline.batch_max_events = 50;
+  config.pipeline.max_in_flight = 20;
+  config.pipeline.shutdown_timeout_ms = 1000;
+  config.kafka.consumer = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  config.kafka.producer = {{"queue.buffering.max.messages", "40"}};
+  // Input, dead letters and the group on broker 1; the lists' partitions on broker 2.
+  for (const auto& [t, p] : std::vector<std::pair<std::string, int>>{
+           {config.kafka.events_topic, 2}, {config.kafka.dlq_topic, 1}, {config.kafka.recommendations_topic, 2}}) {
+    ASSERT_TRUE((*cluster)->CreateTopic(t, p).ok());
+    for (int partition = 0; partition < p; ++partition) {
+      rd_kafka_mock_partition_set_leader(mock, t.c_str(), partition, t == config.kafka.recommendations_topic ? 2 : 1);
+    }
+  }
+  rd_kafka_mock_coordinator_set(mock, "group", config.kafka.group_id.c_str(), 1);
+  rd_kafka_mock_broker_set_down(mock, 2);
+
+  auto producer = stream::Publisher::Create({(*cluster)->bootstrap_servers(), "test-producer", {}}, nullptr);
+  ASSERT_TRUE(producer.ok());
+  constexpr int kEvents = 2000, kUsers = 400;
+  for (int k = 0; k < kEvents; ++k) {
+    Event e = testing::Interaction(EventType::kClick, "u" + std::to_string(k % kUsers), "i" + std::to_string(k % 90), kT0 + k);
+    ASSERT_TRUE((*producer)->Produce(config.kafka.events_topic, e.user_id, stream::EncodeEvent(e), {}, 0).ok());
+  }
+  ASSERT_EQ((*producer)->Flush(30s), 0);
+
+  uint64_t applied_before = 0;  // by earlier runs (stats count one run)
+  auto run = [&](std::chrono::seconds budget, bool expect_paused) {
+    auto p = daemon::Pipeline::Create(config, (*cluster)->bootstrap_servers());
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    std::unique_ptr<daemon::Pipeline> pipeline = std::move(p.value());
+    Status status;
+    std::thread t([&] { status = pipeline->Run(); });
+    const auto until = std::chrono::steady_clock::now() + budget;
+    while (std::chrono::steady_clock::now() < until &&
+           !(expect_paused ? pipeline->stats().intake_paused.load() == 1
+                           : applied_before + pipeline->stats().applied.load() == kEvents &&
+                                 pipeline->stats().lists_due.load() == 0 &&
+                                 pipeline->stats().lists_delivered.load() >= kUsers)) {
+      std::this_thread::sleep_for(20ms);
+    }
+    if (expect_paused) {
+      EXPECT_EQ(pipeline->stats().intake_paused.load(), 1u) << "intake never paused";
+      const uint64_t beat = pipeline->stats().heartbeat.load();
+      std::this_thread::sleep_for(500ms);
+      EXPECT_GT(pipeline->stats().heartbeat.load(), beat) << "the loop must keep turning while the output is down";
+      EXPECT_LT(pipeline->stats().applied.load(), static_cast<uint64_t>(kEvents)) << "intake should have paused";
+    }
+    const auto stop_at = std::chrono::steady_clock::now();
+    pipeline->RequestStop();
+    t.join();
+    const auto took = std::chrono::steady_clock::now() - stop_at;
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    EXPECT_LT(took, std::chrono::milliseconds(config.pipeline.shutdown_timeout_ms) + 3s) << "stop was not prompt";
+    applied_before += pipeline->stats().applied.load();
+  };
+  run(30s, /*expect_paused=*/true);
+  rd_kafka_mock_broker_set_up(mock, 2);
+  run(60s, /*expect_paused=*/false);
+
+  store::StoreOptions o = config.store;
+  o.read_only = true;
+  auto store = store::GraphStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->counters().applied[0], static_cast<uint64_t>(kEvents)) << "nothing lost, nothing twice";
+  EXPECT_TRUE((*store)->PendingUsers().empty());
+  std::set<std::string> users;
+  for (const auto& r : ReadTopic((*cluster)->bootstrap_servers(), config.kafka.recommendations_topic)) users.insert(r.key);
+  EXPECT_EQ(users.size(), static_cast<size_t>(kUsers));
+}
+
 }  // namespace
 }  // namespace recd
