@@ -82,6 +82,9 @@ Status RunReplay(Config config, const ReplayOptions& options) {
   // the publish interval says in event time.
   config.pipeline.batch_max_events = 1;
   config.eval.bucket_ms = static_cast<EpochMillis>(options.window_hours * 3'600'000.0);
+  // A file is history with no "now": the far-future guard protects live
+  // trending from producers' clocks and would refuse a file dated ahead.
+  config.decoder.max_future_skew_ms = 0;
 
   PipelineEnds ends;
   auto store = store::GraphStore::Open(config.store);

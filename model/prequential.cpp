@@ -16,7 +16,7 @@ int RankInTop(const std::vector<std::string>& list, const std::string& item) {
   return -1;
 }
 
-bool PrequentialEvaluator::Observe(const Event& e) {
+bool PrequentialEvaluator::Observe(const Event& e, int* rank_out) {
   if (!IsPositive(e, config_)) return false;
   PrequentialTally* bucket = nullptr;
   if (config_.bucket_ms > 0) {
@@ -30,6 +30,7 @@ bool PrequentialEvaluator::Observe(const Event& e) {
     return false;
   }
   const int rank = RankInTop(it->second, e.item_id);
+  if (rank_out) *rank_out = rank;
   const Scored s{rank >= 0, rank >= 0 ? 1.0 / std::log2(rank + 2.0) : 0.0};
   for (PrequentialTally* t : {&total_, &window_tally_, bucket}) {
     if (!t) continue;

@@ -42,8 +42,9 @@ class PrequentialEvaluator {
  public:
   explicit PrequentialEvaluator(PrequentialConfig config) : config_(config) {}
 
-  // Call for every event before it is applied. Returns true when it was a scored positive.
-  bool Observe(const Event& e);
+  // Call for every event before it is applied. Returns true when it was a
+  // scored positive; then *rank (when given) is its 0-based rank in the top 10, or -1.
+  bool Observe(const Event& e, int* rank = nullptr);
   // Call for every list handed to the output: from now on it is the user's.
   void OnList(const RecommendationList& list);
 

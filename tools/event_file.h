@@ -17,5 +17,8 @@ struct EventFileStats {
 
 // Calls `on_event` for every valid event of `path`, in file order.
 Result<EventFileStats> ForEachEvent(const std::string& path, const std::function<void(const Event&)>& on_event);
+// The same, with each event's 0-based line number (the offset `recd replay` gives it).
+Result<EventFileStats> ForEachEventAt(const std::string& path,
+                                      const std::function<void(const Event&, int64_t line)>& on_event);
 
 }  // namespace recd::tools

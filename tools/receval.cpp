@@ -22,6 +22,7 @@
 #include "store/graph_store.h"
 #include "tools/event_file.h"
 #include "tools/pinsage_options.h"
+#include "tools/prequential_eval.h"
 
 namespace {
 
@@ -224,7 +225,24 @@ int main(int argc, char** argv) {
   pinsage_options->add_option("--profile-half-life-days", profile_half_life_days,
                               "a user's items weigh in their profile with this half-life before the split")
       ->capture_default_str();
+  bool prequential = false;
+  recd::tools::PrequentialEvalOptions pq;
+  auto* pq_options = app.add_option_group("prequential", "the streaming protocol of recd replay (docs/evaluation.md)");
+  pq_options->add_flag("--prequential", prequential,
+                       "score each positive against the list its user held just before it: popularity, recent "
+                       "popularity and item-kNN updated after every event, and --lists from recd replay");
+  pq_options->add_option("--lists", pq.lists, "a recd replay --lists-out file to score in the same protocol");
+  pq_options->add_option("--positive-rating", pq.positive_rating, "ratings at or above this are positives")
+      ->capture_default_str();
+  pq_options->add_option("--knn-rebuild-hours", pq.baselines.knn_rebuild_hours,
+                         "item-kNN neighbour lists are rebuilt this often, in event time")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (prequential) {
+    pq.events = events_path;
+    pq.json = json_path;
+    return recd::tools::RunPrequentialEval(pq);
+  }
   recd::tools::FinishRecipe(&recipe, pair_window_hours);
 
   const auto until_ms = until.empty() ? std::optional<recd::EpochMillis>() : recd::ParseRfc3339(until);

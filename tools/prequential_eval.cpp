@@ -1,0 +1,223 @@
+#include "tools/prequential_eval.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <unordered_map>
+
+#include "model/prequential.h"
+#include "tools/event_file.h"
+
+namespace recd::tools {
+namespace {
+
+// Time since the user's previous event, the breakdown's buckets.
+constexpr std::array<const char*, 4> kGapNames = {"<= 1 h", "<= 1 day", "<= 7 days", "> 7 days"};
+size_t GapBucket(EpochMillis gap) {
+  constexpr EpochMillis kHour = 3'600'000;
+  if (gap <= kHour) return 0;
+  if (gap <= 24 * kHour) return 1;
+  if (gap <= 7 * 24 * kHour) return 2;
+  return 3;
+}
+
+struct Scored {
+  uint32_t user;
+  int rank;  // -1: miss
+  uint8_t gap;
+};
+
+struct ModelResult {
+  std::string name;
+  std::vector<Scored> scored;
+  uint64_t without_list = 0;
+};
+
+struct Interval {
+  double value, low, high;
+};
+
+// Per-user bootstrap: users are resampled with replacement, since one user's
+// positives are not independent of each other.
+std::pair<Interval, Interval> Bootstrap(const ModelResult& m, size_t users, int samples) {
+  std::vector<std::array<double, 3>> per_user(users, {0, 0, 0});  // positives, hits, ndcg
+  std::vector<uint32_t> active;
+  for (const Scored& s : m.scored) {
+    auto& u = per_user[s.user];
+    if (u[0] == 0) active.push_back(s.user);
+    u[0] += 1;
+    if (s.rank >= 0) {
+      u[1] += 1;
+      u[2] += 1 / std::log2(s.rank + 2.0);
+    }
+  }
+  auto ratio = [&](const std::vector<uint32_t>& who, size_t k) {
+    double num = 0, den = 0;
+    for (uint32_t u : who) {
+      num += per_user[u][k];
+      den += per_user[u][0];
+    }
+    return den > 0 ? num / den : 0.0;
+  };
+  Interval hr{ratio(active, 1), 0, 0}, ndcg{ratio(active, 2), 0, 0};
+  if (active.empty()) return {hr, ndcg};
+  std::mt19937_64 rng(1);
+  std::uniform_int_distribution<size_t> pick(0, active.size() - 1);
+  std::vector<double> hrs, ndcgs;
+  std::vector<uint32_t> sample(active.size());
+  for (int b = 0; b < samples; ++b) {
+    for (auto& u : sample) u = active[pick(rng)];
+    hrs.push_back(ratio(sample, 1));
+    ndcgs.push_back(ratio(sample, 2));
+  }
+  std::sort(hrs.begin(), hrs.end());
+  std::sort(ndcgs.begin(), ndcgs.end());
+  const size_t lo = static_cast<size_t>(0.025 * samples), hi = static_cast<size_t>(0.975 * samples);
+  hr.low = hrs[lo];
+  hr.high = hrs[std::min(hi, hrs.size() - 1)];
+  ndcg.low = ndcgs[lo];
+  ndcg.high = ndcgs[std::min(hi, ndcgs.size() - 1)];
+  return {hr, ndcg};
+}
+
+struct ReplayedList {
+  int64_t after_input;
+  RecommendationList list;
+};
+
+Result<std::vector<ReplayedList>> ReadLists(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read lists " + path);
+  std::vector<ReplayedList> out;
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    try {
+      const auto j = nlohmann::json::parse(line);
+      ReplayedList r;
+      r.after_input = j.at("after_input").get<int64_t>();
+      r.list.user_id = j.at("user_id").get<std::string>();
+      for (const auto& item : j.at("items")) r.list.items.push_back({item.at("item_id").get<std::string>(), 0});
+      out.push_back(std::move(r));
+    } catch (const std::exception& e) {
+      return Status::InvalidArgument(path + ":" + std::to_string(n) + ": not a `recd replay --lists-out` line (" +
+                                     e.what() + ")");
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.after_input < b.after_input; });
+  return out;
+}
+
+}  // namespace
+
+int RunPrequentialEval(const PrequentialEvalOptions& options) {
+  model::PrequentialConfig pconfig;
+  pconfig.positive_rating = options.positive_rating;
+  auto baselines = model::MakeStreamingBaselines(options.baselines);
+  std::vector<ModelResult> results(baselines.size());
+  for (size_t b = 0; b < baselines.size(); ++b) results[b].name = baselines[b]->name();
+
+  std::vector<ReplayedList> lists;
+  if (!options.lists.empty()) {
+    auto read = ReadLists(options.lists);
+    if (!read.ok()) {
+      std::fprintf(stderr, "receval: %s\n", read.status().ToString().c_str());
+      return 2;
+    }
+    lists = std::move(read.value());
+  }
+  model::PrequentialEvaluator replay_eval(pconfig);
+  ModelResult replay_result{"recd replay lists", {}, 0};
+  size_t next_list = 0;
+
+  std::unordered_map<std::string, uint32_t> user_ids, item_ids;
+  std::vector<std::string> item_names;
+  std::vector<EpochMillis> last_ts;  // per user; INT64_MIN: no event yet
+  auto user_of = [&](const std::string& id) {
+    auto [it, added] = user_ids.try_emplace(id, static_cast<uint32_t>(user_ids.size()));
+    if (added) last_ts.push_back(INT64_MIN);
+    return it->second;
+  };
+  uint64_t positives = 0, events = 0;
+  auto read = ForEachEventAt(options.events, [&](const Event& e, int64_t line) {
+    ++events;
+    // Lists made after applying a line before this one are what the user holds now.
+    while (next_list < lists.size() && lists[next_list].after_input < line) replay_eval.OnList(lists[next_list++].list);
+    if (e.type == EventType::kUser) {
+      const uint32_t u = user_of(e.user_id);
+      if (last_ts[u] == INT64_MIN) last_ts[u] = e.ts;  // known from now on; no gap yet
+      return;
+    }
+    if (!IsInteraction(e.type)) return;
+    const uint32_t u = user_of(e.user_id);
+    auto [it, added] = item_ids.try_emplace(e.item_id, static_cast<uint32_t>(item_names.size()));
+    if (added) item_names.push_back(e.item_id);
+    const uint32_t item = it->second;
+    const bool known = last_ts[u] != INT64_MIN;
+    const uint8_t gap = known ? static_cast<uint8_t>(GapBucket(e.ts - last_ts[u])) : 0;
+    if (model::IsPositive(e, pconfig)) {
+      ++positives;
+      int rank = -1;
+      if (replay_eval.Observe(e, &rank)) replay_result.scored.push_back({u, rank, gap});
+      for (size_t b = 0; b < baselines.size(); ++b) {
+        // Like recd, a baseline has a list for a user only after their first event.
+        if (!known) {
+          ++results[b].without_list;
+          continue;
+        }
+        const std::vector<uint32_t> top = baselines[b]->TopK(u, model::kPrequentialCutoff);
+        const auto pos = std::find(top.begin(), top.end(), item);
+        results[b].scored.push_back({u, pos == top.end() ? -1 : static_cast<int>(pos - top.begin()), gap});
+      }
+    }
+    for (auto& b : baselines) b->Learn({u, item, e.type, e.ts});
+    last_ts[u] = std::max(last_ts[u], e.ts);
+  });
+  if (!read.ok()) {
+    std::fprintf(stderr, "receval: %s\n", read.status().ToString().c_str());
+    return 2;
+  }
+  replay_result.without_list = replay_eval.total().without_list;
+  if (!lists.empty()) results.push_back(std::move(replay_result));
+
+  std::printf("%s: %llu events, %llu positives (purchases and ratings >= %.1f), %zu users; prequential, file order\n\n",
+              options.events.c_str(), static_cast<unsigned long long>(events),
+              static_cast<unsigned long long>(positives), options.positive_rating, user_ids.size());
+  std::printf("| model | scored | no list | HR@10 [95%% CI] | NDCG@10 [95%% CI] | HR@10 %s | %s | %s | %s |\n",
+              kGapNames[0], kGapNames[1], kGapNames[2], kGapNames[3]);
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  nlohmann::json out;
+  out["events"] = options.events;
+  out["positives"] = positives;
+  for (const ModelResult& m : results) {
+    const auto [hr, ndcg] = Bootstrap(m, user_ids.size(), options.bootstrap_samples);
+    std::array<std::array<uint64_t, 2>, 4> by_gap{};
+    for (const Scored& s : m.scored) {
+      ++by_gap[s.gap][0];
+      by_gap[s.gap][1] += s.rank >= 0;
+    }
+    std::printf("| %s | %zu | %llu | %.4f [%.4f, %.4f] | %.4f [%.4f, %.4f] |", m.name.c_str(), m.scored.size(),
+                static_cast<unsigned long long>(m.without_list), hr.value, hr.low, hr.high, ndcg.value, ndcg.low,
+                ndcg.high);
+    nlohmann::json j = {{"model", m.name},           {"scored", m.scored.size()}, {"without_list", m.without_list},
+                        {"hr@10", hr.value},          {"hr@10_ci", {hr.low, hr.high}},
+                        {"ndcg@10", ndcg.value},      {"ndcg@10_ci", {ndcg.low, ndcg.high}}};
+    for (size_t g = 0; g < by_gap.size(); ++g) {
+      const double v = by_gap[g][0] ? static_cast<double>(by_gap[g][1]) / by_gap[g][0] : 0;
+      std::printf(" %.4f (%llu) |", v, static_cast<unsigned long long>(by_gap[g][0]));
+      j["hr@10_by_gap"][kGapNames[g]] = {{"hr@10", v}, {"scored", by_gap[g][0]}};
+    }
+    std::printf("\n");
+    out["models"].push_back(j);
+  }
+  if (!options.json.empty()) std::ofstream(options.json) << out.dump(1) << "\n";
+  return 0;
+}
+
+}  // namespace recd::tools
