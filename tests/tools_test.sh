@@ -74,4 +74,16 @@ set +e
 set -e
 [ "$rc" = 2 ] && grep -q "cannot read" "$work/err.txt" || fail "rectrain: a missing file should exit 2 with a reason (rc $rc): $(cat "$work/err.txt")"
 
+# recd replay + receval --prequential: the evaluator recomputes the replay's own
+# prequential figures from its lists alone (same positives, same hits).
+"$BUILD/daemon/recd" replay --events "$work/a.jsonl" --lists-out "$work/lists.jsonl" --metrics-out "$work/m.csv" \
+  --set daemon.log_level=warn >"$work/replay.txt" 2>&1 || fail "replay: $(cat "$work/replay.txt")"
+"$BUILD/tools/receval" "$work/a.jsonl" --prequential --lists "$work/lists.jsonl" --json "$work/pq.json" \
+  >"$work/pq.md" 2>&1 || fail "receval --prequential: $(cat "$work/pq.md")"
+replay_hr=$(sed -n 's/.*prequential HR@10 \([0-9.]*\) NDCG@10 [0-9.]* over \([0-9]*\) positives.*/\1 \2/p' "$work/replay.txt")
+eval_hr=$(awk -F'|' '/recd replay lists/ { split($5, a, " "); gsub(/ /, "", $3); printf "%.4f %s", a[1], $3 }' "$work/pq.md")
+[ -n "$replay_hr" ] && [ "$replay_hr" = "$eval_hr" ] || fail "replay says '$replay_hr', receval says '$eval_hr'"
+for m in popularity "recent popularity" item-kNN; do grep -q "| $m" "$work/pq.md" || fail "receval --prequential: no $m row"; done
+head -1 "$work/m.csv" | grep -q '^window_start,positives,hits,hr_at_10' || fail "replay CSV header"
+
 echo "tools_test: ok"

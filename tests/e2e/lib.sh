@@ -46,3 +46,23 @@ wait_total() {
   echo "timed out: the store holds $have of $want messages" >&2
   return 1
 }
+
+# admin_port LOG: the admin endpoint's port, once recd has logged it.
+admin_port() {
+  local log=$1 t=0
+  while [ "$t" -lt 100 ]; do
+    port=$(sed -n 's/.*admin endpoint on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log" | tail -1)
+    [ -n "$port" ] && { echo "$port"; return 0; }
+    sleep 0.1; t=$((t + 1))
+  done
+  return 1
+}
+
+# metric PORT NAME: one value from /metrics (bash's /dev/tcp: no curl needed).
+metric() {
+  local port=$1 name=$2
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  awk -v n="$name" '$1 == n { print $2 }' <&3
+  exec 3<&- 3>&-
+}

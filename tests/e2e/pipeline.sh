@@ -12,7 +12,17 @@ start_broker
   --malformed-fraction 0.01 -b "$BROKERS" --summary "$WORK/summary.json"
 lines=$(sed -n 's/^ *"lines": *\([0-9]*\).*/\1/p' "$WORK/summary.json")
 start_recd "$WORK/recd.log"
+port=$(admin_port "$WORK/recd.log") || { echo "no admin endpoint in the log"; exit 1; }
+early=$(metric "$port" recd_prequential_positives_total)
 wait_total "$lines" 300 || { tail -30 "$WORK/recd.log"; exit 1; }
+# The prequential metrics move as events arrive: positives scored, some hits.
+sleep 1
+late=$(metric "$port" recd_prequential_positives_total)
+hits=$(metric "$port" recd_prequential_hits_total)
+hr=$(metric "$port" recd_prequential_hr_at_10)
+echo "prequential on /metrics: positives $early -> $late, hits $hits, windowed HR@10 $hr"
+awk -v a="$early" -v b="$late" -v h="$hits" 'BEGIN { exit !(b > a && b > 1000 && h > 0) }' ||
+  { echo "prequential metrics did not move: positives $early -> $late, hits $hits"; exit 1; }
 kill -TERM "$RECD_PID"; wait "$RECD_PID"; rc=$?; RECD_PID=""
 [ "$rc" -eq 0 ] || { echo "recd exited with $rc after SIGTERM"; tail -30 "$WORK/recd.log"; exit 1; }
 grep -q "stopped cleanly" "$WORK/recd.log" || { echo "no clean stop in the log"; exit 1; }
