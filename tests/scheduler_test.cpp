@@ -25,6 +25,16 @@ std::vector<uint32_t> Turn(ListScheduler& s, bool backlog = false, Clock::TimePo
   return out;
 }
 
+// Batches handed out in the current turn when ranking each one costs `cost` on the clock.
+size_t HandedWhileEachCosts(ListScheduler& s, ManualClock& clock, std::chrono::milliseconds cost) {
+  size_t handed = 0;
+  for (auto b = s.Next(); !b.empty(); b = s.Next()) {
+    ++handed;
+    clock.Advance(cost);
+  }
+  return handed;
+}
+
 TEST(ClockTest, ManualClockMovesOnlyForwardAndOnlyWhenTold) {
   ManualClock clock(1000);
   EXPECT_EQ(clock.WallMillis(), 1000);
@@ -93,20 +103,11 @@ TEST(SchedulerTest, ABusyTurnRanksForItsShareOfIntakeTime) {
   ListScheduler s(config, clock);
   for (uint32_t u = 0; u < 10; ++u) s.MarkDirty(UserId(u));
   s.BeginTurn(/*backlog=*/true, /*ingest_time=*/20ms);
-  size_t handed = 0;
-  for (auto b = s.Next(); !b.empty(); b = s.Next()) {
-    ++handed;
-    clock.Advance(5ms);  // each list costs 5 ms
-  }
-  EXPECT_EQ(handed, 5u) << "20 ms of intake buys 20 ms of ranking: the first batch plus 4 more";
+  EXPECT_EQ(HandedWhileEachCosts(s, clock, 5ms), 5u)
+      << "20 ms of intake buys 20 ms of ranking: the first batch plus 4 more";
   // Idle: one slice (100 ms) is enough for the other five.
   s.BeginTurn(false, 0ms);
-  handed = 0;
-  for (auto b = s.Next(); !b.empty(); b = s.Next()) {
-    ++handed;
-    clock.Advance(5ms);
-  }
-  EXPECT_EQ(handed, 5u);
+  EXPECT_EQ(HandedWhileEachCosts(s, clock, 5ms), 5u);
 }
 
 TEST(SchedulerTest, DrainRanksEveryoneNowWhateverTheIntervalAndBudget) {
@@ -119,12 +120,7 @@ TEST(SchedulerTest, DrainRanksEveryoneNowWhateverTheIntervalAndBudget) {
   Turn(s);
   for (uint32_t u = 0; u < 6; ++u) s.MarkDirty(UserId(u));
   s.BeginTurn(false, 0ms, /*drain=*/true);
-  size_t handed = 0;
-  for (auto b = s.Next(); !b.empty(); b = s.Next()) {
-    ++handed;
-    clock.Advance(5ms);
-  }
-  EXPECT_EQ(handed, 6u);
+  EXPECT_EQ(HandedWhileEachCosts(s, clock, 5ms), 6u);
 }
 
 // Fault hole 1: an acknowledgement of an older list must not clear the pending
