@@ -39,7 +39,7 @@ free_port() {
 
 start() {
   local dir=$1
-  fetch
+  fetch >&2  # Maven may print terminal escapes on stdout; stdout is the address only
   mkdir -p "$dir/data"
   local bport cport
   bport=$(free_port); cport=$(free_port)
