@@ -8,16 +8,21 @@
 
 namespace recd {
 
+// An integer that only compares with its own kind (Tag tells kinds apart).
+template <typename Tag, typename T>
+struct StrongValue {
+  T value = 0;
+  constexpr StrongValue() = default;
+  constexpr explicit StrongValue(T v) : value(v) {}
+  friend constexpr bool operator==(StrongValue a, StrongValue b) { return a.value == b.value; }
+  friend constexpr bool operator!=(StrongValue a, StrongValue b) { return a.value != b.value; }
+  friend constexpr bool operator<(StrongValue a, StrongValue b) { return a.value < b.value; }
+  friend constexpr bool operator<=(StrongValue a, StrongValue b) { return a.value <= b.value; }
+};
+
 // A dense id (0, 1, 2, ...) assigned by the store to an external string id.
 template <typename Tag>
-struct DenseId {
-  uint32_t value = 0;
-  constexpr DenseId() = default;
-  constexpr explicit DenseId(uint32_t v) : value(v) {}
-  friend constexpr bool operator==(DenseId a, DenseId b) { return a.value == b.value; }
-  friend constexpr bool operator!=(DenseId a, DenseId b) { return a.value != b.value; }
-  friend constexpr bool operator<(DenseId a, DenseId b) { return a.value < b.value; }
-};
+using DenseId = StrongValue<Tag, uint32_t>;
 using UserId = DenseId<struct UserTag>;
 using ItemId = DenseId<struct ItemTag>;
 
@@ -25,16 +30,7 @@ using ItemId = DenseId<struct ItemTag>;
 using EpochMillis = int64_t;
 
 // A position in one Kafka partition's log (or a line number in a replayed file).
-struct Offset {
-  int64_t value = 0;
-  constexpr Offset() = default;
-  constexpr explicit Offset(int64_t v) : value(v) {}
-  friend constexpr bool operator==(Offset a, Offset b) { return a.value == b.value; }
-  friend constexpr bool operator!=(Offset a, Offset b) { return a.value != b.value; }
-  friend constexpr bool operator<(Offset a, Offset b) { return a.value < b.value; }
-  friend constexpr bool operator<=(Offset a, Offset b) { return a.value <= b.value; }
-  constexpr Offset next() const { return Offset(value + 1); }
-};
+using Offset = StrongValue<struct OffsetTag, int64_t>;
 
 // One partition of one topic: the unit the store keeps an offset for.
 struct TopicPartition {
@@ -59,8 +55,8 @@ struct PartitionOffset {
 }  // namespace recd
 
 namespace std {
-template <typename Tag>
-struct hash<recd::DenseId<Tag>> {
-  size_t operator()(recd::DenseId<Tag> id) const noexcept { return std::hash<uint32_t>()(id.value); }
+template <typename Tag, typename T>
+struct hash<recd::StrongValue<Tag, T>> {
+  size_t operator()(recd::StrongValue<Tag, T> id) const noexcept { return std::hash<T>()(id.value); }
 };
 }  // namespace std

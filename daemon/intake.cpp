@@ -48,7 +48,7 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
       RECD_WARN(what << "; kafka.offset_rewind = \"reset\": applying from offset " << r.offset.value);
       rewound_[r.tp] = r.offset;
     }
-    next_offsets_[r.tp] = r.offset.next();
+    next_offsets_[r.tp] = Offset(r.offset.value + 1);
     if (decoder_.Decode(r.payload, &events_[n_events], &rejection)) {
       ++n_events;
       continue;
@@ -56,18 +56,15 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
     ++rejected_;
     RECD_DEBUG("rejected " << r.tp.ToString() << "@" << r.offset.value << ": " << rejection.message);
     DeadLetter dl;
+    dl.tp = r.tp;
+    dl.offset = r.offset;
     dl.key.assign(r.key);
     dl.payload.assign(r.payload);
-    dl.where = r;
     dl.why = rejection;
     dead_letters_.push_back(std::move(dl));
   }
   events_.resize(n_events);
   stats_.messages.fetch_add(records.size(), std::memory_order_relaxed);
-  for (auto& dl : dead_letters_) {
-    dl.where.key = dl.key;
-    dl.where.payload = dl.payload;
-  }
   unsettled_ = dead_letters_.size();
   for (size_t i = 0; i < dead_letters_.size(); ++i) Send(i);
   staged_ = !next_offsets_.empty();
@@ -76,7 +73,7 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
 
 void Intake::Send(size_t index) {
   DeadLetter& dl = dead_letters_[index];
-  const Status s = sink_.DeadLetter(dl.where, dl.why, kDeadLetterTag | index);
+  const Status s = sink_.DeadLetter(dl.record(), dl.why, kDeadLetterTag | index);
   if (s.ok()) {
     dl.in_flight = true;
     return;
@@ -94,7 +91,7 @@ void Intake::Send(size_t index) {
 void Intake::Lost(const DeadLetter& dl, const std::string& why) {
   // Bad input must never stop recd: the record's coordinates go to the log instead.
   stats_.dead_letters_lost.fetch_add(1, std::memory_order_relaxed);
-  RECD_ERROR("could not dead-letter " << dl.where.tp.ToString() << "@" << dl.where.offset.value << " ("
+  RECD_ERROR("could not dead-letter " << dl.tp.ToString() << "@" << dl.offset.value << " ("
                                       << stream::Name(dl.why.reason) << ": " << dl.why.message << "): " << why
                                       << "; the record is skipped and counted in recd_dead_letters_lost_total");
 }
@@ -108,7 +105,7 @@ void Intake::OnDeadLetterDelivery(const stream::Delivery& d) {
     --unsettled_;
     dl.retry_at = Clock::TimePoint::max();
   } else if (d.retriable) {
-    RECD_WARN("dead letter for " << dl.where.tp.ToString() << "@" << dl.where.offset.value
+    RECD_WARN("dead letter for " << dl.tp.ToString() << "@" << dl.offset.value
                                  << " not delivered (" << d.error << "); retrying in " << dl.backoff.count() << " ms");
     dl.retry_at = wall_.Now() + dl.backoff;
     dl.backoff = std::min(dl.backoff * 2, kMaxBackoff);

@@ -49,13 +49,16 @@ class Intake {
   Offset last_input() const { return last_input_; }
 
  private:
+  // A rejected record, copied: the source's views do not outlive its next Poll.
   struct DeadLetter {
-    stream::SourceRecord where;  // key and payload point into the owned copies below
+    TopicPartition tp;
+    Offset offset;
     std::string key, payload;
     stream::Rejection why;
     bool in_flight = false;
     Clock::TimePoint retry_at;
     std::chrono::milliseconds backoff{100};
+    stream::SourceRecord record() const { return {tp, offset, key, payload}; }
   };
   // The offset below which `tp`'s records are redeliveries (nullopt: take all).
   std::optional<Offset> Expected(const TopicPartition& tp) const;

@@ -16,6 +16,8 @@ int RankInTop(const std::vector<std::string>& list, const std::string& item) {
   return -1;
 }
 
+double NdcgGain(int rank) { return rank >= 0 ? 1.0 / std::log2(rank + 2.0) : 0.0; }
+
 bool PrequentialEvaluator::Observe(const Event& e, int* rank_out) {
   if (!IsPositive(e, config_)) return false;
   PrequentialTally* bucket = nullptr;
@@ -31,7 +33,7 @@ bool PrequentialEvaluator::Observe(const Event& e, int* rank_out) {
   }
   const int rank = RankInTop(it->second, e.item_id);
   if (rank_out) *rank_out = rank;
-  const Scored s{rank >= 0, rank >= 0 ? 1.0 / std::log2(rank + 2.0) : 0.0};
+  const Scored s{rank >= 0, NdcgGain(rank)};
   for (PrequentialTally* t : {&total_, &window_tally_, bucket}) {
     if (!t) continue;
     ++t->positives;

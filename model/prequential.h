@@ -37,6 +37,8 @@ struct PrequentialTally {
 bool IsPositive(const Event& e, const PrequentialConfig& config);
 // The 0-based rank of `item` in the first kPrequentialCutoff of `list`; -1 when absent.
 int RankInTop(const std::vector<std::string>& list, const std::string& item);
+// NDCG@10's gain of a hit at 0-based `rank` (one relevant item): 1 / log2(rank + 2); 0 for -1.
+double NdcgGain(int rank);
 
 class PrequentialEvaluator {
  public:

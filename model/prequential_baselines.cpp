@@ -74,6 +74,7 @@ class Popularity : public StreamingBaseline {
     }
   }
   const std::vector<double>& scores() const { return score_; }
+  const Common& common() const { return common_; }
 
  private:
   double half_life_ms_;
@@ -83,17 +84,19 @@ class Popularity : public StreamingBaseline {
 
 class ItemKnn : public StreamingBaseline {
  public:
+  // Popularity fills short lists and keeps the per-user exclusions for both.
   explicit ItemKnn(const StreamingBaselineSettings& s) : settings_(s), popularity_(0) {}
   std::string name() const override { return "item-kNN"; }
   std::vector<uint32_t> TopK(uint32_t user, size_t k) override {
-    std::vector<double> scores(common_.num_items(), kNoScore);
+    const Common& common = popularity_.common();
+    std::vector<double> scores(common.num_items(), kNoScore);
     if (user < recent_.size()) {
       for (uint32_t seed : recent_[user]) {
         if (seed >= neighbours_.size()) continue;
         for (const auto& [j, sim] : neighbours_[seed]) scores[j] = (scores[j] == kNoScore ? 0 : scores[j]) + sim;
       }
     }
-    auto skip = [&](uint32_t i) { return common_.Excluded(user, i); };
+    auto skip = [&](uint32_t i) { return common.Excluded(user, i); };
     std::vector<uint32_t> out = Best(scores, k, skip);
     if (out.size() < k) {  // fill from popularity
       for (uint32_t i : Best(popularity_.scores(), k + out.size(), skip)) {
@@ -104,7 +107,6 @@ class ItemKnn : public StreamingBaseline {
     return out;
   }
   void Learn(const StreamingInteraction& x) override {
-    common_.Learn(x);
     popularity_.Learn(x);
     if (x.user >= items_of_.size()) {
       items_of_.resize(x.user + 1);
@@ -149,7 +151,6 @@ class ItemKnn : public StreamingBaseline {
     }
   }
   StreamingBaselineSettings settings_;
-  Common common_;
   Popularity popularity_;
   std::vector<std::unordered_set<uint32_t>> items_of_;
   std::vector<std::vector<uint32_t>> recent_;  // most recent first

@@ -6,10 +6,17 @@
 
 namespace recd::store {
 
+namespace {
+// Where `id` is, or would go, in a list sorted by id.
+template <typename Vec>
+auto LowerBound(Vec& v, uint32_t id) {
+  return std::lower_bound(v.begin(), v.end(), id, [](const Neighbor& n, uint32_t x) { return n.id < x; });
+}
+}  // namespace
+
 std::pair<size_t, bool> GraphView::Upsert(NeighborList& list, uint32_t id, double log_weight) {
   auto& v = list.items_;
-  auto it = std::lower_bound(v.begin(), v.end(), id,
-                             [](const Neighbor& n, uint32_t x) { return n.id < x; });
+  auto it = LowerBound(v, id);
   const size_t index = static_cast<size_t>(it - v.begin());
   if (it != v.end() && it->id == id) {
     it->log_weight = static_cast<float>(LogAddExp2(it->log_weight, log_weight));
@@ -29,8 +36,7 @@ void GraphView::EnsureUser(UserId user) {
 TypeMask GraphView::TypesOf(UserId user, ItemId item) const {
   if (user.value >= user_items_.size()) return 0;
   const auto& v = user_items_[user.value].items_;
-  auto it = std::lower_bound(v.begin(), v.end(), item.value,
-                             [](const Neighbor& n, uint32_t x) { return n.id < x; });
+  auto it = LowerBound(v, item.value);
   if (it == v.end() || it->id != item.value) return 0;
   return user_item_types_[user.value][static_cast<size_t>(it - v.begin())];
 }

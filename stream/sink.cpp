@@ -1,5 +1,7 @@
 #include "stream/sink.h"
 
+#include <nlohmann/json.hpp>
+
 #include "base/time.h"
 
 namespace recd::stream {
@@ -75,15 +77,9 @@ Status FileOutputSink::PublishList(const RecommendationList& list, const ListSta
 
 Status FileOutputSink::DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) {
   if (dead_letters_.is_open()) {
-    // One JSON object per line: the input line's offset, the code and the message
-    // (quotes and backslashes escaped, control characters dropped).
-    std::string escaped;
-    for (char c : why.message) {
-      if (c == '"' || c == '\\') escaped.push_back('\\');
-      if (static_cast<unsigned char>(c) >= 0x20) escaped.push_back(c);
-    }
-    dead_letters_ << "{\"offset\":" << record.offset.value << ",\"code\":\"" << Name(why.reason)
-                  << "\",\"error\":\"" << escaped << "\"}\n";
+    // One JSON object per line: the input line's offset, the code and the message.
+    const nlohmann::json j = {{"offset", record.offset.value}, {"code", Name(why.reason)}, {"error", why.message}};
+    dead_letters_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   }
   done_.push_back({tag, true, false, {}});
   return Status::Ok();

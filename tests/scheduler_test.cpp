@@ -25,6 +25,13 @@ std::vector<uint32_t> Turn(ListScheduler& s, bool backlog = false, Clock::TimePo
   return out;
 }
 
+SchedulerConfig WithBatchAndSlice(size_t batch, std::chrono::milliseconds slice) {
+  SchedulerConfig config;
+  config.batch = batch;
+  config.rank_slice = slice;
+  return config;
+}
+
 // Batches handed out in the current turn when ranking each one costs `cost` on the clock.
 size_t HandedWhileEachCosts(ListScheduler& s, ManualClock& clock, std::chrono::milliseconds cost) {
   size_t handed = 0;
@@ -77,10 +84,7 @@ TEST(SchedulerTest, SweepsAtMostOncePerIntervalAndCoalescesUsers) {
 
 TEST(SchedulerTest, UsersDirtiedDuringASweepWaitForTheNext) {
   ManualClock clock;
-  SchedulerConfig config;
-  config.batch = 2;
-  config.rank_slice = 10ms;
-  ListScheduler s(config, clock);
+  ListScheduler s(WithBatchAndSlice(2, 10ms), clock);
   for (uint32_t u = 0; u < 5; ++u) s.MarkDirty(UserId(u));
   s.BeginTurn(false, 0ms);
   EXPECT_EQ(Values(s.Next()), (std::vector<uint32_t>{0, 1}));
@@ -96,10 +100,8 @@ TEST(SchedulerTest, UsersDirtiedDuringASweepWaitForTheNext) {
 
 TEST(SchedulerTest, ABusyTurnRanksForItsShareOfIntakeTime) {
   ManualClock clock;
-  SchedulerConfig config;
-  config.batch = 1;
-  config.rank_share = 0.5;   // as long as intake took
-  config.rank_slice = 100ms;
+  SchedulerConfig config = WithBatchAndSlice(1, 100ms);
+  config.rank_share = 0.5;  // as long as intake took
   ListScheduler s(config, clock);
   for (uint32_t u = 0; u < 10; ++u) s.MarkDirty(UserId(u));
   s.BeginTurn(/*backlog=*/true, /*ingest_time=*/20ms);
@@ -112,10 +114,7 @@ TEST(SchedulerTest, ABusyTurnRanksForItsShareOfIntakeTime) {
 
 TEST(SchedulerTest, DrainRanksEveryoneNowWhateverTheIntervalAndBudget) {
   ManualClock clock;
-  SchedulerConfig config;
-  config.batch = 1;
-  config.rank_slice = 1ms;
-  ListScheduler s(config, clock);
+  ListScheduler s(WithBatchAndSlice(1, 1ms), clock);
   s.MarkDirty(UserId(7));
   Turn(s);
   for (uint32_t u = 0; u < 6; ++u) s.MarkDirty(UserId(u));

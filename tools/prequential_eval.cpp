@@ -50,10 +50,8 @@ std::pair<Interval, Interval> Bootstrap(const ModelResult& m, size_t users, int 
     auto& u = per_user[s.user];
     if (u[0] == 0) active.push_back(s.user);
     u[0] += 1;
-    if (s.rank >= 0) {
-      u[1] += 1;
-      u[2] += 1 / std::log2(s.rank + 2.0);
-    }
+    u[1] += s.rank >= 0;
+    u[2] += model::NdcgGain(s.rank);
   }
   auto ratio = [&](const std::vector<uint32_t>& who, size_t k) {
     double num = 0, den = 0;
