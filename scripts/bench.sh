@@ -8,26 +8,43 @@
 #      events, then recd consumes, applies (synced WAL) and publishes lists; the
 #      sustained rate is measured from recd's first commit to its last.
 #   usage: scripts/bench.sh [EVENTS]     (default 1000000)
+#   BENCH_SECTIONS="micro pinsage train e2e" picks sections; BENCH_BUILD=DIR
+#   measures another build (e.g. an older commit's, for a before/after pair).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 EVENTS=${1:-1000000}
+SECTIONS=" ${BENCH_SECTIONS:-micro pinsage train e2e} "
 scripts/setup.sh >/dev/null
-scripts/build.sh build >/dev/null
+if [ -n "${BENCH_BUILD:-}" ]; then
+  BUILD=$(cd "$BENCH_BUILD" && pwd)
+  # That build's own config: keys differ between versions.
+  export RECD_CONFIG=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD/CMakeCache.txt")/config/recd.toml
+else
+  scripts/build.sh build >/dev/null
+  BUILD=$SRC/build
+fi
 scripts/kafka.sh fetch
-BUILD=$SRC/build
+want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 
+if want micro; then
 echo "== micro-benchmarks (one core each)"
-"$BUILD/tests/recd_bench" --benchmark_min_time=2 2>/dev/null
+"$BUILD/tests/recd_bench" --benchmark_min_time=2 ${BENCH_FILTER:+--benchmark_filter=$BENCH_FILTER} 2>/dev/null
+fi
+if want pinsage; then
 echo "== PinSage inference (d = 64; RECD_BENCH_DEVICE=cuda on a GPU host)"
 "$BUILD/tests/pinsage_bench" 2>/dev/null
+fi
 
+if want train; then
 echo "== PinSage training: one epoch over $EVENTS interactions (device auto)"
 work=$(mktemp -d)
 "$BUILD/tools/recgen" --seed 7 --events "$EVENTS" --users 50000 --items 10000 -o "$work/train.jsonl" 2>/dev/null
 "$BUILD/tools/rectrain" --events "$work/train.jsonl" -o "$work/models" --epochs 1 | grep -E "^(training set|epoch|best)"
 rm -rf "$work"
+fi
 
+want e2e || exit 0
 echo "== end to end through a real broker: $EVENTS events"
 . "$SRC/tests/e2e/lib.sh"
 start_broker >/dev/null

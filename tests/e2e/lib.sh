@@ -19,7 +19,7 @@ start_broker() {
 # start_recd LOG [extra --set args...]: runs recd against $BROKERS with its store in $WORK/store.
 start_recd() {
   local log=$1; shift
-  "$BUILD/daemon/recd" -c "$SRC/config/recd.toml" \
+  "$BUILD/daemon/recd" -c "${RECD_CONFIG:-$SRC/config/recd.toml}" \
     --set "kafka.brokers=$BROKERS" --set "store.path=$WORK/store" \
     --set kafka.group_instance_id=recd-e2e --set admin.listen=127.0.0.1:0 --set pipeline.stats_interval_ms=2000 \
     --set 'kafka.consumer."session.timeout.ms"=10000' "$@" >>"$log" 2>&1 &
