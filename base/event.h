@@ -60,6 +60,15 @@ struct ScoredItem {
 };
 
 // One user's top-K list, as published on the recommendation topic.
+// An item's related items (topic recd.similar-items, key = item id): its
+// nearest items by the active model's embeddings.
+struct SimilarItemsList {
+  std::string item_id;
+  std::vector<ScoredItem> items;
+  std::string model_version;
+  EpochMillis generated_at = 0;
+};
+
 struct RecommendationList {
   std::string user_id;
   std::vector<ScoredItem> items;

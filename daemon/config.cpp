@@ -214,6 +214,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("kafka", "events_topic", &k.events_topic, NonEmpty, "a topic name");
   b.Bind("kafka", "dlq_topic", &k.dlq_topic, NonEmpty, "a topic name");
   b.Bind("kafka", "recommendations_topic", &k.recommendations_topic, NonEmpty, "a topic name");
+  b.Bind("kafka", "similar_items_topic", &k.similar_items_topic, NonEmpty, "a topic name");
   b.Bind("kafka", "create_topics", &k.create_topics, Any, "true or false");
   b.Bind("kafka", "events_partitions", &k.events_partitions, Positive, "an integer");
   b.Bind("kafka", "replication", &k.replication, Positive, "an integer");
@@ -267,6 +268,50 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
          [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); }, "a number");
 
   BindExclude(b, root, path.empty() ? "--set" : path, &r.exclude_types);
+
+  auto& m = c.model;
+  auto& rf = m.refresher;
+  b.Bind("model", "dir", &rf.model_root, Any, "a directory holding LATEST (rectrain -o), or \"\" for none");
+  b.Bind("model", "device", &rf.device,
+         [](const std::string& v) {
+           const bool cuda = v == "cuda" || (v.rfind("cuda:", 0) == 0 && v.size() > 5 &&
+                                             v.find_first_not_of("0123456789", 5) == std::string::npos);
+           return v == "auto" || v == "cpu" || cuda ? std::string() : "must be auto, cpu, cuda or cuda:N";
+         },
+         "a string");
+  b.Bind("model", "state_dir", &rf.state_dir, Any, "a directory (\"\": <store.path>-live)");
+  auto bind_ms = [&](const char* key, std::chrono::milliseconds* dst) {
+    int64_t ms = dst->count();
+    b.Bind("model", key, &ms, Positive, "an integer (ms)");
+    *dst = std::chrono::milliseconds(ms);
+  };
+  bind_ms("refresh_interval_ms", &rf.interval);
+  bind_ms("reload_interval_ms", &rf.reload_interval);
+  bind_ms("snapshot_interval_ms", &rf.snapshot_interval);
+  b.Bind("model", "refresh_budget", &rf.budget, Positive, "an integer (items per tick)");
+  b.Bind("model", "refresh_batch", &rf.batch, Positive, "an integer (rows per forward pass)");
+  b.Bind("model", "refresh_fanout", &rf.fanout, NonNegative, "an integer (items per touched item)");
+  b.Bind("model", "related", &rf.related, Positive, "an integer (ANN neighbours kept per item)");
+  b.Bind("model", "walked", &rf.walked, Positive, "an integer (walk neighbours kept per item)");
+  b.Bind("model", "walks", &rf.walks, NonNegative, "an integer (0: the model's own)");
+  b.Bind("model", "ann_m", &rf.ann_m, Positive, "an integer");
+  b.Bind("model", "ann_ef_construction", &rf.ann_ef_construction, Positive, "an integer");
+  b.Bind("model", "ann_ef_search", &rf.ann_ef_search, Positive, "an integer");
+  b.Bind("model", "similar_items_k", &m.similar_items_k, NonNegative, "an integer (0: not published)");
+  auto& pr = m.ranker;
+  for (auto [prefix, w] : {std::pair<std::string, model::BlendWeights*>{"session_", &pr.session}, {"returning_", &pr.returning}}) {
+    b.Bind("model", prefix + "related", &w->related, NonNegative, "a number");
+    b.Bind("model", prefix + "walked", &w->walked, NonNegative, "a number");
+    b.Bind("model", prefix + "profile", &w->profile, NonNegative, "a number");
+    b.Bind("model", prefix + "trending", &w->trending, NonNegative, "a number");
+  }
+  int64_t session_gap_s = pr.session_gap_ms / 1000;
+  b.Bind("model", "session_gap_s", &session_gap_s, NonNegative, "an integer (seconds)");
+  pr.session_gap_ms = session_gap_s * 1000;
+  b.Bind("model", "trending_candidates", &pr.trending_candidates, NonNegative, "an integer");
+  b.Bind("model", "diversity_field", &pr.diversity_field, NonEmpty, "an item attribute name");
+  b.Bind("model", "category_cap", &pr.category_cap, NonNegative, "an integer (0: no cap)");
+  if (rf.state_dir.empty()) rf.state_dir = s.path + "-live";
 
   auto& ev = c.eval;
   b.Bind("eval", "positive_rating", &ev.positive_rating, Any, "a number (ratings at or above it are positives)");

@@ -8,6 +8,8 @@
 
 #include "base/status.h"
 #include "model/baseline_ranker.h"
+#include "model/pinsage_ranker.h"
+#include "model/refresher.h"
 #include "model/prequential.h"
 #include "store/graph_store.h"
 #include "stream/codec.h"
@@ -31,6 +33,7 @@ struct KafkaSection {
   std::string events_topic = "recd.events";
   std::string dlq_topic = "recd.events.dlq";
   std::string recommendations_topic = "recd.recommendations";
+  std::string similar_items_topic = "recd.similar-items";
   bool create_topics = true;
   int events_partitions = 4;
   int replication = 1;
@@ -51,11 +54,20 @@ struct PipelineSection {
   int stats_interval_ms = 10000;
 };
 
+// [model]: the PinSage model the daemon serves (model.dir empty: none, the
+// co-occurrence ranker serves), its refresher and its ranker.
+struct ModelSection {
+  model::RefresherConfig refresher;  // dir, device, state_dir, refresh and reload settings
+  model::PinSageRankerConfig ranker;
+  size_t similar_items_k = 20;       // related items per recd.similar-items record (0: not published)
+};
+
 struct Config {
   KafkaSection kafka;
   stream::DecoderLimits decoder;
   store::StoreOptions store;
   model::BaselineConfig ranker;
+  ModelSection model;
   model::PrequentialConfig eval;
   PipelineSection pipeline;
   std::string log_level = "info";

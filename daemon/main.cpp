@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
                 "would publish and its prequential quality");
   replay_cmd->add_option("--events", replay.events, "JSONL events (recgen -o, recreplay -o)")->required();
   replay_cmd->add_option("--lists-out", replay.lists_out, "write every list (output JSON + published_at) here");
+  replay_cmd->add_option("--similar-out", replay.similar_out, "write every similar-items record here");
   replay_cmd->add_option("--metrics-out", replay.metrics_out, "prequential HR@10 / NDCG@10 per window, as CSV");
   replay_cmd->add_option("--plot", replay.plot, "draw HR@10 over event time as PNG (gnuplot; needs --metrics-out)");
   replay_cmd->add_option("--store", replay.store_dir, "store directory (default: a fresh temporary one)");
@@ -80,7 +81,8 @@ int main(int argc, char** argv) {
   const std::vector<std::pair<std::string, int>> topics = {
       {config.kafka.events_topic, config.kafka.events_partitions},
       {config.kafka.dlq_topic, 1},
-      {config.kafka.recommendations_topic, config.kafka.events_partitions}};
+      {config.kafka.recommendations_topic, config.kafka.events_partitions},
+      {config.kafka.similar_items_topic, config.kafka.events_partitions}};
   if (config.kafka.embedded) {
     auto started = stream::EmbeddedCluster::Start(config.kafka.embedded_brokers);
     if (!started.ok()) {

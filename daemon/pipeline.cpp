@@ -1,22 +1,49 @@
 #include "daemon/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
+#include <unordered_map>
 
 #include "base/log.h"
 #include "daemon/intake.h"
 #include "daemon/list_scheduler.h"
 #include "model/baseline_ranker.h"
+#include "model/pinsage_ranker.h"
+#include "model/refresher.h"
 #include "stream/kafka.h"
 
 namespace recd::daemon {
 
 namespace {
 using std::chrono::milliseconds;
+
+// Similar-items records carry this bit in their delivery tag (lists carry a user id).
+constexpr uint64_t kSimilarItemsTag = uint64_t(1) << 62;
+
+model::ItemDescription Describe(const store::GraphStore& store, ItemId item) {
+  model::ItemDescription d;
+  d.item = item;
+  d.external_id = store.ExternalId(item);
+  if (auto attrs = store.GetAttributes(EventType::kItem, d.external_id); attrs.ok()) d.attributes = std::move(*attrs);
+  if (auto content = store.GetItemEmbedding(item); content.ok()) d.content = std::move(*content);
+  return d;
+}
+
+// Starts the refresher on a copy of the store's view and its item metadata;
+// null when no model is configured.
+Result<std::unique_ptr<model::Refresher>> StartRefresher(const Config& config, const store::GraphStore& store) {
+  if (config.model.refresher.model_root.empty()) return std::unique_ptr<model::Refresher>();
+  std::vector<model::ItemDescription> catalogue;
+  catalogue.reserve(store.view().num_items());
+  for (uint32_t i = 0; i < store.view().num_items(); ++i) catalogue.push_back(Describe(store, ItemId(i)));
+  return model::Refresher::Create(config.model.refresher, store.view(), std::move(catalogue));
+}
+
 }  // namespace
 
 class Pipeline::Impl {
  public:
-  Impl(const Config& config, PipelineEnds ends)
+  Impl(const Config& config, PipelineEnds ends, std::unique_ptr<model::Refresher> refresher)
       : config_(config),
         store_(std::move(ends.store)),
         source_(std::move(ends.source)),
@@ -27,6 +54,11 @@ class Pipeline::Impl {
         intake_(*store_, *source_, *sink_, decoder_, config.kafka.offset_rewind, SystemClock(), stats),
         scheduler_(Scheduling(config.pipeline), clock_),
         ranker_(*store_, config.ranker),
+        pinsage_ranker_(*store_, ranker_, config.model.ranker),
+        refresher_(std::move(refresher)),
+        // Replay ticks the refresher on this thread in event time, so that two
+        // runs publish the same lists; live, it runs on its own thread.
+        inline_refresh_(event_clock_ != nullptr),
         evaluator_(config.eval) {}
 
   Status Run();
@@ -54,6 +86,12 @@ class Pipeline::Impl {
   bool OutputBackedUp();
   void UpdateGauges();
   void LogStats(bool force);
+  // Tells the refresher what a committed batch changed, and the ranker whose sessions moved.
+  void ForwardChanges(const store::ApplyOutcome& outcome, size_t items_before);
+  // Replay only: one refresher tick when the event clock passed its interval.
+  Status TickRefresherInline(bool force);
+  // Related items of every item re-embedded since the last call.
+  void PublishSimilarItems();
 
   Config config_;
   // Declared in dependency order: the ends outlive everything that uses them.
@@ -65,7 +103,14 @@ class Pipeline::Impl {
   stream::EventDecoder decoder_;
   Intake intake_;
   ListScheduler scheduler_;
-  model::BaselineRanker ranker_;
+  model::BaselineRanker ranker_;  // the fallback, and the owner of filters and trending
+  model::PinSageRanker pinsage_ranker_;
+  std::unique_ptr<model::Refresher> refresher_;  // null: no model configured
+  bool inline_refresh_;
+  Clock::TimePoint last_inline_tick_{};
+  std::shared_ptr<const model::LiveModel> live_;  // the model this turn ranks with
+  std::unordered_map<uint32_t, Clock::TimePoint> unreflected_since_;  // user -> first event not yet in a list
+  Clock::TimePoint turn_arrival_{};
   model::PrequentialEvaluator evaluator_;
 
   bool output_blocked_ = false;  // intake paused until the output drains
@@ -85,6 +130,10 @@ void Pipeline::Impl::OnDeliveries() {
   for (const stream::Delivery& d : deliveries_) {
     if (d.tag & kDeadLetterTag) {
       intake_.OnDeadLetterDelivery(d);
+      continue;
+    }
+    if (d.tag & kSimilarItemsTag) {
+      if (!d.ok) RECD_WARN("similar items not delivered: " << d.error);
       continue;
     }
     const UserId user(static_cast<uint32_t>(d.tag));
@@ -123,15 +172,23 @@ bool Pipeline::Impl::OutputBackedUp() {
 }
 
 void Pipeline::Impl::RankDue(bool backlog, Clock::TimePoint::duration ingest_time, bool drain) {
-  if (scheduler_.BeginTurn(backlog, ingest_time, drain)) ranker_.RefreshTrending();
+  if (scheduler_.BeginTurn(backlog, ingest_time, drain)) {
+    ranker_.RefreshTrending();
+    PublishSimilarItems();
+  }
+  live_ = refresher_ ? refresher_->Current() : nullptr;
   const stream::ListStamp stamp{store_->LatestEventTime(), intake_.last_input()};
   for (std::vector<UserId> batch = scheduler_.Next(); !batch.empty(); batch = scheduler_.Next()) {
     for (size_t n = 0; n < batch.size(); ++n) {
       const UserId u = batch[n];
-      const RecommendationList list = ranker_.Recommend(u, clock_.WallMillis());
+      const RecommendationList list = pinsage_ranker_.Recommend(u, clock_.WallMillis(), live_.get());
       const Status s = sink_->PublishList(list, stamp, u.value);
       if (s.ok()) {
         scheduler_.OnQueued(u);
+        if (auto it = unreflected_since_.find(u.value); it != unreflected_since_.end()) {
+          stats.freshness.Observe(std::chrono::duration<double, std::milli>(clock_.Now() - it->second).count());
+          unreflected_since_.erase(it);
+        }
         evaluator_.OnList(list);
         stats.lists_published.fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -159,19 +216,87 @@ Result<bool> Pipeline::Impl::Ingest() {
     const milliseconds wait = scheduler_.sweeping() ? milliseconds(0) : milliseconds(config_.pipeline.batch_max_wait_ms);
     RECD_RETURN_IF_ERROR(source_->Poll(config_.pipeline.batch_max_events, wait, &records_));
     if (records_.empty()) return false;
+    turn_arrival_ = clock_.Now();
     RECD_RETURN_IF_ERROR(intake_.Stage(records_));
     if (!intake_.staged()) return false;  // only redeliveries
     // Test, then train: each positive meets the list its user holds now.
     for (const Event& e : intake_.events()) evaluator_.Observe(e);
   }
+  const size_t items_before = store_->view().num_items();
   auto committed = intake_.TryCommit();
   if (!committed.ok()) return committed.status();
   if (!committed->has_value()) {
     ServeDeliveries(milliseconds(config_.pipeline.batch_max_wait_ms));  // dead letters on their way: wait a little
     return false;
   }
-  for (UserId u : (*committed)->touched_users) scheduler_.MarkDirty(u);
+  // In replay the clock is the store's newest event time: the batch's own.
+  const Clock::TimePoint arrival = inline_refresh_ ? clock_.Now() : turn_arrival_;
+  for (UserId u : (*committed)->touched_users) {
+    scheduler_.MarkDirty(u);
+    unreflected_since_.emplace(u.value, arrival);
+  }
+  ForwardChanges(**committed, items_before);
   return true;
+}
+
+void Pipeline::Impl::ForwardChanges(const store::ApplyOutcome& outcome, size_t items_before) {
+  for (const Event& e : intake_.events()) {
+    if (e.type == EventType::kItem || e.type == EventType::kUser) continue;
+    if (auto u = store_->FindUser(e.user_id)) pinsage_ranker_.ObserveEvent(*u, e.ts);
+  }
+  for (ItemId i : outcome.described_items) pinsage_ranker_.ObserveItem(i);
+  if (!refresher_) return;
+  model::GraphChange change;
+  change.edges = outcome.edges;
+  change.num_users = store_->view().num_users();
+  change.num_items = store_->view().num_items();
+  // New items (described or not) and items whose metadata changed, each once.
+  std::vector<ItemId> describe(outcome.described_items);
+  for (size_t i = items_before; i < change.num_items; ++i) describe.emplace_back(static_cast<uint32_t>(i));
+  std::sort(describe.begin(), describe.end());
+  describe.erase(std::unique(describe.begin(), describe.end()), describe.end());
+  for (ItemId i : describe) change.items.push_back(Describe(*store_, i));
+  for (const store::EdgeDelta& d : outcome.edges) change.touched.push_back(d.item);
+  std::sort(change.touched.begin(), change.touched.end());
+  change.touched.erase(std::unique(change.touched.begin(), change.touched.end()), change.touched.end());
+  refresher_->Submit(std::move(change));
+}
+
+Status Pipeline::Impl::TickRefresherInline(bool force) {
+  if (!refresher_ || !inline_refresh_) return Status::Ok();
+  const auto now = clock_.Now();
+  if (!force && now - last_inline_tick_ < config_.model.refresher.interval) return Status::Ok();
+  last_inline_tick_ = now;
+  auto ticked = refresher_->Tick();
+  return ticked.ok() ? Status::Ok() : ticked.status();
+}
+
+void Pipeline::Impl::PublishSimilarItems() {
+  if (!refresher_ || config_.model.similar_items_k == 0) return;
+  const std::shared_ptr<const model::LiveModel> live = refresher_->Current();
+  if (!live) return;
+  const std::vector<uint32_t> changed = refresher_->TakeChangedItems();
+  std::shared_lock<std::shared_mutex> lock(live->mu);
+  for (uint32_t i : changed) {
+    if (i >= live->num_items() || i >= store_->view().num_items()) continue;
+    SimilarItemsList list;
+    list.item_id = store_->ExternalId(ItemId(i));
+    list.model_version = "pinsage-" + live->version;
+    list.generated_at = clock_.WallMillis();
+    for (const model::ItemScore& r : live->related[i]) {
+      if (list.items.size() >= config_.model.similar_items_k) break;
+      if (r.item < store_->view().num_items() && store_->ItemAvailable(ItemId(r.item))) {
+        list.items.push_back({store_->ExternalId(ItemId(r.item)), r.score});
+      }
+    }
+    const Status s = sink_->PublishSimilar(list, kSimilarItemsTag | i);
+    if (s.ok()) {
+      stats.similar_items_published.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      // Output full or refused: the next change of this item publishes it again.
+      RECD_DEBUG("similar items of " << list.item_id << " not queued: " << s.ToString());
+    }
+  }
 }
 
 void Pipeline::Impl::UpdateGauges() {
@@ -191,6 +316,14 @@ void Pipeline::Impl::UpdateGauges() {
   stats.window_positives.store(window.positives, std::memory_order_relaxed);
   stats.window_hr.store(window.hr(), std::memory_order_relaxed);
   stats.window_ndcg.store(window.mean_ndcg(), std::memory_order_relaxed);
+  if (refresher_) {
+    const model::RefresherStats& r = refresher_->stats();
+    stats.model_active.store(live_ ? 1 : 0, std::memory_order_relaxed);
+    stats.model_items_refreshed.store(r.items_refreshed.load(), std::memory_order_relaxed);
+    stats.model_dirty.store(r.dirty.load(), std::memory_order_relaxed);
+    stats.model_loads.store(r.model_loads.load(), std::memory_order_relaxed);
+    stats.model_load_failures.store(r.model_load_failures.load(), std::memory_order_relaxed);
+  }
   // Walking every list is not free: refresh the memory gauge about once a stats interval.
   if (gauge_turns_++ % 256 == 0) stats.graph_view_bytes.store(view.MemoryBytes(), std::memory_order_relaxed);
 }
@@ -223,6 +356,7 @@ Status Pipeline::Impl::Run() {
   if (!pending.empty()) RECD_INFO(pending.size() << " list(s) not acknowledged before the last stop are due again");
   for (UserId u : pending) scheduler_.MarkDirty(u);
 
+  if (refresher_ && !inline_refresh_) refresher_->Start();
   Status failure;
   while (!stop.load()) {
     stats.heartbeat.fetch_add(1, std::memory_order_relaxed);
@@ -232,6 +366,10 @@ Status Pipeline::Impl::Run() {
     auto ingested = Ingest();
     if (!ingested.ok()) {
       failure = ingested.status();
+      break;
+    }
+    if (Status s = TickRefresherInline(false); !s.ok()) {
+      failure = s;
       break;
     }
     // Records arriving means intake is busy: ranking then gets its share of this
@@ -248,7 +386,11 @@ Status Pipeline::Impl::Run() {
     RECD_WARN("stopping with a batch whose dead letters were not acknowledged; it is read again at the next start");
     intake_.Abandon();
   }
-  if (failure.ok()) RankDue(false, Clock::TimePoint::duration::zero(), /*drain=*/true);  // every committed change
+  if (refresher_ && !inline_refresh_) refresher_->Stop();
+  if (failure.ok()) {
+    if (Status s = TickRefresherInline(true); !s.ok()) RECD_WARN("refresher: " << s.ToString());
+    RankDue(false, Clock::TimePoint::duration::zero(), /*drain=*/true);  // every committed change
+  }
   RECD_INFO("stopping: flushing " << sink_->InFlight() << " record(s)");
   const int left = sink_->Flush(milliseconds(config_.pipeline.shutdown_timeout_ms), &deliveries_);
   OnDeliveries();
@@ -271,7 +413,9 @@ Pipeline::~Pipeline() = default;
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, PipelineEnds ends) {
   RECD_CHECK(ends.store && ends.source && ends.sink, "a pipeline needs a store, a source and a sink");
-  return std::unique_ptr<Pipeline>(new Pipeline(std::make_unique<Impl>(config, std::move(ends))));
+  auto refresher = StartRefresher(config, *ends.store);
+  if (!refresher.ok()) return refresher.status();
+  return std::unique_ptr<Pipeline>(new Pipeline(std::make_unique<Impl>(config, std::move(ends), std::move(*refresher))));
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const std::string& brokers) {
@@ -281,7 +425,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const s
   ends.store = std::move(store.value());
 
   const stream::KafkaConfig producer{brokers, config.kafka.client_id, config.kafka.producer};
-  auto sink = stream::KafkaOutputSink::Create(producer, {config.kafka.recommendations_topic, config.kafka.dlq_topic});
+  auto sink = stream::KafkaOutputSink::Create(
+      producer, {config.kafka.recommendations_topic, config.kafka.dlq_topic, config.kafka.similar_items_topic});
   if (!sink.ok()) return sink.status();
   ends.sink = std::move(sink.value());
 

@@ -74,8 +74,10 @@ Status RunReplay(Config config, const ReplayOptions& options) {
   if (options.store_dir.empty()) {
     temp = std::make_unique<TempDir>("recd-replay-");
     config.store.path = temp->sub("store");
+    config.model.refresher.state_dir.clear();  // nothing to restart from
   } else {
     config.store.path = options.store_dir;
+    config.model.refresher.state_dir = options.store_dir + "-live";
   }
   config.store.sync_writes = false;  // a replay is re-run, not recovered
   // One record per turn: a sweep may fall between any two events, exactly as
@@ -93,7 +95,7 @@ Status RunReplay(Config config, const ReplayOptions& options) {
   auto source = stream::FileEventSource::Open(options.events);
   if (!source.ok()) return source.status();
   ends.source = std::move(source.value());
-  auto sink = stream::FileOutputSink::Open(options.lists_out, "");
+  auto sink = stream::FileOutputSink::Open(options.lists_out, "", options.similar_out);
   if (!sink.ok()) return sink.status();
   ends.sink = std::move(sink.value());
   ends.event_clock = std::make_unique<EventTimeClock>(*ends.store);
@@ -115,6 +117,12 @@ Status RunReplay(Config config, const ReplayOptions& options) {
               secs, s.messages.load() / std::max(secs, 1e-9), static_cast<unsigned long long>(s.lists_published.load()),
               total.hr(), total.mean_ndcg(), static_cast<unsigned long long>(total.positives),
               static_cast<unsigned long long>(total.without_list));
+  std::printf("freshness (event time, arrival to the next list): p50 %.0f ms, p99 %.0f ms over %llu lists; "
+              "model: %s, %llu items re-embedded, %llu similar-items records\n",
+              s.freshness.Quantile(0.5), s.freshness.Quantile(0.99), static_cast<unsigned long long>(s.freshness.count()),
+              s.model_active.load() ? "PinSage" : "none (co-occurrence)",
+              static_cast<unsigned long long>(s.model_items_refreshed.load()),
+              static_cast<unsigned long long>(s.similar_items_published.load()));
   if (!options.metrics_out.empty()) RECD_RETURN_IF_ERROR(WriteMetrics(pipeline->evaluator(), options.metrics_out));
   if (!options.plot.empty()) RECD_RETURN_IF_ERROR(DrawPlot(options.metrics_out, options.plot, total.hr()));
   pipeline.reset();  // closes the store before its temporary directory goes

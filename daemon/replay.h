@@ -17,6 +17,7 @@ struct ReplayOptions {
   std::string lists_out;     // every list, one JSON per line ("" = not written)
   std::string metrics_out;   // CSV of prequential metrics per window ("" = not written)
   std::string plot;          // PNG of HR@10 over event time ("" = not drawn; needs gnuplot)
+  std::string similar_out;   // every recd.similar-items record, one JSON per line ("" = not written)
   std::string store_dir;     // "" = a fresh temporary store, removed afterwards
   double window_hours = 24;  // width of the CSV's event-time windows
 };

@@ -3,10 +3,55 @@
 // any thread.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 
 namespace recd::daemon {
+
+// Latencies in fixed buckets (milliseconds): one writer, any number of readers.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 16> kBoundsMs = {1,    2,    5,    10,    20,    50,     100,    200,
+                                                      500,  1000, 2000, 5000,  10000, 30000, 60000, 600000};
+  void Observe(double ms) {
+    const size_t b = static_cast<size_t>(std::lower_bound(kBoundsMs.begin(), kBoundsMs.end(), ms) - kBoundsMs.begin());
+    counts_[b].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    sum_ms_.store(sum_ms_.load(std::memory_order_relaxed) + ms, std::memory_order_relaxed);
+  }
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  double sum_ms() const { return sum_ms_.load(std::memory_order_relaxed); }
+  // Observations at or below kBoundsMs[b] (b == kBoundsMs.size(): all).
+  uint64_t cumulative(size_t b) const {
+    uint64_t n = 0;
+    for (size_t i = 0; i <= std::min(b, kBoundsMs.size()); ++i) n += counts_[i].load(std::memory_order_relaxed);
+    return n;
+  }
+  // The q-quantile in ms, interpolated linearly inside its bucket (0 when empty).
+  double Quantile(double q) const {
+    const uint64_t total = cumulative(kBoundsMs.size());
+    if (total == 0) return 0;
+    const double rank = q * static_cast<double>(total);
+    uint64_t below = 0;
+    for (size_t b = 0; b <= kBoundsMs.size(); ++b) {
+      const uint64_t in = counts_[b].load(std::memory_order_relaxed);
+      if (in > 0 && static_cast<double>(below + in) >= rank) {
+        const double lo = b == 0 ? 0 : kBoundsMs[b - 1];
+        const double hi = b < kBoundsMs.size() ? kBoundsMs[b] : lo * 2;
+        return lo + (hi - lo) * std::clamp((rank - static_cast<double>(below)) / static_cast<double>(in), 0.0, 1.0);
+      }
+      below += in;
+    }
+    return kBoundsMs.back();
+  }
+
+ private:
+  std::array<std::atomic<uint64_t>, kBoundsMs.size() + 1> counts_{};
+  std::atomic<uint64_t> count_{0};
+  std::atomic<double> sum_ms_{0};
+};
 
 // Monotonic totals since start, readable from any thread.
 struct PipelineStats {
@@ -35,6 +80,13 @@ struct PipelineStats {
   std::atomic<double> ndcg_sum{0};
   std::atomic<double> window_hr{0}, window_ndcg{0};
   std::atomic<uint64_t> window_positives{0};
+  // Freshness: from a user's first unreflected event's arrival (the poll that
+  // brought it; its event time in replay) to the publication of their next list.
+  LatencyHistogram freshness;
+  // The PinSage model (all 0 while none is active).
+  std::atomic<uint64_t> model_active{0};
+  std::atomic<uint64_t> model_items_refreshed{0}, model_dirty{0}, model_loads{0}, model_load_failures{0};
+  std::atomic<uint64_t> similar_items_published{0};
 };
 
 }  // namespace recd::daemon

@@ -4,10 +4,7 @@
 #include <cmath>
 
 namespace recd::model {
-namespace {
 
-// The `limit` heaviest neighbours of a list, heaviest first. For long lists the
-// candidates are an evenly strided sample of 4*limit entries, bounding the cost.
 std::vector<store::Neighbor> Heaviest(const store::NeighborList& list, size_t limit) {
   std::vector<store::Neighbor> picked;
   const size_t budget = 4 * limit;
@@ -29,8 +26,6 @@ std::vector<store::Neighbor> Heaviest(const store::NeighborList& list, size_t li
   }
   return picked;
 }
-
-}  // namespace
 
 BaselineRanker::BaselineRanker(const store::GraphStore& store, BaselineConfig config)
     : store_(store), config_(config) {}

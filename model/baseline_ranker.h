@@ -26,6 +26,11 @@ struct BaselineConfig {
   store::TypeMask exclude_types = store::TypeBit(EventType::kPurchase) | store::TypeBit(EventType::kRating);
 };
 
+// The `limit` heaviest neighbours of a list, heaviest first (for a user's list:
+// their most recent, strongest items). For long lists the candidates are an
+// evenly strided sample of 4*limit entries, bounding the cost.
+std::vector<store::Neighbor> Heaviest(const store::NeighborList& list, size_t limit);
+
 inline constexpr const char* kBaselineModelVersion = "baseline-cooc-1";
 
 class BaselineRanker {
@@ -45,6 +50,8 @@ class BaselineRanker {
   bool Excluded(UserId user, ItemId item) const;
 
   const BaselineConfig& config() const { return config_; }
+  // Most popular available items first (RefreshTrending).
+  const std::vector<ItemId>& trending() const { return trending_; }
 
  private:
   const store::GraphStore& store_;

@@ -223,6 +223,74 @@ torch::Tensor PinSage::Impl::EmbedAll(const std::vector<Neighbourhood>& hoods, c
   return net->Output(h);
 }
 
+namespace {
+
+std::vector<float> ToVector(const torch::Tensor& t) {
+  const auto cpu = t.to(torch::kCPU).contiguous();
+  return std::vector<float>(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+}
+
+}  // namespace
+
+Result<std::vector<float>> PinSage::InputRows(const NodeFeatures& features) {
+  const size_t n = features.id_bucket.size();
+  if (features.attributes.size() != n * static_cast<size_t>(config_.attribute_fields) ||
+      features.content.size() != n * static_cast<size_t>(config_.content_dim)) {
+    return Status::InvalidArgument("node features do not describe " + std::to_string(n) + " items of this model");
+  }
+  try {
+    torch::InferenceMode guard;
+    impl_->net->eval();
+    const auto cat = impl_->Upload(features);
+    return ToVector(impl_->net->Inputs(cat.id_bucket, cat.attributes, cat.content));
+  } catch (const c10::Error& e) {
+    return Status::Internal(std::string("PinSage input layer: ") + e.what_without_backtrace());
+  }
+}
+
+Result<std::vector<float>> PinSage::ConvRows(size_t layer, const std::vector<float>& self,
+                                             const std::vector<float>& neighbours, const std::vector<float>& importance,
+                                             size_t t) {
+  const int64_t h = config_.hidden_dim;
+  const int64_t n = static_cast<int64_t>(self.size()) / h;
+  if (layer >= static_cast<size_t>(config_.layers) || self.size() != static_cast<size_t>(n * h) ||
+      neighbours.size() != static_cast<size_t>(n * h) * t || importance.size() != static_cast<size_t>(n) * t) {
+    return Status::InvalidArgument("ConvRows: layer " + std::to_string(layer) + " of " +
+                                   std::to_string(config_.layers) + ", or row arrays of mismatched sizes");
+  }
+  try {
+    torch::InferenceMode guard;
+    impl_->net->eval();
+    const auto& d = impl_->device;
+    const int64_t width = static_cast<int64_t>(t);
+    const auto self_t = torch::from_blob(const_cast<float*>(self.data()), {n, h}, torch::kFloat32).to(d);
+    const auto src = torch::from_blob(const_cast<float*>(neighbours.data()), {n * width, h}, torch::kFloat32).to(d);
+    const auto imp = torch::from_blob(const_cast<float*>(importance.data()), {n, width}, torch::kFloat32).to(d);
+    // Each output's neighbours are its own t consecutive rows of `src`.
+    const auto index = torch::arange(n * width, torch::TensorOptions().dtype(torch::kInt64).device(d)).reshape({n, width});
+    auto conv = impl_->net->convs[layer]->as<PinSageConv>();
+    return ToVector(conv->forward(self_t, src, index, imp));
+  } catch (const c10::Error& e) {
+    return Status::Internal("PinSage layer " + std::to_string(layer) + ": " + e.what_without_backtrace());
+  }
+}
+
+Result<std::vector<float>> PinSage::OutputRows(const std::vector<float>& hidden) {
+  const int64_t h = config_.hidden_dim;
+  if (hidden.size() % static_cast<size_t>(h) != 0) {
+    return Status::InvalidArgument("OutputRows: rows are not hidden_dim wide");
+  }
+  try {
+    torch::InferenceMode guard;
+    impl_->net->eval();
+    const int64_t n = static_cast<int64_t>(hidden.size()) / h;
+    const auto rows = torch::from_blob(const_cast<float*>(hidden.data()), {n, h}, torch::kFloat32).to(impl_->device);
+    return ToVector(impl_->net->Output(rows));
+  } catch (const c10::Error& e) {
+    return Status::Internal(std::string("PinSage output layer: ") + e.what_without_backtrace());
+  }
+}
+
 Status PinSage::Save(const std::string& path) const {
   try {
     torch::serialize::OutputArchive archive;

@@ -51,6 +51,20 @@ class PinSage {
   Result<std::vector<float>> EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& features,
                                       size_t chunk = 8192);
 
+  // Layer-wise inference one layer at a time, for callers that keep every
+  // item's rows between calls and recompute only some items (the refresher).
+  // Rows are row-major float32. Run in order, InputRows, ConvRows for layers
+  // 0..layers-1, OutputRows reproduces EmbedAll for the same neighbourhoods.
+  // Layer 0: the input projection of `features` (n items) -> n x hidden_dim.
+  Result<std::vector<float>> InputRows(const NodeFeatures& features);
+  // Convolution `layer` for n items: `self` n x hidden_dim (their own rows of the
+  // previous layer), `neighbours` n x t x hidden_dim (their neighbourhoods' rows;
+  // empty slots have importance 0), `importance` n x t -> n x hidden_dim.
+  Result<std::vector<float>> ConvRows(size_t layer, const std::vector<float>& self, const std::vector<float>& neighbours,
+                                      const std::vector<float>& importance, size_t t);
+  // The final dense layer and L2 normalisation: n x hidden_dim -> n x output_dim.
+  Result<std::vector<float>> OutputRows(const std::vector<float>& hidden);
+
   Status Save(const std::string& path) const;
   Status Load(const std::string& path);
 

@@ -136,27 +136,35 @@ std::string ValueToken(const AttributeValue& v) {
 
 }  // namespace
 
+void AppendItemFeatures(const std::string& external_id, const Attributes& attributes, const std::vector<float>& content,
+                        const std::vector<std::string>& fields, int64_t id_buckets, int64_t attribute_buckets,
+                        size_t content_dim, NodeFeatures* out) {
+  out->id_bucket.push_back(HashBucket(external_id, id_buckets));
+  for (const std::string& field : fields) {
+    std::string token = field + "=";
+    for (const auto& [key, value] : attributes) {
+      if (key == field) {
+        token += ValueToken(value);
+        break;
+      }
+    }
+    out->attributes.push_back(HashBucket(token, attribute_buckets));
+  }
+  const size_t copied = std::min(content.size(), content_dim);
+  out->content.insert(out->content.end(), content.begin(), content.begin() + static_cast<ptrdiff_t>(copied));
+  out->content.resize(out->content.size() + content_dim - copied, 0.0f);
+}
+
 NodeFeatures EncodeFeatures(const TrainingSet& set, const std::vector<std::string>& fields, int64_t id_buckets,
                             int64_t attribute_buckets, size_t content_dim) {
   const size_t n = set.item_ids.size();
   NodeFeatures f;
-  f.id_bucket.resize(n);
-  f.attributes.resize(n * fields.size());
-  f.content.assign(n * content_dim, 0.0f);
+  f.id_bucket.reserve(n);
+  f.attributes.reserve(n * fields.size());
+  f.content.reserve(n * content_dim);
   for (size_t i = 0; i < n; ++i) {
-    f.id_bucket[i] = HashBucket(set.item_ids[i], id_buckets);
-    for (size_t k = 0; k < fields.size(); ++k) {
-      std::string token = fields[k] + "=";
-      for (const auto& [key, value] : set.item_attributes[i]) {
-        if (key == fields[k]) {
-          token += ValueToken(value);
-          break;
-        }
-      }
-      f.attributes[i * fields.size() + k] = HashBucket(token, attribute_buckets);
-    }
-    const auto& c = set.item_content[i];
-    std::copy_n(c.begin(), std::min(c.size(), content_dim), f.content.begin() + static_cast<ptrdiff_t>(i * content_dim));
+    AppendItemFeatures(set.item_ids[i], set.item_attributes[i], set.item_content[i], fields, id_buckets,
+                       attribute_buckets, content_dim, &f);
   }
   return f;
 }

@@ -89,6 +89,11 @@ size_t ContentDim(const TrainingSet& set);
 // field is its own value.
 NodeFeatures EncodeFeatures(const TrainingSet& set, const std::vector<std::string>& fields, int64_t id_buckets,
                             int64_t attribute_buckets, size_t content_dim);
+// Appends one item's row (what EncodeFeatures computes for it) to `out`: the
+// refresher encodes items one by one as they arrive.
+void AppendItemFeatures(const std::string& external_id, const Attributes& attributes, const std::vector<float>& content,
+                        const std::vector<std::string>& fields, int64_t id_buckets, int64_t attribute_buckets,
+                        size_t content_dim, NodeFeatures* out);
 // The rows of `nodes` from catalogue-wide features.
 NodeFeatures GatherFeatures(const NodeFeatures& all, const std::vector<ItemId>& nodes, size_t fields, size_t content_dim);
 

@@ -367,13 +367,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   Counters counters = counters_;
   // Touched ids are stamped with this batch's number: O(1) "first time this batch?".
   const uint32_t stamp = ++impl.batch_stamp;
-  struct ViewEdge {
-    UserId user;
-    ItemId item;
-    double log_weight;
-    TypeMask types;
-  };
-  std::vector<ViewEdge> view_edges;
+  std::vector<EdgeDelta>& view_edges = out.edges;
   view_edges.reserve(events.size());
   struct Availability {
     ItemId item;
@@ -443,6 +437,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
                    r::EncodeStamped(e.ts, std::string_view(reinterpret_cast<const char*>(e.embedding.data()),
                                                            e.embedding.size() * sizeof(float))));
         }
+        if (!e.attributes.empty() || !e.embedding.empty()) out.described_items.emplace_back(i);
         for (const auto& [name, value] : e.attributes) {
           if (name == kAvailableAttribute) availability.push_back({ItemId(i), ParseAvailable(value), e.ts});
         }

@@ -56,7 +56,9 @@ struct EdgeRecord {
 
 struct ApplyOutcome {
   std::vector<UserId> touched_users;  // each once, in first-touch order
-  std::vector<ItemId> touched_items;
+  std::vector<ItemId> touched_items;   // by interactions or metadata
+  std::vector<ItemId> described_items; // whose attributes or content vector this batch set (may repeat)
+  std::vector<EdgeDelta> edges;        // the view's changes, in the order applied
   uint64_t applied = 0;
   uint64_t duplicates = 0;
 };

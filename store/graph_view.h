@@ -24,6 +24,15 @@ static_assert(sizeof(Neighbor) == 8, "GraphView memory budget assumes 8-byte nei
 using TypeMask = uint8_t;
 inline constexpr TypeMask TypeBit(EventType t) { return static_cast<TypeMask>(1u << static_cast<unsigned>(t)); }
 
+// One edge change as the store applies it to its view: replaying these with
+// AddInteraction on a copy of the view keeps the copy equal to the view.
+struct EdgeDelta {
+  UserId user;
+  ItemId item;
+  double log_weight;
+  TypeMask types;
+};
+
 // A neighbour list sorted by id.
 class NeighborList {
  public:

@@ -362,6 +362,17 @@ nlohmann::json ListJson(const RecommendationList& list) {
 
 std::string EncodeRecommendationList(const RecommendationList& list) { return ListJson(list).dump(); }
 
+std::string EncodeSimilarItems(const SimilarItemsList& list) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& item : list.items) items.push_back({{"item_id", item.item_id}, {"score", item.score}});
+  return nlohmann::json{{"item_id", list.item_id},
+                        {"items", std::move(items)},
+                        {"k", list.items.size()},
+                        {"model_version", list.model_version},
+                        {"generated_at", FormatRfc3339(list.generated_at)}}
+      .dump();
+}
+
 std::string EncodeReplayedList(const RecommendationList& list, EpochMillis published_at, int64_t after_input) {
   nlohmann::json j = ListJson(list);
   j["published_at"] = FormatRfc3339(published_at);

@@ -78,6 +78,8 @@ std::string EncodeEvent(const Event& event);
 
 // Encodes a list per DESIGN.md's output contract.
 std::string EncodeRecommendationList(const RecommendationList& list);
+// {"item_id", "items": [{"item_id","score"}...], "k", "model_version", "generated_at"}
+std::string EncodeSimilarItems(const SimilarItemsList& list);
 // The same JSON plus `published_at` (RFC 3339, event time) and `after_input`
 // (the offset of the newest input record applied before the list was made):
 // what `recd replay` writes, enough for any evaluator to recompute its metrics.

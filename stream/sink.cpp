@@ -35,6 +35,10 @@ Status KafkaOutputSink::PublishList(const RecommendationList& list, const ListSt
   return publisher_->Produce(topics_.lists, list.user_id, EncodeRecommendationList(list), {}, tag, kMaxProduceBlock);
 }
 
+Status KafkaOutputSink::PublishSimilar(const SimilarItemsList& list, uint64_t tag) {
+  return publisher_->Produce(topics_.similar_items, list.item_id, EncodeSimilarItems(list), {}, tag, kMaxProduceBlock);
+}
+
 Status KafkaOutputSink::DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) {
   return publisher_->Produce(topics_.dead_letters, record.key, record.payload, DeadLetterHeaders(record, why), tag,
                              kMaxProduceBlock);
@@ -55,8 +59,13 @@ int KafkaOutputSink::Flush(std::chrono::milliseconds timeout, std::vector<Delive
 // ---------------------------------------------------------------- file
 
 Result<std::unique_ptr<FileOutputSink>> FileOutputSink::Open(const std::string& lists_path,
-                                                             const std::string& dead_letters_path) {
+                                                             const std::string& dead_letters_path,
+                                                             const std::string& similar_items_path) {
   std::unique_ptr<FileOutputSink> self(new FileOutputSink());
+  if (!similar_items_path.empty()) {
+    self->similar_items_.open(similar_items_path, std::ios::binary | std::ios::trunc);
+    if (!self->similar_items_) return Status::IoError("cannot write similar items to " + similar_items_path);
+  }
   if (!lists_path.empty()) {
     self->lists_.open(lists_path, std::ios::binary | std::ios::trunc);
     if (!self->lists_) return Status::IoError("cannot write lists to " + lists_path);
@@ -71,6 +80,13 @@ Result<std::unique_ptr<FileOutputSink>> FileOutputSink::Open(const std::string& 
 Status FileOutputSink::PublishList(const RecommendationList& list, const ListStamp& stamp, uint64_t tag) {
   if (lists_.is_open()) lists_ << EncodeReplayedList(list, stamp.published_at, stamp.after_input.value) << '\n';
   if (lists_.bad()) return Status::IoError("writing a list failed (disk full?)");
+  done_.push_back({tag, true, false, {}});
+  return Status::Ok();
+}
+
+Status FileOutputSink::PublishSimilar(const SimilarItemsList& list, uint64_t tag) {
+  if (similar_items_.is_open()) similar_items_ << EncodeSimilarItems(list) << '\n';
+  if (similar_items_.bad()) return Status::IoError("writing similar items failed (disk full?)");
   done_.push_back({tag, true, false, {}});
   return Status::Ok();
 }

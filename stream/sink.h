@@ -33,6 +33,8 @@ class OutputSink {
   // Queue one record. Unavailable: the local queue is full, nothing was queued,
   // try again later. InvalidArgument: the record can never be sent.
   virtual Status PublishList(const RecommendationList& list, const ListStamp& stamp, uint64_t tag) = 0;
+  // An item's related items (recd.similar-items), keyed by item id.
+  virtual Status PublishSimilar(const SimilarItemsList& list, uint64_t tag) = 0;
   // The original bytes of `record` with headers saying why it was refused.
   virtual Status DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) = 0;
   // Serves delivery reports for up to `wait`, appending them to *out.
@@ -45,6 +47,7 @@ class OutputSink {
 struct KafkaSinkTopics {
   std::string lists;
   std::string dead_letters;
+  std::string similar_items;
 };
 
 // Lists keyed by user id (the output contract's JSON) and dead letters keyed by
@@ -53,6 +56,7 @@ class KafkaOutputSink final : public OutputSink {
  public:
   static Result<std::unique_ptr<KafkaOutputSink>> Create(const KafkaConfig& config, KafkaSinkTopics topics);
   Status PublishList(const RecommendationList& list, const ListStamp& stamp, uint64_t tag) override;
+  Status PublishSimilar(const SimilarItemsList& list, uint64_t tag) override;
   Status DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) override;
   void Poll(std::chrono::milliseconds wait, std::vector<Delivery>* out) override;
   int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) override;
@@ -72,8 +76,10 @@ class KafkaOutputSink final : public OutputSink {
 class FileOutputSink final : public OutputSink {
  public:
   static Result<std::unique_ptr<FileOutputSink>> Open(const std::string& lists_path,
-                                                      const std::string& dead_letters_path);
+                                                      const std::string& dead_letters_path,
+                                                      const std::string& similar_items_path = "");
   Status PublishList(const RecommendationList& list, const ListStamp& stamp, uint64_t tag) override;
+  Status PublishSimilar(const SimilarItemsList& list, uint64_t tag) override;
   Status DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) override;
   void Poll(std::chrono::milliseconds wait, std::vector<Delivery>* out) override;
   int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) override;
@@ -81,7 +87,7 @@ class FileOutputSink final : public OutputSink {
 
  private:
   FileOutputSink() = default;
-  std::ofstream lists_, dead_letters_;
+  std::ofstream lists_, dead_letters_, similar_items_;
   std::vector<Delivery> done_;
 };
 

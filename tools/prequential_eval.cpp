@@ -159,7 +159,7 @@ int RunPrequentialEval(const PrequentialEvalOptions& options) {
     const uint32_t item = it->second;
     const bool known = last_ts[u] != INT64_MIN;
     const uint8_t gap = known ? static_cast<uint8_t>(GapBucket(e.ts - last_ts[u])) : 0;
-    if (model::IsPositive(e, pconfig)) {
+    if (model::IsPositive(e, pconfig) && e.ts >= options.score_from && e.ts < options.score_until) {
       ++positives;
       int rank = -1;
       if (replay_eval.Observe(e, &rank)) replay_result.scored.push_back({u, rank, gap});

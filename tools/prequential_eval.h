@@ -15,6 +15,9 @@ struct PrequentialEvalOptions {
   std::string lists;  // a `recd replay --lists-out` file to score too ("" = none)
   std::string json;   // "" = no JSON
   double positive_rating = 4.0;
+  // Only positives with score_from <= ts < score_until are scored (every event
+  // is still learnt from): a validation slice to tune on, a test slice to report.
+  EpochMillis score_from = INT64_MIN, score_until = INT64_MAX;
   model::StreamingBaselineSettings baselines;
   int bootstrap_samples = 1000;
 };

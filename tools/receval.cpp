@@ -237,8 +237,20 @@ int main(int argc, char** argv) {
   pq_options->add_option("--knn-rebuild-hours", pq.baselines.knn_rebuild_hours,
                          "item-kNN neighbour lists are rebuilt this often, in event time")
       ->capture_default_str();
+  std::string score_from, score_until;
+  pq_options->add_option("--score-from", score_from, "RFC 3339 time: score only positives from it on (all events are learnt)");
+  pq_options->add_option("--score-until", score_until, "RFC 3339 time: score only positives before it");
   CLI11_PARSE(app, argc, argv);
   if (prequential) {
+    for (auto [text, dst] : {std::pair{&score_from, &pq.score_from}, std::pair{&score_until, &pq.score_until}}) {
+      if (text->empty()) continue;
+      const auto ms = recd::ParseRfc3339(*text);
+      if (!ms) {
+        std::fprintf(stderr, "receval: %s is not an RFC 3339 time (e.g. 2026-01-22T00:00:00Z)\n", text->c_str());
+        return 2;
+      }
+      *dst = *ms;
+    }
     pq.events = events_path;
     pq.json = json_path;
     return recd::tools::RunPrequentialEval(pq);

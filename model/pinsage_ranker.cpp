@@ -1,0 +1,143 @@
+#include "model/pinsage_ranker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <unordered_map>
+
+#include "model/training_set.h"
+
+namespace recd::model {
+
+namespace {
+
+constexpr int64_t kCategoryBuckets = int64_t{1} << 31;
+
+}  // namespace
+
+PinSageRanker::PinSageRanker(const store::GraphStore& store, const BaselineRanker& fallback, PinSageRankerConfig config)
+    : store_(store), fallback_(fallback), config_(std::move(config)) {
+  if (config_.category_cap > 0) {
+    for (uint32_t i = 0; i < store_.view().num_items(); ++i) ObserveItem(ItemId(i));
+  }
+}
+
+void PinSageRanker::ObserveEvent(UserId user, EpochMillis ts) {
+  if (user.value >= last_event_.size()) {
+    last_event_.resize(user.value + 1024, 0);
+    last_gap_.resize(user.value + 1024, -1);
+  }
+  EpochMillis& last = last_event_[user.value];
+  if (last != 0) last_gap_[user.value] = std::max<int64_t>(0, ts - last);
+  last = std::max(last, ts);
+}
+
+void PinSageRanker::ObserveItem(ItemId item) {
+  if (config_.category_cap == 0) return;
+  if (item.value >= category_.size()) category_.resize(item.value + 1024, 0);
+  auto attrs = store_.GetAttributes(EventType::kItem, store_.ExternalId(item));
+  if (!attrs.ok()) return;
+  for (const auto& [key, value] : *attrs) {
+    if (key != config_.diversity_field) continue;
+    const std::string token = value.is_number ? std::to_string(value.number) : value.text;
+    category_[item.value] = 1 + static_cast<uint32_t>(HashBucket(token, kCategoryBuckets));
+  }
+}
+
+RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_at, const LiveModel* model) const {
+  const store::GraphView& view = store_.view();
+  if (!model || user.value >= view.num_users() || view.ItemsOf(user).empty()) {
+    return fallback_.Recommend(user, generated_at);
+  }
+  const BaselineConfig& base = fallback_.config();
+  std::shared_lock<std::shared_mutex> lock(model->mu);
+  const size_t dim = model->dim, embedded_items = model->num_items();
+
+  // The user's recent items, weighted by their decayed edge weight (sum 1).
+  const std::vector<store::Neighbor> seeds = Heaviest(view.ItemsOf(user), base.recent_items);
+  std::vector<float> seed_weight(seeds.size());
+  float total = 0;
+  for (size_t s = 0; s < seeds.size(); ++s) total += seed_weight[s] = std::exp2(seeds[s].log_weight - seeds[0].log_weight);
+  std::vector<float> profile(dim, 0.0f);
+  related_.resize(view.num_items(), 0.0f);
+  walked_.resize(view.num_items(), 0.0f);
+  auto touch = [&](uint32_t j) {
+    if (related_[j] == 0.0f && walked_[j] == 0.0f) touched_.push_back(j);
+  };
+  for (size_t s = 0; s < seeds.size(); ++s) {
+    const uint32_t r = seeds[s].id;
+    const float w = seed_weight[s] / total;
+    if (r >= embedded_items || !model->embedded[r]) continue;
+    const float* e = model->row(r);
+    for (size_t d = 0; d < dim; ++d) profile[d] += w * e[d];
+    for (const ItemScore& n : model->related[r]) {
+      if (n.item >= related_.size() || n.score <= 0) continue;
+      touch(n.item);
+      related_[n.item] += w * n.score;
+    }
+    for (const ItemScore& n : model->walked[r]) {
+      if (n.item >= walked_.size()) continue;
+      touch(n.item);
+      walked_[n.item] += w * n.score;
+    }
+  }
+  float norm = 0;
+  for (float x : profile) norm += x * x;
+  norm = norm > 0 ? 1.0f / std::sqrt(norm) : 0.0f;
+
+  const int64_t gap = user.value < last_gap_.size() ? last_gap_[user.value] : -1;
+  const BlendWeights& a = gap >= 0 && gap <= config_.session_gap_ms ? config_.session : config_.returning;
+  const std::vector<ItemId>& trending = fallback_.trending();
+  const double top_popularity = trending.empty() ? 0.0 : view.ItemPopularity(trending.front());
+  std::vector<std::pair<float, uint32_t>> scored;
+  auto score = [&](uint32_t j) {
+    float s = a.related * related_[j] + a.walked * walked_[j];
+    if (a.profile != 0 && norm > 0 && j < embedded_items && model->embedded[j]) {
+      const float* e = model->row(j);
+      float dot = 0;
+      for (size_t d = 0; d < dim; ++d) dot += profile[d] * e[d];
+      s += a.profile * dot * norm;
+    }
+    if (a.trending != 0) s += a.trending * static_cast<float>(std::exp2(view.ItemPopularity(ItemId(j)) - top_popularity));
+    return s;
+  };
+  for (uint32_t j : touched_) {
+    if (!fallback_.Excluded(user, ItemId(j))) scored.emplace_back(score(j), j);
+  }
+  for (size_t n = 0; n < std::min(config_.trending_candidates, trending.size()); ++n) {
+    const uint32_t j = trending[n].value;
+    if (related_[j] == 0.0f && walked_[j] == 0.0f && !fallback_.Excluded(user, trending[n])) scored.emplace_back(score(j), j);
+  }
+  for (uint32_t j : touched_) related_[j] = walked_[j] = 0.0f;
+  touched_.clear();
+
+  auto better = [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); };
+  RecommendationList list;
+  list.user_id = store_.ExternalId(user);
+  list.k = base.k;
+  list.model_version = "pinsage-" + model->version;
+  list.generated_at = generated_at;
+  list.source = ListSource::kPersonalized;
+  // Under a category cap, look deeper than k so capped-out items can be replaced.
+  const size_t depth = std::min(scored.size(), config_.category_cap > 0 ? base.k * 4 : static_cast<size_t>(base.k));
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<ptrdiff_t>(depth), scored.end(), better);
+  std::unordered_map<uint32_t, size_t> per_category;
+  std::vector<size_t> capped_out;
+  for (size_t n = 0; n < depth && list.items.size() < base.k; ++n) {
+    const uint32_t j = scored[n].second;
+    if (config_.category_cap > 0 && j < category_.size() && category_[j] != 0 &&
+        ++per_category[category_[j]] > config_.category_cap) {
+      capped_out.push_back(n);
+      continue;
+    }
+    list.items.push_back({store_.ExternalId(ItemId(j)), scored[n].first});
+  }
+  // Too few categories to fill the list under the cap: the best capped-out items fill it.
+  for (size_t n : capped_out) {
+    if (list.items.size() >= base.k) break;
+    list.items.push_back({store_.ExternalId(ItemId(scored[n].second)), scored[n].first});
+  }
+  return list;
+}
+
+}  // namespace recd::model

@@ -1,0 +1,73 @@
+// recd::model — the default ranker once a PinSage model is active. Candidates
+// come from three sources, each of the user's recent items contributing on its
+// own (Pinterest's per-pin queries, PinnerSage's several interests, not one
+// centroid):
+//   related   the item's nearest items by embedding (LiveModel::related);
+//   walked    the item's random-walk neighbourhood on the live graph
+//             (LiveModel::walked, Pixie-style), which reaches items whose
+//             embeddings know little of them yet;
+//   trending  the most popular items under the store's decay (the season window).
+// A candidate's score is a weighted sum of its related and walked mass over the
+// recent items (each weighted by its edge's decayed weight), the cosine between
+// its embedding and the user's profile (the same weighted recent items' mean
+// embedding), and its trending score. Two weight sets exist: `session` when the
+// user's last two events are at most session_gap apart, `returning` otherwise.
+// The weights are chosen on a prequential validation slice (docs/evaluation.md).
+//
+// Filters are BaselineRanker's (exclude_types, unavailable). Diversity: at most
+// `category_cap` items of one `diversity_field` value (0: off). Without an
+// active model, or for a user it cannot place, the co-occurrence ranker serves.
+// Single-threaded, like the store it reads.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/baseline_ranker.h"
+#include "model/live_model.h"
+
+namespace recd::model {
+
+struct BlendWeights {
+  float related = 1.0f;
+  float walked = 1.0f;
+  float profile = 0.5f;
+  float trending = 0.1f;
+};
+
+struct PinSageRankerConfig {
+  BlendWeights session;    // the user's last two events at most session_gap apart
+  BlendWeights returning;  // otherwise (or only one event)
+  int64_t session_gap_ms = 3'600'000;
+  size_t trending_candidates = 100;  // top trending items always among the candidates
+  std::string diversity_field = "category";
+  size_t category_cap = 0;           // most items per diversity_field value in one list; 0: no cap
+};
+
+class PinSageRanker {
+ public:
+  // `fallback` ranks when no model is active; it owns k, recent_items, the
+  // trending pool and the filters, which this ranker shares.
+  PinSageRanker(const store::GraphStore& store, const BaselineRanker& fallback, PinSageRankerConfig config);
+
+  // After each commit: the users' event times (session detection) and the
+  // items whose metadata changed (diversity categories, read from the store).
+  void ObserveEvent(UserId user, EpochMillis ts);
+  void ObserveItem(ItemId item);
+
+  RecommendationList Recommend(UserId user, EpochMillis generated_at, const LiveModel* model) const;
+
+  const PinSageRankerConfig& config() const { return config_; }
+
+ private:
+  const store::GraphStore& store_;
+  const BaselineRanker& fallback_;
+  PinSageRankerConfig config_;
+  std::vector<EpochMillis> last_event_;  // by user
+  std::vector<int64_t> last_gap_;        // by user: time between their last two events (-1: one event)
+  std::vector<uint32_t> category_;       // by item: hashed diversity_field value (0: none)
+  mutable std::vector<float> related_, walked_;  // by item, reset after each call
+  mutable std::vector<uint32_t> touched_;
+};
+
+}  // namespace recd::model
