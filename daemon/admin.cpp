@@ -1,5 +1,7 @@
 #include "daemon/admin.h"
 
+#include <limits>
+
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
@@ -36,7 +38,7 @@ prometheus::MetricFamily Family(const std::string& name, const std::string& help
 std::string RenderMetrics(const PipelineStats& s) {
   using prometheus::MetricType;
   auto v = [](const auto& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); };
-  const std::vector<prometheus::MetricFamily> families = {
+  std::vector<prometheus::MetricFamily> families = {
       Family("recd_messages_consumed_total", "Records read from the events topic", MetricType::Counter, v(s.messages)),
       Family("recd_events_applied_total", "Events committed to the store", MetricType::Counter, v(s.applied)),
       Family("recd_events_duplicate_total", "Events dropped because their event_id was seen", MetricType::Counter, v(s.duplicates)),
@@ -64,7 +66,31 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_prequential_hr_at_10", "HR@10 over the most recent eval.window scored positives", MetricType::Gauge, v(s.window_hr)),
       Family("recd_prequential_ndcg_at_10", "NDCG@10 over the most recent eval.window scored positives", MetricType::Gauge, v(s.window_ndcg)),
       Family("recd_prequential_window_positives", "Scored positives in the sliding window", MetricType::Gauge, v(s.window_positives)),
+      Family("recd_model_active", "1 while a PinSage model ranks (0: the co-occurrence ranker)", MetricType::Gauge, v(s.model_active)),
+      Family("recd_model_items_refreshed_total", "Item embeddings recomputed by the refresher (model loads included)", MetricType::Counter, v(s.model_items_refreshed)),
+      Family("recd_model_dirty_items", "Items waiting to be re-embedded", MetricType::Gauge, v(s.model_dirty)),
+      Family("recd_model_loads_total", "Model versions taken into service", MetricType::Counter, v(s.model_loads)),
+      Family("recd_model_load_failures_total", "Model versions refused (corrupt or incomplete; the previous one kept serving)", MetricType::Counter, v(s.model_load_failures)),
+      Family("recd_similar_items_published_total", "Records produced to the similar-items topic", MetricType::Counter, v(s.similar_items_published)),
   };
+  // Freshness: arrival of a user's first unreflected event to their next list.
+  prometheus::MetricFamily freshness;
+  freshness.name = "recd_freshness_seconds";
+  freshness.help = "From the arrival of a user's event to the publication of the list that reflects it";
+  freshness.type = MetricType::Histogram;
+  prometheus::ClientMetric h;
+  h.histogram.sample_count = s.freshness.count();
+  h.histogram.sample_sum = s.freshness.sum_ms() / 1000.0;
+  for (size_t b = 0; b < LatencyHistogram::kBoundsMs.size(); ++b) {
+    h.histogram.bucket.push_back({s.freshness.cumulative(b), LatencyHistogram::kBoundsMs[b] / 1000.0});
+  }
+  h.histogram.bucket.push_back({s.freshness.count(), std::numeric_limits<double>::infinity()});
+  freshness.metric.push_back(std::move(h));
+  families.push_back(std::move(freshness));
+  for (const auto& [name, q] : {std::pair{"recd_freshness_p50_seconds", 0.5}, std::pair{"recd_freshness_p99_seconds", 0.99}}) {
+    families.push_back(Family(name, "Freshness quantile estimated from the histogram's buckets", MetricType::Gauge,
+                              s.freshness.Quantile(q) / 1000.0));
+  }
   return prometheus::TextSerializer().Serialize(families);
 }
 

@@ -297,6 +297,9 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("model", "ann_m", &rf.ann_m, Positive, "an integer");
   b.Bind("model", "ann_ef_construction", &rf.ann_ef_construction, Positive, "an integer");
   b.Bind("model", "ann_ef_search", &rf.ann_ef_search, Positive, "an integer");
+  b.Bind("model", "ann_update_probability", &rf.ann_update_probability,
+         [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); }, "a number");
+  b.Bind("model", "cpu_threads", &rf.cpu_threads, NonNegative, "an integer (0: LibTorch's default)");
   b.Bind("model", "similar_items_k", &m.similar_items_k, NonNegative, "an integer (0: not published)");
   auto& pr = m.ranker;
   for (auto [prefix, w] : {std::pair<std::string, model::BlendWeights*>{"session_", &pr.session}, {"returning_", &pr.returning}}) {
@@ -308,6 +311,10 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   int64_t session_gap_s = pr.session_gap_ms / 1000;
   b.Bind("model", "session_gap_s", &session_gap_s, NonNegative, "an integer (seconds)");
   pr.session_gap_ms = session_gap_s * 1000;
+  b.Bind("model", "walk_degree_penalty", &pr.walk_degree_penalty,
+         [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); }, "a number");
+  b.Bind("model", "recency_decay", &pr.recency_decay,
+         [](float v) { return v > 0 && v <= 1 ? std::string() : std::string("must be in (0, 1]"); }, "a number");
   b.Bind("model", "trending_candidates", &pr.trending_candidates, NonNegative, "an integer");
   b.Bind("model", "diversity_field", &pr.diversity_field, NonEmpty, "an item attribute name");
   b.Bind("model", "category_cap", &pr.category_cap, NonNegative, "an integer (0: no cap)");

@@ -106,7 +106,9 @@ int main(int argc, char** argv) {
     for (const auto& [name, partitions] : topics) {
       specs.push_back({name, partitions, config.kafka.replication, {}});
     }
-    specs.back().configs = {{"cleanup.policy", "compact"}};  // latest list per user wins
+    // Latest list per user, and latest related items per item, win.
+    specs[specs.size() - 2].configs = {{"cleanup.policy", "compact"}};
+    specs.back().configs = {{"cleanup.policy", "compact"}};
     if (Status s = stream::EnsureTopics({brokers, config.kafka.client_id, {}}, specs,
                                         std::chrono::seconds(30));
         !s.ok()) {

@@ -242,7 +242,9 @@ Result<bool> Pipeline::Impl::Ingest() {
 void Pipeline::Impl::ForwardChanges(const store::ApplyOutcome& outcome, size_t items_before) {
   for (const Event& e : intake_.events()) {
     if (e.type == EventType::kItem || e.type == EventType::kUser) continue;
-    if (auto u = store_->FindUser(e.user_id)) pinsage_ranker_.ObserveEvent(*u, e.ts);
+    const auto u = store_->FindUser(e.user_id);
+    const auto i = store_->FindItem(e.item_id);
+    if (u && i) pinsage_ranker_.ObserveEvent(*u, *i, e.ts);
   }
   for (ItemId i : outcome.described_items) pinsage_ranker_.ObserveItem(i);
   if (!refresher_) return;

@@ -69,7 +69,14 @@ Status AnnIndex::Upsert(ItemId item, const std::vector<float>& vector) {
     if (h.cur_element_count >= h.max_elements_ && !h.label_lookup_.count(item.value)) {
       h.resizeIndex(std::max<size_t>(2 * h.max_elements_, 1));
     }
-    h.addPoint(vector.data(), item.value);  // replaces the vector of a known label
+    const auto known = h.label_lookup_.find(item.value);
+    if (known == h.label_lookup_.end()) {
+      h.addPoint(vector.data(), item.value);
+    } else {
+      // What addPoint does for a known label, with our neighbour-repair share.
+      if (h.isMarkedDeleted(known->second)) h.unmarkDelete(item.value);
+      h.updatePoint(vector.data(), known->second, config_.update_neighbour_probability);
+    }
   } catch (const std::exception& e) {
     return Status::Internal("ANN insert of item " + std::to_string(item.value) + ": " + e.what());
   }

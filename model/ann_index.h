@@ -24,6 +24,10 @@ struct AnnConfig {
   size_t ef_construction = 200;  // build-time beam: recall vs insert cost
   size_t ef_search = 64;         // query-time beam (raised to k when smaller)
   size_t initial_capacity = 1024;  // grows by doubling
+  // When an indexed item's vector is replaced, the share of its neighbours whose
+  // links are repaired too (hnswlib's updateNeighborProbability): 1 keeps recall
+  // best, lower makes frequent updates much cheaper.
+  float update_neighbour_probability = 1.0f;
   uint64_t seed = 100;
 };
 

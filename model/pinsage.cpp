@@ -110,6 +110,15 @@ PinSage::Impl::Batch PinSage::Impl::Structure(const ComputationGraph& graph) con
 PinSage::PinSage(const PinSageConfig& config, std::unique_ptr<Impl> impl) : config_(config), impl_(std::move(impl)) {}
 PinSage::~PinSage() = default;
 
+// OpenBLAS (Debian's LibTorch multiplies through it) keeps its own thread pool,
+// which spins in sched_yield between calls; it is told separately when present.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+void PinSage::SetCpuThreads(int threads) {
+  torch::set_num_threads(std::max(1, threads));
+  if (openblas_set_num_threads) openblas_set_num_threads(std::max(1, threads));
+}
+
 Result<std::unique_ptr<PinSage>> PinSage::Create(const PinSageConfig& config, const std::string& device) {
   if (config.layers < 1 || config.hidden_dim < 1 || config.output_dim < 1 || config.id_buckets < 1) {
     return Status::InvalidArgument("PinSage needs layers, hidden_dim, output_dim and id_buckets >= 1");

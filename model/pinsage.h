@@ -35,6 +35,9 @@ class PinSage {
  public:
   // `device`: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N".
   static Result<std::unique_ptr<PinSage>> Create(const PinSageConfig& config, const std::string& device);
+  // LibTorch's CPU threads for the whole process (its intra-op pool). The
+  // daemon keeps this low so the model never crowds out intake.
+  static void SetCpuThreads(int threads);
   ~PinSage();
 
   // Embeddings of the seeds (the last block's outputs), seeds x output_dim,

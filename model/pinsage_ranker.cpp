@@ -22,11 +22,16 @@ PinSageRanker::PinSageRanker(const store::GraphStore& store, const BaselineRanke
   }
 }
 
-void PinSageRanker::ObserveEvent(UserId user, EpochMillis ts) {
+void PinSageRanker::ObserveEvent(UserId user, ItemId item, EpochMillis ts) {
   if (user.value >= last_event_.size()) {
     last_event_.resize(user.value + 1024, 0);
     last_gap_.resize(user.value + 1024, -1);
+    recent_.resize(user.value + 1024);
   }
+  std::vector<uint32_t>& recent = recent_[user.value];
+  recent.erase(std::remove(recent.begin(), recent.end(), item.value), recent.end());
+  recent.insert(recent.begin(), item.value);
+  if (recent.size() > fallback_.config().recent_items) recent.pop_back();
   EpochMillis& last = last_event_[user.value];
   if (last != 0) last_gap_[user.value] = std::max<int64_t>(0, ts - last);
   last = std::max(last, ts);
@@ -53,11 +58,22 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
   std::shared_lock<std::shared_mutex> lock(model->mu);
   const size_t dim = model->dim, embedded_items = model->num_items();
 
-  // The user's recent items, weighted by their decayed edge weight (sum 1).
-  const std::vector<store::Neighbor> seeds = Heaviest(view.ItemsOf(user), base.recent_items);
-  std::vector<float> seed_weight(seeds.size());
+  // The user's seeds: their latest items, the n-th most recent weighing
+  // recency_decay^n (or, not seen since start, their heaviest edges by weight).
+  std::vector<uint32_t> seeds;
+  std::vector<float> seed_weight;
+  if (user.value < recent_.size() && !recent_[user.value].empty()) {
+    seeds = recent_[user.value];
+    for (size_t s = 0; s < seeds.size(); ++s) seed_weight.push_back(std::pow(config_.recency_decay, static_cast<float>(s)));
+  } else {
+    const std::vector<store::Neighbor> heaviest = Heaviest(view.ItemsOf(user), base.recent_items);
+    for (const store::Neighbor& n : heaviest) {
+      seeds.push_back(n.id);
+      seed_weight.push_back(std::exp2(n.log_weight - heaviest[0].log_weight));
+    }
+  }
   float total = 0;
-  for (size_t s = 0; s < seeds.size(); ++s) total += seed_weight[s] = std::exp2(seeds[s].log_weight - seeds[0].log_weight);
+  for (float w : seed_weight) total += w;
   std::vector<float> profile(dim, 0.0f);
   related_.resize(view.num_items(), 0.0f);
   walked_.resize(view.num_items(), 0.0f);
@@ -65,7 +81,7 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
     if (related_[j] == 0.0f && walked_[j] == 0.0f) touched_.push_back(j);
   };
   for (size_t s = 0; s < seeds.size(); ++s) {
-    const uint32_t r = seeds[s].id;
+    const uint32_t r = seeds[s];
     const float w = seed_weight[s] / total;
     if (r >= embedded_items || !model->embedded[r]) continue;
     const float* e = model->row(r);
@@ -91,7 +107,11 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
   const double top_popularity = trending.empty() ? 0.0 : view.ItemPopularity(trending.front());
   std::vector<std::pair<float, uint32_t>> scored;
   auto score = [&](uint32_t j) {
-    float s = a.related * related_[j] + a.walked * walked_[j];
+    float s = a.related * related_[j];
+    if (walked_[j] > 0) {
+      const float degree = static_cast<float>(std::max<size_t>(1, view.UsersOf(ItemId(j)).size()));
+      s += a.walked * walked_[j] / std::pow(degree, config_.walk_degree_penalty);
+    }
     if (a.profile != 0 && norm > 0 && j < embedded_items && model->embedded[j]) {
       const float* e = model->row(j);
       float dot = 0;

@@ -39,7 +39,11 @@ struct PinSageRankerConfig {
   BlendWeights session;    // the user's last two events at most session_gap apart
   BlendWeights returning;  // otherwise (or only one event)
   int64_t session_gap_ms = 3'600'000;
+  // Walk visits favour popular items; dividing by (users of the item)^this
+  // turns them into a cosine-like association (0.5: visits / sqrt(degree)).
+  float walk_degree_penalty = 0.5f;
   size_t trending_candidates = 100;  // top trending items always among the candidates
+  float recency_decay = 0.9f;        // the n-th most recent seed weighs recency_decay^n
   std::string diversity_field = "category";
   size_t category_cap = 0;           // most items per diversity_field value in one list; 0: no cap
 };
@@ -50,9 +54,10 @@ class PinSageRanker {
   // trending pool and the filters, which this ranker shares.
   PinSageRanker(const store::GraphStore& store, const BaselineRanker& fallback, PinSageRankerConfig config);
 
-  // After each commit: the users' event times (session detection) and the
-  // items whose metadata changed (diversity categories, read from the store).
-  void ObserveEvent(UserId user, EpochMillis ts);
+  // After each commit, every interaction in order: the user's latest items
+  // (the seeds, most recent first) and event times (session detection).
+  void ObserveEvent(UserId user, ItemId item, EpochMillis ts);
+  // An item's metadata changed (its diversity category is read from the store).
   void ObserveItem(ItemId item);
 
   RecommendationList Recommend(UserId user, EpochMillis generated_at, const LiveModel* model) const;
@@ -63,6 +68,10 @@ class PinSageRanker {
   const store::GraphStore& store_;
   const BaselineRanker& fallback_;
   PinSageRankerConfig config_;
+  // The user's seeds: their last recent_items distinct items by event time
+  // (in-memory; after a restart, until a user's next events, their heaviest
+  // items in the graph serve instead).
+  std::vector<std::vector<uint32_t>> recent_;
   std::vector<EpochMillis> last_event_;  // by user
   std::vector<int64_t> last_gap_;        // by user: time between their last two events (-1: one event)
   std::vector<uint32_t> category_;       // by item: hashed diversity_field value (0: none)

@@ -155,6 +155,7 @@ Refresher::~Refresher() {
 Result<std::unique_ptr<Refresher>> Refresher::Create(RefresherConfig config, store::GraphView replica,
                                                      std::vector<ItemDescription> catalogue) {
   if (config.batch == 0 || config.budget == 0) return Status::InvalidArgument("model.refresh_batch and model.refresh_budget must be >= 1");
+  if (config.cpu_threads > 0) PinSage::SetCpuThreads(config.cpu_threads);
   std::unique_ptr<Refresher> r(new Refresher(std::move(config), std::move(replica), std::move(catalogue)));
   if (!r->config_.state_dir.empty()) mkdir(r->config_.state_dir.c_str(), 0755);
   if (!r->config_.model_root.empty()) {
@@ -206,8 +207,11 @@ void Refresher::ApplySubmitted() {
   for (GraphChange& c : changes) {
     if (c.num_users > 0) replica_.EnsureUser(UserId(static_cast<uint32_t>(c.num_users - 1)));
     if (c.num_items > 0) replica_.EnsureItem(ItemId(static_cast<uint32_t>(c.num_items - 1)));
-    for (const store::EdgeDelta& d : c.edges) replica_.AddInteraction(d.user, d.item, d.log_weight, d.types);
-    if (!c.edges.empty()) graph_changed_ = true;
+    for (const store::EdgeDelta& d : c.edges) {
+      replica_.AddInteraction(d.user, d.item, d.log_weight, d.types);
+      changed_users_.push_back(d.user.value);
+      changed_nodes_.push_back(d.item.value);
+    }
     if (catalogue_.size() < c.num_items) {
       const size_t old = catalogue_.size();
       catalogue_.resize(c.num_items);
@@ -250,12 +254,19 @@ Status Refresher::RefreshItems(Runtime& rt, LiveModel& live, const std::vector<u
   if (items.empty()) return Status::Ok();
   const auto started = Clock::now();
   rt.Resize(catalogue_.size());
-  if (!rt.sampler || graph_changed_) {
+  if (!rt.sampler) {
     SamplerConfig sc = rt.model.recipe.sampler;
     sc.threads = 1;
     rt.sampler = std::make_unique<Sampler>(replica_, sc);
-    graph_changed_ = false;
+  } else if (!changed_users_.empty()) {
+    for (auto* v : {&changed_users_, &changed_nodes_}) {
+      std::sort(v->begin(), v->end());
+      v->erase(std::unique(v->begin(), v->end()), v->end());
+    }
+    rt.sampler->Update(replica_, changed_users_, changed_nodes_);
   }
+  changed_users_.clear();
+  changed_nodes_.clear();
   const uint32_t walks = config_.walks ? config_.walks : rt.model.recipe.sampler.walks_per_node;
   const uint32_t keep = static_cast<uint32_t>(std::max(config_.walked, rt.top_t()));
   const size_t t = rt.top_t(), dim = live.dim;
@@ -361,6 +372,7 @@ Status Refresher::MaybeReload(bool force) {
   ann.m = config_.ann_m;
   ann.ef_construction = config_.ann_ef_construction;
   ann.ef_search = config_.ann_ef_search;
+  ann.update_neighbour_probability = config_.ann_update_probability;
   ann.initial_capacity = std::max<size_t>(1024, catalogue_.size());
   auto index = AnnIndex::Create(rt->model.dim(), ann);
   if (!index.ok()) return index.status();
@@ -371,7 +383,6 @@ Status Refresher::MaybeReload(bool force) {
   // Items the persisted state of this version covers come back without
   // sampling; the rest are embedded now.
   std::vector<uint32_t> missing = LoadState(*rt, *live);
-  graph_changed_ = true;
   if (Status s = RefreshItems(*rt, *live, missing, /*round=*/0); !s.ok()) {
     refused_version_ = latest;
     stats_.model_load_failures.fetch_add(1, std::memory_order_relaxed);
@@ -431,6 +442,7 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
   ann.m = config_.ann_m;
   ann.ef_construction = config_.ann_ef_construction;
   ann.ef_search = config_.ann_ef_search;
+  ann.update_neighbour_probability = config_.ann_update_probability;
   ann.initial_capacity = std::max<size_t>(1024, catalogue_.size());
   auto index = ok ? AnnIndex::Load(path + ".ann", dim, ann) : Result<std::unique_ptr<AnnIndex>>(Status::IoError("truncated"));
   if (!index.ok()) {

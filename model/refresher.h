@@ -67,6 +67,8 @@ struct RefresherConfig {
   size_t ann_m = 12;            // the live index's graph degree
   size_t ann_ef_construction = 64;
   size_t ann_ef_search = 64;
+  float ann_update_probability = 0.1f;
+  int cpu_threads = 1;          // LibTorch CPU threads (0: leave LibTorch's default)  // neighbours re-linked when an item's vector moves
 };
 
 // One item's metadata as the store holds it.
@@ -143,7 +145,8 @@ class Refresher {
   std::vector<uint32_t> dirty_;             // FIFO of dirty items
   size_t dirty_head_ = 0;
   std::vector<uint8_t> is_dirty_;
-  bool graph_changed_ = true;
+  // Nodes whose lists changed since the sampler last saw them.
+  std::vector<uint32_t> changed_users_, changed_nodes_;
   uint64_t round_ = 1;
   std::chrono::steady_clock::time_point last_reload_check_{};
   std::chrono::steady_clock::time_point last_snapshot_;

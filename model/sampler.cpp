@@ -55,60 +55,70 @@ ComputationGraph Assemble(const std::vector<ItemId>& seeds, uint32_t layers, uin
 
 }  // namespace
 
+void Sampler::BuildAlias(const store::NeighborList& l, Slot* out) {
+  if (l.empty()) return;
+  thread_local std::vector<uint32_t> alias, small, large;
+  thread_local std::vector<double> scaled;
+  const size_t d = l.size();
+  float top = l[0].log_weight;
+  for (const auto& x : l) top = std::max(top, x.log_weight);
+  scaled.resize(d);
+  alias.resize(d);
+  double sum = 0;
+  for (size_t k = 0; k < d; ++k) {
+    scaled[k] = std::exp2(static_cast<double>(l[k].log_weight) - top);  // relative decayed weight
+    sum += scaled[k];
+    out[k].target = l[k].id;
+  }
+  small.clear();
+  large.clear();
+  for (size_t k = 0; k < d; ++k) {
+    scaled[k] *= static_cast<double>(d) / sum;  // mean 1
+    (scaled[k] < 1.0 ? small : large).push_back(static_cast<uint32_t>(k));
+  }
+  while (!small.empty() && !large.empty()) {
+    const uint32_t s = small.back(), g = large.back();
+    small.pop_back();
+    out[s].keep = static_cast<float>(scaled[s]);
+    alias[s] = g;
+    scaled[g] -= 1.0 - scaled[s];
+    if (scaled[g] < 1.0) {
+      large.pop_back();
+      small.push_back(g);
+    }
+  }
+  for (uint32_t k : large) out[k].keep = 1.0f, alias[k] = k;
+  for (uint32_t k : small) out[k].keep = 1.0f, alias[k] = k;  // rounding leftovers
+  for (size_t k = 0; k < d; ++k) out[k].alias_target = l[alias[k]].id;
+}
+
 Sampler::Transitions Sampler::Build(size_t num_nodes,
                                     const std::function<const store::NeighborList&(uint32_t)>& list) {
   Transitions t;
+  t.num_nodes = num_nodes;
   t.offsets.assign(num_nodes + 1, 0);
   for (uint32_t n = 0; n < num_nodes; ++n) t.offsets[n + 1] = t.offsets[n] + list(n).size();
   t.slots.resize(t.offsets.back());
-  std::vector<uint32_t> alias;
-  std::vector<double> scaled;
-  std::vector<uint32_t> small, large;
-  for (uint32_t n = 0; n < num_nodes; ++n) {
-    const store::NeighborList& l = list(n);
-    if (l.empty()) continue;
-    const uint64_t base = t.offsets[n];
-    const size_t d = l.size();
-    float top = l[0].log_weight;
-    for (const auto& x : l) top = std::max(top, x.log_weight);
-    scaled.resize(d);
-    alias.resize(d);
-    double sum = 0;
-    for (size_t k = 0; k < d; ++k) {
-      scaled[k] = std::exp2(static_cast<double>(l[k].log_weight) - top);  // relative decayed weight
-      sum += scaled[k];
-      t.slots[base + k].target = l[k].id;
-    }
-    small.clear();
-    large.clear();
-    for (size_t k = 0; k < d; ++k) {
-      scaled[k] *= static_cast<double>(d) / sum;  // mean 1
-      (scaled[k] < 1.0 ? small : large).push_back(static_cast<uint32_t>(k));
-    }
-    while (!small.empty() && !large.empty()) {
-      const uint32_t s = small.back(), g = large.back();
-      small.pop_back();
-      t.slots[base + s].keep = static_cast<float>(scaled[s]);
-      alias[s] = g;
-      scaled[g] -= 1.0 - scaled[s];
-      if (scaled[g] < 1.0) {
-        large.pop_back();
-        small.push_back(g);
-      }
-    }
-    for (uint32_t k : large) t.slots[base + k].keep = 1.0f, alias[k] = k;
-    for (uint32_t k : small) t.slots[base + k].keep = 1.0f, alias[k] = k;  // rounding leftovers
-    for (size_t k = 0; k < d; ++k) t.slots[base + k].alias_target = l[alias[k]].id;
-  }
+  for (uint32_t n = 0; n < num_nodes; ++n) BuildAlias(list(n), t.slots.data() + t.offsets[n]);
   return t;
 }
 
 template <typename Rng>
 int64_t Sampler::Step(const Transitions& t, uint32_t node, Rng& rng) {
-  const uint64_t begin = t.offsets[node], end = t.offsets[node + 1];
-  if (begin == end) return -1;
+  const Slot* slots;
+  uint64_t degree;
+  const auto patch = t.patched.empty() ? t.patched.end() : t.patched.find(node);
+  if (patch != t.patched.end()) {
+    slots = patch->second.data();
+    degree = patch->second.size();
+  } else {
+    if (node + 1 >= t.offsets.size()) return -1;  // a node newer than the tables, without edges yet
+    slots = t.slots.data() + t.offsets[node];
+    degree = t.offsets[node + 1] - t.offsets[node];
+  }
+  if (degree == 0) return -1;
   const uint64_t r = rng();
-  const Slot& slot = t.slots[begin + ((r >> 32) * (end - begin) >> 32)];  // uniform slot from the high bits
+  const Slot& slot = slots[(r >> 32) * degree >> 32];  // uniform slot from the high bits
   const float u = static_cast<float>(r & 0xFFFFFF) * 0x1.0p-24f;          // independent low bits
   return u < slot.keep ? slot.target : slot.alias_target;
 }
@@ -116,6 +126,24 @@ int64_t Sampler::Step(const Transitions& t, uint32_t node, Rng& rng) {
 Sampler::Sampler(const store::GraphView& view, SamplerConfig config) : config_(config) {
   item_to_user_ = Build(view.num_items(), [&](uint32_t i) -> const store::NeighborList& { return view.UsersOf(ItemId(i)); });
   user_to_item_ = Build(view.num_users(), [&](uint32_t u) -> const store::NeighborList& { return view.ItemsOf(UserId(u)); });
+}
+
+void Sampler::Update(const store::GraphView& view, const std::vector<uint32_t>& users, const std::vector<uint32_t>& items) {
+  auto patch = [](Transitions& t, uint32_t node, const store::NeighborList& list) {
+    std::vector<Slot>& slots = t.patched[node];
+    t.patched_slots += list.size() - std::min(list.size(), slots.size());
+    slots.resize(list.size());
+    BuildAlias(list, slots.data());
+    t.num_nodes = std::max<size_t>(t.num_nodes, node + 1);
+  };
+  for (uint32_t u : users) patch(user_to_item_, u, view.ItemsOf(UserId(u)));
+  for (uint32_t i : items) patch(item_to_user_, i, view.UsersOf(ItemId(i)));
+  // Patches cost a hash lookup per step: fold them in once they are a tenth of the graph.
+  const size_t patched = user_to_item_.patched_slots + item_to_user_.patched_slots;
+  if (patched > (user_to_item_.slots.size() + item_to_user_.slots.size()) / 10 + 4096) {
+    item_to_user_ = Build(view.num_items(), [&](uint32_t i) -> const store::NeighborList& { return view.UsersOf(ItemId(i)); });
+    user_to_item_ = Build(view.num_users(), [&](uint32_t u) -> const store::NeighborList& { return view.ItemsOf(UserId(u)); });
+  }
 }
 
 Neighbourhood Sampler::Sample(ItemId item, uint64_t round) const {
@@ -128,8 +156,7 @@ Neighbourhood Sampler::SampleRanked(ItemId item, uint64_t round, uint32_t walks,
   // Per-thread dense visit counters (by item), reset through the touched list.
   thread_local std::vector<uint32_t> counts;
   thread_local std::vector<uint32_t> touched;
-  const size_t num_items = item_to_user_.offsets.size() - 1;
-  if (counts.size() < num_items) counts.resize(num_items, 0);
+  if (counts.size() < num_items()) counts.resize(num_items(), 0);
   for (uint32_t w = 0; w < walks; ++w) {
     uint32_t at = item.value;
     for (uint32_t hop = 0; hop < config_.walk_length; ++hop) {

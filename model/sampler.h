@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <unordered_map>
 #include <vector>
 
 #include "base/ids.h"
@@ -71,7 +72,13 @@ class Sampler {
   // The `layers`-hop computation graph of a mini-batch of seed items.
   ComputationGraph BuildComputationGraph(const std::vector<ItemId>& seeds, uint64_t round = 0) const;
 
-  size_t num_items() const { return item_to_user_.offsets.size() - 1; }
+  size_t num_items() const { return item_to_user_.num_nodes; }
+
+  // The lists of `users` and `items` in `view` changed (or are new) since
+  // construction: their tables are rebuilt from it, and the whole tables once
+  // the patches reach a tenth of the graph. Not thread-safe: no sampling may
+  // run meanwhile. The live refresher's way to follow a growing graph.
+  void Update(const store::GraphView& view, const std::vector<uint32_t>& users, const std::vector<uint32_t>& items);
 
   const SamplerConfig& config() const { return config_; }
 
@@ -86,9 +93,13 @@ class Sampler {
     uint32_t alias_target;  // the neighbour taken otherwise
   };
   struct Transitions {
-    std::vector<uint64_t> offsets;  // node -> first slot; size num_nodes + 1
+    std::vector<uint64_t> offsets;  // node -> first slot; size num_nodes + 1 at the last full build
     std::vector<Slot> slots;
+    std::unordered_map<uint32_t, std::vector<Slot>> patched;  // nodes rebuilt since (Update)
+    size_t patched_slots = 0;
+    size_t num_nodes = 0;
   };
+  static void BuildAlias(const store::NeighborList& list, Slot* out);
   static Transitions Build(size_t num_nodes, const std::function<const store::NeighborList&(uint32_t)>& list);
   template <typename Rng>
   static int64_t Step(const Transitions& t, uint32_t node, Rng& rng);

@@ -1,7 +1,14 @@
 // e2e_check — compares what recgen emitted (its --summary) with what recd did:
 // the store's counts (recctl stats), the dead-letter topic and the list topic
 // (recctl read). Exits 1 and says what differs when anything does.
+//
+// With --pick it prints "USER ITEM": a user whose latest list is personalised by
+// the PinSage model, and that list's first item. With --purchase-user it checks
+// that the first list after a purchase (recctl read, with timestamps) reflects
+// it: the item is gone, the item's related items (recd.similar-items) moved up,
+// and the list came within --bound-ms of the purchase.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -41,17 +48,113 @@ std::vector<json> ReadLines(const std::string& path) {
   return out;
 }
 
+struct TimedList {
+  int64_t at = 0;
+  std::vector<std::string> items;
+  std::string model_version, source;
+};
+
+// Every list per user, in topic order (one partition per user).
+std::map<std::string, std::vector<TimedList>> ListsByUser(const std::string& path) {
+  std::map<std::string, std::vector<TimedList>> out;
+  for (const json& r : ReadLines(path)) {
+    const json list = json::parse(r["value"].get<std::string>());
+    TimedList t;
+    t.at = r.value("timestamp_ms", int64_t{0});
+    for (const auto& item : list["items"]) t.items.push_back(item["item_id"]);
+    t.model_version = list.value("model_version", "");
+    t.source = list.value("source", "");
+    out[r["key"].get<std::string>()].push_back(std::move(t));
+  }
+  return out;
+}
+
+int Pick(const std::string& lists_path) {
+  for (const auto& [user, lists] : ListsByUser(lists_path)) {
+    const TimedList& last = lists.back();
+    if (last.source == "personalized" && last.model_version.rfind("pinsage-", 0) == 0 && last.items.size() >= 5) {
+      std::cout << user << " " << last.items.front() << "\n";
+      return 0;
+    }
+  }
+  std::cout << "FAIL  no user holds a personalised PinSage list\n";
+  return 1;
+}
+
+int Reflects(const std::string& lists_path, const std::string& similar_path, const std::string& user,
+             const std::string& item, int64_t at_ms, int64_t bound_ms) {
+  const auto by_user = ListsByUser(lists_path);
+  const auto it = by_user.find(user);
+  if (it == by_user.end()) {
+    std::cout << "FAIL  no list for " << user << "\n";
+    return 1;
+  }
+  const TimedList* before = nullptr;
+  const TimedList* after = nullptr;
+  for (const TimedList& l : it->second) {
+    if (l.at < at_ms) before = &l;
+    else if (!after) after = &l;
+  }
+  if (!before || !after) {
+    std::cout << "FAIL  " << user << " needs a list before and after the purchase (before: " << (before != nullptr)
+              << ", after: " << (after != nullptr) << ")\n";
+    return 1;
+  }
+  std::vector<std::string> related;
+  for (const json& r : ReadLines(similar_path)) {
+    if (r["key"] != item) continue;
+    related.clear();
+    const json record = json::parse(r["value"].get<std::string>());
+    for (const auto& x : record["items"]) related.push_back(x["item_id"]);
+  }
+  if (related.size() > 10) related.resize(10);
+  auto rank = [](const TimedList& l, const std::string& x) {
+    const auto pos = std::find(l.items.begin(), l.items.end(), x);
+    return pos == l.items.end() ? static_cast<long>(l.items.size()) : static_cast<long>(pos - l.items.begin());
+  };
+  long up = 0, down = 0;
+  for (const std::string& n : related) {
+    const long b = rank(*before, n), a = rank(*after, n);
+    up += a < b;
+    down += a > b;
+  }
+  const int64_t latency = after->at - at_ms;
+  std::cout << "purchase of " << item << " by " << user << ": next list " << latency << " ms later ("
+            << after->model_version << "); of the item's " << related.size() << " related items " << up
+            << " moved up, " << down << " down\n";
+  ExpectEq("purchased item in " + user + "'s list before", rank(*before, item) < static_cast<long>(before->items.size()), true);
+  ExpectEq("purchased item in " + user + "'s next list", rank(*after, item) < static_cast<long>(after->items.size()), false);
+  ExpectEq("its related items moved up more than down", up > down, true);
+  ExpectEq("next list within " + std::to_string(bound_ms) + " ms", latency <= bound_ms, true);
+  std::cout << (g_failures ? "e2e_check: FAILED\n" : "e2e_check: all checks passed\n");
+  return g_failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"e2e_check: recgen summary vs recd's store, DLQ and lists"};
   std::string summary_path, stats_path, dlq_path, lists_path;
-  app.add_option("--summary", summary_path)->required();
-  app.add_option("--stats", stats_path)->required();
+  std::string similar_path, purchase_user, purchase_item;
+  int64_t purchase_at_ms = 0, bound_ms = 1000;
+  bool pick = false;
+  app.add_option("--summary", summary_path);
+  app.add_option("--stats", stats_path);
   app.add_option("--dlq", dlq_path);
   app.add_option("--lists", lists_path);
+  app.add_flag("--pick", pick);
+  app.add_option("--similar", similar_path);
+  app.add_option("--purchase-user", purchase_user);
+  app.add_option("--purchase-item", purchase_item);
+  app.add_option("--purchase-at-ms", purchase_at_ms);
+  app.add_option("--bound-ms", bound_ms);
   CLI11_PARSE(app, argc, argv);
   try {
+    if (pick) return Pick(lists_path);
+    if (!purchase_user.empty()) {
+      return Reflects(lists_path, similar_path, purchase_user, purchase_item, purchase_at_ms, bound_ms);
+    }
+    if (summary_path.empty() || stats_path.empty()) throw std::runtime_error("--summary and --stats are required");
     const json summary = ReadJson(summary_path);
     const json stats = ReadJson(stats_path);
     for (const auto& [type, count] : summary["by_type"].items()) {

@@ -37,6 +37,27 @@ TEST(Sampler, VisitFrequenciesFollowEdgeWeights) {
   EXPECT_NEAR(n[2], 0.25, 0.01);
 }
 
+// Patching the changed nodes' tables samples exactly as a sampler built afresh
+// on the grown graph: new edges, a new user and a new item included.
+TEST(Sampler, UpdateEqualsARebuild) {
+  store::GraphView view = Graph({{0, 0, 4}, {0, 1, 3}, {1, 1, 2}, {1, 2, 1}, {2, 2, 5}, {2, 3, 1}});
+  SamplerConfig c;
+  c.walks_per_node = 200;
+  c.top_t = 4;
+  Sampler patched(view, c);
+  view.AddInteraction(UserId(0), ItemId(2), std::log2(6.0));  // existing nodes, new edge
+  view.AddInteraction(UserId(3), ItemId(4), std::log2(2.0));  // new user, new item
+  view.AddInteraction(UserId(3), ItemId(0), std::log2(1.0));
+  patched.Update(view, {0, 3}, {0, 2, 4});
+  const Sampler fresh(view, c);
+  ASSERT_EQ(patched.num_items(), 5u);
+  for (uint32_t i = 0; i < 5; ++i) {
+    const Neighbourhood a = patched.Sample(ItemId(i), 7), b = fresh.Sample(ItemId(i), 7);
+    EXPECT_EQ(a.items, b.items) << "item " << i;
+    EXPECT_EQ(a.importance, b.importance) << "item " << i;
+  }
+}
+
 TEST(Sampler, UserChoiceFollowsEdgeWeightsToo) {
   // Item 0 has users 0 (weight 1) and 1 (weight 9). Each user's two edges weigh the same,
   // so user 0 goes on to item 1, and user 1 to item 2, half the time.

@@ -1,10 +1,12 @@
-// recctl — operator's tool: inspect a store, read a topic (lists, DLQ), create topics.
+// recctl — operator's tool: inspect a store, read a topic (lists, DLQ), produce
+// events by hand, create topics.
 #include <librdkafka/rdkafkacpp.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -124,6 +126,7 @@ int Read(const std::string& brokers, const std::string& topic, int idle_ms, bool
     out["partition"] = m->partition();
     out["offset"] = m->offset();
     out["key"] = m->key() ? *m->key() : std::string();
+    out["timestamp_ms"] = m->timestamp().timestamp;
     out["value"] = value;
     if (auto* h = m->headers()) {
       for (const auto& header : h->get_all()) {
@@ -134,6 +137,57 @@ int Read(const std::string& brokers, const std::string& topic, int idle_ms, bool
   }
   std::cout.flush();
   consumer->close();
+  return 0;
+}
+
+// Produces each JSON line of `path` ("-": stdin) to `topic`, keyed by its
+// user_id (item events: item_id), and waits for every delivery. Lines that are
+// not JSON objects are refused before anything is sent.
+int Produce(const std::string& brokers, const std::string& topic, const std::string& path) {
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file) {
+      std::fprintf(stderr, "recctl: cannot read %s\n", path.c_str());
+      return 2;
+    }
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  std::vector<std::pair<std::string, std::string>> records;
+  std::string line;
+  for (size_t n = 1; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object()) {
+      std::fprintf(stderr, "recctl: %s:%zu is not a JSON object; nothing was produced\n", path.c_str(), n);
+      return 2;
+    }
+    const std::string key = j.value("user_id", j.value("item_id", std::string()));
+    records.emplace_back(key, line);
+  }
+  size_t failed = 0;
+  auto publisher = recd::stream::Publisher::Create({brokers, "recctl", {}}, [&](const recd::stream::Delivery& d) {
+    if (!d.ok) {
+      ++failed;
+      std::fprintf(stderr, "recctl: record %llu not delivered: %s\n", static_cast<unsigned long long>(d.tag), d.error.c_str());
+    }
+  });
+  if (!publisher.ok()) {
+    std::fprintf(stderr, "recctl: %s\n", publisher.status().ToString().c_str());
+    return 1;
+  }
+  for (size_t n = 0; n < records.size(); ++n) {
+    const recd::Status s = (*publisher)->Produce(topic, records[n].first, records[n].second, {}, n);
+    if (!s.ok()) {
+      std::fprintf(stderr, "recctl: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  const int left = (*publisher)->Flush(std::chrono::seconds(30));
+  if (left > 0 || failed > 0) {
+    std::fprintf(stderr, "recctl: %d record(s) not delivered within 30 s, %zu refused\n", left, failed);
+    return 1;
+  }
   return 0;
 }
 
@@ -159,6 +213,12 @@ int main(int argc, char** argv) {
   read->add_flag("-f,--follow", follow, "keep reading until interrupted");
   read->add_flag("--pretty", pretty, "print lists as 'user [source]: items...'");
 
+  std::string produce_path = "-";
+  auto* produce = app.add_subcommand("produce", "produce JSON events, one per line, keyed by user_id (or item_id)");
+  produce->add_option("-b,--brokers", brokers, "bootstrap servers")->required();
+  produce->add_option("-t,--topic", topic, "topic")->default_val("recd.events");
+  produce->add_option("input", produce_path, "JSONL file, or - for stdin")->default_val("-");
+
   auto* topics = app.add_subcommand("create-topics", "create recd's topics (existing ones are kept)");
   topics->add_option("-b,--brokers", brokers, "bootstrap servers")->required();
   topics->add_option("-p,--partitions", partitions, "partitions of the events and lists topics");
@@ -169,12 +229,14 @@ int main(int argc, char** argv) {
   if (*stats) return Stats(store_path);
   if (*committed) return Committed(store_path);
   if (*read) return Read(brokers, topic, idle_ms, follow, pretty);
+  if (*produce) return Produce(brokers, topic, produce_path);
   if (*topics) {
     const recd::Status s = recd::stream::EnsureTopics(
         {brokers, "recctl", {}},
         {{"recd.events", partitions, 1, {}},
          {"recd.events.dlq", 1, 1, {}},
-         {"recd.recommendations", partitions, 1, {{"cleanup.policy", "compact"}}}},
+         {"recd.recommendations", partitions, 1, {{"cleanup.policy", "compact"}}},
+         {"recd.similar-items", partitions, 1, {{"cleanup.policy", "compact"}}}},
         std::chrono::seconds(30));
     if (!s.ok()) {
       std::fprintf(stderr, "recctl: %s\n", s.ToString().c_str());
