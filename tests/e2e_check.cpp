@@ -69,11 +69,19 @@ std::map<std::string, std::vector<TimedList>> ListsByUser(const std::string& pat
   return out;
 }
 
-int Pick(const std::string& lists_path) {
+// A user with a personalised PinSage list and its best item they never touched
+// (per `events_path`): buying it changes their seeds.
+int Pick(const std::string& lists_path, const std::string& events_path) {
+  std::set<std::pair<std::string, std::string>> touched;
+  for (const json& e : ReadLines(events_path)) {
+    if (e.contains("user_id") && e.contains("item_id")) touched.insert({e["user_id"].get<std::string>(), e["item_id"].get<std::string>()});
+  }
   for (const auto& [user, lists] : ListsByUser(lists_path)) {
     const TimedList& last = lists.back();
-    if (last.source == "personalized" && last.model_version.rfind("pinsage-", 0) == 0 && last.items.size() >= 5) {
-      std::cout << user << " " << last.items.front() << "\n";
+    if (last.source != "personalized" || last.model_version.rfind("pinsage-", 0) != 0 || last.items.size() < 5) continue;
+    for (const std::string& item : last.items) {
+      if (touched.count({user, item})) continue;
+      std::cout << user << " " << item << "\n";
       return 0;
     }
   }
@@ -142,7 +150,7 @@ int main(int argc, char** argv) {
   app.add_option("--stats", stats_path);
   app.add_option("--dlq", dlq_path);
   app.add_option("--lists", lists_path);
-  app.add_flag("--pick", pick);
+  app.add_flag("--pick", pick, "with --lists and --summary naming the events JSONL");
   app.add_option("--similar", similar_path);
   app.add_option("--purchase-user", purchase_user);
   app.add_option("--purchase-item", purchase_item);
@@ -150,7 +158,7 @@ int main(int argc, char** argv) {
   app.add_option("--bound-ms", bound_ms);
   CLI11_PARSE(app, argc, argv);
   try {
-    if (pick) return Pick(lists_path);
+    if (pick) return Pick(lists_path, summary_path);
     if (!purchase_user.empty()) {
       return Reflects(lists_path, similar_path, purchase_user, purchase_item, purchase_at_ms, bound_ms);
     }

@@ -10,7 +10,7 @@ BOUND_MS=${E2E_FRESHNESS_BOUND_MS:-1000}
 
 start_broker
 "$BUILD/tools/recgen" --seed 11 --events 20000 --users 1000 --items 400 -o "$WORK/events.jsonl"
-"$BUILD/tools/rectrain" --events "$WORK/events.jsonl" -o "$WORK/models" --device cpu --epochs 3 --max-batches 40 \
+"$BUILD/tools/rectrain" --events "$WORK/events.jsonl" -o "$WORK/models" --device cpu --epochs 6 --max-batches 60 \
   >"$WORK/rectrain.log" 2>&1 || { cat "$WORK/rectrain.log"; exit 1; }
 lines=$(wc -l <"$WORK/events.jsonl")
 "$BUILD/tools/recctl" produce -b "$BROKERS" "$WORK/events.jsonl"
@@ -21,7 +21,8 @@ sleep 3  # the last sweep publishes
 [ "$(metric "$port" recd_model_active)" = 1 ] || { echo "the model is not active"; tail -30 "$WORK/recd.log"; exit 1; }
 
 "$BUILD/tools/recctl" read -b "$BROKERS" -t recd.recommendations --idle-ms 2000 >"$WORK/before.jsonl"
-read -r user item < <("$BUILD/tests/e2e_check" --pick --lists "$WORK/before.jsonl") || exit 1
+picked=$("$BUILD/tests/e2e_check" --pick --lists "$WORK/before.jsonl" --summary "$WORK/events.jsonl") || { echo "$picked"; exit 1; }
+read -r user item <<<"$picked"
 at_ms=$(date +%s%3N)
 echo "{\"type\":\"purchase\",\"user_id\":\"$user\",\"item_id\":\"$item\",\"ts\":$at_ms}" |
   "$BUILD/tools/recctl" produce -b "$BROKERS" -
