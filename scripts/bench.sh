@@ -7,9 +7,13 @@
 #   3. end to end through a real Kafka broker on loopback: EVENTS pre-produced
 #      events, then recd consumes, applies (synced WAL) and publishes lists; the
 #      sustained rate is measured from recd's first commit to its last.
+#   4. freshness: recd with a PinSage model while recgen produces at
+#      BENCH_RATE events/s (default 5000); p50/p99 from /metrics.
 #   usage: scripts/bench.sh [EVENTS]     (default 1000000)
-#   BENCH_SECTIONS="micro pinsage train e2e" picks sections; BENCH_BUILD=DIR
-#   measures another build (e.g. an older commit's, for a before/after pair).
+#   BENCH_SECTIONS="micro pinsage train e2e freshness" picks sections (default:
+#   all but freshness); BENCH_BUILD=DIR measures another build (e.g. an older
+#   commit's, for a before/after pair); BENCH_MODEL=1 runs the e2e section with
+#   a PinSage model and its refresher (trained first on a sample of the events).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -44,16 +48,45 @@ work=$(mktemp -d)
 rm -rf "$work"
 fi
 
-want e2e || exit 0
-echo "== end to end through a real broker: $EVENTS events"
+# bench_model DIR: a small PinSage model over recgen seed 3's catalogue (the
+# e2e and freshness sections' events), for runs with the refresher.
+bench_model() {
+  "$BUILD/tools/recgen" --seed 3 --events 200000 --users 50000 --items 10000 --no-metadata -o "$1/sample.jsonl" 2>/dev/null
+  "$BUILD/tools/rectrain" --events "$1/sample.jsonl" -o "$1/models" --epochs 1 --max-batches 100 >/dev/null 2>&1
+  echo "$1/models"
+}
+
+if want freshness; then
+RATE=${BENCH_RATE:-5000}
+echo "== freshness: recd with a PinSage model (cpu) while $EVENTS events arrive at $RATE/s"
+(
 . "$SRC/tests/e2e/lib.sh"
 start_broker >/dev/null
+model=$(bench_model "$WORK")
+start_recd "$WORK/recd.log" --set "model.dir=$model" --set model.device=cpu --set pipeline.stats_interval_ms=100000
+port=$(admin_port "$WORK/recd.log")
+"$BUILD/tools/recgen" --seed 3 --events "$EVENTS" --users 50000 --items 10000 --no-metadata --duplicate-fraction 0 \
+  --rate "$RATE" -b "$BROKERS" 2>/dev/null
+wait_total "$EVENTS" 600
+sleep 2
+echo "freshness p50 $(metric "$port" recd_freshness_p50_seconds) s, p99 $(metric "$port" recd_freshness_p99_seconds) s" \
+  "over $(metric "$port" recd_freshness_seconds_count) lists; $(metric "$port" recd_model_items_refreshed_total) items re-embedded"
+kill -TERM "$RECD_PID"; wait "$RECD_PID" || true; RECD_PID=""
+)
+fi
+
+want e2e || exit 0
+echo "== end to end through a real broker: $EVENTS events${BENCH_MODEL:+, with a PinSage model and its refresher}"
+. "$SRC/tests/e2e/lib.sh"
+start_broker >/dev/null
+model_args=()
+if [ -n "${BENCH_MODEL:-}" ]; then model_args=(--set "model.dir=$(bench_model "$WORK")" --set model.device=cpu); fi
 t0=$(date +%s.%N)
 "$BUILD/tools/recgen" --seed 3 --events "$EVENTS" --users 50000 --items 10000 --no-metadata \
   --duplicate-fraction 0 -b "$BROKERS" 2>/dev/null
 t1=$(date +%s.%N)
 echo "produced $EVENTS events in $(awk "BEGIN {printf \"%.1f\", $t1 - $t0}") s (recgen, idempotent producer)"
-start_recd "$WORK/recd.log" --set pipeline.stats_interval_ms=100000
+start_recd "$WORK/recd.log" --set pipeline.stats_interval_ms=100000 "${model_args[@]}"
 first_t=""; first_n=0
 while :; do
   n=$(store_total || echo 0); now=$(date +%s.%N)

@@ -29,6 +29,44 @@ TEST_F(ConfigTest, ShippedConfigLoadsWithItsDocumentedDefaults) {
   EXPECT_TRUE(c->store.sync_writes);
 }
 
+// The shipped file's [model] values are the code's defaults (one source of truth
+// for what docs/evaluation.md chose), and bad values name the key.
+TEST_F(ConfigTest, ModelSectionDefaultsAndErrors) {
+  auto shipped = LoadConfig(RECD_SOURCE_DIR "/config/recd.toml", {});
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  const ModelSection defaults;
+  const ModelSection& m = shipped->model;
+  EXPECT_EQ(m.refresher.model_root, "");
+  EXPECT_EQ(m.refresher.device, "auto");
+  EXPECT_EQ(m.refresher.state_dir, "/var/lib/recd/store-live");
+  EXPECT_EQ(m.refresher.budget, defaults.refresher.budget);
+  EXPECT_EQ(m.refresher.interval, defaults.refresher.interval);
+  for (auto [got, want] : {std::pair{m.ranker.session, defaults.ranker.session}, std::pair{m.ranker.returning, defaults.ranker.returning}}) {
+    EXPECT_FLOAT_EQ(got.related, want.related);
+    EXPECT_FLOAT_EQ(got.walked, want.walked);
+    EXPECT_FLOAT_EQ(got.profile, want.profile);
+    EXPECT_FLOAT_EQ(got.trending, want.trending);
+  }
+  EXPECT_EQ(m.ranker.session_gap_ms, defaults.ranker.session_gap_ms);
+  EXPECT_FLOAT_EQ(m.ranker.recency_decay, defaults.ranker.recency_decay);
+  EXPECT_EQ(m.ranker.category_cap, defaults.ranker.category_cap);
+
+  auto set = LoadConfig("", {"model.dir=/srv/models", "model.device=cuda:1", "model.session_trending=0.5",
+                             "model.category_cap=3", "model.state_dir=/srv/live"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->model.refresher.model_root, "/srv/models");
+  EXPECT_EQ(set->model.refresher.device, "cuda:1");
+  EXPECT_FLOAT_EQ(set->model.ranker.session.trending, 0.5f);
+  EXPECT_EQ(set->model.ranker.category_cap, 3u);
+  for (const char* bad : {"model.device=gpu", "model.device=cuda:x", "model.refresh_budget=0", "model.recency_decay=0",
+                          "model.session_walked=-1", "model.ann_update_probability=2"}) {
+    auto r = LoadConfig("", {bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(r.status().message().find(key), std::string::npos) << r.status().message();
+  }
+}
+
 TEST_F(ConfigTest, DedupWindowZeroIsOffAndNegativeIsRefused) {
   auto off = LoadConfig("", {"store.dedup_window=0"});
   ASSERT_TRUE(off.ok()) << off.status().ToString();

@@ -11,6 +11,7 @@
 #include "daemon/replay.h"
 #include "daemon/signals.h"
 #include "model/prequential.h"
+#include "model/trained_model.h"
 #include "stream/codec.h"
 #include "tests/test_util.h"
 
@@ -125,6 +126,51 @@ TEST(ReplayTest, TwoRunsWriteByteIdenticalLists) {
   EXPECT_GT(a.size(), 10000u);
   EXPECT_EQ(a, Slurp(dir.sub("b.jsonl")));
   EXPECT_EQ(Slurp(dir.sub("a.jsonl.csv")), Slurp(dir.sub("b.jsonl.csv")));
+}
+
+// With a PinSage model the refresher ticks in event time on the replay's own
+// thread: two runs still give the same bytes, the lists come from the model,
+// and every re-embedded item's related items are published.
+TEST(ReplayTest, WithAModelTwoRunsAreIdenticalToo) {
+  TempDir dir;
+  std::mt19937 rng(5);
+  std::vector<Event> events;
+  for (int n = 0; n < 2000; ++n) {
+    const uint32_t user = rng() % 100, item = (user % 4) + 4 * (rng() % 15);  // four communities
+    events.push_back(Interaction(EventType::kClick, "u" + std::to_string(user), "i" + std::to_string(item), kT0 + n * 60'000));
+  }
+  WriteEvents(dir.sub("events.jsonl"), events);
+  model::TrainingSetBuilder builder;
+  for (const Event& e : events) builder.Add(e);
+  const model::TrainingSet set = std::move(builder).Finish();
+  model::PinSageRecipe recipe;
+  recipe.device = "cpu";
+  recipe.model.id_buckets = 1024;
+  recipe.model.hidden_dim = 16;
+  recipe.model.output_dim = 16;
+  recipe.sampler.walks_per_node = 30;
+  recipe.training.epochs = 2;
+  recipe.training.batch_size = 64;
+  recipe.training.random_negatives = 32;
+  auto trained = model::TrainPinSage(set, recipe);
+  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+  ASSERT_TRUE(model::WriteModelVersion(dir.sub("models"), *trained, "test").ok());
+
+  daemon::Config config = ReplayConfig();
+  config.model.refresher.model_root = dir.sub("models");
+  config.model.refresher.device = "cpu";
+  daemon::ReplayOptions options;
+  options.events = dir.sub("events.jsonl");
+  for (const char* out : {"a", "b"}) {
+    options.lists_out = dir.sub(std::string(out) + ".lists");
+    options.similar_out = dir.sub(std::string(out) + ".similar");
+    ASSERT_TRUE(daemon::RunReplay(config, options).ok());
+  }
+  const std::string lists = Slurp(dir.sub("a.lists")), similar = Slurp(dir.sub("a.similar"));
+  EXPECT_EQ(lists, Slurp(dir.sub("b.lists")));
+  EXPECT_EQ(similar, Slurp(dir.sub("b.similar")));
+  EXPECT_NE(lists.find("\"model_version\":\"pinsage-v0001\""), std::string::npos);
+  EXPECT_NE(similar.find("\"item_id\":\"i0\""), std::string::npos);
 }
 
 TEST(ReplayTest, AMissingFileIsAClearError) {
