@@ -97,6 +97,12 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
       walked_[n.item] += w * n.score;
     }
   }
+  if (touched_.empty()) {
+    // None of the user's items is embedded yet (all newer than the last refresh
+    // tick): co-occurrence on the live graph serves this list.
+    lock.unlock();
+    return fallback_.Recommend(user, generated_at);
+  }
   float norm = 0;
   for (float x : profile) norm += x * x;
   norm = norm > 0 ? 1.0f / std::sqrt(norm) : 0.0f;

@@ -32,15 +32,15 @@ struct BlendWeights {
   float related = 1.0f;
   float walked = 0.3f;
   float profile = 0.0f;
-  float trending = 0.3f;
+  float trending = 1.0f;
 };
 
 struct PinSageRankerConfig {
   // Defaults chosen on validation slices (docs/evaluation.md): `session` on
   // MovieLens 100K, whose positives come within the hour; `returning` on
-  // recgen, whose users come back after days.
-  BlendWeights session;                              // last two events at most session_gap apart
-  BlendWeights returning{1.0f, 0.3f, 0.0f, 1.0f};    // otherwise (or only one event)
+  // recgen, whose users come back after days. The two grids chose the same.
+  BlendWeights session;    // last two events at most session_gap apart
+  BlendWeights returning;  // otherwise (or only one event)
   int64_t session_gap_ms = 3'600'000;
   // Walk visits favour popular items; dividing by (users of the item)^this
   // turns them into a cosine-like association (0.5: visits / sqrt(degree)).
