@@ -123,6 +123,7 @@ auto Positive = [](auto v) { return v > 0 ? std::string() : std::string("must be
 auto NonNegative = [](auto v) { return v >= 0 ? std::string() : std::string("must be >= 0"); };
 auto NonEmpty = [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); };
 auto Any = [](const auto&) { return std::string(); };
+auto UnitInterval = [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); };
 
 // ranker.exclude: an array of interaction type names.
 void BindExclude(Binder& b, const toml::table& root, const std::string& origin, store::TypeMask* dst) {
@@ -264,8 +265,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "co_users_per_item", &r.co_users_per_item, Positive, "an integer");
   b.Bind("ranker", "items_per_co_user", &r.items_per_co_user, Positive, "an integer");
   b.Bind("ranker", "trending_pool", &r.trending_pool, Positive, "an integer");
-  b.Bind("ranker", "degree_penalty", &r.degree_penalty,
-         [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); }, "a number");
+  b.Bind("ranker", "degree_penalty", &r.degree_penalty, UnitInterval, "a number");
 
   BindExclude(b, root, path.empty() ? "--set" : path, &r.exclude_types);
 
@@ -297,8 +297,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("model", "ann_m", &rf.ann_m, Positive, "an integer");
   b.Bind("model", "ann_ef_construction", &rf.ann_ef_construction, Positive, "an integer");
   b.Bind("model", "ann_ef_search", &rf.ann_ef_search, Positive, "an integer");
-  b.Bind("model", "ann_update_probability", &rf.ann_update_probability,
-         [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); }, "a number");
+  b.Bind("model", "ann_update_probability", &rf.ann_update_probability, UnitInterval, "a number");
   b.Bind("model", "cpu_threads", &rf.cpu_threads, NonNegative, "an integer (0: LibTorch's default)");
   b.Bind("model", "similar_items_k", &m.similar_items_k, NonNegative, "an integer (0: not published)");
   auto& pr = m.ranker;
@@ -311,8 +310,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   int64_t session_gap_s = pr.session_gap_ms / 1000;
   b.Bind("model", "session_gap_s", &session_gap_s, NonNegative, "an integer (seconds)");
   pr.session_gap_ms = session_gap_s * 1000;
-  b.Bind("model", "walk_degree_penalty", &pr.walk_degree_penalty,
-         [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); }, "a number");
+  b.Bind("model", "walk_degree_penalty", &pr.walk_degree_penalty, UnitInterval, "a number");
   b.Bind("model", "recency_decay", &pr.recency_decay,
          [](float v) { return v > 0 && v <= 1 ? std::string() : std::string("must be in (0, 1]"); }, "a number");
   b.Bind("model", "trending_candidates", &pr.trending_candidates, NonNegative, "an integer");

@@ -368,13 +368,7 @@ Status Refresher::MaybeReload(bool force) {
   rt->layers.assign(rt->model.recipe.model.layers, {});
   rt->Resize(catalogue_.size());
   for (const ItemDescription& d : catalogue_) rt->Encode(d);
-  AnnConfig ann;
-  ann.m = config_.ann_m;
-  ann.ef_construction = config_.ann_ef_construction;
-  ann.ef_search = config_.ann_ef_search;
-  ann.update_neighbour_probability = config_.ann_update_probability;
-  ann.initial_capacity = std::max<size_t>(1024, catalogue_.size());
-  auto index = AnnIndex::Create(rt->model.dim(), ann);
+  auto index = AnnIndex::Create(rt->model.dim(), LiveAnnConfig());
   if (!index.ok()) return index.status();
   rt->ann = std::move(*index);
   auto live = std::make_shared<LiveModel>();
@@ -402,6 +396,16 @@ Status Refresher::MaybeReload(bool force) {
                      << runtime_->model.net->device() << " in "
                      << std::chrono::duration<double>(Clock::now() - started).count() << " s");
   return Status::Ok();
+}
+
+AnnConfig Refresher::LiveAnnConfig() const {
+  AnnConfig ann;
+  ann.m = config_.ann_m;
+  ann.ef_construction = config_.ann_ef_construction;
+  ann.ef_search = config_.ann_ef_search;
+  ann.update_neighbour_probability = config_.ann_update_probability;
+  ann.initial_capacity = std::max<size_t>(1024, catalogue_.size());
+  return ann;
 }
 
 std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
@@ -438,13 +442,7 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
   }
   std::vector<float> embeddings(n * dim);
   ok = ok && get(embeddings.data(), embeddings.size() * sizeof(float));
-  AnnConfig ann;
-  ann.m = config_.ann_m;
-  ann.ef_construction = config_.ann_ef_construction;
-  ann.ef_search = config_.ann_ef_search;
-  ann.update_neighbour_probability = config_.ann_update_probability;
-  ann.initial_capacity = std::max<size_t>(1024, catalogue_.size());
-  auto index = ok ? AnnIndex::Load(path + ".ann", dim, ann) : Result<std::unique_ptr<AnnIndex>>(Status::IoError("truncated"));
+  auto index = ok ? AnnIndex::Load(path + ".ann", dim, LiveAnnConfig()) : Result<std::unique_ptr<AnnIndex>>(Status::IoError("truncated"));
   if (!index.ok()) {
     RECD_WARN(path << " is unreadable (" << index.status().ToString() << "): re-embedding every item");
     return all;

@@ -133,6 +133,7 @@ class Refresher {
   Refresher(RefresherConfig config, store::GraphView replica, std::vector<ItemDescription> catalogue);
   void MarkDirty(uint32_t item);
   Status MaybeReload(bool force);
+  AnnConfig LiveAnnConfig() const;  // the live index's settings, sized for the catalogue
   // Restores what <state_dir>/<version>.state covers; returns the items it does not.
   std::vector<uint32_t> LoadState(Runtime& rt, LiveModel& live);
   Status RefreshItems(Runtime& rt, LiveModel& live, const std::vector<uint32_t>& items, uint64_t round);

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The main job, on one machine with nothing else running: recd on its embedded
 # Kafka cluster, fed by the generator, printing lists as they are published.
+# First a PinSage model is trained on a generated history of the same shop
+# (about a minute; DEMO_MODEL=0 skips it and the co-occurrence ranker serves);
+# recd serves it live, re-embedding items as events arrive.
 # Ctrl-C stops everything in order.  State lives in ./run/demo (deleted at start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +20,15 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+model_args=()
+if [ "${DEMO_MODEL:-1}" != 0 ]; then
+  echo "training a PinSage model on a generated history of the shop (rectrain; log: $dir/rectrain.log)"
+  build/tools/recgen --seed 99 --events 50000 --users 2000 --items 800 -o "$dir/history.jsonl" 2>/dev/null
+  build/tools/rectrain --events "$dir/history.jsonl" -o "$dir/models" --epochs 4 --max-batches 80 >"$dir/rectrain.log" 2>&1
+  model_args=(--set "model.dir=$dir/models")
+fi
 build/daemon/recd -c config/recd.toml --set kafka.embedded=true --set "store.path=$dir/store" \
-  --set "kafka.embedded_bootstrap_file=$dir/bootstrap" --set pipeline.stats_interval_ms=5000 \
+  --set "kafka.embedded_bootstrap_file=$dir/bootstrap" --set pipeline.stats_interval_ms=5000 "${model_args[@]}" \
   >"$dir/recd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done
