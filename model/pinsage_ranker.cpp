@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
-#include <unordered_map>
 
 #include "model/training_set.h"
 
@@ -75,10 +74,9 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
   float total = 0;
   for (float w : seed_weight) total += w;
   std::vector<float> profile(dim, 0.0f);
-  related_.resize(view.num_items(), 0.0f);
-  walked_.resize(view.num_items(), 0.0f);
+  mass_.resize(view.num_items());
   auto touch = [&](uint32_t j) {
-    if (related_[j] == 0.0f && walked_[j] == 0.0f) touched_.push_back(j);
+    if (mass_[j].related == 0.0f && mass_[j].walked == 0.0f) touched_.push_back(j);
   };
   for (size_t s = 0; s < seeds.size(); ++s) {
     const uint32_t r = seeds[s];
@@ -87,14 +85,14 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
     const float* e = model->row(r);
     for (size_t d = 0; d < dim; ++d) profile[d] += w * e[d];
     for (const ItemScore& n : model->related[r]) {
-      if (n.item >= related_.size() || n.score <= 0) continue;
+      if (n.item >= mass_.size() || n.score <= 0) continue;
       touch(n.item);
-      related_[n.item] += w * n.score;
+      mass_[n.item].related += w * n.score;
     }
     for (const ItemScore& n : model->walked[r]) {
-      if (n.item >= walked_.size()) continue;
+      if (n.item >= mass_.size()) continue;
       touch(n.item);
-      walked_[n.item] += w * n.score;
+      mass_[n.item].walked += w * n.score;
     }
   }
   if (touched_.empty()) {
@@ -112,11 +110,16 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
   const std::vector<ItemId>& trending = fallback_.trending();
   const double top_popularity = trending.empty() ? 0.0 : view.ItemPopularity(trending.front());
   std::vector<std::pair<float, uint32_t>> scored;
+  scored.reserve(touched_.size() + config_.trending_candidates);
+  const float top = static_cast<float>(top_popularity);
   auto score = [&](uint32_t j) {
-    float s = a.related * related_[j];
-    if (walked_[j] > 0) {
-      const float degree = static_cast<float>(std::max<size_t>(1, view.UsersOf(ItemId(j)).size()));
-      s += a.walked * walked_[j] / std::pow(degree, config_.walk_degree_penalty);
+    float s = a.related * mass_[j].related;
+    if (mass_[j].walked > 0) {
+      float w = mass_[j].walked;
+      if (config_.walk_degree_penalty > 0) {
+        w /= std::pow(static_cast<float>(std::max<size_t>(1, view.UsersOf(ItemId(j)).size())), config_.walk_degree_penalty);
+      }
+      s += a.walked * w;
     }
     if (a.profile != 0 && norm > 0 && j < embedded_items && model->embedded[j]) {
       const float* e = model->row(j);
@@ -124,7 +127,7 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
       for (size_t d = 0; d < dim; ++d) dot += profile[d] * e[d];
       s += a.profile * dot * norm;
     }
-    if (a.trending != 0) s += a.trending * static_cast<float>(std::exp2(view.ItemPopularity(ItemId(j)) - top_popularity));
+    if (a.trending != 0) s += a.trending * std::exp2(static_cast<float>(view.ItemPopularity(ItemId(j))) - top);
     return s;
   };
   for (uint32_t j : touched_) {
@@ -132,9 +135,11 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
   }
   for (size_t n = 0; n < std::min(config_.trending_candidates, trending.size()); ++n) {
     const uint32_t j = trending[n].value;
-    if (related_[j] == 0.0f && walked_[j] == 0.0f && !fallback_.Excluded(user, trending[n])) scored.emplace_back(score(j), j);
+    if (mass_[j].related == 0.0f && mass_[j].walked == 0.0f && !fallback_.Excluded(user, trending[n])) {
+      scored.emplace_back(score(j), j);
+    }
   }
-  for (uint32_t j : touched_) related_[j] = walked_[j] = 0.0f;
+  for (uint32_t j : touched_) mass_[j] = {};
   touched_.clear();
 
   auto better = [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); };
@@ -147,12 +152,17 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
   // Under a category cap, look deeper than k so capped-out items can be replaced.
   const size_t depth = std::min(scored.size(), config_.category_cap > 0 ? base.k * 4 : static_cast<size_t>(base.k));
   std::partial_sort(scored.begin(), scored.begin() + static_cast<ptrdiff_t>(depth), scored.end(), better);
-  std::unordered_map<uint32_t, size_t> per_category;
+  std::vector<std::pair<uint32_t, size_t>> per_category;  // (category, items listed): at most k entries
   std::vector<size_t> capped_out;
+  auto over_cap = [&](uint32_t j) {
+    if (config_.category_cap == 0 || j >= category_.size() || category_[j] == 0) return false;
+    auto it = std::find_if(per_category.begin(), per_category.end(), [&](const auto& c) { return c.first == category_[j]; });
+    if (it == per_category.end()) it = per_category.insert(per_category.end(), {category_[j], 0});
+    return ++it->second > config_.category_cap;
+  };
   for (size_t n = 0; n < depth && list.items.size() < base.k; ++n) {
     const uint32_t j = scored[n].second;
-    if (config_.category_cap > 0 && j < category_.size() && category_[j] != 0 &&
-        ++per_category[category_[j]] > config_.category_cap) {
+    if (over_cap(j)) {
       capped_out.push_back(n);
       continue;
     }

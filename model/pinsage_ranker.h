@@ -78,7 +78,11 @@ class PinSageRanker {
   std::vector<EpochMillis> last_event_;  // by user
   std::vector<int64_t> last_gap_;        // by user: time between their last two events (-1: one event)
   std::vector<uint32_t> category_;       // by item: hashed diversity_field value (0: none)
-  mutable std::vector<float> related_, walked_;  // by item, reset after each call
+  // Per item, the candidate's summed mass from each source; reset after each call.
+  struct Mass {
+    float related = 0, walked = 0;
+  };
+  mutable std::vector<Mass> mass_;
   mutable std::vector<uint32_t> touched_;
 };
 

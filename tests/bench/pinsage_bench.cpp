@@ -206,7 +206,7 @@ void BM_PinSageRank(benchmark::State& state) {
   model::PinSageRanker ranker(*s, fallback, pc);
   size_t lists = 0;
   for (auto _ : state) {
-    const auto list = ranker.Recommend(UserId(static_cast<uint32_t>(rng() % users)), kT0, live.get());
+    const auto list = ranker.Recommend(UserId(static_cast<uint32_t>(rng() % s->view().num_users())), kT0, live.get());
     benchmark::DoNotOptimize(list);
     ++lists;
   }
