@@ -299,6 +299,8 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("model", "ann_ef_search", &rf.ann_ef_search, Positive, "an integer");
   b.Bind("model", "ann_update_probability", &rf.ann_update_probability, UnitInterval, "a number");
   b.Bind("model", "cpu_threads", &rf.cpu_threads, NonNegative, "an integer (0: LibTorch's default)");
+  b.Bind("model", "thread_nice", &rf.thread_nice,
+         [](int v) { return v >= 0 && v <= 19 ? std::string() : std::string("must be in 0..19"); }, "an integer");
   b.Bind("model", "similar_items_k", &m.similar_items_k, NonNegative, "an integer (0: not published)");
   auto& pr = m.ranker;
   for (auto [prefix, w] : {std::pair<std::string, model::BlendWeights*>{"session_", &pr.session}, {"returning_", &pr.returning}}) {

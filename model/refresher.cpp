@@ -1,6 +1,9 @@
 #include "model/refresher.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -509,6 +512,12 @@ Result<size_t> Refresher::Tick(bool force_reload) {
 }
 
 void Refresher::Loop() {
+  // Linux schedules threads one by one: lowering this thread's priority leaves
+  // the pipeline thread the CPU whenever both want it.
+  if (config_.thread_nice != 0 &&
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), config_.thread_nice) != 0) {
+    RECD_WARN("refresher: could not set its thread's nice value to " << config_.thread_nice);
+  }
   while (!stop_.load()) {
     auto refreshed = Tick();
     if (!refreshed.ok()) RECD_ERROR("refresher: " << refreshed.status().ToString());

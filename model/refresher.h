@@ -68,7 +68,8 @@ struct RefresherConfig {
   size_t ann_ef_construction = 64;
   size_t ann_ef_search = 64;
   float ann_update_probability = 0.1f;
-  int cpu_threads = 1;          // LibTorch CPU threads (0: leave LibTorch's default)  // neighbours re-linked when an item's vector moves
+  int cpu_threads = 1;          // LibTorch CPU threads (0: leave LibTorch's default)
+  int thread_nice = 10;         // the refresher thread's nice value: intake wins a contended core  // neighbours re-linked when an item's vector moves
 };
 
 // One item's metadata as the store holds it.
