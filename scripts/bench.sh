@@ -58,12 +58,14 @@ bench_model() {
 
 if want freshness; then
 RATE=${BENCH_RATE:-5000}
-echo "== freshness: recd with a PinSage model (cpu) while $EVENTS events arrive at $RATE/s"
+echo "== freshness: recd (PinSage model on the cpu unless BENCH_MODEL=0) while $EVENTS events arrive at $RATE/s"
 (
 . "$SRC/tests/e2e/lib.sh"
 start_broker >/dev/null
-model=$(bench_model "$WORK")
-start_recd "$WORK/recd.log" --set "model.dir=$model" --set model.device=cpu --set pipeline.stats_interval_ms=100000
+model_args=()  # BENCH_MODEL=0: the co-occurrence ranker, for comparison
+[ "${BENCH_MODEL:-1}" = 0 ] || model_args=(--set "model.dir=$(bench_model "$WORK")" --set model.device=cpu)
+# BENCH_RECD_ARGS: extra recd flags (e.g. "--set pipeline.publish_interval_ms=100")
+start_recd "$WORK/recd.log" "${model_args[@]}" --set pipeline.stats_interval_ms=100000 ${BENCH_RECD_ARGS:-}
 port=$(admin_port "$WORK/recd.log")
 "$BUILD/tools/recgen" --seed 3 --events "$EVENTS" --users 50000 --items 10000 --no-metadata --duplicate-fraction 0 \
   --rate "$RATE" -b "$BROKERS" 2>/dev/null
