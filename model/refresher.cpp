@@ -255,7 +255,6 @@ void Refresher::ApplySubmitted() {
 
 Status Refresher::RefreshItems(Runtime& rt, LiveModel& live, const std::vector<uint32_t>& items, uint64_t round) {
   if (items.empty()) return Status::Ok();
-  const auto started = Clock::now();
   rt.Resize(catalogue_.size());
   if (!rt.sampler) {
     SamplerConfig sc = rt.model.recipe.sampler;
@@ -339,8 +338,6 @@ Status Refresher::RefreshItems(Runtime& rt, LiveModel& live, const std::vector<u
     changed_.insert(items.begin(), items.end());
   }
   stats_.items_refreshed.fetch_add(items.size(), std::memory_order_relaxed);
-  const double secs = std::chrono::duration<double>(Clock::now() - started).count();
-  stats_.refresh_seconds.store(stats_.refresh_seconds.load() + secs, std::memory_order_relaxed);
   return Status::Ok();
 }
 

@@ -94,7 +94,6 @@ struct RefresherStats {
   std::atomic<uint64_t> dirty{0};              // gauge: items waiting
   std::atomic<uint64_t> model_loads{0};
   std::atomic<uint64_t> model_load_failures{0};
-  std::atomic<double> refresh_seconds{0};      // total time in re-embedding
 };
 
 class Refresher {
