@@ -14,7 +14,11 @@ start_broker
   >"$WORK/rectrain.log" 2>&1 || { cat "$WORK/rectrain.log"; exit 1; }
 lines=$(wc -l <"$WORK/events.jsonl")
 "$BUILD/tools/recctl" produce -b "$BROKERS" "$WORK/events.jsonl"
-start_recd "$WORK/recd.log" --set "model.dir=$WORK/models" --set model.device=cpu
+# Trending light: the check below follows the purchased item's embedding
+# neighbours, which the shipped blend's trending weight can keep out of a
+# 20-item list altogether (then nothing moves either way and nothing is shown).
+start_recd "$WORK/recd.log" --set "model.dir=$WORK/models" --set model.device=cpu \
+  --set model.session_trending=0.1 --set model.returning_trending=0.1
 port=$(admin_port "$WORK/recd.log") || { echo "no admin endpoint in the log"; exit 1; }
 wait_total "$lines" 300 || { tail -30 "$WORK/recd.log"; exit 1; }
 sleep 3  # the last sweep publishes
