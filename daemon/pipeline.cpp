@@ -29,21 +29,21 @@ model::ItemDescription Describe(const store::GraphStore& store, ItemId item) {
   return d;
 }
 
-// Starts the refresher on a copy of the store's view and its item metadata;
-// null when no model is configured.
-Result<std::unique_ptr<model::Refresher>> StartRefresher(const Config& config, const store::GraphStore& store) {
-  if (config.model.refresher.model_root.empty()) return std::unique_ptr<model::Refresher>();
+// Every item's metadata, read from the store once at start.
+std::vector<model::ItemDescription> Catalogue(const store::GraphStore& store) {
   std::vector<model::ItemDescription> catalogue;
   catalogue.reserve(store.view().num_items());
   for (uint32_t i = 0; i < store.view().num_items(); ++i) catalogue.push_back(Describe(store, ItemId(i)));
-  return model::Refresher::Create(config.model.refresher, store.view(), std::move(catalogue));
+  return catalogue;
 }
 
 }  // namespace
 
 class Pipeline::Impl {
  public:
-  Impl(const Config& config, PipelineEnds ends, std::unique_ptr<model::Refresher> refresher)
+  // `catalogue`: the items' metadata at start, for the ranker's diversity categories.
+  Impl(const Config& config, PipelineEnds ends, std::unique_ptr<model::Refresher> refresher,
+       const std::vector<model::ItemDescription>& catalogue)
       : config_(config),
         store_(std::move(ends.store)),
         source_(std::move(ends.source)),
@@ -59,7 +59,9 @@ class Pipeline::Impl {
         // Replay ticks the refresher on this thread in event time, so that two
         // runs publish the same lists; live, it runs on its own thread.
         inline_refresh_(event_clock_ != nullptr),
-        evaluator_(config.eval) {}
+        evaluator_(config.eval) {
+    for (const model::ItemDescription& d : catalogue) pinsage_ranker_.ObserveItem(d.item, d.attributes);
+  }
 
   Status Run();
 
@@ -87,7 +89,8 @@ class Pipeline::Impl {
   void UpdateGauges();
   void LogStats(bool force);
   // Tells the refresher what a committed batch changed, and the ranker whose sessions moved.
-  void ForwardChanges(const store::ApplyOutcome& outcome, size_t items_before);
+  // Nothing to do without a model: the PinSage ranker then always falls back.
+  void ForwardChanges(store::ApplyOutcome outcome, size_t items_before);
   // Replay only: one refresher tick when the event clock passed its interval.
   Status TickRefresherInline(bool force);
   // Related items of every item re-embedded since the last call.
@@ -235,21 +238,19 @@ Result<bool> Pipeline::Impl::Ingest() {
     scheduler_.MarkDirty(u);
     unreflected_since_.emplace(u.value, arrival);
   }
-  ForwardChanges(**committed, items_before);
+  ForwardChanges(std::move(**committed), items_before);
   return true;
 }
 
-void Pipeline::Impl::ForwardChanges(const store::ApplyOutcome& outcome, size_t items_before) {
+void Pipeline::Impl::ForwardChanges(store::ApplyOutcome outcome, size_t items_before) {
+  if (!refresher_) return;
   for (const Event& e : intake_.events()) {
     if (e.type == EventType::kItem || e.type == EventType::kUser) continue;
     const auto u = store_->FindUser(e.user_id);
     const auto i = store_->FindItem(e.item_id);
     if (u && i) pinsage_ranker_.ObserveEvent(*u, *i, e.ts);
   }
-  for (ItemId i : outcome.described_items) pinsage_ranker_.ObserveItem(i);
-  if (!refresher_) return;
   model::GraphChange change;
-  change.edges = outcome.edges;
   change.num_users = store_->view().num_users();
   change.num_items = store_->view().num_items();
   // New items (described or not) and items whose metadata changed, each once.
@@ -257,10 +258,14 @@ void Pipeline::Impl::ForwardChanges(const store::ApplyOutcome& outcome, size_t i
   for (size_t i = items_before; i < change.num_items; ++i) describe.emplace_back(static_cast<uint32_t>(i));
   std::sort(describe.begin(), describe.end());
   describe.erase(std::unique(describe.begin(), describe.end()), describe.end());
-  for (ItemId i : describe) change.items.push_back(Describe(*store_, i));
+  for (ItemId i : describe) {
+    change.items.push_back(Describe(*store_, i));  // one store read serves the ranker and the refresher
+    pinsage_ranker_.ObserveItem(i, change.items.back().attributes);
+  }
   for (const store::EdgeDelta& d : outcome.edges) change.touched.push_back(d.item);
   std::sort(change.touched.begin(), change.touched.end());
   change.touched.erase(std::unique(change.touched.begin(), change.touched.end()), change.touched.end());
+  change.edges = std::move(outcome.edges);
   refresher_->Submit(std::move(change));
 }
 
@@ -415,9 +420,19 @@ Pipeline::~Pipeline() = default;
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, PipelineEnds ends) {
   RECD_CHECK(ends.store && ends.source && ends.sink, "a pipeline needs a store, a source and a sink");
-  auto refresher = StartRefresher(config, *ends.store);
-  if (!refresher.ok()) return refresher.status();
-  return std::unique_ptr<Pipeline>(new Pipeline(std::make_unique<Impl>(config, std::move(ends), std::move(*refresher))));
+  std::unique_ptr<model::Refresher> refresher;
+  std::vector<model::ItemDescription> catalogue;
+  if (!config.model.refresher.model_root.empty()) {
+    // Read once: the refresher's copy, and the ranker's categories when a cap is set.
+    catalogue = Catalogue(*ends.store);
+    const bool categories = config.model.ranker.category_cap > 0;
+    auto created = model::Refresher::Create(config.model.refresher, ends.store->view(),
+                                            categories ? catalogue : std::move(catalogue));
+    if (!created.ok()) return created.status();
+    refresher = std::move(*created);
+  }
+  auto impl = std::make_unique<Impl>(config, std::move(ends), std::move(refresher), catalogue);
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const std::string& brokers) {

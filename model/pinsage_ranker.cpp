@@ -15,11 +15,7 @@ constexpr int64_t kCategoryBuckets = int64_t{1} << 31;
 }  // namespace
 
 PinSageRanker::PinSageRanker(const store::GraphStore& store, const BaselineRanker& fallback, PinSageRankerConfig config)
-    : store_(store), fallback_(fallback), config_(std::move(config)) {
-  if (config_.category_cap > 0) {
-    for (uint32_t i = 0; i < store_.view().num_items(); ++i) ObserveItem(ItemId(i));
-  }
-}
+    : store_(store), fallback_(fallback), config_(std::move(config)) {}
 
 void PinSageRanker::ObserveEvent(UserId user, ItemId item, EpochMillis ts) {
   if (user.value >= last_event_.size()) {
@@ -36,12 +32,10 @@ void PinSageRanker::ObserveEvent(UserId user, ItemId item, EpochMillis ts) {
   last = std::max(last, ts);
 }
 
-void PinSageRanker::ObserveItem(ItemId item) {
+void PinSageRanker::ObserveItem(ItemId item, const Attributes& attributes) {
   if (config_.category_cap == 0) return;
   if (item.value >= category_.size()) category_.resize(item.value + 1024, 0);
-  auto attrs = store_.GetAttributes(EventType::kItem, store_.ExternalId(item));
-  if (!attrs.ok()) return;
-  for (const auto& [key, value] : *attrs) {
+  for (const auto& [key, value] : attributes) {
     if (key != config_.diversity_field) continue;
     const std::string token = value.is_number ? std::to_string(value.number) : value.text;
     category_[item.value] = 1 + static_cast<uint32_t>(HashBucket(token, kCategoryBuckets));

@@ -60,8 +60,9 @@ class PinSageRanker {
   // After each commit, every interaction in order: the user's latest items
   // (the seeds, most recent first) and event times (session detection).
   void ObserveEvent(UserId user, ItemId item, EpochMillis ts);
-  // An item's metadata changed (its diversity category is read from the store).
-  void ObserveItem(ItemId item);
+  // An item's metadata as the store now holds it (new items and changed ones,
+  // and every item at start): its diversity category.
+  void ObserveItem(ItemId item, const Attributes& attributes);
 
   RecommendationList Recommend(UserId user, EpochMillis generated_at, const LiveModel* model) const;
 

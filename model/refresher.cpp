@@ -20,14 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string ReadLatest(const std::string& root) {
-  std::ifstream in(root + "/LATEST");
-  std::string name;
-  if (in) std::getline(in, name);
-  while (!name.empty() && (name.back() == ' ' || name.back() == '\r')) name.pop_back();
-  return name;
-}
-
 constexpr char kStateMagic[] = "recd-live-state-1";
 constexpr char kUnseenItem[] = "\x01recd:unseen-item";
 
@@ -345,7 +337,7 @@ Status Refresher::MaybeReload(bool force) {
   const auto now = Clock::now();
   if (!force && now - last_reload_check_ < config_.reload_interval) return Status::Ok();
   last_reload_check_ = now;
-  const std::string latest = ReadLatest(config_.model_root);
+  const std::string latest = LatestVersion(config_.model_root);
   if (latest.empty()) return Status::Ok();  // nothing trained yet: the co-occurrence ranker serves
   if ((runtime_ && runtime_->model.version == latest) || latest == refused_version_) return Status::Ok();
 

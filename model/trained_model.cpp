@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -153,13 +154,17 @@ Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& mod
   return final_dir;
 }
 
+std::string LatestVersion(const std::string& root) {
+  auto latest = ReadFile(root + "/LATEST");
+  if (!latest.ok()) return "";
+  std::string name = *latest;
+  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
+  return name;
+}
+
 Result<TrainedModel> LoadModel(const std::string& path, const std::string& device) {
   std::string dir = path;
-  if (auto latest = ReadFile(path + "/LATEST"); latest.ok()) {
-    std::string name = *latest;
-    while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
-    dir = path + "/" + name;
-  }
+  if (const std::string latest = LatestVersion(path); !latest.empty()) dir = path + "/" + latest;
   TrainedModel m;
   auto manifest_text = ReadFile(dir + "/model.json");
   if (!manifest_text.ok()) return Status::NotFound(dir + " is neither a model version nor a model root (no model.json or LATEST)");

@@ -59,6 +59,8 @@ Result<TrainedModel> TrainPinSage(const TrainingSet& set, PinSageRecipe recipe,
 // points LATEST at it; returns the version's directory. `source` says what it was
 // trained from (recorded in model.json).
 Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& model, const std::string& source);
+// The version name <root>/LATEST points at; "" when there is none.
+std::string LatestVersion(const std::string& root);
 // Loads a version directory, or the LATEST version when given the root.
 Result<TrainedModel> LoadModel(const std::string& path, const std::string& device);
 

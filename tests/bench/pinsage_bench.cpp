@@ -204,6 +204,7 @@ void BM_PinSageRank(benchmark::State& state) {
   model::PinSageRankerConfig pc;
   pc.category_cap = 3;
   model::PinSageRanker ranker(*s, fallback, pc);
+  for (uint32_t i = 0; i < items; ++i) ranker.ObserveItem(ItemId(i), *s->GetAttributes(EventType::kItem, "i" + std::to_string(i)));
   size_t lists = 0;
   for (auto _ : state) {
     const auto list = ranker.Recommend(UserId(static_cast<uint32_t>(rng() % s->view().num_users())), kT0, live.get());
