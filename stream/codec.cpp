@@ -345,13 +345,15 @@ std::string EncodeEvent(const Event& e) {
 }
 
 namespace {
+nlohmann::json ItemsJson(const std::vector<ScoredItem>& items) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& item : items) out.push_back({{"item_id", item.item_id}, {"score", item.score}});
+  return out;
+}
+
 nlohmann::json ListJson(const RecommendationList& list) {
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& item : list.items) {
-    items.push_back({{"item_id", item.item_id}, {"score", item.score}});
-  }
   nlohmann::json j = {{"user_id", list.user_id},
-                      {"items", std::move(items)},
+                      {"items", ItemsJson(list.items)},
                       {"k", list.k},
                       {"model_version", list.model_version},
                       {"generated_at", FormatRfc3339(list.generated_at)},
@@ -363,10 +365,8 @@ nlohmann::json ListJson(const RecommendationList& list) {
 std::string EncodeRecommendationList(const RecommendationList& list) { return ListJson(list).dump(); }
 
 std::string EncodeSimilarItems(const SimilarItemsList& list) {
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& item : list.items) items.push_back({{"item_id", item.item_id}, {"score", item.score}});
   return nlohmann::json{{"item_id", list.item_id},
-                        {"items", std::move(items)},
+                        {"items", ItemsJson(list.items)},
                         {"k", list.items.size()},
                         {"model_version", list.model_version},
                         {"generated_at", FormatRfc3339(list.generated_at)}}
