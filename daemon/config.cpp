@@ -320,6 +320,44 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("model", "category_cap", &pr.category_cap, NonNegative, "an integer (0: no cap)");
   if (rf.state_dir.empty()) rf.state_dir = s.path + "-live";
 
+  auto& rt = c.retrain.retrain;
+  auto days_key = [&](const char* key, int64_t* ms, const char* what) {
+    double days = static_cast<double>(*ms) / 86'400'000.0;
+    b.Bind("retrain", key, &days, NonNegative, what);
+    *ms = static_cast<int64_t>(days * 86'400'000.0);
+  };
+  auto fraction = [](double v) { return v >= 0 && v < 1 ? std::string() : std::string("must be in [0, 1)"); };
+  b.Bind("retrain", "enabled", &rt.enabled, Any, "true or false");
+  days_key("interval_days", &rt.interval_ms, "a number (days of event time; 0 = off)");
+  b.Bind("retrain", "every_events", &rt.every_events, NonNegative, "an integer (0 = off)");
+  b.Bind("retrain", "drift_fraction", &rt.drift_fraction, fraction, "a number (0 = off)");
+  b.Bind("retrain", "drift_min_positives", &rt.drift_min_positives, Positive, "an integer (positives)");
+  days_key("min_gap_days", &rt.min_gap_ms, "a number (days of event time)");
+  b.Bind("retrain", "half_life_days", &rt.half_life_days, NonNegative, "a number (0 = no decay in the window)");
+  b.Bind("retrain", "window_days", &rt.window_days, Positive, "a number (days)");
+  b.Bind("retrain", "seasonal_weight", &rt.seasonal_weight,
+         [](double v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); },
+         "a number (0 = no seasonal recall)");
+  b.Bind("retrain", "seasonal_span_days", &rt.seasonal_span_days, NonNegative, "a number (days)");
+  b.Bind("retrain", "validation_fraction", &rt.validation_fraction,
+         [](double v) { return v > 0 && v < 1 ? std::string() : std::string("must be in (0, 1)"); }, "a number");
+  b.Bind("retrain", "warm_start", &rt.warm_start, Any, "true or false");
+  auto& tr = rt.recipe.training;
+  b.Bind("retrain", "epochs", &tr.epochs, Positive, "an integer");
+  b.Bind("retrain", "max_batches_per_epoch", &tr.max_batches_per_epoch, NonNegative, "an integer (0 = every pair)");
+  b.Bind("retrain", "batch_size", &tr.batch_size, Positive, "an integer (pairs)");
+  b.Bind("retrain", "learning_rate", &tr.learning_rate, Positive, "a number");
+  b.Bind("retrain", "promote_margin", &rt.promote_margin,
+         [](double v) { return v > -1 ? std::string() : std::string("must be > -1"); }, "a number (relative)");
+  b.Bind("retrain", "keep_versions", &rt.keep_versions, Positive, "an integer");
+  b.Bind("retrain", "republish_per_second", &rt.republish_per_second, Positive, "a number (lists per second)");
+  days_key("republish_active_days", &rt.republish_active_ms, "a number (days of event time)");
+  b.Bind("retrain", "thread_nice", &c.retrain.thread_nice,
+         [](int v) { return v >= 0 && v <= 19 ? std::string() : std::string("must be in 0..19"); }, "an integer");
+  if (rt.enabled && rf.model_root.empty()) {
+    b.Error("retrain.enabled needs model.dir: set model.dir to the directory the daemon keeps its model versions in");
+  }
+
   auto& ev = c.eval;
   b.Bind("eval", "positive_rating", &ev.positive_rating, Any, "a number (ratings at or above it are positives)");
   b.Bind("eval", "window", &ev.window, Positive, "an integer (positives)");
@@ -342,6 +380,8 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
          },
          "a string");
   b.Bind("admin", "listen", &c.admin_listen, Any, "\"host:port\" or \"\" to turn it off");
+  b.Bind("admin", "token_file", &c.admin_token_file, Any,
+         "a file holding the bearer token of POST /v1/retrain and /v1/models/{V}/activate (\"\" = refused)");
   b.CheckUnknown();
 
   if (d.rating_min >= d.rating_max) b.Error("stream.rating_min must be below stream.rating_max");

@@ -10,6 +10,7 @@
 #include "model/baseline_ranker.h"
 #include "model/pinsage_ranker.h"
 #include "model/refresher.h"
+#include "model/retrain.h"
 #include "model/prequential.h"
 #include "store/graph_store.h"
 #include "stream/codec.h"
@@ -62,16 +63,24 @@ struct ModelSection {
   size_t similar_items_k = 20;       // related items per recd.similar-items record (0: not published)
 };
 
+// [retrain]: seasonal retraining inside the daemon (docs/architecture.md, "Retraining").
+struct RetrainSection {
+  model::RetrainConfig retrain;
+  int thread_nice = 15;  // the training thread's nice value: intake and refresh win a contended core
+};
+
 struct Config {
   KafkaSection kafka;
   stream::DecoderLimits decoder;
   store::StoreOptions store;
   model::BaselineConfig ranker;
   ModelSection model;
+  RetrainSection retrain;
   model::PrequentialConfig eval;
   PipelineSection pipeline;
   std::string log_level = "info";
   std::string admin_listen = "127.0.0.1:9464";  // /metrics and /healthz; "" = off
+  std::string admin_token_file;  // bearer token of the POST endpoints; "" = they are refused
 };
 
 // Loads `path` (may be empty: defaults only), then applies `overrides`, each

@@ -5,12 +5,17 @@
 #include <unordered_map>
 
 #include "base/log.h"
+#include "base/time.h"
 #include "daemon/intake.h"
 #include "daemon/list_scheduler.h"
 #include "model/baseline_ranker.h"
 #include "model/pinsage_ranker.h"
 #include "model/refresher.h"
+#include "model/registry.h"
+#include "model/retrain.h"
 #include "stream/kafka.h"
+#include <filesystem>
+#include <mutex>
 
 namespace recd::daemon {
 
@@ -37,6 +42,29 @@ std::vector<model::ItemDescription> Catalogue(const store::GraphStore& store) {
   return catalogue;
 }
 
+// The store records the version lists were last published with; LATEST may be
+// ahead of it after a crash mid-swap (or a version trained outside the daemon
+// while it was down). The store's record wins, so a restart serves the model
+// that served before.
+void RestoreActiveVersion(const store::GraphStore& store, const std::string& root) {
+  const std::string recorded = store.ActiveModelVersion();
+  const std::string latest = model::LatestVersion(root);
+  if (recorded.empty() || recorded == latest) return;
+  if (Status s = model::CheckVersion(root, recorded); !s.ok()) {
+    RECD_WARN("the store records " << recorded << " as the active model, but " << s.message() << "; serving LATEST ("
+                                   << (latest.empty() ? "none" : latest) << ") instead");
+    return;
+  }
+  if (Status s = model::WriteLatest(root, recorded); !s.ok()) {
+    RECD_ERROR("restoring the active model " << recorded << ": " << s.ToString());
+    return;
+  }
+  RECD_WARN("restored " << recorded << " as the active model (recorded in the store); LATEST named "
+                        << (latest.empty() ? "none" : latest)
+                        << " (a swap cut short, or a version written while recd was down: `recctl activate "
+                        << (latest.empty() ? "vNNNN" : latest) << "` serves it)");
+}
+
 }  // namespace
 
 class Pipeline::Impl {
@@ -59,16 +87,26 @@ class Pipeline::Impl {
         // Replay ticks the refresher on this thread in event time, so that two
         // runs publish the same lists; live, it runs on its own thread.
         inline_refresh_(event_clock_ != nullptr),
-        evaluator_(config.eval) {
+        evaluator_(config.eval),
+        trigger_(config.retrain.retrain) {
     for (const model::ItemDescription& d : catalogue) pinsage_ranker_.ObserveItem(d.item, d.attributes);
+    // Live, training runs on a thread of its own; replay trains inline, in event time.
+    if (refresher_ && !inline_refresh_) {
+      retrainer_ = std::make_unique<model::Retrainer>(config.retrain.retrain, config.retrain.thread_nice);
+    }
   }
 
   Status Run();
 
   std::atomic<bool> stop{false};
+  std::atomic<bool> retrain_demanded{false};
+  std::mutex activation_mu;
+  std::string activation_requested;  // guarded by activation_mu
   PipelineStats stats;
+  std::vector<ModelEvent> model_events;
   const model::PrequentialEvaluator& evaluator() const { return evaluator_; }
   const store::GraphStore& store() const { return *store_; }
+  const std::string& model_root() const { return config_.model.refresher.model_root; }
 
  private:
   static SchedulerConfig Scheduling(const PipelineSection& p) {
@@ -95,6 +133,13 @@ class Pipeline::Impl {
   Status TickRefresherInline(bool force);
   // Related items of every item re-embedded since the last call.
   void PublishSimilarItems();
+  // Retraining: starts one when a trigger fires, takes a finished one's outcome,
+  // applies an operator's activation, and notices swaps (recorded in the store,
+  // active users' lists republished at the configured rate).
+  Status ManageModels();
+  void OnRetrainOutcome(const Result<model::RetrainOutcome>& outcome);
+  void OnSwap();
+  void Republish();
 
   Config config_;
   // Declared in dependency order: the ends outlive everything that uses them.
@@ -115,6 +160,12 @@ class Pipeline::Impl {
   std::unordered_map<uint32_t, Clock::TimePoint> unreflected_since_;  // user -> first event not yet in a list
   Clock::TimePoint turn_arrival_{};
   model::PrequentialEvaluator evaluator_;
+  model::RetrainTrigger trigger_;
+  std::unique_ptr<model::Retrainer> retrainer_;  // live only
+  std::string serving_version_;                   // the version whose lists go out now
+  std::vector<UserId> republish_;                 // active users whose lists a swap made stale
+  size_t republish_next_ = 0;
+  Clock::TimePoint last_republish_{};
 
   bool output_blocked_ = false;  // intake paused until the output drains
   std::vector<stream::SourceRecord> records_;
@@ -306,6 +357,151 @@ void Pipeline::Impl::PublishSimilarItems() {
   }
 }
 
+Status Pipeline::Impl::ManageModels() {
+  if (!refresher_) return Status::Ok();
+  const std::string& root = config_.model.refresher.model_root;
+  const model::RetrainConfig& rc = config_.retrain.retrain;
+  {
+    std::string version;
+    {
+      std::lock_guard<std::mutex> lock(activation_mu);
+      version.swap(activation_requested);
+    }
+    if (!version.empty()) {
+      if (Status s = model::ActivateVersion(root, version); !s.ok()) {
+        RECD_ERROR("activate " << version << " refused: " << s.ToString());
+      } else {
+        RECD_INFO("activate: " << version << " is now LATEST under " << root << "; it serves once loaded");
+        if (inline_refresh_) RECD_RETURN_IF_ERROR(refresher_->Tick(/*force_reload=*/true).status());
+      }
+    }
+  }
+  if (retrainer_) {
+    if (auto outcome = retrainer_->TakeOutcome()) OnRetrainOutcome(*outcome);
+  }
+  live_ = refresher_->Current();
+  if (live_ && live_->version != serving_version_) OnSwap();
+  Republish();
+
+  const bool demanded = retrain_demanded.exchange(false);
+  if (!rc.enabled && !demanded) return Status::Ok();
+  if (retrainer_ && retrainer_->busy()) {
+    if (demanded) RECD_INFO("retrain: asked for while one is running; the running one stands");
+    return Status::Ok();
+  }
+  const EpochMillis now = store_->LatestEventTime();
+  if (now == 0) return Status::Ok();  // nothing to learn from yet
+  const std::string reason = trigger_.Check(now, stats.applied.load(), evaluator_.window().hr(),
+                                            evaluator_.total().positives, demanded);
+  if (reason.empty()) return Status::Ok();
+  trigger_.OnTrainingStarted(now, stats.applied.load());
+  model::RetrainRequest request;
+  request.model_root = root;
+  request.active_version = live_ ? live_->version : model::LatestVersion(root);
+  request.device = config_.model.refresher.device;
+  request.now = now;
+  request.trigger = reason;
+  RECD_INFO("retrain: starting at event time " << FormatRfc3339(now) << " (" << reason << "); active model: "
+                                               << (request.active_version.empty() ? "none" : request.active_version));
+  stats.retrain_running.store(1, std::memory_order_relaxed);
+  if (inline_refresh_) {
+    // Replay: the store is this thread's, and event time stands still meanwhile.
+    auto set = model::TrainingSetFromStore(*store_);
+    OnRetrainOutcome(set.ok() ? model::RetrainOnce(*set, request, rc) : Result<model::RetrainOutcome>(set.status()));
+    return Status::Ok();
+  }
+  // Live: a checkpoint is the consistent snapshot (hard links, taken between
+  // two commits on this thread); the training thread reads it and removes it.
+  const std::string checkpoint = config_.store.path + "-retrain";
+  std::error_code ec;
+  std::filesystem::remove_all(checkpoint, ec);
+  if (Status s = store_->Checkpoint(checkpoint); !s.ok()) {
+    stats.retrain_running.store(0, std::memory_order_relaxed);
+    stats.retrain_failures.fetch_add(1, std::memory_order_relaxed);
+    RECD_ERROR("retrain: snapshot failed, not retraining: " << s.ToString());
+    return Status::Ok();
+  }
+  store::StoreOptions snapshot_options = config_.store;
+  snapshot_options.path = checkpoint;
+  snapshot_options.read_only = true;
+  retrainer_->Submit(request, [snapshot_options]() -> Result<model::TrainingSet> {
+    Result<model::TrainingSet> set = Status::Internal("unread");
+    {
+      auto snapshot = store::GraphStore::Open(snapshot_options);
+      set = snapshot.ok() ? model::TrainingSetFromStore(**snapshot) : Result<model::TrainingSet>(snapshot.status());
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(snapshot_options.path, ec);
+    return set;
+  });
+  return Status::Ok();
+}
+
+void Pipeline::Impl::OnRetrainOutcome(const Result<model::RetrainOutcome>& outcome) {
+  stats.retrain_running.store(0, std::memory_order_relaxed);
+  const EpochMillis now = store_->LatestEventTime();
+  if (!outcome.ok()) {
+    stats.retrain_failures.fetch_add(1, std::memory_order_relaxed);
+    RECD_ERROR("retrain failed; the active model keeps serving: " << outcome.status().ToString());
+    model_events.push_back({now, "retrain", "failed: " + outcome.status().message()});
+    return;
+  }
+  const model::RetrainOutcome& o = *outcome;
+  stats.retrains.fetch_add(1, std::memory_order_relaxed);
+  stats.last_retrain_seconds.store(o.seconds, std::memory_order_relaxed);
+  stats.last_candidate_hr.store(o.candidate_hr, std::memory_order_relaxed);
+  stats.last_active_hr.store(o.active_hr, std::memory_order_relaxed);
+  if (o.promoted) stats.promotions.fetch_add(1, std::memory_order_relaxed);
+  RECD_INFO("retrain: candidate " << o.version << " trained in " << o.seconds << " s on " << o.interactions
+                                  << " interactions (" << o.window.recent << " recent, " << o.window.seasonal
+                                  << " by seasonal recall); " << o.decision);
+  model_events.push_back({o.now, "retrain", o.version + " " + o.decision});
+  // Replay: the promoted version serves from this event on (live, the refresher
+  // loads it in the background within model.reload_interval_ms).
+  if (o.promoted && inline_refresh_) {
+    if (auto ticked = refresher_->Tick(/*force_reload=*/true); !ticked.ok()) {
+      RECD_ERROR("loading " << o.version << ": " << ticked.status().ToString());
+    }
+  }
+}
+
+void Pipeline::Impl::OnSwap() {
+  const std::string previous = serving_version_;
+  serving_version_ = live_->version;
+  trigger_.OnSwap(evaluator_.total().positives);
+  if (previous.empty() && store_->ActiveModelVersion() == serving_version_) return;  // the restart's own model
+  stats.model_swaps.fetch_add(1, std::memory_order_relaxed);
+  if (Status s = store_->RecordActiveModelVersion(serving_version_); !s.ok()) {
+    RECD_ERROR("could not record " << serving_version_ << " as the active model: " << s.ToString());
+  }
+  const EpochMillis now = store_->LatestEventTime();
+  const auto& rc = config_.retrain.retrain;
+  republish_ = pinsage_ranker_.UsersActiveSince(now - rc.republish_active_ms);
+  republish_next_ = 0;
+  last_republish_ = clock_.Now();
+  stats.republish_queued.store(republish_.size(), std::memory_order_relaxed);
+  model_events.push_back({now, "swap", (previous.empty() ? "none" : previous) + " -> " + serving_version_});
+  RECD_INFO("model " << serving_version_ << " serves (was " << (previous.empty() ? "none" : previous) << "); "
+                     << republish_.size() << " active users' lists republished at up to " << rc.republish_per_second
+                     << "/s");
+}
+
+void Pipeline::Impl::Republish() {
+  if (republish_next_ >= republish_.size()) return;
+  const auto now = clock_.Now();
+  const double seconds = std::chrono::duration<double>(now - last_republish_).count();
+  const size_t allowed = static_cast<size_t>(seconds * config_.retrain.retrain.republish_per_second);
+  if (allowed == 0) return;
+  last_republish_ = now;
+  const size_t end = std::min(republish_.size(), republish_next_ + allowed);
+  for (; republish_next_ < end; ++republish_next_) scheduler_.MarkDirty(republish_[republish_next_]);
+  stats.republish_queued.store(republish_.size() - republish_next_, std::memory_order_relaxed);
+  if (republish_next_ == republish_.size()) {
+    republish_.clear();
+    republish_next_ = 0;
+  }
+}
+
 void Pipeline::Impl::UpdateGauges() {
   const store::GraphView& view = store_->view();
   stats.users.store(view.num_users(), std::memory_order_relaxed);
@@ -379,6 +575,10 @@ Status Pipeline::Impl::Run() {
       failure = s;
       break;
     }
+    if (Status s = ManageModels(); !s.ok()) {
+      failure = s;
+      break;
+    }
     // Records arriving means intake is busy: ranking then gets its share of this
     // turn's time. An idle turn ranks for one slice.
     RankDue(*ingested, SystemClock().Now() - turn_start, /*drain=*/false);
@@ -423,6 +623,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, Pipelin
   std::unique_ptr<model::Refresher> refresher;
   std::vector<model::ItemDescription> catalogue;
   if (!config.model.refresher.model_root.empty()) {
+    RestoreActiveVersion(*ends.store, config.model.refresher.model_root);
     // Read once: the refresher's copy, and the ranker's categories when a cap is set.
     catalogue = Catalogue(*ends.store);
     const bool categories = config.model.ranker.category_cap > 0;
@@ -463,6 +664,28 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const s
 Status Pipeline::Run() { return impl_->Run(); }
 void Pipeline::RequestStop() { impl_->stop.store(true); }
 const PipelineStats& Pipeline::stats() const { return impl_->stats; }
+const std::vector<ModelEvent>& Pipeline::model_events() const { return impl_->model_events; }
+
+Status Pipeline::RequestRetrain() {
+  if (impl_->model_root().empty()) return Status::InvalidArgument("no model.dir is configured: nothing to retrain into");
+  impl_->retrain_demanded.store(true);
+  return Status::Ok();
+}
+
+Status Pipeline::RequestActivate(const std::string& version) {
+  if (impl_->model_root().empty()) return Status::InvalidArgument("no model.dir is configured");
+  RECD_RETURN_IF_ERROR(model::CheckVersion(impl_->model_root(), version));
+  std::lock_guard<std::mutex> lock(impl_->activation_mu);
+  impl_->activation_requested = version;
+  return Status::Ok();
+}
+
+Result<std::string> Pipeline::ModelsJson() const {
+  if (impl_->model_root().empty()) return Status::NotFound("no model.dir is configured");
+  auto versions = model::ListVersions(impl_->model_root());
+  if (!versions.ok()) return versions.status();
+  return model::VersionsJson(*versions);
+}
 const model::PrequentialEvaluator& Pipeline::evaluator() const { return impl_->evaluator(); }
 const store::GraphStore& Pipeline::store() const { return impl_->store(); }
 

@@ -15,6 +15,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -36,6 +38,13 @@ struct PipelineEnds {
   std::unique_ptr<Clock> event_clock;
 };
 
+// A retraining or a model swap, at the store's event time (replay plots them).
+struct ModelEvent {
+  EpochMillis event_time = 0;
+  std::string kind;    // "retrain" (a candidate finished: `detail` is the decision) or "swap"
+  std::string detail;
+};
+
 class Pipeline {
  public:
   // Live: opens the store, the Kafka consumer and the Kafka output. `brokers`
@@ -48,7 +57,17 @@ class Pipeline {
   // (then every due list is published first); OK after a clean shutdown.
   Status Run();
   void RequestStop();
+  // Any thread (the admin endpoint): a retraining at the next turn, as the
+  // on-demand trigger; refused when model.dir is not set.
+  Status RequestRetrain();
+  // Any thread: makes `version` of model.dir the active one (rollback). Checked
+  // here (a missing or incomplete version is refused); applied at the next turn.
+  Status RequestActivate(const std::string& version);
+  // The registry under model.dir as JSON (GET /v1/models); NotFound without one.
+  Result<std::string> ModelsJson() const;
   const PipelineStats& stats() const;
+  // Read only after Run() has returned.
+  const std::vector<ModelEvent>& model_events() const;
   // Read only after Run() has returned.
   const model::PrequentialEvaluator& evaluator() const;
   const store::GraphStore& store() const;

@@ -87,6 +87,10 @@ struct PipelineStats {
   std::atomic<uint64_t> model_active{0};
   std::atomic<uint64_t> model_items_refreshed{0}, model_dirty{0}, model_loads{0}, model_load_failures{0};
   std::atomic<uint64_t> similar_items_published{0};
+  // Retraining (daemon/pipeline.cpp).
+  std::atomic<uint64_t> retrains{0}, retrain_failures{0}, promotions{0}, model_swaps{0}, retrain_running{0};
+  std::atomic<uint64_t> republish_queued{0};
+  std::atomic<double> last_retrain_seconds{0}, last_candidate_hr{0}, last_active_hr{0};
 };
 
 }  // namespace recd::daemon

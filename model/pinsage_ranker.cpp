@@ -42,6 +42,14 @@ void PinSageRanker::ObserveItem(ItemId item, const Attributes& attributes) {
   }
 }
 
+std::vector<UserId> PinSageRanker::UsersActiveSince(EpochMillis since) const {
+  std::vector<UserId> out;
+  for (size_t u = 0; u < last_event_.size(); ++u) {
+    if (last_event_[u] != 0 && last_event_[u] >= since) out.emplace_back(static_cast<uint32_t>(u));
+  }
+  return out;
+}
+
 RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_at, const LiveModel* model) const {
   const store::GraphView& view = store_.view();
   if (!model || user.value >= view.num_users() || view.ItemsOf(user).empty()) {

@@ -65,6 +65,8 @@ class PinSageRanker {
   void ObserveItem(ItemId item, const Attributes& attributes);
 
   RecommendationList Recommend(UserId user, EpochMillis generated_at, const LiveModel* model) const;
+  // Users with an event at or after `since` (observed since start), by id.
+  std::vector<UserId> UsersActiveSince(EpochMillis since) const;
 
   const PinSageRankerConfig& config() const { return config_; }
 

@@ -257,6 +257,7 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
       impl.net->train();
       torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(impl.device));
       for (size_t b = 0; b < batches; ++b) {
+        if (config.cancel && config.cancel->load()) return Status::Aborted("training cancelled");
         const auto wait0 = Clock::now();
         const PreparedBatch pb = queue.Take(b);
         er.device_wait_seconds += Since(wait0);

@@ -9,6 +9,7 @@
 // producers fall behind, and the report says how long it waited.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -39,6 +40,9 @@ struct TrainingConfig {
   uint32_t prefetch_batches = 4;       // queue depth ahead of the device
   std::string checkpoint_dir;          // when set: last.pt after every epoch, best.pt on improvement
   uint64_t seed = 1;
+  // When set, checked between batches: a raised flag ends training with Aborted
+  // (the daemon's stop does not wait for a whole retraining).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct EpochReport {

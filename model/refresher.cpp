@@ -21,7 +21,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr char kStateMagic[] = "recd-live-state-1";
-constexpr char kUnseenItem[] = "\x01recd:unseen-item";
 
 }  // namespace
 
@@ -63,7 +62,7 @@ class Refresher::Runtime {
     const size_t i = d.item.value;
     // An item the model never saw has an id row that learnt nothing: all such
     // items share one row, so that their attributes and content place them.
-    features.id_bucket[i] = trained.count(d.external_id) ? row.id_bucket[0] : HashBucket(kUnseenItem, m.id_buckets);
+    features.id_bucket[i] = trained.count(d.external_id) ? row.id_bucket[0] : UnseenItemBucket(m.id_buckets);
     std::copy(row.attributes.begin(), row.attributes.end(), features.attributes.begin() + static_cast<ptrdiff_t>(i * fields()));
     std::copy(row.content.begin(), row.content.end(), features.content.begin() + static_cast<ptrdiff_t>(i * content_dim()));
   }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "base/time.h"
 
@@ -89,11 +90,16 @@ Result<int> NextVersion(const std::string& root) {
 
 Result<TrainedModel> TrainPinSage(const TrainingSet& set, PinSageRecipe recipe,
                                   const std::function<void(const EpochReport&)>& on_epoch) {
+  return TrainPinSage(set, recipe, MakePositivePairs(set.interactions, recipe.pairs), TrainStart{}, on_epoch);
+}
+
+Result<TrainedModel> TrainPinSage(const TrainingSet& set, PinSageRecipe recipe, const PositivePairs& pairs,
+                                  const TrainStart& start, const std::function<void(const EpochReport&)>& on_epoch) {
   if (set.item_ids.empty()) return Status::InvalidArgument("no items to train on");
   TrainedModel out;
-  out.attribute_fields = AttributeFields(set);
+  out.attribute_fields = start.attribute_fields.empty() ? AttributeFields(set) : start.attribute_fields;
   recipe.model.attribute_fields = static_cast<int64_t>(out.attribute_fields.size());
-  recipe.model.content_dim = static_cast<int64_t>(ContentDim(set));
+  if (start.init_weights.empty()) recipe.model.content_dim = static_cast<int64_t>(ContentDim(set));
   recipe.model.layers = recipe.sampler.layers;
   const NodeFeatures features = EncodeFeatures(set, out.attribute_fields, recipe.model.id_buckets,
                                                recipe.model.attribute_buckets, static_cast<size_t>(recipe.model.content_dim));
@@ -101,7 +107,8 @@ Result<TrainedModel> TrainPinSage(const TrainingSet& set, PinSageRecipe recipe,
   auto net = PinSage::Create(recipe.model, recipe.device);
   if (!net.ok()) return net.status();
   out.net = std::move(*net);
-  auto report = Train(*out.net, sampler, features, MakePositivePairs(set.interactions, recipe.pairs), recipe.training, on_epoch);
+  if (!start.init_weights.empty()) RECD_RETURN_IF_ERROR(out.net->Load(start.init_weights));
+  auto report = Train(*out.net, sampler, features, pairs, recipe.training, on_epoch);
   if (!report.ok()) return report.status();
   out.report = std::move(*report);
   out.embeddings = std::move(out.report.embeddings);  // training embedded the catalogue already
@@ -121,7 +128,28 @@ Result<TrainedModel> TrainPinSage(const TrainingSet& set, PinSageRecipe recipe,
   return out;
 }
 
-Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& model, const std::string& source) {
+int64_t UnseenItemBucket(int64_t id_buckets) { return HashBucket("\x01recd:unseen-item", id_buckets); }
+
+NodeFeatures EncodeFeaturesFor(const TrainedModel& model, const TrainingSet& set) {
+  const PinSageConfig& m = model.recipe.model;
+  NodeFeatures f = EncodeFeatures(set, model.attribute_fields, m.id_buckets, m.attribute_buckets,
+                                  static_cast<size_t>(m.content_dim));
+  const std::unordered_set<std::string> trained(model.item_ids.begin(), model.item_ids.end());
+  for (size_t i = 0; i < set.item_ids.size(); ++i) {
+    if (!trained.count(set.item_ids[i])) f.id_bucket[i] = UnseenItemBucket(m.id_buckets);
+  }
+  return f;
+}
+
+Status WriteLatest(const std::string& root, const std::string& version) {
+  const std::string tmp = root + "/LATEST.tmp-" + std::to_string(getpid());
+  RECD_RETURN_IF_ERROR(WriteFile(tmp, version + "\n"));
+  if (std::rename(tmp.c_str(), (root + "/LATEST").c_str()) != 0) return Status::IoError("cannot update " + root + "/LATEST");
+  return Status::Ok();
+}
+
+Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& model, const std::string& source,
+                                      bool make_latest, const std::string& lineage_json) {
   if (!IsDir(root) && mkdir(root.c_str(), 0755) != 0) return Status::IoError("cannot create model directory " + root);
   auto number = NextVersion(root);
   if (!number.ok()) return number.status();
@@ -135,6 +163,13 @@ Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& mod
   manifest["items"] = model.item_ids.size();
   manifest["source"] = source;
   manifest["created_at"] = FormatRfc3339(WallClockMillis());
+  if (!lineage_json.empty()) {
+    try {
+      manifest["lineage"] = json::parse(lineage_json);
+    } catch (const json::exception& e) {
+      return Status::InvalidArgument(std::string("lineage is not JSON: ") + e.what());
+    }
+  }
   RECD_RETURN_IF_ERROR(model.net->Save(tmp + "/model.pt"));
   RECD_RETURN_IF_ERROR(WriteFile(tmp + "/model.json", manifest.dump(2) + "\n"));
   RECD_RETURN_IF_ERROR(WriteFile(tmp + "/metrics.json", ToJson(model.report).dump(2) + "\n"));
@@ -146,11 +181,8 @@ Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& mod
                                              model.embeddings.size() * sizeof(float))));
   RECD_RETURN_IF_ERROR(model.ann->Save(tmp + "/ann.hnsw"));
   if (std::rename(tmp.c_str(), final_dir.c_str()) != 0) return Status::IoError("cannot rename " + tmp + " to " + final_dir);
-  RECD_RETURN_IF_ERROR(WriteFile(root + "/LATEST.tmp", std::string(name) + "\n"));
-  if (std::rename((root + "/LATEST.tmp").c_str(), (root + "/LATEST").c_str()) != 0) {
-    return Status::IoError("cannot update " + root + "/LATEST");
-  }
   model.version = name;
+  if (make_latest) RECD_RETURN_IF_ERROR(WriteLatest(root, name));
   return final_dir;
 }
 

@@ -55,10 +55,31 @@ struct TrainedModel {
 Result<TrainedModel> TrainPinSage(const TrainingSet& set, PinSageRecipe recipe,
                                   const std::function<void(const EpochReport&)>& on_epoch = {});
 
-// Writes `model` as the next version under `root` (created when missing) and
-// points LATEST at it; returns the version's directory. `source` says what it was
-// trained from (recorded in model.json).
-Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& model, const std::string& source);
+// What a retraining adds: its own positive pairs, and a warm start.
+struct TrainStart {
+  // The attribute fields to encode (a warm start keeps its parent's, so the
+  // weights mean the same); empty: derived from the data.
+  std::vector<std::string> attribute_fields;
+  std::string init_weights;  // a model.pt to start from (same recipe); "": fresh weights
+};
+Result<TrainedModel> TrainPinSage(const TrainingSet& set, PinSageRecipe recipe, const PositivePairs& pairs,
+                                  const TrainStart& start,
+                                  const std::function<void(const EpochReport&)>& on_epoch = {});
+
+// Writes `model` as the next version under `root` (created when missing) and,
+// with `make_latest`, points LATEST at it; returns the version's directory.
+// `source` says what it was trained from; `lineage_json`, a JSON object or "",
+// is recorded in model.json as "lineage" (parent version, training window).
+Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& model, const std::string& source,
+                                      bool make_latest = true, const std::string& lineage_json = "");
+// Points <root>/LATEST at `version` (atomic rename).
+Status WriteLatest(const std::string& root, const std::string& version);
+// The id bucket every item a model was not trained on shares: its own id row
+// learnt nothing, so its attributes and content place it.
+int64_t UnseenItemBucket(int64_t id_buckets);
+// `set`'s features as `model` encodes them: its attribute fields, and the shared
+// unseen bucket for items it was not trained on (as the refresher serves them).
+NodeFeatures EncodeFeaturesFor(const TrainedModel& model, const TrainingSet& set);
 // The version name <root>/LATEST points at; "" when there is none.
 std::string LatestVersion(const std::string& root);
 // Loads a version directory, or the LATEST version when given the root.

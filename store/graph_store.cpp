@@ -32,6 +32,7 @@ constexpr const char* kCfNames[kCfCount] = {
 constexpr char kCountersKey[] = "counters";
 constexpr char kDecayKey[] = "decay";
 constexpr char kSchemaKey[] = "schema";
+constexpr char kActiveModelKey[] = "active_model";
 constexpr char kSchemaVersion[] = "recd.store.v1";
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
@@ -601,6 +602,20 @@ Status GraphStore::ForEachEdge(const std::function<void(UserId, ItemId, const Ed
     fn(UserId(r::GetU32BE(k.data())), ItemId(r::GetU32BE(k.data() + 4)), e);
     return Status::Ok();
   });
+}
+
+std::string GraphStore::ActiveModelVersion() const {
+  std::string value;
+  if (!impl_->db->Get({}, impl_->cf(kMeta), kActiveModelKey, &value).ok()) return "";
+  return value;
+}
+
+Status GraphStore::RecordActiveModelVersion(const std::string& version) {
+  if (options_.read_only) return Status::InvalidArgument("store opened read-only");
+  if (impl_->poisoned) return Status::Aborted("store refuses writes after a failed write");
+  rocksdb::WriteOptions synced;
+  synced.sync = true;  // a restart must never go back past a version lists were published with
+  return FromRocks(impl_->db->Put(synced, impl_->cf(kMeta), kActiveModelKey, version), "recording the active model");
 }
 
 Status GraphStore::Checkpoint(const std::string& dir) const {

@@ -119,6 +119,13 @@ class GraphStore {
   // column families use unsorted vector memtables, sorted per lookup).
   Status ForEachEdge(const std::function<void(UserId, ItemId, const EdgeRecord&)>& fn) const;
 
+  // The model version the daemon serves, recorded durably (a synced write of
+  // its own) once it serves it: at a restart this version is restored, so a
+  // crash between a model swap and this record leaves the previous one active.
+  // "" when none was recorded.
+  std::string ActiveModelVersion() const;
+  Status RecordActiveModelVersion(const std::string& version);
+
   // A consistent, openable copy of the store in `dir` (hard links where possible).
   Status Checkpoint(const std::string& dir) const;
 

@@ -1,0 +1,44 @@
+// recd::model — the model registry: the versioned directories under a model
+// root (trained_model.h writes them), what each was trained from and how it
+// scored (model.json's "lineage", metrics.json, decision.json), which one is
+// active (<root>/LATEST, mirrored in the store by the daemon), rollback, and
+// pruning to the last N. No LibTorch here.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace recd::model {
+
+struct VersionSummary {
+  std::string version;        // v0001
+  std::string created_at;     // RFC 3339
+  std::string parent;         // the version it started from or was compared with ("" none)
+  std::string trigger;        // why it was trained ("" for rectrain)
+  std::string source;         // what it was trained from
+  size_t items = 0;
+  double validation_hr = -1;  // training's best validation HR@10 (-1: unknown)
+  double candidate_hr = -1;   // on the promotion slice (-1: not compared)
+  double active_hr = -1;      // the then-active model on the same slice
+  std::string decision;       // "" for versions not trained by the daemon
+  bool promoted = false;
+  bool active = false;        // LATEST names it
+};
+
+// Every complete version under `root`, oldest first.
+Result<std::vector<VersionSummary>> ListVersions(const std::string& root);
+// The versions as a JSON array (GET /v1/models).
+std::string VersionsJson(const std::vector<VersionSummary>& versions);
+// Checks that <root>/<version> is a complete version (manifest, weights, ids,
+// embeddings, index) without loading it; the error says what is missing.
+Status CheckVersion(const std::string& root, const std::string& version);
+// Makes `version` the active one (LATEST) after CheckVersion.
+Status ActivateVersion(const std::string& root, const std::string& version);
+// Writes <root>/<version>/decision.json (atomically).
+Status WriteDecision(const std::string& root, const std::string& version, const std::string& json);
+// Removes the oldest versions beyond `keep`, never one of `protect`; returns those removed.
+std::vector<std::string> PruneVersions(const std::string& root, size_t keep, const std::vector<std::string>& protect);
+
+}  // namespace recd::model
