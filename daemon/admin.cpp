@@ -10,6 +10,11 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cctype>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "base/log.h"
 
@@ -20,6 +25,11 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+bool StartsWith(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
+bool EndsWith(const std::string& s, const std::string& p) {
+  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
 
 prometheus::MetricFamily Family(const std::string& name, const std::string& help, prometheus::MetricType type,
                                 double value) {
@@ -72,6 +82,15 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_model_loads_total", "Model versions taken into service", MetricType::Counter, v(s.model_loads)),
       Family("recd_model_load_failures_total", "Model versions refused (corrupt or incomplete; the previous one kept serving)", MetricType::Counter, v(s.model_load_failures)),
       Family("recd_similar_items_published_total", "Records produced to the similar-items topic", MetricType::Counter, v(s.similar_items_published)),
+      Family("recd_retrains_total", "Candidate models trained (promoted or not)", MetricType::Counter, v(s.retrains)),
+      Family("recd_retrain_failures_total", "Retrainings that failed (the active model kept serving)", MetricType::Counter, v(s.retrain_failures)),
+      Family("recd_retrain_promotions_total", "Candidates promoted to active", MetricType::Counter, v(s.promotions)),
+      Family("recd_retrain_running", "1 while a retraining runs", MetricType::Gauge, v(s.retrain_running)),
+      Family("recd_retrain_last_seconds", "Duration of the last retraining (snapshot to decision)", MetricType::Gauge, v(s.last_retrain_seconds)),
+      Family("recd_retrain_last_candidate_hr_at_10", "The last candidate's HR@10 on the newest held-out pairs", MetricType::Gauge, v(s.last_candidate_hr)),
+      Family("recd_retrain_last_active_hr_at_10", "The then-active model's HR@10 on the same pairs (-1: none)", MetricType::Gauge, v(s.last_active_hr)),
+      Family("recd_model_swaps_total", "Model versions swapped into service by this process", MetricType::Counter, v(s.model_swaps)),
+      Family("recd_republish_queued", "Active users whose lists a swap made stale, waiting for republication", MetricType::Gauge, v(s.republish_queued)),
   };
   // Freshness: arrival of a user's first unreflected event to their next list.
   prometheus::MetricFamily freshness;
@@ -94,12 +113,45 @@ std::string RenderMetrics(const PipelineStats& s) {
   return prometheus::TextSerializer().Serialize(families);
 }
 
+Result<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("admin.token_file " + path + " cannot be read; create it (one line, the token) or set admin.token_file = \"\"");
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) token.erase(token.begin());
+  if (token.size() < 16) {
+    return Status::InvalidArgument("admin.token_file " + path + " holds a token of " + std::to_string(token.size()) +
+                                   " characters; use at least 16 (e.g. `head -c 24 /dev/urandom | base64 > " + path + "`)");
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077)) {
+    RECD_WARN("admin.token_file " << path << " is readable by other users; chmod 600 it");
+  }
+  return token;
+}
+
+bool ConstantTimeEquals(const std::string& given, const std::string& expected) {
+  // Every byte of `expected` is compared whatever `given` holds; a length
+  // mismatch is folded into the same accumulator.
+  volatile unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff = diff | (g ^ static_cast<unsigned char>(expected[i]));
+  }
+  return diff == 0;
+}
+
 struct AdminServer::Impl {
-  explicit Impl(const PipelineStats& s) : stats(s), acceptor(io) {}
+  Impl(const PipelineStats& s, AdminControl c) : stats(s), control(std::move(c)), acceptor(io) {}
   void Serve();
   http::response<http::string_body> Handle(const http::request<http::string_body>& req);
 
+  // The /v1 endpoints (the rest answers 404 from Handle).
+  void HandleV1(const http::request<http::string_body>& req, http::response<http::string_body>* res);
+
   const PipelineStats& stats;
+  AdminControl control;
   asio::io_context io;
   tcp::acceptor acceptor;
   std::thread thread;
@@ -115,7 +167,9 @@ http::response<http::string_body> AdminServer::Impl::Handle(const http::request<
   res.keep_alive(false);
   res.set(http::field::server, "recd");
   const auto target = req.target();
-  if (req.method() != http::verb::get) {
+  if (StartsWith(std::string(target), "/v1/")) {
+    HandleV1(req, &res);
+  } else if (req.method() != http::verb::get) {
     res.result(http::status::method_not_allowed);
     res.body() = "use GET\n";
   } else if (target == "/metrics") {
@@ -135,10 +189,75 @@ http::response<http::string_body> AdminServer::Impl::Handle(const http::request<
     res.body() = healthy ? "ok\n" : "pipeline stalled\n";
   } else {
     res.result(http::status::not_found);
-    res.body() = "try /metrics or /healthz\n";
+    res.body() = "try /metrics, /healthz or /v1/models\n";
   }
   res.prepare_payload();
   return res;
+}
+
+namespace {
+
+void Reply(http::response<http::string_body>* res, http::status status, const std::string& message) {
+  res->result(status);
+  res->set(http::field::content_type, "application/json");
+  res->body() = nlohmann::json{{status < http::status::bad_request ? "status" : "error", message}}.dump() + "\n";
+}
+
+http::status ForStatus(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kNotFound: return http::status::not_found;
+    case Status::Code::kInvalidArgument: return http::status::bad_request;
+    default: return http::status::service_unavailable;
+  }
+}
+
+}  // namespace
+
+void AdminServer::Impl::HandleV1(const http::request<http::string_body>& req, http::response<http::string_body>* res) {
+  const std::string target(req.target());
+  if (target == "/v1/models") {
+    if (req.method() != http::verb::get) {
+      res->set(http::field::allow, "GET");
+      return Reply(res, http::status::method_not_allowed, "use GET " + target);
+    }
+    if (!control.models) return Reply(res, http::status::not_found, "no model registry here");
+    auto models = control.models();
+    if (!models.ok()) return Reply(res, ForStatus(models.status()), models.status().message());
+    res->result(http::status::ok);
+    res->set(http::field::content_type, "application/json");
+    res->body() = *models + "\n";
+    return;
+  }
+  const std::string prefix = "/v1/models/", suffix = "/activate";
+  const bool activate = target.size() > prefix.size() + suffix.size() && StartsWith(target, prefix) &&
+                        EndsWith(target, suffix);
+  if (target != "/v1/retrain" && !activate) {
+    return Reply(res, http::status::not_found, "no such endpoint; try GET /v1/models, POST /v1/retrain or POST /v1/models/{version}/activate");
+  }
+  if (req.method() != http::verb::post) {
+    res->set(http::field::allow, "POST");
+    return Reply(res, http::status::method_not_allowed, "use POST " + target);
+  }
+  if (control.token.empty()) {
+    return Reply(res, http::status::forbidden, "POST endpoints are off: set admin.token_file to a file holding a token");
+  }
+  const std::string auth(req[http::field::authorization]);
+  const std::string bearer = "Bearer ";
+  if (!StartsWith(auth, bearer) || !ConstantTimeEquals(auth.substr(bearer.size()), control.token)) {
+    res->set(http::field::www_authenticate, "Bearer realm=\"recd\"");
+    return Reply(res, http::status::unauthorized, "missing or wrong bearer token (Authorization: Bearer <admin.token_file's token>)");
+  }
+  if (!activate) {
+    if (!control.retrain) return Reply(res, http::status::not_found, "retraining is not available here");
+    const Status s = control.retrain();
+    if (!s.ok()) return Reply(res, ForStatus(s), s.message());
+    return Reply(res, http::status::accepted, "retrain requested; see the log and GET /v1/models for the decision");
+  }
+  const std::string version = target.substr(prefix.size(), target.size() - prefix.size() - suffix.size());
+  if (!control.activate) return Reply(res, http::status::not_found, "activation is not available here");
+  const Status s = control.activate(version);
+  if (!s.ok()) return Reply(res, ForStatus(s), s.message());
+  Reply(res, http::status::accepted, version + " activation requested; it serves once loaded (recd_model_loads_total)");
 }
 
 void AdminServer::Impl::Serve() {
@@ -158,13 +277,14 @@ void AdminServer::Impl::Serve() {
   }
 }
 
-Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen, const PipelineStats& stats) {
+Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen, const PipelineStats& stats,
+                                                        AdminControl control) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     return Status::InvalidArgument("admin.listen \"" + listen + "\" must be host:port, e.g. 127.0.0.1:9464");
   }
   std::unique_ptr<AdminServer> self(new AdminServer());
-  self->impl_ = std::make_unique<Impl>(stats);
+  self->impl_ = std::make_unique<Impl>(stats, std::move(control));
   Impl& impl = *self->impl_;
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(listen.substr(0, colon), ec);
@@ -184,7 +304,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
   if (ec) return Status::Unavailable("admin endpoint on " + listen + ": " + ec.message());
   self->port_ = impl.acceptor.local_endpoint().port();
   impl.thread = std::thread([&impl] { impl.Serve(); });
-  RECD_INFO("admin endpoint on http://" << listen.substr(0, colon) << ":" << self->port_ << " (/metrics, /healthz)");
+  RECD_INFO("admin endpoint on http://" << listen.substr(0, colon) << ":" << self->port_ << " (/metrics, /healthz, /v1/models)");
   return self;
 }
 

@@ -338,10 +338,14 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("retrain", "seasonal_weight", &rt.seasonal_weight,
          [](double v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); },
          "a number (0 = no seasonal recall)");
-  b.Bind("retrain", "seasonal_span_days", &rt.seasonal_span_days, NonNegative, "a number (days)");
+  b.Bind("retrain", "seasonal_before_days", &rt.seasonal_before_days, NonNegative, "a number (days)");
+  b.Bind("retrain", "seasonal_after_days", &rt.seasonal_after_days, NonNegative, "a number (days)");
   b.Bind("retrain", "validation_fraction", &rt.validation_fraction,
          [](double v) { return v > 0 && v < 1 ? std::string() : std::string("must be in (0, 1)"); }, "a number");
   b.Bind("retrain", "warm_start", &rt.warm_start, Any, "true or false");
+  double pair_window_hours = static_cast<double>(rt.pair_window_ms) / 3'600'000.0;
+  b.Bind("retrain", "pair_window_hours", &pair_window_hours, NonNegative, "a number (0 = the model's own)");
+  rt.pair_window_ms = static_cast<int64_t>(pair_window_hours * 3'600'000.0);
   auto& tr = rt.recipe.training;
   b.Bind("retrain", "epochs", &tr.epochs, Positive, "an integer");
   b.Bind("retrain", "max_batches_per_epoch", &tr.max_batches_per_epoch, NonNegative, "an integer (0 = every pair)");

@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("--events", replay.events, "JSONL events (recgen -o, recreplay -o)")->required();
   replay_cmd->add_option("--lists-out", replay.lists_out, "write every list (output JSON + published_at) here");
   replay_cmd->add_option("--similar-out", replay.similar_out, "write every similar-items record here");
-  replay_cmd->add_option("--metrics-out", replay.metrics_out, "prequential HR@10 / NDCG@10 per window, as CSV");
-  replay_cmd->add_option("--plot", replay.plot, "draw HR@10 over event time as PNG (gnuplot; needs --metrics-out)");
+  replay_cmd->add_option("--metrics-out", replay.metrics_out, "prequential HR@10 / NDCG@10 per window, as CSV (and retrain/swap moments in <file>.models.csv)");
+  replay_cmd->add_option("--plot", replay.plot, "draw HR@10 over event time as PNG, retrain and swap moments marked (gnuplot; needs --metrics-out)");
   replay_cmd->add_option("--store", replay.store_dir, "store directory (default: a fresh temporary one)");
   replay_cmd->add_option("--window-hours", replay.window_hours, "event-time window of the CSV")->capture_default_str();
   replay_cmd->add_option("-c,--config", config_path, "TOML config file (see config/recd.toml)");
@@ -60,6 +60,15 @@ int main(int argc, char** argv) {
     return kExitBadConfig;
   }
   const daemon::Config& config = loaded.value();
+  std::string admin_token;
+  if (!config.admin_token_file.empty()) {
+    auto token = daemon::ReadTokenFile(config.admin_token_file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "recd: bad configuration:\n  %s\n", token.status().message().c_str());
+      return kExitBadConfig;
+    }
+    admin_token = std::move(*token);
+  }
   if (check_only) {
     std::printf("recd: configuration OK\n");
     return 0;
@@ -126,7 +135,13 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<daemon::AdminServer> admin;
   if (!config.admin_listen.empty()) {
-    auto started = daemon::AdminServer::Start(config.admin_listen, pipeline->stats());
+    daemon::AdminControl control;
+    control.token = admin_token;
+    daemon::Pipeline* p = pipeline.get();
+    control.retrain = [p] { return p->RequestRetrain(); };
+    control.activate = [p](const std::string& v) { return p->RequestActivate(v); };
+    control.models = [p] { return p->ModelsJson(); };
+    auto started = daemon::AdminServer::Start(config.admin_listen, pipeline->stats(), std::move(control));
     if (!started.ok()) {
       RECD_ERROR("cannot start: " << started.status().ToString());
       return kExitFailure;

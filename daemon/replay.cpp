@@ -38,7 +38,22 @@ Status WriteMetrics(const model::PrequentialEvaluator& evaluator, const std::str
   return out ? Status::Ok() : Status::IoError("writing " + path + " failed");
 }
 
-Status DrawPlot(const std::string& csv, const std::string& png, double total_hr) {
+// Retrain and swap moments, one per line: event_time,kind,detail.
+Status WriteModelEvents(const std::vector<ModelEvent>& events, const std::string& path) {
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) return Status::IoError("cannot write " + path);
+  out << "event_time,kind,detail\n";
+  for (const ModelEvent& e : events) {
+    std::string detail = e.detail;
+    for (char& c : detail) {
+      if (c == ',' || c == '"' || c == '\n') c = ';';
+    }
+    out << FormatRfc3339(e.event_time) << ',' << e.kind << ',' << detail << '\n';
+  }
+  return out ? Status::Ok() : Status::IoError("writing " + path + " failed");
+}
+
+Status DrawPlot(const std::string& csv, const std::string& png, double total_hr, const std::vector<ModelEvent>& events) {
   const std::string script_path = png + ".gp";
   {
     std::ofstream gp(script_path, std::ios::trunc);
@@ -49,8 +64,15 @@ Status DrawPlot(const std::string& csv, const std::string& png, double total_hr)
        << "set xdata time\nset timefmt '%Y-%m-%dT%H:%M:%S'\nset format x '%Y-%m-%d'\n"
        << "set xtics rotate by -30\nset grid\nset key top left\n"
        << "set ylabel 'prequential HR@10'\nset xlabel 'event time'\n"
-       << "set title 'recd replay: prequential HR@10 per window (overall " << total_hr << ")'\n"
-       << "plot '" << csv << "' using 1:4 every ::1 with linespoints title 'HR@10 per window', "
+       << "set title 'recd replay: prequential HR@10 per window (overall " << total_hr
+       << "); grey: retraining, red: model swap'\n";
+    // Vertical marks: a retraining where its candidate was decided, a swap where the new model began to serve.
+    for (const ModelEvent& e : events) {
+      const std::string at = FormatRfc3339(e.event_time).substr(0, 19);
+      gp << "set arrow from '" << at << "', graph 0 to '" << at << "', graph 1 nohead "
+         << (e.kind == "swap" ? "lc rgb 'red' lw 1.5" : "lc rgb 'grey' dt 2") << "\n";
+    }
+    gp << "plot '" << csv << "' using 1:4 every ::1 with linespoints title 'HR@10 per window', "
        << total_hr << " with lines dashtype 2 title 'overall'\n";
   }
   const std::string cmd = "gnuplot '" + script_path + "' 2>&1";
@@ -124,7 +146,17 @@ Status RunReplay(Config config, const ReplayOptions& options) {
               static_cast<unsigned long long>(s.model_items_refreshed.load()),
               static_cast<unsigned long long>(s.similar_items_published.load()));
   if (!options.metrics_out.empty()) RECD_RETURN_IF_ERROR(WriteMetrics(pipeline->evaluator(), options.metrics_out));
-  if (!options.plot.empty()) RECD_RETURN_IF_ERROR(DrawPlot(options.metrics_out, options.plot, total.hr()));
+  const std::vector<ModelEvent>& events = pipeline->model_events();
+  if (!events.empty()) {
+    size_t retrains = 0, swaps = 0;
+    for (const ModelEvent& e : events) ++(e.kind == "swap" ? swaps : retrains);
+    std::printf("model: %zu retrainings, %zu swaps:\n", retrains, swaps);
+    for (const ModelEvent& e : events) {
+      std::printf("  %s %-7s %s\n", FormatRfc3339(e.event_time).c_str(), e.kind.c_str(), e.detail.c_str());
+    }
+  }
+  if (!options.metrics_out.empty()) RECD_RETURN_IF_ERROR(WriteModelEvents(events, options.metrics_out + ".models.csv"));
+  if (!options.plot.empty()) RECD_RETURN_IF_ERROR(DrawPlot(options.metrics_out, options.plot, total.hr(), events));
   pipeline.reset();  // closes the store before its temporary directory goes
   return Status::Ok();
 }

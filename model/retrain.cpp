@@ -86,8 +86,14 @@ std::vector<TimedInteraction> SelectTrainingInteractions(const std::vector<Timed
     double recent = 0, seasonal = 0;
     if (age <= config.window_days) recent = config.half_life_days > 0 ? std::exp2(-age / config.half_life_days) : 1.0;
     if (config.seasonal_weight > 0) {
-      const double years = std::round(age / kYearDays);
-      if (years >= 1 && std::abs(age - years * kYearDays) <= config.seasonal_span_days) seasonal = config.seasonal_weight;
+      // `offset` > 0: the event came that many days before today's date k years ago.
+      for (int k = 1; k * kYearDays <= age + config.seasonal_after_days; ++k) {
+        const double offset = age - k * kYearDays;
+        if (offset <= config.seasonal_before_days && offset >= -config.seasonal_after_days) {
+          seasonal = config.seasonal_weight;
+          break;
+        }
+      }
     }
     const double keep = std::max(recent, seasonal);
     if (keep <= 0 || Draw(x.user, x.item, static_cast<uint64_t>(x.ts), seed) >= keep) {
@@ -126,6 +132,7 @@ Result<RetrainOutcome> RetrainOnce(const TrainingSet& set, const RetrainRequest&
   recipe.training = config.recipe.training;  // the retraining's own budget either way
   recipe.training.cancel = request.cancel;
   recipe.pairs.validation_fraction = config.validation_fraction;
+  if (config.pair_window_ms > 0) recipe.pairs.window_ms = config.pair_window_ms;
   recipe.device = request.device;
   TrainStart start;
   if (warm) {
@@ -181,7 +188,7 @@ Result<RetrainOutcome> RetrainOnce(const TrainingSet& set, const RetrainRequest&
       {"window",
        {{"from", FormatRfc3339(oldest)}, {"until", FormatRfc3339(request.now)}, {"half_life_days", config.half_life_days},
         {"window_days", config.window_days}, {"seasonal_weight", config.seasonal_weight},
-        {"seasonal_span_days", config.seasonal_span_days}}},
+        {"seasonal_before_days", config.seasonal_before_days}, {"seasonal_after_days", config.seasonal_after_days}}},
       {"interactions",
        {{"snapshot", set.interactions.size()}, {"recent", out.window.recent}, {"seasonal", out.window.seasonal}}},
       {"pairs", {{"train", pairs.train.size()}, {"early_stopping", pairs.validation.size()}, {"promotion", promotion.size()}}}};

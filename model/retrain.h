@@ -38,8 +38,10 @@ struct RetrainConfig {
   double half_life_days = 30;              // an interaction `a` days old is kept with weight 2^(-a / this)
   double window_days = 180;                // older ones are dropped, save for seasonal recall
   double seasonal_weight = 0.5;            // weight of the same weeks of earlier years (0: no recall)
-  double seasonal_span_days = 28;          // +- this around today's date, in every earlier year
+  double seasonal_before_days = 14;        // recalled: from this many days before today's date in every
+  double seasonal_after_days = 42;         // earlier year to this many after (what sold next, last year)
   double validation_fraction = 0.1;        // the newest pairs: half stops training early, half decides promotion
+  int64_t pair_window_ms = 0;              // > 0: overrides the recipe's positive-pair window
   bool warm_start = true;                  // start from the active model's weights (else fresh weights)
   PinSageRecipe recipe;                    // for a start from scratch (and the training settings of both)
   // Promotion.
@@ -79,8 +81,9 @@ struct WindowStats {
 
 // The interactions a retraining at `now` learns from. Each is kept with
 // probability max(2^(-age/half_life) within the window, seasonal_weight when its
-// date lies within seasonal_span of today's date in an earlier year), decided by
-// a hash of (user, item, time, seed), so the same inputs select the same set.
+// date lies in [today's date - seasonal_before, + seasonal_after] of an earlier
+// year), decided by a hash of (user, item, time, seed), so the same inputs
+// select the same set.
 std::vector<TimedInteraction> SelectTrainingInteractions(const std::vector<TimedInteraction>& all, EpochMillis now,
                                                          const RetrainConfig& config, uint64_t seed,
                                                          WindowStats* stats = nullptr);

@@ -69,6 +69,9 @@ Result<TrainingSet> TrainingSetFromStore(const store::GraphStore& store) {
   }
   for (uint32_t u = 0; u < users; ++u) set.user_ids.push_back(store.ExternalId(UserId(u)));
   RECD_RETURN_IF_ERROR(store.ForEachEdge([&](UserId user, ItemId item, const store::EdgeRecord& e) {
+    // The edge's first and last event: what a user did a season ago stays
+    // visible (to seasonal recall) after they came back to the item.
+    if (e.first_ts != 0 && e.first_ts != e.last_ts) set.interactions.push_back({user.value, item.value, e.first_ts});
     set.interactions.push_back({user.value, item.value, e.last_ts});
   }));
   return set;

@@ -55,7 +55,8 @@ class TrainingSetBuilder {
 };
 
 // Reads a store (normally a read-only open or a checkpoint) into a TrainingSet;
-// interactions carry each edge's last event time.
+// each edge gives an interaction at its last event time, and one more at its
+// first when that differs.
 Result<TrainingSet> TrainingSetFromStore(const store::GraphStore& store);
 
 struct PairConfig {

@@ -1,6 +1,12 @@
 // recctl — operator's tool: inspect a store, read a topic (lists, DLQ), produce
-// events by hand, create topics.
+// events by hand, create topics, and drive a running daemon's model registry
+// through its admin endpoint (models, retrain, activate).
 #include <librdkafka/rdkafkacpp.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -193,6 +199,51 @@ int Produce(const std::string& brokers, const std::string& topic, const std::str
 
 }  // namespace
 
+// One request to the daemon's admin endpoint ("host:port"); prints the reply's
+// body and returns 0 on a 2xx answer, 1 otherwise.
+int Admin(const std::string& address, boost::beast::http::verb verb, const std::string& target,
+          const std::string& token_file) {
+  namespace http = boost::beast::http;
+  using tcp = boost::asio::ip::tcp;
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "recctl: --admin %s must be host:port (admin.listen), e.g. 127.0.0.1:9464\n", address.c_str());
+    return 2;
+  }
+  std::string token;
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in || !std::getline(in, token)) {
+      std::fprintf(stderr, "recctl: cannot read the token from %s (admin.token_file)\n", token_file.c_str());
+      return 2;
+    }
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  }
+  try {
+    boost::asio::io_context io;
+    tcp::resolver resolver(io);
+    tcp::socket socket(io);
+    boost::asio::connect(socket, resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+    http::request<http::string_body> req(verb, target, 11);
+    req.set(http::field::host, address);
+    req.set(http::field::user_agent, "recctl");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    req.prepare_payload();
+    http::write(socket, req);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(socket, buffer, res);
+    const unsigned status = res.result_int();
+    std::fprintf(status / 100 == 2 ? stdout : stderr, "%s", res.body().c_str());
+    if (status == 401 && token_file.empty()) std::fprintf(stderr, "recctl: give --token-file (admin.token_file)\n");
+    return status / 100 == 2 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "recctl: admin endpoint %s: %s (is recd running with admin.listen = \"%s\"?)\n",
+                 address.c_str(), e.what(), address.c_str());
+    return 1;
+  }
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"recctl: inspect and operate recd"};
   app.require_subcommand(1);
@@ -222,10 +273,22 @@ int main(int argc, char** argv) {
   auto* topics = app.add_subcommand("create-topics", "create recd's topics (existing ones are kept)");
   topics->add_option("-b,--brokers", brokers, "bootstrap servers")->required();
   topics->add_option("-p,--partitions", partitions, "partitions of the events and lists topics");
+  std::string admin = "127.0.0.1:9464", token_file, version;
+  auto* models = app.add_subcommand("models", "list a running daemon's model versions (GET /v1/models)");
+  auto* retrain = app.add_subcommand("retrain", "ask a running daemon to retrain now (POST /v1/retrain)");
+  auto* activate = app.add_subcommand("activate", "make a model version active, e.g. to roll back (POST /v1/models/V/activate)");
+  activate->add_option("version", version, "the version, as `recctl models` lists it (vNNNN)")->required();
+  for (CLI::App* cmd : {models, retrain, activate}) {
+    cmd->add_option("--admin", admin, "the daemon's admin endpoint, host:port (admin.listen)")->capture_default_str();
+    cmd->add_option("--token-file", token_file, "file holding the bearer token (admin.token_file)");
+  }
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
 
+  if (*models) return Admin(admin, boost::beast::http::verb::get, "/v1/models", token_file);
+  if (*retrain) return Admin(admin, boost::beast::http::verb::post, "/v1/retrain", token_file);
+  if (*activate) return Admin(admin, boost::beast::http::verb::post, "/v1/models/" + version + "/activate", token_file);
   if (*stats) return Stats(store_path);
   if (*committed) return Committed(store_path);
   if (*read) return Read(brokers, topic, idle_ms, follow, pretty);

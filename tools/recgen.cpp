@@ -72,6 +72,15 @@ double SeasonalWeight(int season, double day_of_year) {
   return 0.6;
 }
 
+// The "seasons" scenario: a sharp change twice a year. From April to September
+// summer items sell and winter items almost do not; from October to March the
+// reverse. The same catalogue returns every year, so last winter predicts this one.
+double SharpSeasonWeight(int season, double day_of_year) {
+  if (season == 0) return 0.35;
+  const bool summer = day_of_year >= 90 && day_of_year < 273;  // ~1 April to ~30 September
+  return (season == 2) == summer ? 1.0 : 0.03;
+}
+
 double DayOfYear(recd::EpochMillis ts) {
   const double days = static_cast<double>(ts) / 86'400'000.0;
   return std::fmod(days, 365.2425);  // epoch 1970-01-01 is day 0 of a year
@@ -84,7 +93,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 42;
   size_t n_items = 2000, n_users = 5000, n_events = 100000;
   double days = 180, malformed_fraction = 0, duplicate_fraction = 0.005;
-  std::string start = "2025-09-01T00:00:00Z", summary_path;
+  std::string start = "2025-09-01T00:00:00Z", summary_path, scenario = "drift";
   recd::tools::SinkOptions sink_options;
   bool metadata = true;
   app.add_option("--seed", seed, "random seed (same seed, same output)");
@@ -93,6 +102,11 @@ int main(int argc, char** argv) {
   app.add_option("--events", n_events, "interaction events to generate (malformed and duplicates included)");
   app.add_option("--days", days, "simulated span of event time, in days");
   app.add_option("--start", start, "RFC 3339 event time of the first event");
+  app.add_option("--scenario", scenario,
+                 "drift: seasonal popularity that rises and falls smoothly, tastes drifting; seasons: the same, "
+                 "but summer and winter items switch sharply on 1 April and 1 October")
+      ->check(CLI::IsMember({"drift", "seasons"}))
+      ->capture_default_str();
   app.add_option("--malformed-fraction", malformed_fraction, "share of malformed messages, 0..1");
   app.add_option("--duplicate-fraction", duplicate_fraction, "share of re-sent events (same event_id), 0..1");
   app.add_flag("!--no-metadata", metadata, "skip the item and user metadata events");
@@ -220,7 +234,8 @@ int main(int argc, char** argv) {
     size_t item = pool[rng.Skewed(pool.size())];
     for (int tries = 0; tries < 8; ++tries) {
       const Item& cand = items[item];
-      double w = SeasonalWeight(kCategories[cand.category].season, DayOfYear(ts));
+      const int season = kCategories[cand.category].season;
+      double w = scenario == "seasons" ? SharpSeasonWeight(season, DayOfYear(ts)) : SeasonalWeight(season, DayOfYear(ts));
       if (cand.colour == user.colours[0] || cand.colour == user.colours[1]) w = std::min(1.0, w * 1.5);
       if (rng.Uniform() < w) break;
       item = pool[rng.Skewed(pool.size())];
