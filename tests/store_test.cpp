@@ -131,6 +131,21 @@ TEST_F(StoreTest, OffsetsCommitWithTheBatchAndSurviveReopen) {
   EXPECT_EQ(store->counters().batches, 2u);
 }
 
+TEST_F(StoreTest, TheActiveModelVersionIsRecordedDurably) {
+  {
+    auto store = Open();
+    EXPECT_EQ(store->ActiveModelVersion(), "");
+    ASSERT_TRUE(store->RecordActiveModelVersion("v0001").ok());
+    ASSERT_TRUE(store->RecordActiveModelVersion("v0003").ok());
+    EXPECT_EQ(store->ActiveModelVersion(), "v0003");
+  }
+  StoreOptions read_only = Options();
+  read_only.read_only = true;
+  auto reader = Open(read_only);
+  EXPECT_EQ(reader->ActiveModelVersion(), "v0003");
+  EXPECT_EQ(reader->RecordActiveModelVersion("v0004").code(), Status::Code::kInvalidArgument);
+}
+
 TEST_F(StoreTest, ViewRebuiltOnOpenEqualsTheIncrementalView) {
   std::mt19937 rng(7);
   std::vector<std::vector<Neighbor>> before;
