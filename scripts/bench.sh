@@ -9,6 +9,10 @@
 #      sustained rate is measured from recd's first commit to its last.
 #   4. freshness: recd with a PinSage model while recgen produces at
 #      BENCH_RATE events/s (default 5000); p50/p99 from /metrics.
+#   5. retrain: the same two measures while a retraining runs in the daemon
+#      (triggered by POST /v1/retrain once a quarter of the events is in):
+#      the backlog's ingest rate and freshness at BENCH_RATE, each over the
+#      stretch from the trigger on; BENCH_RETRAIN=0 gives the same run untriggered.
 #   usage: scripts/bench.sh [EVENTS]     (default 1000000)
 #   BENCH_SECTIONS="micro pinsage train e2e freshness" picks sections (default:
 #   all but freshness); BENCH_BUILD=DIR measures another build (e.g. an older
@@ -73,6 +77,75 @@ wait_total "$EVENTS" 600
 sleep 2
 echo "freshness p50 $(metric "$port" recd_freshness_p50_seconds) s, p99 $(metric "$port" recd_freshness_p99_seconds) s" \
   "over $(metric "$port" recd_freshness_seconds_count) lists; $(metric "$port" recd_model_items_refreshed_total) items re-embedded"
+kill -TERM "$RECD_PID"; wait "$RECD_PID" || true; RECD_PID=""
+)
+fi
+
+# hist_quantile Q BEFORE AFTER: the Q-quantile of the freshness histogram's
+# increase between two /metrics captures (linear within a bucket, as recd's own).
+hist_quantile() {
+  awk -v q="$1" '
+    FNR == NR && /^recd_freshness_seconds_bucket/ { before[$1] = $2; next }
+    /^recd_freshness_seconds_bucket/ { match($1, /le="[^"]*"/); le = substr($1, RSTART + 4, RLENGTH - 5)
+                                        n++; bound[n] = le; cum[n] = $2 - before[$1] }
+    END { total = cum[n]; if (total == 0) { print "nan"; exit }
+          target = q * total; lo = 0; prev = 0
+          for (i = 1; i <= n; i++) { if (cum[i] >= target) { hi = bound[i]
+              if (hi == "+Inf") { print lo; exit }
+              printf "%.3f\n", lo + (hi - lo) * (target - prev) / (cum[i] - prev + 1e-12); exit }
+            lo = bound[i]; prev = cum[i] } }' "$2" "$3"
+}
+
+if want retrain; then
+RATE=${BENCH_RATE:-5000}
+epochs=${BENCH_RETRAIN_EPOCHS:-20}
+echo "== during retraining (BENCH_RETRAIN=${BENCH_RETRAIN:-1}; $epochs epochs at most): backlog ingest of $EVENTS events," \
+  "then freshness at $RATE events/s"
+(
+. "$SRC/tests/e2e/lib.sh"
+start_broker >/dev/null
+head -c 24 /dev/urandom | base64 >"$WORK/token"; chmod 600 "$WORK/token"
+model=$(bench_model "$WORK")
+args=(--set "model.dir=$model" --set model.device=cpu --set "admin.token_file=$WORK/token"
+      --set "retrain.epochs=$epochs" --set pipeline.stats_interval_ms=100000)
+scrape() { exec 3<>"/dev/tcp/127.0.0.1/$1"; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3 >"$2"; exec 3<&- 3>&-; }
+trigger() { [ "${BENCH_RETRAIN:-1}" = 0 ] || "$BUILD/tools/recctl" retrain --admin "127.0.0.1:$1" --token-file "$WORK/token" >/dev/null; }
+# (1) Backlog: ingest rate from the trigger (a quarter in) to the last commit.
+"$BUILD/tools/recgen" --seed 3 --events "$EVENTS" --users 50000 --items 10000 --no-metadata --duplicate-fraction 0 \
+  -b "$BROKERS" 2>/dev/null
+start_recd "$WORK/recd.log" "${args[@]}"
+port=$(admin_port "$WORK/recd.log")
+wait_total "$((EVENTS / 4))" 600
+n0=$(store_total); t0=$(date +%s.%N); trigger "$port"
+running_at_end=0
+while :; do
+  n=$(store_total || echo 0); now=$(date +%s.%N)
+  [ "$(metric "$port" recd_retrain_running)" = 1 ] && running_at_end=1 || running_at_end=0
+  [ "${n:-0}" -ge "$EVENTS" ] && break
+  sleep 0.2
+done
+awk -v n="$((n - n0))" -v s="$(awk "BEGIN {print $now - $t0}")" -v r="$running_at_end" 'BEGIN {
+  printf "ingest: %d events in %.1f s after the trigger = %d events/s (training still running at the end: %s)\n", n, s, n / s, r ? "yes" : "no" }'
+wait_metric_zero() { while [ "$(metric "$port" recd_retrain_running)" = 1 ]; do sleep 1; done; }
+wait_metric_zero
+echo "retraining: $(metric "$port" recd_retrain_last_seconds) s; candidate HR@10 $(metric "$port" recd_retrain_last_candidate_hr_at_10)," \
+  "active $(metric "$port" recd_retrain_last_active_hr_at_10); promotions $(metric "$port" recd_retrain_promotions_total)"
+kill -TERM "$RECD_PID"; wait "$RECD_PID" || true; RECD_PID=""
+# (2) Freshness at RATE: the histogram's increase from the trigger on.
+"$SRC/scripts/kafka.sh" stop "$WORK/kafka" >/dev/null; rm -rf "$WORK/kafka" "$WORK/store" "$WORK/store-live"
+start_broker >/dev/null
+start_recd "$WORK/recd2.log" "${args[@]}"
+port=$(admin_port "$WORK/recd2.log")
+"$BUILD/tools/recgen" --seed 3 --events "$EVENTS" --users 50000 --items 10000 --no-metadata --duplicate-fraction 0 \
+  --rate "$RATE" -b "$BROKERS" 2>/dev/null &
+gen=$!
+wait_total "$((EVENTS / 4))" 600
+scrape "$port" "$WORK/m0"; trigger "$port"; t0=$(date +%s.%N)
+wait "$gen"; wait_total "$EVENTS" 600; sleep 2
+scrape "$port" "$WORK/m1"; t1=$(date +%s.%N)
+echo "freshness from the trigger on ($(awk "BEGIN {printf \"%.0f\", $t1 - $t0}") s): p50 $(hist_quantile 0.5 "$WORK/m0" "$WORK/m1") s," \
+  "p99 $(hist_quantile 0.99 "$WORK/m0" "$WORK/m1") s; retraining running at the end: $(metric "$port" recd_retrain_running)," \
+  "last retraining $(metric "$port" recd_retrain_last_seconds) s"
 kill -TERM "$RECD_PID"; wait "$RECD_PID" || true; RECD_PID=""
 )
 fi
