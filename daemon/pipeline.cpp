@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <mutex>
 #include <unordered_map>
 
 #include "base/log.h"
@@ -14,8 +16,6 @@
 #include "model/registry.h"
 #include "model/retrain.h"
 #include "stream/kafka.h"
-#include <filesystem>
-#include <mutex>
 
 namespace recd::daemon {
 
@@ -93,6 +93,14 @@ class Pipeline::Impl {
     // Live, training runs on a thread of its own; replay trains inline, in event time.
     if (refresher_ && !inline_refresh_) {
       retrainer_ = std::make_unique<model::Retrainer>(config.retrain.retrain, config.retrain.thread_nice);
+    }
+    // The interval counts from the newest retraining in the registry, across restarts.
+    if (refresher_) {
+      if (auto versions = model::ListVersions(model_root()); versions.ok()) {
+        EpochMillis newest = 0;
+        for (const model::VersionSummary& v : *versions) newest = std::max(newest, v.snapshot_event_time);
+        if (newest > 0) trigger_.OnTrainingStarted(newest, 0);
+      }
     }
   }
 
@@ -410,27 +418,22 @@ Status Pipeline::Impl::ManageModels() {
     OnRetrainOutcome(set.ok() ? model::RetrainOnce(*set, request, rc) : Result<model::RetrainOutcome>(set.status()));
     return Status::Ok();
   }
-  // Live: a checkpoint is the consistent snapshot (hard links, taken between
-  // two commits on this thread); the training thread reads it and removes it.
-  const std::string checkpoint = config_.store.path + "-retrain";
-  std::error_code ec;
-  std::filesystem::remove_all(checkpoint, ec);
-  if (Status s = store_->Checkpoint(checkpoint); !s.ok()) {
-    stats.retrain_running.store(0, std::memory_order_relaxed);
-    stats.retrain_failures.fetch_add(1, std::memory_order_relaxed);
-    RECD_ERROR("retrain: snapshot failed, not retraining: " << s.ToString());
-    return Status::Ok();
-  }
+  // Live: a checkpoint is the consistent snapshot (hard links; it holds whole
+  // batches only). The training thread takes it, so that the memtable flush it
+  // needs never stalls this loop, reads it, and removes it.
   store::StoreOptions snapshot_options = config_.store;
-  snapshot_options.path = checkpoint;
+  snapshot_options.path = config_.store.path + "-retrain";
   snapshot_options.read_only = true;
-  retrainer_->Submit(request, [snapshot_options]() -> Result<model::TrainingSet> {
+  const store::GraphStore* live_store = store_.get();  // outlives retrainer_ (declared before it)
+  retrainer_->Submit(request, [live_store, snapshot_options]() -> Result<model::TrainingSet> {
+    std::error_code ec;
+    std::filesystem::remove_all(snapshot_options.path, ec);  // a killed run's leftover
+    RECD_RETURN_IF_ERROR(live_store->Checkpoint(snapshot_options.path));
     Result<model::TrainingSet> set = Status::Internal("unread");
     {
       auto snapshot = store::GraphStore::Open(snapshot_options);
       set = snapshot.ok() ? model::TrainingSetFromStore(**snapshot) : Result<model::TrainingSet>(snapshot.status());
     }
-    std::error_code ec;
     std::filesystem::remove_all(snapshot_options.path, ec);
     return set;
   });

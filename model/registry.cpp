@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "base/time.h"
 #include "model/trained_model.h"
 
 namespace recd::model {
@@ -83,6 +84,7 @@ Result<std::vector<VersionSummary>> ListVersions(const std::string& root) {
       if (auto lineage = manifest->find("lineage"); lineage != manifest->end()) {
         v.parent = Get<std::string>(*lineage, "parent", "");
         v.trigger = Get<std::string>(*lineage, "trigger", "");
+        if (auto t = ParseRfc3339(Get<std::string>(*lineage, "snapshot_event_time", ""))) v.snapshot_event_time = *t;
       }
     }
     if (auto metrics = ReadJson(root + "/" + name + "/metrics.json"); metrics.ok()) {
@@ -103,7 +105,9 @@ std::string VersionsJson(const std::vector<VersionSummary>& versions) {
   json out = json::array();
   for (const VersionSummary& v : versions) {
     out.push_back({{"version", v.version}, {"active", v.active}, {"created_at", v.created_at}, {"parent", v.parent},
-                   {"trigger", v.trigger}, {"source", v.source}, {"items", v.items},
+                   {"trigger", v.trigger},
+                   {"snapshot_event_time", v.snapshot_event_time ? FormatRfc3339(v.snapshot_event_time) : ""},
+                   {"source", v.source}, {"items", v.items},
                    {"validation_hr@10", v.validation_hr}, {"candidate_hr@10", v.candidate_hr},
                    {"active_hr@10", v.active_hr}, {"promoted", v.promoted}, {"decision", v.decision}});
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/event.h"
 #include "base/status.h"
 
 namespace recd::model {
@@ -17,6 +18,7 @@ struct VersionSummary {
   std::string created_at;     // RFC 3339
   std::string parent;         // the version it started from or was compared with ("" none)
   std::string trigger;        // why it was trained ("" for rectrain)
+  EpochMillis snapshot_event_time = 0;  // the event time of the store it was trained on (0: unknown)
   std::string source;         // what it was trained from
   size_t items = 0;
   double validation_hr = -1;  // training's best validation HR@10 (-1: unknown)

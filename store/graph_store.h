@@ -127,6 +127,8 @@ class GraphStore {
   Status RecordActiveModelVersion(const std::string& version);
 
   // A consistent, openable copy of the store in `dir` (hard links where possible).
+  // Safe from any thread while the writer goes on: RocksDB's checkpoint is, and
+  // it holds whole batches only.
   Status Checkpoint(const std::string& dir) const;
 
  private:
