@@ -67,6 +67,40 @@ TEST_F(ConfigTest, ModelSectionDefaultsAndErrors) {
   }
 }
 
+TEST_F(ConfigTest, RetrainSectionDefaultsAndErrors) {
+  auto shipped = LoadConfig(RECD_SOURCE_DIR "/config/recd.toml", {});
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  const model::RetrainConfig defaults;
+  const model::RetrainConfig& r = shipped->retrain.retrain;
+  EXPECT_FALSE(r.enabled);
+  EXPECT_EQ(r.interval_ms, defaults.interval_ms);
+  EXPECT_EQ(r.min_gap_ms, defaults.min_gap_ms);
+  EXPECT_EQ(r.republish_active_ms, defaults.republish_active_ms);
+  EXPECT_DOUBLE_EQ(r.half_life_days, defaults.half_life_days);
+  EXPECT_DOUBLE_EQ(r.seasonal_weight, defaults.seasonal_weight);
+  EXPECT_DOUBLE_EQ(r.seasonal_after_days, defaults.seasonal_after_days);
+  EXPECT_DOUBLE_EQ(r.promote_margin, defaults.promote_margin);
+  EXPECT_EQ(r.keep_versions, defaults.keep_versions);
+  EXPECT_EQ(r.recipe.training.epochs, defaults.recipe.training.epochs);
+  EXPECT_EQ(shipped->admin_token_file, "");
+
+  auto set = LoadConfig("", {"model.dir=/srv/models", "retrain.enabled=true", "retrain.interval_days=0.5",
+                             "retrain.seasonal_weight=0", "retrain.pair_window_hours=24"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->retrain.retrain.interval_ms, 43'200'000);
+  EXPECT_EQ(set->retrain.retrain.pair_window_ms, 86'400'000);
+  auto no_dir = LoadConfig("", {"retrain.enabled=true"});
+  ASSERT_FALSE(no_dir.ok());
+  EXPECT_NE(no_dir.status().message().find("retrain.enabled needs model.dir"), std::string::npos) << no_dir.status().message();
+  for (const char* bad : {"retrain.seasonal_weight=1.5", "retrain.drift_fraction=1", "retrain.keep_versions=0",
+                          "retrain.promote_margin=-1", "retrain.validation_fraction=0", "retrain.thread_nice=20"}) {
+    auto r2 = LoadConfig("", {bad});
+    ASSERT_FALSE(r2.ok()) << bad;
+    const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(r2.status().message().find(key), std::string::npos) << r2.status().message();
+  }
+}
+
 TEST_F(ConfigTest, DedupWindowZeroIsOffAndNegativeIsRefused) {
   auto off = LoadConfig("", {"store.dedup_window=0"});
   ASSERT_TRUE(off.ok()) << off.status().ToString();

@@ -173,6 +173,54 @@ TEST(ReplayTest, WithAModelTwoRunsAreIdenticalToo) {
   EXPECT_NE(similar.find("\"item_id\":\"i0\""), std::string::npos);
 }
 
+// Retraining in event time, starting with no model at all: the first training
+// is promoted, later ones are decided, every one happens at the same event in
+// both runs, and the lists are byte-identical.
+TEST(ReplayTest, RetrainingRunsInEventTimeAndTwoRunsAreIdentical) {
+  TempDir dir;
+  std::mt19937 rng(9);
+  std::vector<Event> events;
+  for (int n = 0; n < 2000; ++n) {
+    const uint32_t user = rng() % 100, item = (user % 4) + 4 * (rng() % 15);
+    events.push_back(Interaction(n % 5 ? EventType::kClick : EventType::kPurchase, "u" + std::to_string(user),
+                                 "i" + std::to_string(item), kT0 + n * 60'000));
+  }
+  WriteEvents(dir.sub("events.jsonl"), events);
+  daemon::Config config = ReplayConfig();
+  config.model.refresher.device = "cpu";
+  model::RetrainConfig& r = config.retrain.retrain;
+  r.enabled = true;
+  r.interval_ms = 8 * 3'600'000;  // 2000 events a minute apart: four trainings
+  r.half_life_days = 0;
+  r.promote_margin = -0.5;
+  r.recipe.device = "cpu";
+  r.recipe.model.id_buckets = 1024;
+  r.recipe.model.hidden_dim = 16;
+  r.recipe.model.output_dim = 16;
+  r.recipe.sampler.walks_per_node = 30;
+  r.recipe.training.epochs = 2;
+  r.recipe.training.batch_size = 64;
+  r.recipe.training.random_negatives = 32;
+  daemon::ReplayOptions options;
+  options.events = dir.sub("events.jsonl");
+  for (const char* out : {"a", "b"}) {
+    config.model.refresher.model_root = dir.sub(std::string(out) + "-models");
+    options.lists_out = dir.sub(std::string(out) + ".lists");
+    options.metrics_out = dir.sub(std::string(out) + ".csv");
+    ASSERT_TRUE(daemon::RunReplay(config, options).ok());
+  }
+  const std::string lists = Slurp(dir.sub("a.lists")), moments = Slurp(dir.sub("a.csv.models.csv"));
+  EXPECT_EQ(lists, Slurp(dir.sub("b.lists")));
+  EXPECT_EQ(moments, Slurp(dir.sub("b.csv.models.csv")));
+  // Trained at 8, 16, 24 and 32 hours of event time; the first promoted on its own.
+  EXPECT_NE(moments.find("2026-01-01T08:00:00.000Z,retrain,v0001 promoted: no active model"), std::string::npos) << moments;
+  size_t retrains = 0;
+  for (size_t at = moments.find(",retrain,"); at != std::string::npos; at = moments.find(",retrain,", at + 1)) ++retrains;
+  EXPECT_EQ(retrains, 4u) << moments;
+  EXPECT_NE(moments.find(",swap,none -> v0001"), std::string::npos) << moments;
+  EXPECT_NE(lists.find("\"model_version\":\"pinsage-v0001\""), std::string::npos);
+}
+
 TEST(ReplayTest, AMissingFileIsAClearError) {
   daemon::ReplayOptions options;
   options.events = "/nonexistent/events.jsonl";
