@@ -3,7 +3,10 @@
 # Kafka cluster, fed by the generator, printing lists as they are published.
 # First a PinSage model is trained on a generated history of the same shop
 # (about a minute; DEMO_MODEL=0 skips it and the co-occurrence ranker serves);
-# recd serves it live, re-embedding items as events arrive.
+# recd serves it live, re-embedding items as events arrive, and retrains it in
+# the background every 7 days of the shop's event time (about every 80 s at
+# the demo's rate), promoting a candidate only when it beats the active model
+# (`grep retrain run/demo/recd.log`; the versions are in run/demo/models).
 # Ctrl-C stops everything in order.  State lives in ./run/demo (deleted at start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +28,8 @@ if [ "${DEMO_MODEL:-1}" != 0 ]; then
   echo "training a PinSage model on a generated history of the shop (rectrain; log: $dir/rectrain.log)"
   build/tools/recgen --seed 99 --events 50000 --users 2000 --items 800 -o "$dir/history.jsonl" 2>/dev/null
   build/tools/rectrain --events "$dir/history.jsonl" -o "$dir/models" --epochs 4 --max-batches 80 >"$dir/rectrain.log" 2>&1
-  model_args=(--set "model.dir=$dir/models")
+  model_args=(--set "model.dir=$dir/models" --set retrain.enabled=true --set retrain.epochs=4
+              --set retrain.max_batches_per_epoch=80)
 fi
 build/daemon/recd -c config/recd.toml --set kafka.embedded=true --set "store.path=$dir/store" \
   --set "kafka.embedded_bootstrap_file=$dir/bootstrap" --set pipeline.stats_interval_ms=5000 "${model_args[@]}" \
