@@ -58,7 +58,7 @@ Status DrawPlot(const std::string& csv, const std::string& png, double total_hr,
   {
     std::ofstream gp(script_path, std::ios::trunc);
     if (!gp) return Status::IoError("cannot write " + script_path);
-    gp << "set terminal pngcairo size 1200,500\n"
+    gp << "set terminal pngcairo size 1200,500 noenhanced\n"  // "HR@10" verbatim (@ is markup when enhanced)
        << "set output '" << png << "'\n"
        << "set datafile separator ','\n"
        << "set xdata time\nset timefmt '%Y-%m-%dT%H:%M:%S'\nset format x '%Y-%m-%d'\n"
