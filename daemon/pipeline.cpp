@@ -627,6 +627,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, Pipelin
   std::vector<model::ItemDescription> catalogue;
   if (!config.model.refresher.model_root.empty()) {
     RestoreActiveVersion(*ends.store, config.model.refresher.model_root);
+    for (const std::string& name : model::RemoveAbandoned(config.model.refresher.model_root)) {
+      RECD_INFO("removed " << name << " from " << config.model.refresher.model_root << ": left by a killed writer");
+    }
     // Read once: the refresher's copy, and the ranker's categories when a cap is set.
     catalogue = Catalogue(*ends.store);
     const bool categories = config.model.ranker.category_cap > 0;

@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -129,6 +132,29 @@ Status WriteDecision(const std::string& root, const std::string& version, const 
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("cannot rename " + tmp + " to " + path);
   return Status::Ok();
+}
+
+std::vector<std::string> RemoveAbandoned(const std::string& root) {
+  std::vector<std::string> removed;
+  DIR* d = opendir(root.c_str());
+  if (!d) return removed;
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) names.emplace_back(e->d_name);
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    bool abandoned = name.rfind(".removing-v", 0) == 0;
+    int pid = 0;
+    char version[8];
+    if (name.rfind(".tmp-v", 0) == 0 && std::sscanf(name.c_str(), ".tmp-%5[v0-9]-%d", version, &pid) == 2 && pid > 0) {
+      abandoned = kill(pid, 0) != 0 && errno == ESRCH;  // its writer is gone
+    }
+    if (!abandoned) continue;
+    std::error_code ec;
+    std::filesystem::remove_all(root + "/" + name, ec);
+    if (!ec) removed.push_back(name);
+  }
+  return removed;
 }
 
 std::vector<std::string> PruneVersions(const std::string& root, size_t keep, const std::vector<std::string>& protect) {

@@ -40,6 +40,9 @@ Status CheckVersion(const std::string& root, const std::string& version);
 Status ActivateVersion(const std::string& root, const std::string& version);
 // Writes <root>/<version>/decision.json (atomically).
 Status WriteDecision(const std::string& root, const std::string& version, const std::string& json);
+// Removes what killed writers left under `root`: .tmp-vNNNN-<pid> directories
+// whose process is gone, and .removing-vNNNN ones; returns their names.
+std::vector<std::string> RemoveAbandoned(const std::string& root);
 // Removes the oldest versions beyond `keep`, never one of `protect`; returns those removed.
 std::vector<std::string> PruneVersions(const std::string& root, size_t keep, const std::vector<std::string>& protect);
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <unistd.h>
 
 #include "model/registry.h"
 #include "model/retrain.h"
@@ -237,6 +238,13 @@ TEST(Registry, ChecksActivatesAndRefusesIncompleteVersions) {
   auto versions = ListVersions(root);
   ASSERT_TRUE(versions.ok());
   ASSERT_EQ(versions->size(), 1u);  // an incomplete version is not listed
+
+  // What killed writers leave: removed; a live writer's temporary directory stays.
+  const std::string dead = root + "/.tmp-v0003-999999999", alive = root + "/.tmp-v0004-" + std::to_string(getpid());
+  for (const std::string& d : {dead, alive, root + "/.removing-v0002"}) std::filesystem::create_directories(d + "/x");
+  EXPECT_EQ(RemoveAbandoned(root), (std::vector<std::string>{".removing-v0002", ".tmp-v0003-999999999"}));
+  EXPECT_TRUE(std::filesystem::exists(alive));
+  EXPECT_FALSE(std::filesystem::exists(dead));
   EXPECT_NE(VersionsJson(*versions).find("\"version\": \"v0001\""), std::string::npos);
 }
 
