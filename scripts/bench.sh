@@ -110,11 +110,12 @@ args=(--set "model.dir=$model" --set model.device=cpu --set "admin.token_file=$W
       --set "retrain.epochs=$epochs" --set pipeline.stats_interval_ms=100000)
 scrape() { exec 3<>"/dev/tcp/127.0.0.1/$1"; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3; cat <&3 >"$2"; exec 3<&- 3>&-; }
 # BENCH_RETRAIN=process: the child-process alternative, measured by its nearest
-# equivalent: rectrain on the live store (read-only), at the same nice value.
+# equivalent: rectrain on the live store (read-only), at the same nice value
+# and LibTorch thread count.
 trigger() {
   case "${BENCH_RETRAIN:-1}" in
     0) ;;
-    process) nice -n 15 "$BUILD/tools/rectrain" --store "$WORK/store" -o "$WORK/external" --device cpu --epochs "$epochs" \
+    process) OMP_NUM_THREADS=1 nice -n 15 "$BUILD/tools/rectrain" --store "$WORK/store" -o "$WORK/external" --device cpu --epochs "$epochs" \
                --pair-window-hours 72 >"$WORK/external.log" 2>&1 &
              EXTERNAL=$! ;;
     *) "$BUILD/tools/recctl" retrain --admin "127.0.0.1:$1" --token-file "$WORK/token" >/dev/null ;;
