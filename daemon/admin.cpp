@@ -12,11 +12,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
+#include "base/text.h"
 
 namespace recd::daemon {
 
@@ -116,10 +116,9 @@ std::string RenderMetrics(const PipelineStats& s) {
 Result<std::string> ReadTokenFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::InvalidArgument("admin.token_file " + path + " cannot be read; create it (one line, the token) or set admin.token_file = \"\"");
-  std::string token;
-  std::getline(in, token);
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) token.erase(token.begin());
+  std::string line;
+  std::getline(in, line);
+  const std::string token = TrimSpace(line);
   if (token.size() < 16) {
     return Status::InvalidArgument("admin.token_file " + path + " holds a token of " + std::to_string(token.size()) +
                                    " characters; use at least 16 (e.g. `head -c 24 /dev/urandom | base64 > " + path + "`)");

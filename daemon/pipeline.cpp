@@ -135,7 +135,7 @@ class Pipeline::Impl {
   void UpdateGauges();
   void LogStats(bool force);
   // Tells the refresher what a committed batch changed, and the ranker whose sessions moved.
-  // Nothing to do without a model: the PinSage ranker then always falls back.
+  // Without a model there is no refresher to feed, and the PinSage ranker always falls back.
   void ForwardChanges(store::ApplyOutcome outcome, size_t items_before);
   // Replay only: one refresher tick when the event clock passed its interval.
   Status TickRefresherInline(bool force);

@@ -4,13 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "base/text.h"
 #include "base/time.h"
 
 namespace recd::model {
@@ -189,9 +189,7 @@ Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& mod
 std::string LatestVersion(const std::string& root) {
   auto latest = ReadFile(root + "/LATEST");
   if (!latest.ok()) return "";
-  std::string name = *latest;
-  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
-  return name;
+  return TrimSpace(*latest);
 }
 
 Result<TrainedModel> LoadModel(const std::string& path, const std::string& device) {

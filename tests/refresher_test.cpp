@@ -10,6 +10,7 @@
 #include "model/refresher.h"
 #include "model/trained_model.h"
 #include "store/graph_store.h"
+#include "tests/small_recipe.h"
 #include "tests/test_util.h"
 
 namespace recd::model {
@@ -52,23 +53,7 @@ std::unique_ptr<store::GraphStore> PlantedStore(const std::string& path) {
   return s;
 }
 
-PinSageRecipe SmallRecipe() {
-  PinSageRecipe recipe;
-  recipe.device = "cpu";
-  recipe.model.id_buckets = 1024;
-  recipe.model.hidden_dim = 32;
-  recipe.model.output_dim = 16;
-  recipe.sampler.top_t = 5;
-  recipe.sampler.walks_per_node = 50;
-  recipe.pairs.validation_fraction = 0.2;
-  recipe.training.epochs = 15;
-  recipe.training.batch_size = 64;
-  recipe.training.random_negatives = 32;
-  recipe.training.learning_rate = 1e-2f;
-  recipe.training.margin = 0.3f;
-  recipe.training.patience = 15;
-  return recipe;
-}
+using recd::testing::SmallRecipe;
 
 std::vector<ItemDescription> Catalogue(const store::GraphStore& s) {
   std::vector<ItemDescription> out;

@@ -12,6 +12,7 @@
 #include "model/registry.h"
 #include "model/retrain.h"
 #include "model/trained_model.h"
+#include "tests/small_recipe.h"
 #include "tests/test_util.h"
 
 namespace recd::model {
@@ -119,18 +120,9 @@ RetrainConfig SmallRetrain() {
   c.window_days = 3650;
   c.seasonal_weight = 0;
   c.validation_fraction = 0.3;
-  PinSageRecipe& r = c.recipe;
-  r.device = "cpu";
-  r.model.id_buckets = 1024;
-  r.model.hidden_dim = 32;
-  r.model.output_dim = 16;
-  r.sampler.top_t = 5;
-  r.sampler.walks_per_node = 50;
-  r.training.epochs = 6;
-  r.training.batch_size = 64;
-  r.training.random_negatives = 32;
-  r.training.learning_rate = 1e-2f;
-  r.training.margin = 0.3f;
+  c.recipe = recd::testing::SmallRecipe();
+  c.recipe.training.epochs = 6;
+  c.recipe.training.patience = TrainingConfig().patience;
   return c;
 }
 

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "store/graph_store.h"
 #include "stream/kafka.h"
 
@@ -217,7 +218,7 @@ int Admin(const std::string& address, boost::beast::http::verb verb, const std::
       std::fprintf(stderr, "recctl: cannot read the token from %s (admin.token_file)\n", token_file.c_str());
       return 2;
     }
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    token = recd::TrimSpace(token);
   }
   try {
     boost::asio::io_context io;

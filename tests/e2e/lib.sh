@@ -66,3 +66,15 @@ metric() {
   awk -v n="$name" '$1 == n { print $2 }' <&3
   exec 3<&- 3>&-
 }
+
+# wait_metric PORT NAME VALUE TIMEOUT_S: until /metrics shows NAME >= VALUE.
+wait_metric() {
+  local port=$1 name=$2 want=$3 timeout=$4 t=0 have
+  while [ "$t" -lt "$((timeout * 5))" ]; do
+    have=$(metric "$port" "$name")
+    if [ -n "$have" ] && awk -v h="$have" -v w="$want" 'BEGIN { exit !(h >= w) }'; then return 0; fi
+    sleep 0.2; t=$((t + 1))
+  done
+  echo "timed out waiting for $name >= $want (last: ${have:-none})" >&2
+  return 1
+}

@@ -10,17 +10,6 @@ BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 . "$SRC/tests/e2e/lib.sh"
 RECCTL="$BUILD/tools/recctl"
 
-# wait_metric PORT NAME VALUE TIMEOUT_S: until /metrics shows NAME >= VALUE.
-wait_metric() {
-  local port=$1 name=$2 want=$3 timeout=$4 t=0 have
-  while [ "$t" -lt "$((timeout * 5))" ]; do
-    have=$(metric "$port" "$name")
-    if [ -n "$have" ] && awk -v h="$have" -v w="$want" 'BEGIN { exit !(h >= w) }'; then return 0; fi
-    sleep 0.2; t=$((t + 1))
-  done
-  echo "timed out waiting for $name >= $want (last: ${have:-none})" >&2
-  return 1
-}
 LOG="$WORK/recd-1.log"
 fail() { echo "FAIL: $*"; tail -40 "$LOG"; exit 1; }
 active_version() { "$RECCTL" models --admin "127.0.0.1:$1" | awk -F'"' '/"version"/ { v = $4 } /"active": true/ { a = 1 } /}/ { if (a) print v; a = 0 }'; }
