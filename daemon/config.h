@@ -11,7 +11,7 @@
 #include "model/pinsage_ranker.h"
 #include "model/refresher.h"
 #include "model/retrain.h"
-#include "model/prequential.h"
+#include "model/eval/prequential.h"
 #include "store/graph_store.h"
 #include "stream/codec.h"
 #include "stream/kafka.h"
@@ -76,7 +76,7 @@ struct Config {
   model::BaselineConfig ranker;
   ModelSection model;
   RetrainSection retrain;
-  model::PrequentialConfig eval;
+  eval::PrequentialConfig eval;
   PipelineSection pipeline;
   std::string log_level = "info";
   std::string admin_listen = "127.0.0.1:9464";  // /metrics and /healthz; "" = off

@@ -112,7 +112,7 @@ class Pipeline::Impl {
   std::string activation_requested;  // guarded by activation_mu
   PipelineStats stats;
   std::vector<ModelEvent> model_events;
-  const model::PrequentialEvaluator& evaluator() const { return evaluator_; }
+  const eval::PrequentialEvaluator& evaluator() const { return evaluator_; }
   const store::GraphStore& store() const { return *store_; }
   const std::string& model_root() const { return config_.model.refresher.model_root; }
 
@@ -167,7 +167,7 @@ class Pipeline::Impl {
   std::shared_ptr<const model::LiveModel> live_;  // the model this turn ranks with
   std::unordered_map<uint32_t, Clock::TimePoint> unreflected_since_;  // user -> first event not yet in a list
   Clock::TimePoint turn_arrival_{};
-  model::PrequentialEvaluator evaluator_;
+  eval::PrequentialEvaluator evaluator_;
   model::RetrainTrigger trigger_;
   std::unique_ptr<model::Retrainer> retrainer_;  // live only
   std::string serving_version_;                   // the version whose lists go out now
@@ -513,8 +513,8 @@ void Pipeline::Impl::UpdateGauges() {
   stats.lists_due.store(scheduler_.due(), std::memory_order_relaxed);
   stats.assigned_partitions.store(source_->AssignedPartitions(), std::memory_order_relaxed);
   stats.latest_event_ms.store(store_->LatestEventTime(), std::memory_order_relaxed);
-  const model::PrequentialTally& total = evaluator_.total();
-  const model::PrequentialTally& window = evaluator_.window();
+  const eval::PrequentialTally& total = evaluator_.total();
+  const eval::PrequentialTally& window = evaluator_.window();
   stats.positives.store(total.positives, std::memory_order_relaxed);
   stats.hits.store(total.hits, std::memory_order_relaxed);
   stats.positives_without_list.store(total.without_list, std::memory_order_relaxed);
@@ -540,7 +540,7 @@ void Pipeline::Impl::LogStats(bool force) {
   if (!force && secs * 1000 < config_.pipeline.stats_interval_ms) return;
   const uint64_t messages = stats.messages.load();
   const auto& c = store_->counters();
-  const model::PrequentialTally& total = evaluator_.total();
+  const eval::PrequentialTally& total = evaluator_.total();
   RECD_INFO("stats: " << static_cast<uint64_t>((messages - last_stats_messages_) / std::max(secs, 1e-9))
                       << " msg/s; totals: messages=" << messages << " applied=" << stats.applied.load()
                       << " rejected=" << stats.rejected.load() << " duplicates=" << stats.duplicates.load()
@@ -692,7 +692,7 @@ Result<std::string> Pipeline::ModelsJson() const {
   if (!versions.ok()) return versions.status();
   return model::VersionsJson(*versions);
 }
-const model::PrequentialEvaluator& Pipeline::evaluator() const { return impl_->evaluator(); }
+const eval::PrequentialEvaluator& Pipeline::evaluator() const { return impl_->evaluator(); }
 const store::GraphStore& Pipeline::store() const { return impl_->store(); }
 
 }  // namespace recd::daemon

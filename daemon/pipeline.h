@@ -22,7 +22,7 @@
 #include "base/status.h"
 #include "daemon/config.h"
 #include "daemon/stats.h"
-#include "model/prequential.h"
+#include "model/eval/prequential.h"
 #include "store/graph_store.h"
 #include "stream/sink.h"
 #include "stream/source.h"
@@ -69,7 +69,7 @@ class Pipeline {
   // Read only after Run() has returned.
   const std::vector<ModelEvent>& model_events() const;
   // Read only after Run() has returned.
-  const model::PrequentialEvaluator& evaluator() const;
+  const eval::PrequentialEvaluator& evaluator() const;
   const store::GraphStore& store() const;
 
  private:

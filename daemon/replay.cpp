@@ -27,7 +27,7 @@ class EventTimeClock final : public Clock {
   const store::GraphStore& store_;
 };
 
-Status WriteMetrics(const model::PrequentialEvaluator& evaluator, const std::string& path) {
+Status WriteMetrics(const eval::PrequentialEvaluator& evaluator, const std::string& path) {
   std::ofstream out(path, std::ios::trunc);
   if (!out) return Status::IoError("cannot write " + path);
   out << "window_start,positives,hits,hr_at_10,ndcg_at_10,positives_without_list\n";
@@ -129,7 +129,7 @@ Status RunReplay(Config config, const ReplayOptions& options) {
   RECD_RETURN_IF_ERROR(pipeline->Run());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  const model::PrequentialTally& total = pipeline->evaluator().total();
+  const eval::PrequentialTally& total = pipeline->evaluator().total();
   const PipelineStats& s = pipeline->stats();
   std::printf("replayed %llu records (%llu applied, %llu rejected, %llu duplicates) in %.1f s (%.0f records/s); "
               "%llu lists; prequential HR@10 %.4f NDCG@10 %.4f over %llu positives (%llu more from users without "

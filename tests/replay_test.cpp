@@ -10,7 +10,7 @@
 #include "base/time.h"
 #include "daemon/replay.h"
 #include "daemon/signals.h"
-#include "model/prequential.h"
+#include "model/eval/prequential.h"
 #include "model/trained_model.h"
 #include "stream/codec.h"
 #include "tests/test_util.h"
@@ -41,9 +41,9 @@ daemon::Config ReplayConfig() {
 }
 
 TEST(PrequentialTest, ScoresPositivesAgainstTheListHeldAndSlidesItsWindow) {
-  model::PrequentialConfig config;
+  eval::PrequentialConfig config;
   config.window = 2;
-  model::PrequentialEvaluator ev(config);
+  eval::PrequentialEvaluator ev(config);
   EXPECT_FALSE(ev.Observe(Interaction(EventType::kPurchase, "u", "a", kT0)));
   EXPECT_EQ(ev.total().without_list, 1u);
   RecommendationList list;
@@ -66,8 +66,8 @@ TEST(PrequentialTest, ScoresPositivesAgainstTheListHeldAndSlidesItsWindow) {
 TEST(PrequentialTest, OnlyTheTopTenCounts) {
   std::vector<std::string> list;
   for (int i = 0; i < 20; ++i) list.push_back("i" + std::to_string(i));
-  EXPECT_EQ(model::RankInTop(list, "i9"), 9);
-  EXPECT_EQ(model::RankInTop(list, "i10"), -1);
+  EXPECT_EQ(eval::RankInTop(list, "i9"), 9);
+  EXPECT_EQ(eval::RankInTop(list, "i10"), -1);
 }
 
 // A hand-made file whose prequential counts are worked out in the comments.

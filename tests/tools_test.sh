@@ -81,7 +81,7 @@ set -e
 "$BUILD/tools/receval" "$work/a.jsonl" --prequential --lists "$work/lists.jsonl" --json "$work/pq.json" \
   >"$work/pq.md" 2>&1 || fail "receval --prequential: $(cat "$work/pq.md")"
 replay_hr=$(sed -n 's/.*prequential HR@10 \([0-9.]*\) NDCG@10 [0-9.]* over \([0-9]*\) positives.*/\1 \2/p' "$work/replay.txt")
-eval_hr=$(awk -F'|' '/recd replay lists/ { split($5, a, " "); gsub(/ /, "", $3); printf "%.4f %s", a[1], $3 }' "$work/pq.md")
+eval_hr=$(awk -F'|' '/recd replay lists/ { split($5, a, " "); gsub(/ /, "", $3); printf "%.4f %s", a[1], $3; exit }' "$work/pq.md")
 [ -n "$replay_hr" ] && [ "$replay_hr" = "$eval_hr" ] || fail "replay says '$replay_hr', receval says '$eval_hr'"
 for m in popularity "recent popularity" item-kNN; do grep -q "| $m" "$work/pq.md" || fail "receval --prequential: no $m row"; done
 head -1 "$work/m.csv" | grep -q '^window_start,positives,hits,hr_at_10' || fail "replay CSV header"

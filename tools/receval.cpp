@@ -17,7 +17,7 @@
 #include "base/temp_dir.h"
 #include "base/time.h"
 #include "model/baseline_ranker.h"
-#include "model/eval.h"
+#include "model/eval/offline.h"
 #include "model/trained_model.h"
 #include "store/graph_store.h"
 #include "tools/event_file.h"
@@ -26,10 +26,10 @@
 
 namespace {
 
-using recd::model::InteractionLog;
+using recd::eval::InteractionLog;
 
 // A logged interaction as the event it came from (what the daemon would apply).
-recd::Event ToEvent(const InteractionLog& log, const recd::model::LoggedInteraction& x) {
+recd::Event ToEvent(const InteractionLog& log, const recd::eval::LoggedInteraction& x) {
   recd::Event e;
   e.type = x.type;
   e.user_id = log.users[x.user];
@@ -42,7 +42,7 @@ recd::Event ToEvent(const InteractionLog& log, const recd::model::LoggedInteract
 // recd's own ranker as a Scorer: the train slice goes through a real GraphStore
 // (in a temporary directory) and BaselineRanker lists the top `k`; unlisted items
 // score 0, so MRR only counts ranks up to k.
-class LiveRanker : public recd::model::Scorer {
+class LiveRanker : public recd::eval::Scorer {
  public:
   LiveRanker(uint32_t k, float degree_penalty) : k_(k), degree_penalty_(degree_penalty) {}
   ~LiveRanker() override {
@@ -50,7 +50,7 @@ class LiveRanker : public recd::model::Scorer {
     store_.reset();  // closes RocksDB before dir_ removes its files
   }
   std::string name() const override { return "recd co-occurrence (live ranker)"; }
-  void Fit(const InteractionLog& log, const std::vector<recd::model::LoggedInteraction>& train, recd::EpochMillis) override {
+  void Fit(const InteractionLog& log, const std::vector<recd::eval::LoggedInteraction>& train, recd::EpochMillis) override {
     dir_ = std::make_unique<recd::TempDir>("receval-");
     recd::store::StoreOptions options;
     options.path = dir_->path();
@@ -106,7 +106,7 @@ class LiveRanker : public recd::model::Scorer {
 // `popularity_weight` x log2 of the item's decayed popularity relative to the top
 // item (the trending score the daemon keeps): unit embeddings carry taste, not
 // how much an item sells, so the prior adds that back (0: embeddings alone).
-class PinSageScorer : public recd::model::Scorer {
+class PinSageScorer : public recd::eval::Scorer {
  public:
   // What one training run leaves; shared by the scorers of different prior weights.
   struct Fitted {
@@ -127,7 +127,7 @@ class PinSageScorer : public recd::model::Scorer {
     std::snprintf(buf, sizeof buf, "PinSage + popularity prior %.3g", popularity_weight_);
     return popularity_weight_ == 0 ? "PinSage" : buf;
   }
-  void Fit(const InteractionLog& log, const std::vector<recd::model::LoggedInteraction>& train, recd::EpochMillis now) override {
+  void Fit(const InteractionLog& log, const std::vector<recd::eval::LoggedInteraction>& train, recd::EpochMillis now) override {
     if (fitted_->done) return;  // every scorer of a run sees the same split
     recd::model::TrainingSetBuilder builder;
     for (const auto& id : log.items) builder.Item(id);  // dense ids as in the log
@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   std::string events_path, split_at, until, json_path;
   float degree_penalty = recd::model::BaselineConfig{}.degree_penalty;
   double train_fraction = 0.8;
-  recd::model::BaselineSettings settings;
+  recd::eval::BaselineSettings settings;
   bool live = true, pinsage = true;
   // Chosen on recgen's validation slice (docs/evaluation.md).
   std::vector<float> popularity_weights = {0.0f, 0.03f};
@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", settings.seed, "seed for BPR");
   app.add_option("--bpr-epochs", settings.bpr_epochs, "BPR epochs");
   app.add_option("--bpr-dim", settings.bpr_dim, "BPR factors");
-  app.add_option("--recent-half-life-days", settings.recent_half_life_days, "recent popularity's half-life");
+  recd::tools::AddStreamingBaselineOptions(app, &settings.streaming);
   app.add_flag("!--no-live", live, "skip recd's live ranker");
   app.add_flag("!--no-pinsage", pinsage, "skip PinSage");
   auto* pinsage_options = app.add_option_group("PinSage", "PinSage's recipe (as rectrain's)");
@@ -229,17 +229,19 @@ int main(int argc, char** argv) {
   recd::tools::PrequentialEvalOptions pq;
   auto* pq_options = app.add_option_group("prequential", "the streaming protocol of recd replay (docs/evaluation.md)");
   pq_options->add_flag("--prequential", prequential,
-                       "score each positive against the list its user held just before it: popularity, recent "
-                       "popularity and item-kNN updated after every event, and --lists from recd replay");
+                       "score each positive, and each first touch of an item new to the user (discovery), against "
+                       "the list its user held just before it: the baselines updated after every event, and --lists "
+                       "from recd replay");
   pq_options->add_option("--lists", pq.lists, "a recd replay --lists-out file to score in the same protocol");
   pq_options->add_option("--positive-rating", pq.positive_rating, "ratings at or above this are positives")
       ->capture_default_str();
-  pq_options->add_option("--knn-rebuild-hours", pq.baselines.knn_rebuild_hours,
-                         "item-kNN neighbour lists are rebuilt this often, in event time")
-      ->capture_default_str();
+  pq_options->add_option("--baselines", pq.baseline_keys,
+                         "only these baselines (popularity, recent-popularity, unseen-recent-popularity, best-sellers, "
+                         "unseen-best-sellers, recently-viewed, item-knn, sequential-rules, session-knn, ease)")
+      ->delimiter(',');
   std::string score_from, score_until;
-  pq_options->add_option("--score-from", score_from, "RFC 3339 time: score only positives from it on (all events are learnt)");
-  pq_options->add_option("--score-until", score_until, "RFC 3339 time: score only positives before it");
+  pq_options->add_option("--score-from", score_from, "RFC 3339 time: score only events from it on (all events are learnt)");
+  pq_options->add_option("--score-until", score_until, "RFC 3339 time: score only events before it");
   CLI11_PARSE(app, argc, argv);
   if (prequential) {
     for (auto [text, dst] : {std::pair{&score_from, &pq.score_from}, std::pair{&score_until, &pq.score_until}}) {
@@ -252,6 +254,7 @@ int main(int argc, char** argv) {
       *dst = *ms;
     }
     pq.events = events_path;
+    pq.baselines = settings.streaming;
     pq.json = json_path;
     return recd::tools::RunPrequentialEval(pq);
   }
@@ -294,14 +297,14 @@ int main(int argc, char** argv) {
     }
     at = *t;
   } else {
-    at = recd::model::SplitTimeForFraction(log, train_fraction);
+    at = recd::eval::SplitTimeForFraction(log, train_fraction);
   }
-  const auto split = recd::model::SplitAt(log, at);
+  const auto split = recd::eval::SplitAt(log, at);
   std::printf("%s: %zu interactions (%zu lines skipped as invalid), %zu users, %zu items; split at %s: %zu train, %zu test\n\n",
               events_path.c_str(), log.interactions.size(), rejected, log.users.size(), log.items.size(),
               recd::FormatRfc3339(at).c_str(), split.train.size(), split.test.size());
 
-  auto scorers = recd::model::MakeBaselines(settings);
+  auto scorers = recd::eval::MakeBaselines(settings);
   if (live) scorers.push_back(std::make_unique<LiveRanker>(100, degree_penalty));
   auto fitted = std::make_shared<PinSageScorer::Fitted>();
   for (float w : pinsage ? popularity_weights : std::vector<float>{}) {
@@ -318,7 +321,7 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     scorer->Fit(log, split.train, at);
     const double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const auto m = recd::model::Evaluate(*scorer, log, split);
+    const auto m = recd::eval::Evaluate(*scorer, log, split);
     std::printf("| %s | %zu | %.4f | %.4f | %.4f | %.4f | %.3f | %.1f |\n", m.model.c_str(), m.users, m.hr_at_10,
                 m.ndcg_at_10, m.recall_at_20, m.mrr, m.coverage_at_10, fit_s);
     std::fflush(stdout);

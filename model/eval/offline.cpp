@@ -1,4 +1,6 @@
-#include "model/eval.h"
+#include "model/eval/offline.h"
+
+#include "model/eval/baselines.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +10,7 @@
 #include <random>
 #include <unordered_set>
 
-namespace recd::model {
+namespace recd::eval {
 
 TemporalSplit SplitAt(const InteractionLog& log, EpochMillis at) {
   TemporalSplit s;
@@ -36,79 +38,39 @@ std::vector<std::vector<uint32_t>> ItemsByUser(size_t users, const std::vector<L
   return by_user;
 }
 
-class Popularity : public Scorer {
+// A streaming baseline as a Scorer: fitted by learning the train slice in order.
+class StreamingScorer : public Scorer {
  public:
-  std::string name() const override { return "popularity"; }
+  StreamingScorer(std::string key, const StreamingBaselineSettings& settings)
+      : key_(std::move(key)), settings_(settings), name_(MakeStreamingBaseline(key_, settings_)->name()) {}
+  std::string name() const override { return name_; }
   void Fit(const InteractionLog& log, const std::vector<LoggedInteraction>& train, EpochMillis) override {
-    counts_.assign(log.items.size(), 0);
-    for (const auto& x : train) counts_[x.item] += 1;
-  }
-  void Score(uint32_t, std::vector<float>* s) const override { *s = counts_; }
-
- private:
-  std::vector<float> counts_;
-};
-
-class RecentPopularity : public Scorer {
- public:
-  explicit RecentPopularity(double half_life_days) : half_life_ms_(half_life_days * 86'400'000.0) {}
-  std::string name() const override { return "recent popularity"; }
-  void Fit(const InteractionLog& log, const std::vector<LoggedInteraction>& train, EpochMillis now) override {
-    scores_.assign(log.items.size(), 0);
-    for (const auto& x : train) scores_[x.item] += static_cast<float>(std::exp2(-(now - x.ts) / half_life_ms_));
-  }
-  void Score(uint32_t, std::vector<float>* s) const override { *s = scores_; }
-
- private:
-  double half_life_ms_;
-  std::vector<float> scores_;
-};
-
-// Item-kNN: cosine of item co-occurrence (users in common), each item keeping
-// its `neighbours` most similar items, summed over the user's items.
-class ItemKnn : public Scorer {
- public:
-  explicit ItemKnn(size_t neighbours) : neighbours_(neighbours) {}
-  std::string name() const override { return "item-kNN"; }
-  void Fit(const InteractionLog& log, const std::vector<LoggedInteraction>& train, EpochMillis) override {
-    n_ = log.items.size();
-    user_items_ = ItemsByUser(log.users.size(), train);
-    std::vector<float> degree(n_, 0);
-    sim_.assign(n_ * n_, 0.0f);  // dense: fine for catalogues up to ~10k items
-    for (const auto& items : user_items_) {
-      for (uint32_t i : items) {
-        degree[i] += 1;
-        for (uint32_t j : items) sim_[size_t(i) * n_ + j] += 1;
-      }
-    }
-    std::vector<float> row;
-    for (size_t i = 0; i < n_; ++i) {
-      float* r = &sim_[i * n_];
-      for (size_t j = 0; j < n_; ++j) r[j] = (i == j || r[j] == 0) ? 0 : r[j] / std::sqrt(degree[i] * degree[j]);
-      if (n_ > neighbours_) {  // keep the row's `neighbours_` largest, zero the rest
-        row.assign(r, r + n_);
-        std::nth_element(row.begin(), row.begin() + static_cast<ptrdiff_t>(neighbours_ - 1), row.end(), std::greater<float>());
-        const float threshold = row[neighbours_ - 1];
-        size_t kept = 0;
-        for (size_t j = 0; j < n_; ++j) {
-          if (r[j] > threshold || (r[j] == threshold && r[j] > 0 && kept < neighbours_)) ++kept; else r[j] = 0;
-        }
-      }
+    num_items_ = log.items.size();
+    history_ = std::make_unique<StreamHistory>(settings_.recent_half_life_days, kPositiveRating);
+    baseline_ = MakeStreamingBaseline(key_, settings_);
+    for (const auto& x : train) {
+      const StreamingInteraction sx{x.user, x.item, x.type, x.ts, x.rating};
+      history_->Learn(sx);
+      baseline_->Learn(sx, *history_);
     }
   }
-  void Score(uint32_t user, std::vector<float>* s) const override {
-    s->assign(n_, 0.0f);
-    for (uint32_t i : user_items_[user]) {
-      const float* row = &sim_[size_t(i) * n_];
-      for (size_t j = 0; j < n_; ++j) (*s)[j] += row[j];
+  void Score(uint32_t user, std::vector<float>* scores) const override {
+    baseline_->Score(user, *history_, &scratch_);
+    scores->assign(num_items_, std::numeric_limits<float>::lowest());
+    for (size_t i = 0; i < scratch_.size(); ++i) {
+      if (scratch_[i] > kNoScore) (*scores)[i] = static_cast<float>(scratch_[i]);
     }
   }
 
  private:
-  size_t neighbours_;
-  size_t n_ = 0;
-  std::vector<std::vector<uint32_t>> user_items_;
-  std::vector<float> sim_;
+  static constexpr double kPositiveRating = 4.0;
+  std::string key_;
+  StreamingBaselineSettings settings_;
+  std::string name_;
+  size_t num_items_ = 0;  // the whole log's, test-only items included
+  std::unique_ptr<StreamHistory> history_;
+  std::unique_ptr<StreamingBaseline> baseline_;  // Score is const for the evaluator, not for the cache it keeps
+  mutable std::vector<double> scratch_;
 };
 
 // BPR-MF (Rendle et al., 2009): SGD on (user, seen item, unseen item) triples.
@@ -173,9 +135,9 @@ class Bpr : public Scorer {
 
 std::vector<std::unique_ptr<Scorer>> MakeBaselines(const BaselineSettings& settings) {
   std::vector<std::unique_ptr<Scorer>> out;
-  out.push_back(std::make_unique<Popularity>());
-  out.push_back(std::make_unique<RecentPopularity>(settings.recent_half_life_days));
-  out.push_back(std::make_unique<ItemKnn>(settings.knn_neighbours));
+  for (const char* key : {"popularity", "recent-popularity", "item-knn", "sequential-rules", "session-knn", "ease"}) {
+    out.push_back(std::make_unique<StreamingScorer>(key, settings.streaming));
+  }
   out.push_back(std::make_unique<Bpr>(settings));
   return out;
 }
@@ -235,4 +197,4 @@ EvalMetrics Evaluate(const Scorer& scorer, const InteractionLog& log, const Temp
   return m;
 }
 
-}  // namespace recd::model
+}  // namespace recd::eval

@@ -1,7 +1,7 @@
-// recd::model — offline evaluation: a temporal split of an interaction log, the
+// recd::eval — offline evaluation: a temporal split of an interaction log, the
 // next-item protocol with full ranking over all items (seen items excluded), and
-// the baselines every model must beat: global popularity, recent (decayed)
-// popularity, item-kNN (co-occurrence cosine) and BPR matrix factorisation.
+// the baselines every model must beat: the streaming baselines (baselines.h)
+// fitted on the train slice, and BPR matrix factorisation.
 // Pure in-memory code; tools/receval feeds it files.
 #pragma once
 
@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "base/event.h"
+#include "model/eval/baselines.h"
 
-namespace recd::model {
+namespace recd::eval {
 
 struct LoggedInteraction {
   uint32_t user;
@@ -62,8 +63,7 @@ struct EvalMetrics {
 EvalMetrics Evaluate(const Scorer& scorer, const InteractionLog& log, const TemporalSplit& split);
 
 struct BaselineSettings {
-  double recent_half_life_days = 14;  // recent popularity's decay
-  size_t knn_neighbours = 100;        // similar items each item keeps (item-kNN)
+  StreamingBaselineSettings streaming;  // popularity, recent popularity, item-kNN, rules, session kNN, EASE
   uint32_t bpr_dim = 64;
   uint32_t bpr_epochs = 30;
   float bpr_learning_rate = 0.05f;
@@ -72,4 +72,4 @@ struct BaselineSettings {
 };
 std::vector<std::unique_ptr<Scorer>> MakeBaselines(const BaselineSettings& settings);
 
-}  // namespace recd::model
+}  // namespace recd::eval

@@ -1,8 +1,8 @@
-#include "model/prequential.h"
+#include "model/eval/prequential.h"
 
 #include <cmath>
 
-namespace recd::model {
+namespace recd::eval {
 
 bool IsPositive(const Event& e, const PrequentialConfig& config) {
   return e.type == EventType::kPurchase || (e.type == EventType::kRating && e.rating >= config.positive_rating);
@@ -19,7 +19,11 @@ int RankInTop(const std::vector<std::string>& list, const std::string& item) {
 double NdcgGain(int rank) { return rank >= 0 ? 1.0 / std::log2(rank + 2.0) : 0.0; }
 
 bool PrequentialEvaluator::Observe(const Event& e, int* rank_out) {
-  if (!IsPositive(e, config_)) return false;
+  if (config_.protocol == PrequentialProtocol::kPositives) {
+    if (!IsPositive(e, config_)) return false;
+  } else if (!IsInteraction(e.type) || !touched_[e.user_id].insert(e.item_id).second) {
+    return false;  // discovery scores first touches only
+  }
   PrequentialTally* bucket = nullptr;
   if (config_.bucket_ms > 0) {
     const EpochMillis start = e.ts - ((e.ts % config_.bucket_ms) + config_.bucket_ms) % config_.bucket_ms;
@@ -57,4 +61,4 @@ void PrequentialEvaluator::OnList(const RecommendationList& list) {
   for (size_t r = 0; r < list.items.size() && r < kPrequentialCutoff; ++r) top.push_back(list.items[r].item_id);
 }
 
-}  // namespace recd::model
+}  // namespace recd::eval
