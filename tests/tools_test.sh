@@ -86,4 +86,59 @@ eval_hr=$(awk -F'|' '/recd replay lists/ { split($5, a, " "); gsub(/ /, "", $3);
 for m in popularity "recent popularity" item-kNN; do grep -q "| $m" "$work/pq.md" || fail "receval --prequential: no $m row"; done
 head -1 "$work/m.csv" | grep -q '^window_start,positives,hits,hr_at_10' || fail "replay CSV header"
 
+# receval --prequential on a hand-checked log: both protocols, two baselines'
+# figures worked out by hand (docs/evaluation.md explains the protocols).
+cat >"$work/hand.jsonl" <<'JSONL'
+{"type":"click","user_id":"u1","item_id":"a","ts":"2025-01-01T00:01:00Z"}
+{"type":"click","user_id":"u2","item_id":"b","ts":"2025-01-01T00:02:00Z"}
+{"type":"click","user_id":"u2","item_id":"a","ts":"2025-01-01T00:03:00Z"}
+{"type":"click","user_id":"u1","item_id":"b","ts":"2025-01-01T00:04:00Z"}
+{"type":"purchase","user_id":"u1","item_id":"a","ts":"2025-01-01T00:05:00Z"}
+{"type":"purchase","user_id":"u2","item_id":"c","ts":"2025-01-01T00:06:00Z"}
+{"type":"click","user_id":"u1","item_id":"c","ts":"2025-01-01T00:07:00Z"}
+JSONL
+"$BUILD/tools/receval" "$work/hand.jsonl" --prequential --baselines recently-viewed,unseen-recent-popularity \
+  >"$work/hand.md" 2>&1 || fail "receval on the hand log: $(cat "$work/hand.md")"
+row() {  # row PROTOCOL MODEL: "scored no-list HR NDCG" from the protocol's table
+  awk -F'|' -v p="$1" -v m="$2" '/^### protocol: / { cur = $0; sub(/^### protocol: /, "", cur) }
+    cur == p && $2 == " " m " " { split($5, h, " "); split($6, n, " "); gsub(/ /, "", $3); gsub(/ /, "", $4)
+                                  print $3, $4, h[1], n[1]; exit }' "$work/hand.md"
+}
+# Recently viewed. Positives: u1 buys a holding [b, a] (rank 2: 1/log2 3 = 0.6309);
+# u2 buys c, which no list can hold yet. Discovery: hits at rank 2 for u2-a, u1-b and
+# u1-c, the miss u2-c; u1-a and u2-b came before their users had a list.
+[ "$(row positives "recently viewed")" = "2 0 0.5000 0.3155" ] || fail "recently viewed, positives: $(row positives "recently viewed")"
+[ "$(row discovery "recently viewed")" = "4 2 0.7500 0.4732" ] || fail "recently viewed, discovery: $(row discovery "recently viewed")"
+# Unseen recent popularity never lists a touched item: it misses both purchases,
+# and lists u2-a, u1-b and u1-c first.
+m="recent popularity (7-day half-life), unseen"
+[ "$(row positives "$m")" = "2 0 0.0000 0.0000" ] || fail "unseen popularity, positives: $(row positives "$m")"
+[ "$(row discovery "$m")" = "4 2 0.7500 0.7500" ] || fail "unseen popularity, discovery: $(row discovery "$m")"
+"$BUILD/tools/receval" "$work/hand.jsonl" --prequential --baselines nope >/dev/null 2>"$work/err.txt" &&
+  fail "receval accepted an unknown baseline"
+grep -q "unknown baseline 'nope'" "$work/err.txt" || fail "unknown baseline: $(cat "$work/err.txt")"
+
+# recgen --scenario shop: deterministic, every line valid, and each phenomenon present.
+shop=(--scenario shop --seed 4 --users 200 --items 300 --events 20000 --days 120 --start 2025-10-01T00:00:00Z)
+"$BUILD/tools/recgen" "${shop[@]}" -o "$work/shop.jsonl" --summary "$work/shop.json" 2>/dev/null
+"$BUILD/tools/recgen" "${shop[@]}" -o "$work/shop2.jsonl" 2>/dev/null
+cmp -s "$work/shop.jsonl" "$work/shop2.jsonl" || fail "recgen --scenario shop is not deterministic"
+[ "$(wc -l <"$work/shop.jsonl")" = "$(awk '/"lines"/ { gsub(/[^0-9]/, ""); print }' "$work/shop.json")" ] || fail "shop: summary line count"
+measured() { awk -v k="\"$1\"" '$1 == k":" { gsub(/,/, "", $2); print $2 }' "$work/shop.json"; }
+check_share() {  # check_share KEY LOW HIGH
+  local v; v=$(measured "$1")
+  awk -v v="$v" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }' || fail "shop: $1 = '$v', expected in [$2, $3]"
+}
+check_share share_views 0.9 0.99
+check_share purchases_preceded_by_a_view_of_the_item 0.9 1
+check_share repeat_views 0.1 0.6
+check_share sessions_of_two_or_more_views 0.5 0.9
+check_share share_sessions_anonymous 0.2 0.4
+check_share share_interactions_on_items_released_after_start 0.02 0.5
+check_share customer_interactions_matching_their_style 0.3 1
+grep -q '"available":"false"' "$work/shop.jsonl" || fail "shop: no item sells out"
+grep -q '"user_id":"anon' "$work/shop.jsonl" || fail "shop: no anonymous visitor"
+"$BUILD/tools/receval" "$work/shop.jsonl" --prequential --baselines recently-viewed >"$work/shop.md" 2>&1 ||
+  fail "receval on the shop log: $(cat "$work/shop.md")"
+
 echo "tools_test: ok"

@@ -17,40 +17,14 @@
 #include "base/time.h"
 #include "stream/codec.h"
 #include "tools/event_sink.h"
+#include "tools/recgen_catalogue.h"
+#include "tools/shop_scenario.h"
 
 namespace {
 
 using recd::Event;
 using recd::EventType;
-
-struct Category {
-  const char* name;
-  int season;  // 0 all-year, 1 winter, 2 summer
-};
-constexpr std::array<Category, 12> kCategories = {{{"coat", 1}, {"sweater", 1}, {"boots", 1}, {"scarf", 1},
-                                                   {"hat", 1}, {"t-shirt", 2}, {"shorts", 2}, {"sandals", 2},
-                                                   {"swimwear", 2}, {"dress", 2}, {"jeans", 0}, {"jacket", 0}}};
-constexpr std::array<const char*, 8> kColours = {"black", "white", "navy", "red", "beige", "green", "grey", "pink"};
-constexpr std::array<const char*, 4> kStyles = {"casual", "formal", "sport", "street"};
-constexpr std::array<const char*, 3> kPriceBands = {"low", "mid", "high"};
-constexpr std::array<const char*, 3> kSeasonNames = {"all", "winter", "summer"};
-
-// Reproducible on every platform: no std:: distributions, whose output is implementation-defined.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : engine_(seed) {}
-  double Uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
-  size_t Below(size_t n) { return static_cast<size_t>(Uniform() * static_cast<double>(n)); }
-  // Zipf-like pick in [0, n): rank r with weight ~ 1/(r+1)^0.8, via inverse-CDF approximation.
-  size_t Skewed(size_t n) {
-    const double a = 0.2;  // 1 - exponent
-    const double x = std::pow(Uniform() * (std::pow(double(n), a) - 1) + 1, 1 / a) - 1;
-    return std::min(n - 1, static_cast<size_t>(x));
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
+using namespace recd::tools::recgen;
 
 struct Item {
   std::string id;
@@ -63,27 +37,39 @@ struct User {
   std::array<size_t, 2> colours;
 };
 
-// Seasonal appeal of a category at a given day of the year: winter items peak in
-// mid-January, summer items in mid-July, all-year items stay flat.
-double SeasonalWeight(int season, double day_of_year) {
-  const double phase = std::cos(2 * M_PI * (day_of_year - 15) / 365.25);  // +1 mid-Jan, -1 mid-Jul
-  if (season == 1) return 0.15 + 0.85 * (phase + 1) / 2;
-  if (season == 2) return 0.15 + 0.85 * (1 - phase) / 2;
-  return 0.6;
-}
-
-// The "seasons" scenario: a sharp change twice a year. From April to September
-// summer items sell and winter items almost do not; from October to March the
-// reverse. The same catalogue returns every year, so last winter predicts this one.
-double SharpSeasonWeight(int season, double day_of_year) {
-  if (season == 0) return 0.35;
-  const bool summer = day_of_year >= 90 && day_of_year < 273;  // ~1 April to ~30 September
-  return (season == 2) == summer ? 1.0 : 0.03;
-}
-
-double DayOfYear(recd::EpochMillis ts) {
-  const double days = static_cast<double>(ts) / 86'400'000.0;
-  return std::fmod(days, 365.2425);  // epoch 1970-01-01 is day 0 of a year
+// The shop scenario: generated whole (it sorts sessions into event-time order), then emitted.
+int RunShop(const recd::tools::ShopOptions& options, recd::tools::EventSink& sink, const std::string& summary_path) {
+  std::array<uint64_t, recd::kEventTypeCount> by_type{};
+  std::set<std::string> active_users;
+  const nlohmann::json measured = recd::tools::GenerateShop(options, [&](const Event& e) {
+    ++by_type[static_cast<size_t>(e.type)];
+    if (!e.user_id.empty()) active_users.insert(e.user_id);
+    // The catalogue at the start goes unpaced, like the other scenarios' metadata phase.
+    const bool paced = e.ts > options.start || recd::IsInteraction(e.type);
+    if (recd::Status s = sink.Emit(e.type == EventType::kItem ? e.item_id : e.user_id, recd::stream::EncodeEvent(e), paced);
+        !s.ok()) {
+      std::fprintf(stderr, "recgen: %s\n", s.ToString().c_str());
+      std::exit(1);
+    }
+  });
+  if (recd::Status s = sink.Close(); !s.ok()) {
+    std::fprintf(stderr, "recgen: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  if (!summary_path.empty()) {
+    nlohmann::json j;
+    j["seed"] = options.seed;
+    j["lines"] = sink.emitted();
+    for (size_t t = 0; t < recd::kEventTypeCount; ++t) j["by_type"][std::string(recd::kEventTypeNames[t])] = by_type[t];
+    j["duplicates"] = 0;
+    j["malformed_total"] = 0;
+    j["users"] = std::vector<std::string>(active_users.begin(), active_users.end());
+    j["shop"] = measured;
+    std::ofstream(summary_path) << j.dump(1) << "\n";
+  }
+  std::fprintf(stderr, "recgen: emitted %llu messages; shop scenario, measured: %s\n",
+               static_cast<unsigned long long>(sink.emitted()), measured.dump().c_str());
+  return 0;
 }
 
 }  // namespace
@@ -104,8 +90,10 @@ int main(int argc, char** argv) {
   app.add_option("--start", start, "RFC 3339 event time of the first event");
   app.add_option("--scenario", scenario,
                  "drift: seasonal popularity that rises and falls smoothly, tastes drifting; seasons: the same, "
-                 "but summer and winter items switch sharply on 1 April and 1 October")
-      ->check(CLI::IsMember({"drift", "seasons"}))
+                 "but summer and winter items switch sharply on 1 April and 1 October; shop: sessions of "
+                 "views, purchases of viewed items, new and sold-out items, anonymous visitors (--users are the "
+                 "registered customers; --events is approximate; no malformed or duplicate messages)")
+      ->check(CLI::IsMember({"drift", "seasons", "shop"}))
       ->capture_default_str();
   app.add_option("--malformed-fraction", malformed_fraction, "share of malformed messages, 0..1");
   app.add_option("--duplicate-fraction", duplicate_fraction, "share of re-sent events (same event_id), 0..1");
@@ -113,6 +101,12 @@ int main(int argc, char** argv) {
   recd::tools::AddSinkOptions(app, &sink_options);
   app.add_option("--rate", sink_options.rate, "interaction events per second (0: as fast as possible); metadata goes first, unpaced");
   app.add_option("--summary", summary_path, "write a JSON summary of what was emitted here");
+  recd::tools::ShopOptions shop;
+  app.add_option("--anonymous-sessions", shop.anonymous_sessions, "shop: share of sessions by anonymous visitors")
+      ->capture_default_str();
+  app.add_option("--new-items", shop.new_items, "shop: share of the catalogue released after the start")
+      ->capture_default_str();
+  app.add_option("--sold-out", shop.sold_out, "shop: share of items that sell out once")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const auto start_ms = recd::ParseRfc3339(start);
   if (!start_ms) {
@@ -130,6 +124,21 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (scenario == "shop") {
+    shop.seed = seed;
+    shop.items = n_items;
+    shop.customers = n_users;
+    shop.events = n_events;
+    shop.days = days;
+    shop.start = *start_ms;
+    for (double share : {shop.anonymous_sessions, shop.new_items, shop.sold_out}) {
+      if (share < 0 || share > 1) {
+        std::fprintf(stderr, "recgen: --anonymous-sessions, --new-items and --sold-out are shares in [0, 1]\n");
+        return 2;
+      }
+    }
+    return RunShop(shop, **sink, summary_path);
+  }
   Rng rng(seed);
   std::vector<Item> items(n_items);
   for (size_t i = 0; i < n_items; ++i) {
