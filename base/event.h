@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,9 +55,44 @@ inline std::string_view Name(ListSource s) {
   return "unknown";
 }
 
+// Why an item is in a list: the candidate sources that proposed it (the
+// output's `reasons`), so a consumer can show "viewed recently" apart from
+// discoveries.
+enum class Reason : uint8_t { kViewed = 0, kCoOccurrence = 1, kRelated = 2, kWalked = 3, kTrending = 4 };
+inline constexpr size_t kReasonCount = 5;
+inline constexpr std::array<std::string_view, kReasonCount> kReasonNames = {"viewed", "co_occurrence", "related",
+                                                                           "walked", "trending"};
+inline std::string_view Name(Reason r) { return kReasonNames[static_cast<size_t>(r)]; }
+
+// A set of reasons (at most one of each), in Reason order.
+class ReasonSet {
+ public:
+  ReasonSet() = default;
+  ReasonSet(std::initializer_list<Reason> reasons) {
+    for (Reason r : reasons) Add(r);
+  }
+  void Add(Reason r) { bits_ = static_cast<uint8_t>(bits_ | Bit(r)); }
+  void Add(ReasonSet other) { bits_ = static_cast<uint8_t>(bits_ | other.bits_); }
+  bool Has(Reason r) const { return (bits_ & Bit(r)) != 0; }
+  bool empty() const { return bits_ == 0; }
+  std::vector<Reason> list() const {
+    std::vector<Reason> out;
+    for (size_t r = 0; r < kReasonCount; ++r) {
+      if (Has(static_cast<Reason>(r))) out.push_back(static_cast<Reason>(r));
+    }
+    return out;
+  }
+  friend bool operator==(ReasonSet a, ReasonSet b) { return a.bits_ == b.bits_; }
+
+ private:
+  static uint8_t Bit(Reason r) { return static_cast<uint8_t>(1u << static_cast<unsigned>(r)); }
+  uint8_t bits_ = 0;
+};
+
 struct ScoredItem {
   std::string item_id;
   float score = 0;
+  ReasonSet reasons;  // empty where the list kind has none (similar items)
 };
 
 // One user's top-K list, as published on the recommendation topic.

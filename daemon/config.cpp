@@ -266,6 +266,11 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "items_per_co_user", &r.items_per_co_user, Positive, "an integer");
   b.Bind("ranker", "trending_pool", &r.trending_pool, Positive, "an integer");
   b.Bind("ranker", "degree_penalty", &r.degree_penalty, UnitInterval, "a number");
+  auto& bl = c.blend;
+  b.Bind("ranker", "viewed_weight", &bl.viewed_weight, NonNegative, "a number (0: open items are not a source)");
+  b.Bind("ranker", "viewed_items", &bl.viewed_items, Positive, "an integer");
+  b.Bind("ranker", "rrf_k", &bl.rrf_k, Positive, "a number");
+  b.Bind("ranker", "max_seen_share", &bl.max_seen_share, UnitInterval, "a number in [0, 1] (1: no cap)");
 
   BindExclude(b, root, path.empty() ? "--set" : path, &r.exclude_types);
 

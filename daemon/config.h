@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "model/baseline_ranker.h"
 #include "model/pinsage_ranker.h"
+#include "model/rank/list_blend.h"
 #include "model/refresher.h"
 #include "model/retrain.h"
 #include "model/eval/prequential.h"
@@ -74,6 +75,7 @@ struct Config {
   stream::DecoderLimits decoder;
   store::StoreOptions store;
   model::BaselineConfig ranker;
+  rank::BlendConfig blend;  // [ranker] too: open items and the seen-share cap
   ModelSection model;
   RetrainSection retrain;
   eval::PrequentialConfig eval;

@@ -12,6 +12,7 @@
 #include "daemon/list_scheduler.h"
 #include "model/baseline_ranker.h"
 #include "model/pinsage_ranker.h"
+#include "model/rank/list_blend.h"
 #include "model/refresher.h"
 #include "model/registry.h"
 #include "model/retrain.h"
@@ -83,6 +84,7 @@ class Pipeline::Impl {
         scheduler_(Scheduling(config.pipeline), clock_),
         ranker_(*store_, config.ranker),
         pinsage_ranker_(*store_, ranker_, config.model.ranker),
+        blender_(*store_, ranker_, config.blend),
         refresher_(std::move(refresher)),
         // Replay ticks the refresher on this thread in event time, so that two
         // runs publish the same lists; live, it runs on its own thread.
@@ -161,6 +163,7 @@ class Pipeline::Impl {
   ListScheduler scheduler_;
   model::BaselineRanker ranker_;  // the fallback, and the owner of filters and trending
   model::PinSageRanker pinsage_ranker_;
+  rank::ListBlender blender_;  // the final list: the ranker's, fused with the user's open items
   std::unique_ptr<model::Refresher> refresher_;  // null: no model configured
   bool inline_refresh_;
   Clock::TimePoint last_inline_tick_{};
@@ -243,7 +246,8 @@ void Pipeline::Impl::RankDue(bool backlog, Clock::TimePoint::duration ingest_tim
   for (std::vector<UserId> batch = scheduler_.Next(); !batch.empty(); batch = scheduler_.Next()) {
     for (size_t n = 0; n < batch.size(); ++n) {
       const UserId u = batch[n];
-      const RecommendationList list = pinsage_ranker_.Recommend(u, clock_.WallMillis(), live_.get());
+      const RecommendationList list =
+          blender_.Blend(u, pinsage_ranker_.Recommend(u, clock_.WallMillis(), live_.get()));
       const Status s = sink_->PublishList(list, stamp, u.value);
       if (s.ok()) {
         scheduler_.OnQueued(u);
@@ -352,7 +356,7 @@ void Pipeline::Impl::PublishSimilarItems() {
     for (const model::ItemScore& r : live->related[i]) {
       if (list.items.size() >= config_.model.similar_items_k) break;
       if (r.item < store_->view().num_items() && store_->ItemAvailable(ItemId(r.item))) {
-        list.items.push_back({store_->ExternalId(ItemId(r.item)), r.score});
+        list.items.push_back({store_->ExternalId(ItemId(r.item)), r.score, {}});
       }
     }
     const Status s = sink_->PublishSimilar(list, kSimilarItemsTag | i);

@@ -104,7 +104,7 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_
                     [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
   std::vector<uint32_t> listed;
   for (size_t n = 0; n < take; ++n) {
-    list.items.push_back({store_.ExternalId(ItemId(candidates[n].second)), candidates[n].first});
+    list.items.push_back({store_.ExternalId(ItemId(candidates[n].second)), candidates[n].first, {Reason::kCoOccurrence}});
     listed.push_back(candidates[n].second);
   }
 
@@ -122,8 +122,8 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_
       if (excluded(t.value) || std::find(listed.begin(), listed.end(), t.value) != listed.end()) {
         continue;
       }
-      list.items.push_back(
-          {store_.ExternalId(t), ceiling * static_cast<float>(std::exp2(view.ItemPopularity(t) - top))});
+      list.items.push_back({store_.ExternalId(t), ceiling * static_cast<float>(std::exp2(view.ItemPopularity(t) - top)),
+                            {Reason::kTrending}});
     }
   }
   return list;

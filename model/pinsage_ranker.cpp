@@ -111,8 +111,19 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
   const BlendWeights& a = gap >= 0 && gap <= config_.session_gap_ms ? config_.session : config_.returning;
   const std::vector<ItemId>& trending = fallback_.trending();
   const double top_popularity = trending.empty() ? 0.0 : view.ItemPopularity(trending.front());
-  std::vector<std::pair<float, uint32_t>> scored;
+  struct Scored {
+    float first;      // score
+    uint32_t second;  // item
+    ReasonSet reasons;
+  };
+  std::vector<Scored> scored;
   scored.reserve(touched_.size() + config_.trending_candidates);
+  auto reasons_of = [&](uint32_t j) {
+    ReasonSet r;
+    if (mass_[j].related > 0) r.Add(Reason::kRelated);
+    if (mass_[j].walked > 0) r.Add(Reason::kWalked);
+    return r;
+  };
   const float top = static_cast<float>(top_popularity);
   auto score = [&](uint32_t j) {
     float s = a.related * mass_[j].related;
@@ -133,12 +144,12 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
     return s;
   };
   for (uint32_t j : touched_) {
-    if (!fallback_.Excluded(user, ItemId(j))) scored.emplace_back(score(j), j);
+    if (!fallback_.Excluded(user, ItemId(j))) scored.push_back({score(j), j, reasons_of(j)});
   }
   for (size_t n = 0; n < std::min(config_.trending_candidates, trending.size()); ++n) {
     const uint32_t j = trending[n].value;
     if (mass_[j].related == 0.0f && mass_[j].walked == 0.0f && !fallback_.Excluded(user, trending[n])) {
-      scored.emplace_back(score(j), j);
+      scored.push_back({score(j), j, ReasonSet{Reason::kTrending}});
     }
   }
   for (uint32_t j : touched_) mass_[j] = {};
@@ -168,12 +179,12 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
       capped_out.push_back(n);
       continue;
     }
-    list.items.push_back({store_.ExternalId(ItemId(j)), scored[n].first});
+    list.items.push_back({store_.ExternalId(ItemId(j)), scored[n].first, scored[n].reasons});
   }
   // Too few categories to fill the list under the cap: the best capped-out items fill it.
   for (size_t n : capped_out) {
     if (list.items.size() >= base.k) break;
-    list.items.push_back({store_.ExternalId(ItemId(scored[n].second)), scored[n].first});
+    list.items.push_back({store_.ExternalId(ItemId(scored[n].second)), scored[n].first, scored[n].reasons});
   }
   return list;
 }

@@ -62,6 +62,8 @@ class GraphView {
   const NeighborList& UsersOf(ItemId item) const { return item_users_[item.value]; }
   // The interaction types the user has had with the item (0: none, or no edge).
   TypeMask TypesOf(UserId user, ItemId item) const;
+  // The same for the user's n-th neighbour, ItemsOf(user)[n] (a scan without searches).
+  TypeMask TypesAt(UserId user, size_t n) const { return user_item_types_[user.value][n]; }
   // Epoch-referred log2 of the item's summed interaction weight (trending score).
   double ItemPopularity(ItemId item) const { return item_popularity_[item.value]; }
 

@@ -347,7 +347,13 @@ std::string EncodeEvent(const Event& e) {
 namespace {
 nlohmann::json ItemsJson(const std::vector<ScoredItem>& items) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& item : items) out.push_back({{"item_id", item.item_id}, {"score", item.score}});
+  for (const auto& item : items) {
+    nlohmann::json j = {{"item_id", item.item_id}, {"score", item.score}};
+    if (!item.reasons.empty()) {
+      for (Reason r : item.reasons.list()) j["reasons"].push_back(Name(r));
+    }
+    out.push_back(std::move(j));
+  }
   return out;
 }
 

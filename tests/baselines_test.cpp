@@ -248,7 +248,7 @@ TEST(PrequentialDiscovery, ScoresFirstTouchesOnlyAgainstTheHeldList) {
   EXPECT_EQ(ev.total().without_list, 1u);
   RecommendationList list;
   list.user_id = "u";
-  list.items = {{"a", 1}, {"b", 1}};
+  list.items = {{"a", 1, {}}, {"b", 1, {}}};
   ev.OnList(list);
   EXPECT_FALSE(ev.Observe(event(EventType::kPurchase, "a")));  // a was touched before: not a discovery
   int rank = -2;

@@ -48,7 +48,7 @@ TEST(PrequentialTest, ScoresPositivesAgainstTheListHeldAndSlidesItsWindow) {
   EXPECT_EQ(ev.total().without_list, 1u);
   RecommendationList list;
   list.user_id = "u";
-  for (const char* i : {"a", "b", "c"}) list.items.push_back({i, 1});
+  for (const char* i : {"a", "b", "c"}) list.items.push_back({i, 1, {}});
   ev.OnList(list);
   EXPECT_FALSE(ev.Observe(Interaction(EventType::kClick, "u", "a", kT0))) << "a click is not a positive";
   EXPECT_FALSE(ev.Observe(Interaction(EventType::kRating, "u", "a", kT0, "", 3.5))) << "below the threshold";

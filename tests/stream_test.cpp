@@ -142,7 +142,12 @@ TEST_F(DecoderTest, EncodedEventsDecodeToTheSameEvent) {
 }
 
 TEST(ListCodec, FollowsTheOutputContract) {
-  RecommendationList list{"u7", {{"i1", 0.5f}, {"i2", 0.25f}}, 2, "baseline-cooc-1", 1769860800000, ListSource::kColdStart};
+  RecommendationList list{"u7",
+                          {{"i1", 0.5f, {}}, {"i2", 0.25f, {Reason::kTrending, Reason::kViewed}}},
+                          2,
+                          "baseline-cooc-1",
+                          1769860800000,
+                          ListSource::kColdStart};
   const auto j = nlohmann::json::parse(EncodeRecommendationList(list));
   EXPECT_EQ(j["user_id"], "u7");
   ASSERT_EQ(j["items"].size(), 2u);
@@ -152,6 +157,9 @@ TEST(ListCodec, FollowsTheOutputContract) {
   EXPECT_EQ(j["model_version"], "baseline-cooc-1");
   EXPECT_EQ(j["generated_at"], "2026-01-31T12:00:00.000Z");
   EXPECT_EQ(j["source"], "cold_start");
+  // `reasons`: the sources that proposed the item, in a fixed order; absent when there are none.
+  EXPECT_FALSE(j["items"][0].contains("reasons"));
+  EXPECT_EQ(j["items"][1]["reasons"], nlohmann::json::parse(R"(["viewed", "trending"])"));
 }
 
 TEST(Rfc3339, ParsesOffsetsFractionsAndRejectsNonsense) {

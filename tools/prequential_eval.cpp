@@ -102,7 +102,7 @@ Result<std::vector<ReplayedList>> ReadLists(const std::string& path) {
       ReplayedList r;
       r.after_input = j.at("after_input").get<int64_t>();
       r.list.user_id = j.at("user_id").get<std::string>();
-      for (const auto& item : j.at("items")) r.list.items.push_back({item.at("item_id").get<std::string>(), 0});
+      for (const auto& item : j.at("items")) r.list.items.push_back({item.at("item_id").get<std::string>(), 0, {}});
       out.push_back(std::move(r));
     } catch (const std::exception& e) {
       return Status::InvalidArgument(path + ":" + std::to_string(n) + ": not a `recd replay --lists-out` line (" +

@@ -1,0 +1,38 @@
+// recd::rank — ListBlender: the hand blend that puts the user's open items
+// (OpenItemsSource) beside the ranker's list (co-occurrence or PinSage), by
+// weighted reciprocal rank fusion: score = sum over sources of weight / (rrf_k
+// + rank), rank 1-based, so sources on different scales mix without
+// calibration. Each item keeps the reasons of every source that proposed it.
+// `max_seen_share` caps the share of a list's items the user already touched
+// (any type), filled past the cap only when nothing else is left. Runs on the
+// thread that owns the store.
+#pragma once
+
+#include "model/rank/open_items.h"
+
+namespace recd::rank {
+
+struct BlendConfig {
+  float viewed_weight = 0.0f;    // RRF weight of the open items, the ranker's list weighing 1 (0: not a source)
+  float rrf_k = 60.0f;           // the fusion constant (Cormack et al. 2009's 60)
+  size_t viewed_items = 20;      // open items proposed per list
+  double max_seen_share = 1.0;   // most share of a list's items the user touched before; 1: no cap
+};
+
+class ListBlender {
+ public:
+  ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config)
+      : store_(store), open_items_(store, filters), config_(config) {}
+
+  // The final list for `user` from the ranker's `ranked` list (k = ranked.k).
+  RecommendationList Blend(UserId user, RecommendationList ranked) const;
+
+  const BlendConfig& config() const { return config_; }
+
+ private:
+  const store::GraphStore& store_;
+  OpenItemsSource open_items_;
+  BlendConfig config_;
+};
+
+}  // namespace recd::rank

@@ -1,0 +1,135 @@
+// model/rank/: the open-items source against an oracle read from the store's
+// edges, and the blend's fusion, reasons and seen-share cap on hand-built lists.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "model/rank/list_blend.h"
+#include "tests/test_util.h"
+
+namespace recd::rank {
+namespace {
+
+using recd::testing::Interaction;
+using recd::testing::ItemEvent;
+using recd::testing::TempDir;
+using recd::testing::Text;
+
+constexpr EpochMillis kT0 = 1769860800000, kHour = 3'600'000;
+
+class RankTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::StoreOptions o;
+    o.path = dir_.sub("store");
+    o.sync_writes = false;
+    auto s = store::GraphStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s.value());
+    filters_ = std::make_unique<model::BaselineRanker>(*store_, model::BaselineConfig{});
+  }
+  void Apply(const std::vector<Event>& events) {
+    auto r = store_->Apply(events, {}, 0);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  UserId User(const std::string& u) { return *store_->FindUser(u); }
+  std::vector<std::string> Items(const RecommendationList& l) {
+    std::vector<std::string> out;
+    for (const auto& s : l.items) out.push_back(s.item_id);
+    return out;
+  }
+  RecommendationList Ranked(const std::string& user, std::vector<std::string> items, uint32_t k) {
+    RecommendationList l;
+    l.user_id = user;
+    l.k = k;
+    l.model_version = "baseline-cooc-1";
+    for (auto& i : items) l.items.push_back({i, 1.0f, {Reason::kCoOccurrence}});
+    return l;
+  }
+  TempDir dir_;
+  std::unique_ptr<store::GraphStore> store_;
+  std::unique_ptr<model::BaselineRanker> filters_;
+};
+
+TEST_F(RankTest, OpenItemsAreTheViewedNotBoughtItemsByDecayedWeight) {
+  std::mt19937_64 rng(3);
+  std::vector<Event> events;
+  for (int n = 0; n < 400; ++n) {
+    const auto type = rng() % 6 == 0 ? EventType::kPurchase : (rng() % 10 == 0 ? EventType::kRating : EventType::kClick);
+    events.push_back(Interaction(type, "u" + std::to_string(rng() % 8), "i" + std::to_string(rng() % 15),
+                                 kT0 + n * kHour, "", 4));
+  }
+  events.push_back(ItemEvent("i3", kT0 + 400 * kHour, {{"available", Text("false")}}));
+  Apply(events);
+  OpenItemsSource source(*store_, *filters_);
+  EXPECT_EQ(source.reason(), Reason::kViewed);
+  for (int u = 0; u < 8; ++u) {
+    const UserId user = User("u" + std::to_string(u));
+    // Oracle: every edge of the user from RocksDB, clicked and never bought or rated, available.
+    std::vector<std::pair<double, uint32_t>> want;
+    for (uint32_t i = 0; i < store_->view().num_items(); ++i) {
+      auto edge = store_->GetEdge(user, ItemId(i));
+      ASSERT_TRUE(edge.ok());
+      if (!*edge || (*edge)->counts[0] == 0 || (*edge)->counts[1] != 0 || (*edge)->counts[2] != 0) continue;
+      if (!store_->ItemAvailable(ItemId(i))) continue;
+      want.emplace_back((*edge)->log_weight, i);
+    }
+    std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<Candidate> got;
+    source.Propose(user, 3, &got);
+    ASSERT_EQ(got.size(), std::min<size_t>(3, want.size())) << "user " << u;
+    for (size_t r = 0; r < got.size(); ++r) EXPECT_EQ(got[r].item, want[r].second) << "user " << u << " rank " << r;
+    for (size_t r = 1; r < got.size(); ++r) EXPECT_GE(got[r - 1].score, got[r].score);
+  }
+}
+
+TEST_F(RankTest, TheBlendFusesRanksAndKeepsEverySourcesReason) {
+  // u0 viewed v1 (3 times, most weight) and v2 (once, later); bought b.
+  Apply({Interaction(EventType::kClick, "u0", "v1", kT0), Interaction(EventType::kClick, "u0", "v1", kT0 + 1),
+         Interaction(EventType::kClick, "u0", "v1", kT0 + 2), Interaction(EventType::kClick, "u0", "v2", kT0 + 3),
+         Interaction(EventType::kPurchase, "u0", "b", kT0 + 4), Interaction(EventType::kClick, "u1", "x", kT0 + 5),
+         Interaction(EventType::kClick, "u1", "y", kT0 + 6), Interaction(EventType::kClick, "u1", "v2", kT0 + 7)});
+  BlendConfig config;
+  config.viewed_weight = 3;
+  config.rrf_k = 1;
+  ListBlender blender(*store_, *filters_, config);
+  // The ranker proposed x, v2, y; the open items are v1, v2 (b was bought).
+  // Fused (weight / (rrf_k + rank)): v1 3/2; v2 1/3 + 3/3; x 1/2; y 1/4.
+  const RecommendationList out = blender.Blend(User("u0"), Ranked("u0", {"x", "v2", "y"}, 3));
+  ASSERT_EQ(Items(out), (std::vector<std::string>{"v1", "v2", "x"}));
+  EXPECT_FLOAT_EQ(out.items[0].score, 1.5f);
+  EXPECT_FLOAT_EQ(out.items[1].score, 1.0f / 3 + 1.0f);
+  EXPECT_EQ(out.items[0].reasons, (ReasonSet{Reason::kViewed}));
+  EXPECT_EQ(out.items[1].reasons, (ReasonSet{Reason::kViewed, Reason::kCoOccurrence}));
+  EXPECT_EQ(out.items[2].reasons, (ReasonSet{Reason::kCoOccurrence}));
+  EXPECT_EQ(out.k, 3u);
+  EXPECT_EQ(out.model_version, "baseline-cooc-1");
+}
+
+TEST_F(RankTest, TheSeenShareCapsTouchedItemsUnlessNothingElseIsLeft) {
+  Apply({Interaction(EventType::kClick, "u0", "v1", kT0), Interaction(EventType::kClick, "u0", "v2", kT0 + 1),
+         Interaction(EventType::kClick, "u0", "v3", kT0 + 2), Interaction(EventType::kClick, "u1", "x", kT0 + 3)});
+  BlendConfig config;
+  config.max_seen_share = 0.5;
+  ListBlender blender(*store_, *filters_, config);
+  // k = 4: at most 2 touched items; x fills the third place, then v3 past the cap (nothing else left).
+  const auto out = blender.Blend(User("u0"), Ranked("u0", {"v1", "v2", "v3", "x"}, 4));
+  EXPECT_EQ(Items(out), (std::vector<std::string>{"v1", "v2", "x", "v3"}));
+  config.max_seen_share = 0.25;
+  const auto one = ListBlender(*store_, *filters_, config).Blend(User("u0"), Ranked("u0", {"v1", "v2", "v3", "x"}, 2));
+  EXPECT_EQ(Items(one), (std::vector<std::string>{"x", "v1"}));  // no touched item within the cap: x leads
+}
+
+TEST_F(RankTest, WithNoOpenItemsSourceAndNoCapTheRankersListPassesUnchanged) {
+  Apply({Interaction(EventType::kClick, "u0", "v1", kT0)});
+  ListBlender blender(*store_, *filters_, BlendConfig{});
+  RecommendationList ranked = Ranked("u0", {"a", "b"}, 2);
+  ranked.items[0].score = 7;
+  const auto out = blender.Blend(User("u0"), ranked);
+  EXPECT_EQ(Items(out), Items(ranked));
+  EXPECT_EQ(out.items[0].score, 7);
+}
+
+}  // namespace
+}  // namespace recd::rank
