@@ -58,10 +58,10 @@ inline std::string_view Name(ListSource s) {
 // Why an item is in a list: the candidate sources that proposed it (the
 // output's `reasons`), so a consumer can show "viewed recently" apart from
 // discoveries.
-enum class Reason : uint8_t { kViewed = 0, kCoOccurrence = 1, kRelated = 2, kWalked = 3, kTrending = 4 };
-inline constexpr size_t kReasonCount = 5;
+enum class Reason : uint8_t { kViewed = 0, kCoOccurrence = 1, kRelated = 2, kWalked = 3, kTrending = 4, kSequence = 5 };
+inline constexpr size_t kReasonCount = 6;
 inline constexpr std::array<std::string_view, kReasonCount> kReasonNames = {"viewed", "co_occurrence", "related",
-                                                                           "walked", "trending"};
+                                                                           "walked", "trending", "sequence"};
 inline std::string_view Name(Reason r) { return kReasonNames[static_cast<size_t>(r)]; }
 
 // A set of reasons (at most one of each), in Reason order.

@@ -269,6 +269,12 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   auto& bl = c.blend;
   b.Bind("ranker", "viewed_weight", &bl.viewed_weight, NonNegative, "a number (0: open items are not a source)");
   b.Bind("ranker", "viewed_items", &bl.viewed_items, Positive, "an integer");
+  b.Bind("ranker", "sequence_weight", &bl.sequence_weight, NonNegative, "a number (0: the sequence source is off)");
+  b.Bind("ranker", "sequence_items", &bl.sequence_items, Positive, "an integer");
+  b.Bind("ranker", "sequence_window", &bl.sequence.window, Positive, "an integer");
+  b.Bind("ranker", "sequence_seeds", &bl.sequence.seeds, Positive, "an integer");
+  b.Bind("ranker", "sequence_max_successors", &bl.sequence.max_successors, Positive, "an integer");
+  b.Bind("ranker", "sequence_half_life_days", &bl.sequence.half_life_days, Positive, "a number of days");
   b.Bind("ranker", "rrf_k", &bl.rrf_k, Positive, "a number");
   b.Bind("ranker", "max_seen_share", &bl.max_seen_share, UnitInterval, "a number in [0, 1] (1: no cap)");
 

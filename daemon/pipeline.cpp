@@ -301,6 +301,9 @@ Result<bool> Pipeline::Impl::Ingest() {
     scheduler_.MarkDirty(u);
     unreflected_since_.emplace(u.value, arrival);
   }
+  if (blender_.learns()) {
+    for (const store::EdgeDelta& d : (*committed)->edges) blender_.Observe(d.user, d.item, d.ts);  // applied only, in order
+  }
   ForwardChanges(std::move(**committed), items_before);
   return true;
 }

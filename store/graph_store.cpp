@@ -425,7 +425,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
         const std::string value = r::EncodeEdge(rec);
         wb.Merge(impl.cf(kUserItems), r::PairKey(u, i), value);
         wb.Merge(impl.cf(kItemUsers), r::PairKey(i, u), value);
-        view_edges.push_back({UserId(u), ItemId(i), rec.log_weight, TypeBit(e.type)});
+        view_edges.push_back({UserId(u), ItemId(i), rec.log_weight, TypeBit(e.type), e.ts});
         touch_user(u);
         touch_item(i);
         break;

@@ -31,6 +31,7 @@ struct EdgeDelta {
   ItemId item;
   double log_weight;
   TypeMask types;
+  EpochMillis ts = 0;  // the interaction's event time
 };
 
 // A neighbour list sorted by id.

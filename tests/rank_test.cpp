@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <random>
 
 #include "model/rank/list_blend.h"
@@ -129,6 +131,87 @@ TEST_F(RankTest, WithNoOpenItemsSourceAndNoCapTheRankersListPassesUnchanged) {
   const auto out = blender.Blend(User("u0"), ranked);
   EXPECT_EQ(Items(out), Items(ranked));
   EXPECT_EQ(out.items[0].score, 7);
+}
+
+
+TEST_F(RankTest, SequenceRulesMatchTheirDefinitionRecomputedFromTheLog) {
+  // Users interleave random items; the oracle recomputes each rule i -> j as the
+  // sum over events of 2^(ts / half_life) / d, d = j's distance back to i among
+  // the user's last `window` distinct items, then checks the source's weights
+  // and its proposals.
+  std::mt19937_64 rng(9);
+  std::vector<Event> events;
+  for (int n = 0; n < 300; ++n) {
+    events.push_back(Interaction(rng() % 5 == 0 ? EventType::kPurchase : EventType::kClick,
+                                 "u" + std::to_string(rng() % 4), "i" + std::to_string(rng() % 9), kT0 + n * kHour));
+  }
+  Apply(events);
+  SequenceConfig config;
+  config.window = 3;
+  config.seeds = 2;
+  config.max_successors = 1000;  // no pruning: every rule is kept
+  config.half_life_days = 2;
+  SequenceSource source(*filters_, config);
+  const double half_life_ms = 2 * 86'400'000.0;
+  std::map<std::pair<std::string, std::string>, double> rule;  // linear weight relative to kT0
+  std::map<std::string, std::vector<std::string>> recent;
+  for (const Event& e : events) {
+    source.Observe(User(e.user_id), *store_->FindItem(e.item_id), e.ts);
+    auto& r = recent[e.user_id];
+    for (size_t d = 1; d <= r.size(); ++d) {
+      const std::string& before = r[r.size() - d];
+      if (before != e.item_id) rule[{before, e.item_id}] += std::exp2((e.ts - kT0) / half_life_ms) / d;
+    }
+    r.erase(std::remove(r.begin(), r.end(), e.item_id), r.end());
+    r.push_back(e.item_id);
+    if (r.size() > 3) r.erase(r.begin());
+  }
+  const double reference = kT0 / half_life_ms;  // the oracle's weights are relative to 2^(kT0 / half_life)
+  for (const auto& [pair, w] : rule) {
+    const auto got = source.RuleLogWeight(*store_->FindItem(pair.first), *store_->FindItem(pair.second));
+    ASSERT_TRUE(got.has_value()) << pair.first << " -> " << pair.second;
+    EXPECT_NEAR(*got - reference, std::log2(w), 1e-6) << pair.first << " -> " << pair.second;
+  }
+  for (int u = 0; u < 4; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    const auto& r = recent[user];
+    std::map<std::string, double> want;
+    for (size_t n = 0; n < 2 && n < r.size(); ++n) {
+      for (const auto& [pair, w] : rule) {
+        if (pair.first == r[r.size() - 1 - n]) want[pair.second] += w / (n + 1);
+      }
+    }
+    std::vector<std::pair<double, std::string>> order;
+    for (const auto& [item, w] : want) {
+      if (!filters_->Excluded(User(user), *store_->FindItem(item))) order.emplace_back(w, item);
+    }
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<Candidate> got;
+    source.Propose(User(user), 3, &got);
+    ASSERT_EQ(got.size(), std::min<size_t>(3, order.size())) << user;
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(store_->ExternalId(ItemId(got[k].item)), order[k].second) << user << " rank " << k;
+    }
+  }
+}
+
+TEST_F(RankTest, SequenceRulesPerItemStayBounded) {
+  std::vector<Event> events;
+  for (int n = 0; n < 200; ++n) {  // "hub" is followed by 200 different items
+    events.push_back(Interaction(EventType::kClick, "u" + std::to_string(n), "hub", kT0 + 2 * n));
+    events.push_back(Interaction(EventType::kClick, "u" + std::to_string(n), "j" + std::to_string(n), kT0 + 2 * n + 1));
+  }
+  Apply(events);
+  SequenceConfig config;
+  config.max_successors = 10;
+  SequenceSource source(*filters_, config);
+  for (const Event& e : events) source.Observe(User(e.user_id), *store_->FindItem(e.item_id), e.ts);
+  size_t kept = 0;
+  for (int n = 0; n < 200; ++n) kept += source.RuleLogWeight(*store_->FindItem("hub"), *store_->FindItem("j" + std::to_string(n))).has_value();
+  EXPECT_LE(kept, 12u);  // the budget plus its quarter of slack
+  EXPECT_GE(kept, 10u);
+  // The newest rules are the heaviest, and they are the ones kept.
+  EXPECT_TRUE(source.RuleLogWeight(*store_->FindItem("hub"), *store_->FindItem("j199")).has_value());
 }
 
 }  // namespace

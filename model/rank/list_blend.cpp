@@ -5,8 +5,25 @@
 
 namespace recd::rank {
 
+ListBlender::ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config)
+    : store_(store), config_(config) {
+  // The registry of sources: each with its weight and list depth; weight 0 leaves it out.
+  if (config_.viewed_weight > 0) {
+    open_items_ = std::make_unique<OpenItemsSource>(store, filters);
+    sources_.push_back({open_items_.get(), config_.viewed_weight, config_.viewed_items});
+  }
+  if (config_.sequence_weight > 0) {
+    sequence_ = std::make_unique<SequenceSource>(filters, config_.sequence);
+    sources_.push_back({sequence_.get(), config_.sequence_weight, config_.sequence_items});
+  }
+}
+
+void ListBlender::Observe(UserId user, ItemId item, EpochMillis ts) {
+  if (sequence_) sequence_->Observe(user, item, ts);
+}
+
 RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) const {
-  const bool fuse = config_.viewed_weight > 0;
+  const bool fuse = !sources_.empty();
   const bool cap = config_.max_seen_share < 1.0;
   if (!fuse && !cap) return ranked;
   const store::GraphView& view = store_.view();
@@ -23,17 +40,19 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
     fused.push_back({ranked.items[r].item_id, id->value, 1.0f / (config_.rrf_k + r + 1),
                      ranked.items[r].reasons});
   }
-  if (fuse) {
-    std::vector<Candidate> open;
-    open_items_.Propose(user, config_.viewed_items, &open);
-    for (size_t r = 0; r < open.size(); ++r) {
-      const float add = config_.viewed_weight / (config_.rrf_k + r + 1);
-      auto it = std::find_if(fused.begin(), fused.end(), [&](const Fused& f) { return f.item == open[r].item; });
+  std::vector<Candidate> proposed;
+  for (const Weighted& w : sources_) {
+    proposed.clear();
+    w.source->Propose(user, w.limit, &proposed);
+    for (size_t r = 0; r < proposed.size(); ++r) {
+      const float add = w.weight / (config_.rrf_k + r + 1);
+      const uint32_t item = proposed[r].item;
+      auto it = std::find_if(fused.begin(), fused.end(), [&](const Fused& f) { return f.item == item; });
       if (it == fused.end()) {
-        fused.push_back({store_.ExternalId(ItemId(open[r].item)), open[r].item, add, ReasonSet{Reason::kViewed}});
+        fused.push_back({store_.ExternalId(ItemId(item)), item, add, ReasonSet{w.source->reason()}});
       } else {
         it->score += add;
-        it->reasons.Add(Reason::kViewed);
+        it->reasons.Add(w.source->reason());
       }
     }
   }
@@ -62,7 +81,8 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
   out.items.clear();
   for (const Fused* f : chosen) out.items.push_back({f->item_id, f->score, f->reasons});
   if (!out.items.empty() && out.source != ListSource::kPersonalized &&
-      std::any_of(out.items.begin(), out.items.end(), [](const ScoredItem& i) { return i.reasons.Has(Reason::kViewed); })) {
+      std::any_of(out.items.begin(), out.items.end(),
+                  [](const ScoredItem& i) { return i.reasons.Has(Reason::kViewed) || i.reasons.Has(Reason::kSequence); })) {
     out.source = ListSource::kPersonalized;
   }
   return out;

@@ -1,14 +1,17 @@
-// recd::rank — ListBlender: the hand blend that puts the user's open items
-// (OpenItemsSource) beside the ranker's list (co-occurrence or PinSage), by
-// weighted reciprocal rank fusion: score = sum over sources of weight / (rrf_k
-// + rank), rank 1-based, so sources on different scales mix without
-// calibration. Each item keeps the reasons of every source that proposed it.
+// recd::rank — ListBlender: the hand blend that puts the candidate sources of
+// this folder (open items, sequence) beside the ranker's list (co-occurrence or
+// PinSage), by weighted reciprocal rank fusion: score = sum over sources of
+// weight / (rrf_k + rank), rank 1-based, so sources on different scales mix
+// without calibration. The sources are registered in the constructor. Each item keeps the reasons of every source that proposed it.
 // `max_seen_share` caps the share of a list's items the user already touched
 // (any type), filled past the cap only when nothing else is left. Runs on the
 // thread that owns the store.
 #pragma once
 
+#include <memory>
+
 #include "model/rank/open_items.h"
+#include "model/rank/sequence_source.h"
 
 namespace recd::rank {
 
@@ -16,23 +19,36 @@ struct BlendConfig {
   float viewed_weight = 0.0f;    // RRF weight of the open items, the ranker's list weighing 1 (0: not a source)
   float rrf_k = 60.0f;           // the fusion constant (Cormack et al. 2009's 60)
   size_t viewed_items = 20;      // open items proposed per list
+  float sequence_weight = 0.0f;  // RRF weight of the sequence source (0: off, and not fed)
+  size_t sequence_items = 20;    // its candidates per list
+  SequenceConfig sequence;
   double max_seen_share = 1.0;   // most share of a list's items the user touched before; 1: no cap
 };
 
 class ListBlender {
  public:
-  ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config)
-      : store_(store), open_items_(store, filters), config_(config) {}
+  ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config);
 
+  // Whether Observe has any source to feed (callers may skip the id lookups otherwise).
+  bool learns() const { return sequence_ != nullptr; }
+  // After each commit, every interaction in order.
+  void Observe(UserId user, ItemId item, EpochMillis ts);
   // The final list for `user` from the ranker's `ranked` list (k = ranked.k).
   RecommendationList Blend(UserId user, RecommendationList ranked) const;
 
   const BlendConfig& config() const { return config_; }
 
  private:
+  struct Weighted {
+    const CandidateSource* source;
+    float weight;
+    size_t limit;
+  };
   const store::GraphStore& store_;
-  OpenItemsSource open_items_;
   BlendConfig config_;
+  std::unique_ptr<OpenItemsSource> open_items_;
+  std::unique_ptr<SequenceSource> sequence_;
+  std::vector<Weighted> sources_;  // those with a weight > 0
 };
 
 }  // namespace recd::rank
