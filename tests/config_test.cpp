@@ -29,6 +29,38 @@ TEST_F(ConfigTest, ShippedConfigLoadsWithItsDocumentedDefaults) {
   EXPECT_TRUE(c->store.sync_writes);
 }
 
+// The shipped [ranker] blend keys are the code's defaults (docs/evaluation.md
+// chose them), and bad values name the key and the fix.
+TEST_F(ConfigTest, RankerBlendDefaultsAndErrors) {
+  auto shipped = LoadConfig(RECD_SOURCE_DIR "/config/recd.toml", {});
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  const rank::BlendConfig defaults;
+  const rank::BlendConfig& b = shipped->blend;
+  EXPECT_FLOAT_EQ(b.viewed_weight, defaults.viewed_weight);
+  EXPECT_EQ(b.viewed_items, defaults.viewed_items);
+  EXPECT_FLOAT_EQ(b.sequence_weight, defaults.sequence_weight);
+  EXPECT_EQ(b.sequence_items, defaults.sequence_items);
+  EXPECT_EQ(b.sequence.window, defaults.sequence.window);
+  EXPECT_EQ(b.sequence.seeds, defaults.sequence.seeds);
+  EXPECT_EQ(b.sequence.max_successors, defaults.sequence.max_successors);
+  EXPECT_DOUBLE_EQ(b.sequence.half_life_days, defaults.sequence.half_life_days);
+  EXPECT_FLOAT_EQ(b.rrf_k, defaults.rrf_k);
+  EXPECT_DOUBLE_EQ(b.max_seen_share, defaults.max_seen_share);
+
+  auto set = LoadConfig("", {"ranker.viewed_weight=2.5", "ranker.max_seen_share=0.3", "ranker.sequence_window=7"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_FLOAT_EQ(set->blend.viewed_weight, 2.5f);
+  EXPECT_DOUBLE_EQ(set->blend.max_seen_share, 0.3);
+  EXPECT_EQ(set->blend.sequence.window, 7u);
+  for (const char* bad : {"ranker.max_seen_share=1.5", "ranker.viewed_weight=-1", "ranker.sequence_window=0",
+                          "ranker.rrf_k=0"}) {
+    auto r = LoadConfig("", {bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(r.status().message().find(key), std::string::npos) << r.status().message();
+  }
+}
+
 // The shipped file's [model] values are the code's defaults (one source of truth
 // for what docs/evaluation.md chose), and bad values name the key.
 TEST_F(ConfigTest, ModelSectionDefaultsAndErrors) {
