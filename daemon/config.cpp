@@ -275,6 +275,13 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "sequence_seeds", &bl.sequence.seeds, Positive, "an integer");
   b.Bind("ranker", "sequence_max_successors", &bl.sequence.max_successors, Positive, "an integer");
   b.Bind("ranker", "sequence_half_life_days", &bl.sequence.half_life_days, Positive, "a number of days");
+  b.Bind("ranker", "covisit_weight", &bl.covisit_weight, NonNegative, "a number (0: the co-visitation source is off)");
+  b.Bind("ranker", "covisit_items", &bl.covisit_items, Positive, "an integer");
+  b.Bind("ranker", "covisit_window", &bl.covisit.window, Positive, "an integer");
+  b.Bind("ranker", "covisit_seeds", &bl.covisit.seeds, Positive, "an integer");
+  b.Bind("ranker", "covisit_max_neighbours", &bl.covisit.max_neighbours, Positive, "an integer");
+  b.Bind("ranker", "covisit_half_life_days", &bl.covisit.half_life_days, Positive, "a number of days");
+  b.Bind("ranker", "covisit_degree_penalty", &bl.covisit.degree_penalty, UnitInterval, "a number in [0, 1]");
   b.Bind("ranker", "rrf_k", &bl.rrf_k, Positive, "a number");
   b.Bind("ranker", "max_seen_share", &bl.max_seen_share, UnitInterval, "a number in [0, 1] (1: no cap)");
 

@@ -44,6 +44,13 @@ TEST_F(ConfigTest, RankerBlendDefaultsAndErrors) {
   EXPECT_EQ(b.sequence.seeds, defaults.sequence.seeds);
   EXPECT_EQ(b.sequence.max_successors, defaults.sequence.max_successors);
   EXPECT_DOUBLE_EQ(b.sequence.half_life_days, defaults.sequence.half_life_days);
+  EXPECT_FLOAT_EQ(b.covisit_weight, defaults.covisit_weight);
+  EXPECT_EQ(b.covisit_items, defaults.covisit_items);
+  EXPECT_EQ(b.covisit.window, defaults.covisit.window);
+  EXPECT_EQ(b.covisit.seeds, defaults.covisit.seeds);
+  EXPECT_EQ(b.covisit.max_neighbours, defaults.covisit.max_neighbours);
+  EXPECT_DOUBLE_EQ(b.covisit.half_life_days, defaults.covisit.half_life_days);
+  EXPECT_FLOAT_EQ(b.covisit.degree_penalty, defaults.covisit.degree_penalty);
   EXPECT_FLOAT_EQ(b.rrf_k, defaults.rrf_k);
   EXPECT_DOUBLE_EQ(b.max_seen_share, defaults.max_seen_share);
 

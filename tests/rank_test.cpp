@@ -115,12 +115,13 @@ TEST_F(RankTest, TheSeenShareCapsTouchedItemsUnlessNothingElseIsLeft) {
   BlendConfig config;
   config.max_seen_share = 0.5;
   ListBlender blender(*store_, *filters_, config);
-  // k = 4: at most 2 touched items; x fills the third place, then v3 past the cap (nothing else left).
+  // Share 0.5: touched items within ceil(0.5 x n) of every first n places: v1 first, then x; the
+  // touched ones left fill the end, as nothing else is left.
   const auto out = blender.Blend(User("u0"), Ranked("u0", {"v1", "v2", "v3", "x"}, 4));
-  EXPECT_EQ(Items(out), (std::vector<std::string>{"v1", "v2", "x", "v3"}));
-  config.max_seen_share = 0.25;
-  const auto one = ListBlender(*store_, *filters_, config).Blend(User("u0"), Ranked("u0", {"v1", "v2", "v3", "x"}, 2));
-  EXPECT_EQ(Items(one), (std::vector<std::string>{"x", "v1"}));  // no touched item within the cap: x leads
+  EXPECT_EQ(Items(out), (std::vector<std::string>{"v1", "x", "v2", "v3"}));
+  config.max_seen_share = 0;
+  const auto none = ListBlender(*store_, *filters_, config).Blend(User("u0"), Ranked("u0", {"v1", "v2", "v3", "x"}, 2));
+  EXPECT_EQ(Items(none), (std::vector<std::string>{"x", "v1"}));  // no touched item within the cap: x leads
 }
 
 TEST_F(RankTest, WithNoOpenItemsSourceAndNoCapTheRankersListPassesUnchanged) {
@@ -212,6 +213,66 @@ TEST_F(RankTest, SequenceRulesPerItemStayBounded) {
   EXPECT_GE(kept, 10u);
   // The newest rules are the heaviest, and they are the ones kept.
   EXPECT_TRUE(source.RuleLogWeight(*store_->FindItem("hub"), *store_->FindItem("j199")).has_value());
+}
+
+TEST_F(RankTest, CoVisitRulesAndProposalsMatchTheirDefinition) {
+  std::mt19937_64 rng(21);
+  std::vector<Event> events;
+  for (int n = 0; n < 250; ++n) {
+    events.push_back(Interaction(rng() % 6 == 0 ? EventType::kPurchase : EventType::kClick,
+                                 "u" + std::to_string(rng() % 5), "i" + std::to_string(rng() % 10), kT0 + n * kHour));
+  }
+  Apply(events);
+  CoVisitConfig config;
+  config.window = 4;
+  config.seeds = 3;
+  config.max_neighbours = 1000;
+  config.half_life_days = 3;
+  config.degree_penalty = 0.5f;
+  CoVisitSource source(*store_, *filters_, config);
+  const double half_life_ms = 3 * 86'400'000.0;
+  std::map<std::pair<std::string, std::string>, double> rule;
+  std::map<std::string, std::vector<std::string>> recent;
+  for (const Event& e : events) {
+    source.Observe(User(e.user_id), *store_->FindItem(e.item_id), e.ts);
+    auto& r = recent[e.user_id];
+    for (const std::string& other : r) {
+      if (other == e.item_id) continue;
+      rule[{other, e.item_id}] += std::exp2((e.ts - kT0) / half_life_ms);
+      rule[{e.item_id, other}] += std::exp2((e.ts - kT0) / half_life_ms);
+    }
+    r.erase(std::remove(r.begin(), r.end(), e.item_id), r.end());
+    r.push_back(e.item_id);
+    if (r.size() > 4) r.erase(r.begin());
+  }
+  for (const auto& [pair, w] : rule) {
+    const auto got = source.RuleLogWeight(*store_->FindItem(pair.first), *store_->FindItem(pair.second));
+    ASSERT_TRUE(got.has_value());
+    EXPECT_NEAR(*got - kT0 / half_life_ms, std::log2(w), 1e-6);
+  }
+  for (int u = 0; u < 5; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    const auto& r = recent[user];
+    std::map<std::string, double> want;
+    for (size_t n = 0; n < 3 && n < r.size(); ++n) {
+      for (const auto& [pair, w] : rule) {
+        if (pair.first == r[r.size() - 1 - n]) want[pair.second] += w;
+      }
+    }
+    std::vector<std::pair<double, std::string>> order;
+    for (const auto& [item, w] : want) {
+      const ItemId id = *store_->FindItem(item);
+      if (filters_->Excluded(User(user), id)) continue;
+      order.emplace_back(w / std::sqrt(double(store_->view().UsersOf(id).size())), item);
+    }
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<Candidate> got;
+    source.Propose(User(user), 4, &got);
+    ASSERT_EQ(got.size(), std::min<size_t>(4, order.size())) << user;
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(store_->ExternalId(ItemId(got[k].item)), order[k].second) << user << " rank " << k;
+    }
+  }
 }
 
 }  // namespace

@@ -16,10 +16,15 @@ ListBlender::ListBlender(const store::GraphStore& store, const model::BaselineRa
     sequence_ = std::make_unique<SequenceSource>(filters, config_.sequence);
     sources_.push_back({sequence_.get(), config_.sequence_weight, config_.sequence_items});
   }
+  if (config_.covisit_weight > 0) {
+    covisit_ = std::make_unique<CoVisitSource>(store, filters, config_.covisit);
+    sources_.push_back({covisit_.get(), config_.covisit_weight, config_.covisit_items});
+  }
 }
 
 void ListBlender::Observe(UserId user, ItemId item, EpochMillis ts) {
   if (sequence_) sequence_->Observe(user, item, ts);
+  if (covisit_) covisit_->Observe(user, item, ts);
 }
 
 RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) const {
@@ -58,15 +63,18 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
   }
   std::stable_sort(fused.begin(), fused.end(), [](const Fused& a, const Fused& b) { return a.score > b.score; });
   const size_t k = ranked.k;
-  // The cap: at most floor(share x k) touched items, unless nothing else is left.
-  const size_t seen_allowed = static_cast<size_t>(std::floor(config_.max_seen_share * static_cast<double>(k) + 1e-9));
+  // The cap holds for every prefix of the list: the n-th place may go to a
+  // touched item only while touched items stay within ceil(share x n), so a
+  // share of 0.25 puts them at places 1, 5, 9, ... of the list and of its top
+  // 10. Touched items left over fill the end when nothing else is left.
   const bool known = user.value < view.num_users();
   std::vector<const Fused*> chosen, over_cap;
   size_t seen = 0;
   for (const Fused& f : fused) {
     if (chosen.size() == k) break;
     const bool touched = known && view.TypesOf(user, ItemId(f.item)) != 0;
-    if (touched && seen >= seen_allowed) {
+    const double place = static_cast<double>(chosen.size() + 1);
+    if (touched && static_cast<double>(seen + 1) > std::ceil(config_.max_seen_share * place - 1e-9)) {
       over_cap.push_back(&f);
       continue;
     }
@@ -82,7 +90,10 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
   for (const Fused* f : chosen) out.items.push_back({f->item_id, f->score, f->reasons});
   if (!out.items.empty() && out.source != ListSource::kPersonalized &&
       std::any_of(out.items.begin(), out.items.end(),
-                  [](const ScoredItem& i) { return i.reasons.Has(Reason::kViewed) || i.reasons.Has(Reason::kSequence); })) {
+                  [](const ScoredItem& i) {
+                    const auto reasons = i.reasons.list();
+                    return std::any_of(reasons.begin(), reasons.end(), [](Reason r) { return r != Reason::kTrending; });
+                  })) {
     out.source = ListSource::kPersonalized;
   }
   return out;

@@ -1,10 +1,11 @@
 // recd::rank — ListBlender: the hand blend that puts the candidate sources of
-// this folder (open items, sequence) beside the ranker's list (co-occurrence or
+// this folder (open items, sequence, co-visitation) beside the ranker's list (co-occurrence or
 // PinSage), by weighted reciprocal rank fusion: score = sum over sources of
 // weight / (rrf_k + rank), rank 1-based, so sources on different scales mix
 // without calibration. The sources are registered in the constructor. Each item keeps the reasons of every source that proposed it.
-// `max_seen_share` caps the share of a list's items the user already touched
-// (any type), filled past the cap only when nothing else is left. Runs on the
+// `max_seen_share` caps the share of items the user already touched (any type)
+// in every prefix of the list, top 10 included; past the cap only when nothing
+// else is left. Runs on the
 // thread that owns the store.
 #pragma once
 
@@ -22,7 +23,10 @@ struct BlendConfig {
   float sequence_weight = 0.0f;  // RRF weight of the sequence source (0: off, and not fed)
   size_t sequence_items = 20;    // its candidates per list
   SequenceConfig sequence;
-  double max_seen_share = 1.0;   // most share of a list's items the user touched before; 1: no cap
+  float covisit_weight = 0.0f;   // RRF weight of the co-visitation source (0: off, and not fed)
+  size_t covisit_items = 20;     // its candidates per list
+  CoVisitConfig covisit;
+  double max_seen_share = 1.0;   // most share of touched items in any prefix of the list; 1: no cap
 };
 
 class ListBlender {
@@ -30,7 +34,7 @@ class ListBlender {
   ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config);
 
   // Whether Observe has any source to feed (callers may skip the id lookups otherwise).
-  bool learns() const { return sequence_ != nullptr; }
+  bool learns() const { return sequence_ != nullptr || covisit_ != nullptr; }
   // After each commit, every interaction in order.
   void Observe(UserId user, ItemId item, EpochMillis ts);
   // The final list for `user` from the ranker's `ranked` list (k = ranked.k).
@@ -48,6 +52,7 @@ class ListBlender {
   BlendConfig config_;
   std::unique_ptr<OpenItemsSource> open_items_;
   std::unique_ptr<SequenceSource> sequence_;
+  std::unique_ptr<CoVisitSource> covisit_;
   std::vector<Weighted> sources_;  // those with a weight > 0
 };
 

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "model/baseline_ranker.h"
+#include "model/rank/list_blend.h"
 #include "model/sampler.h"
 #include "model/training_set.h"
 #include "store/graph_store.h"
@@ -116,6 +117,38 @@ void BM_Recommend(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_Recommend);
+
+// A whole list with every source of model/rank/ on (open items, sequence,
+// co-visitation, the seen-share cap) over the co-occurrence ranker's list:
+// 300k interactions, 20k users; items: state.range(0). Target (issue 14):
+// <= 150 us per list on one core at 100k items.
+void BM_RecommendWithSources(benchmark::State& state) {
+  testing::TempDir dir;
+  store::StoreOptions options;
+  options.path = dir.sub("store");
+  options.sync_writes = false;
+  auto store = store::GraphStore::Open(options);
+  const auto events = MakeEvents(300000, 20000, static_cast<uint32_t>(state.range(0)), 4);
+  rank::BlendConfig blend;
+  blend.viewed_weight = blend.sequence_weight = blend.covisit_weight = 1;
+  blend.max_seen_share = 0.5;
+  model::BaselineRanker ranker(**store, model::BaselineConfig{});
+  rank::ListBlender blender(**store, ranker, blend);
+  for (size_t k = 0; k < events.size(); k += 10000) {
+    auto r = (*store)->Apply(std::vector<Event>(events.begin() + static_cast<ptrdiff_t>(k), events.begin() + static_cast<ptrdiff_t>(k + 10000)), {}, 0);
+    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
+    for (const store::EdgeDelta& d : r->edges) blender.Observe(d.user, d.item, d.ts);
+  }
+  ranker.RefreshTrending();
+  uint32_t u = 0;
+  for (auto _ : state) {
+    const UserId user(u++ % 20000);
+    auto list = blender.Blend(user, ranker.Recommend(user, kT0));
+    benchmark::DoNotOptimize(list);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_RecommendWithSources)->Arg(5000)->Arg(100000);
 
 // PinSage issue target: >= 50k neighbourhoods/s per core with T = 10 and 2 layers.
 void BM_SampleComputationGraph(benchmark::State& state) {
