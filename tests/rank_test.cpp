@@ -119,6 +119,11 @@ TEST_F(RankTest, TheSeenShareCapsTouchedItemsUnlessNothingElseIsLeft) {
   // touched ones left fill the end, as nothing else is left.
   const auto out = blender.Blend(User("u0"), Ranked("u0", {"v1", "v2", "v3", "x"}, 4));
   EXPECT_EQ(Items(out), (std::vector<std::string>{"v1", "x", "v2", "v3"}));
+  // Touched items wait for the places the cap opens: with share 0.5 and more
+  // unseen items, they alternate.
+  Apply({Interaction(EventType::kClick, "u1", "y", kT0 + 4), Interaction(EventType::kClick, "u1", "z", kT0 + 5)});
+  const auto alternate = blender.Blend(User("u0"), Ranked("u0", {"v1", "v2", "v3", "x", "y", "z"}, 6));
+  EXPECT_EQ(Items(alternate), (std::vector<std::string>{"v1", "x", "v2", "y", "v3", "z"}));
   config.max_seen_share = 0;
   const auto none = ListBlender(*store_, *filters_, config).Blend(User("u0"), Ranked("u0", {"v1", "v2", "v3", "x"}, 2));
   EXPECT_EQ(Items(none), (std::vector<std::string>{"x", "v1"}));  // no touched item within the cap: x leads

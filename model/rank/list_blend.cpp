@@ -68,23 +68,27 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
   // share of 0.25 puts them at places 1, 5, 9, ... of the list and of its top
   // 10. Touched items left over fill the end when nothing else is left.
   const bool known = user.value < view.num_users();
-  std::vector<const Fused*> chosen, over_cap;
-  size_t seen = 0;
+  std::vector<const Fused*> chosen, capped;  // capped: touched items waiting for a place, best first
+  size_t seen = 0, next_capped = 0;
+  auto seen_allowed = [&] {
+    return static_cast<double>(seen + 1) <= std::ceil(config_.max_seen_share * static_cast<double>(chosen.size() + 1) - 1e-9);
+  };
   for (const Fused& f : fused) {
+    // A waiting touched item outranks `f`: it goes first as soon as the cap allows.
+    while (chosen.size() < k && next_capped < capped.size() && seen_allowed()) {
+      chosen.push_back(capped[next_capped++]);
+      ++seen;
+    }
     if (chosen.size() == k) break;
     const bool touched = known && view.TypesOf(user, ItemId(f.item)) != 0;
-    const double place = static_cast<double>(chosen.size() + 1);
-    if (touched && static_cast<double>(seen + 1) > std::ceil(config_.max_seen_share * place - 1e-9)) {
-      over_cap.push_back(&f);
+    if (touched && !seen_allowed()) {
+      capped.push_back(&f);
       continue;
     }
     seen += touched;
     chosen.push_back(&f);
   }
-  for (const Fused* f : over_cap) {
-    if (chosen.size() == k) break;
-    chosen.push_back(f);
-  }
+  while (chosen.size() < k && next_capped < capped.size()) chosen.push_back(capped[next_capped++]);  // nothing else left
   RecommendationList out = std::move(ranked);
   out.items.clear();
   for (const Fused* f : chosen) out.items.push_back({f->item_id, f->score, f->reasons});
