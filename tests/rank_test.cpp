@@ -94,6 +94,8 @@ TEST_F(RankTest, TheBlendFusesRanksAndKeepsEverySourcesReason) {
          Interaction(EventType::kClick, "u1", "y", kT0 + 6), Interaction(EventType::kClick, "u1", "v2", kT0 + 7)});
   BlendConfig config;
   config.viewed_weight = 3;
+  config.sequence_weight = config.covisit_weight = 0;  // only the open items beside the ranker's list
+  config.max_seen_share = 1;
   config.rrf_k = 1;
   ListBlender blender(*store_, *filters_, config);
   // The ranker proposed x, v2, y; the open items are v1, v2 (b was bought).
@@ -113,6 +115,7 @@ TEST_F(RankTest, TheSeenShareCapsTouchedItemsUnlessNothingElseIsLeft) {
   Apply({Interaction(EventType::kClick, "u0", "v1", kT0), Interaction(EventType::kClick, "u0", "v2", kT0 + 1),
          Interaction(EventType::kClick, "u0", "v3", kT0 + 2), Interaction(EventType::kClick, "u1", "x", kT0 + 3)});
   BlendConfig config;
+  config.viewed_weight = config.sequence_weight = config.covisit_weight = 0;  // the cap alone
   config.max_seen_share = 0.5;
   ListBlender blender(*store_, *filters_, config);
   // Share 0.5: touched items within ceil(0.5 x n) of every first n places: v1 first, then x; the
@@ -131,7 +134,11 @@ TEST_F(RankTest, TheSeenShareCapsTouchedItemsUnlessNothingElseIsLeft) {
 
 TEST_F(RankTest, WithNoOpenItemsSourceAndNoCapTheRankersListPassesUnchanged) {
   Apply({Interaction(EventType::kClick, "u0", "v1", kT0)});
-  ListBlender blender(*store_, *filters_, BlendConfig{});
+  BlendConfig off;
+  off.viewed_weight = off.sequence_weight = off.covisit_weight = 0;
+  off.max_seen_share = 1;
+  ListBlender blender(*store_, *filters_, off);
+  EXPECT_FALSE(blender.learns());
   RecommendationList ranked = Ranked("u0", {"a", "b"}, 2);
   ranked.items[0].score = 7;
   const auto out = blender.Blend(User("u0"), ranked);

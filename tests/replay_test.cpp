@@ -78,8 +78,8 @@ TEST(ReplayTest, PrequentialCountsAreWhatAHandComputationGives) {
       Interaction(EventType::kClick, "u1", "a", kT0),             // u1's list: [a] (trending; a click does not exclude)
       Interaction(EventType::kPurchase, "u2", "a", kT0 + 1000),   // positive, u2 has no list; u2's list: [] (a bought)
       Interaction(EventType::kPurchase, "u1", "a", kT0 + 2000),   // positive: a at rank 0 -> hit, gain 1
-      Interaction(EventType::kClick, "u3", "b", kT0 + 3000),      // u3's list: [a, b] (trending by popularity)
-      Interaction(EventType::kRating, "u3", "b", kT0 + 4000, "", 5),  // positive: b at rank 1 -> hit, gain 1/log2(3)
+      Interaction(EventType::kClick, "u3", "b", kT0 + 3000),      // u3's list: [b, a] (b viewed, not bought: first; a trending)
+      Interaction(EventType::kRating, "u3", "b", kT0 + 4000, "", 5),  // positive: b at rank 0 -> hit, gain 1
       Interaction(EventType::kRating, "u3", "c", kT0 + 5000, "", 3),  // below 4: not a positive
       Interaction(EventType::kPurchase, "u4", "c", kT0 + 6000),   // positive, u4 has no list
       Interaction(EventType::kPurchase, "u2", "b", kT0 + 7000),   // positive: u2's list is empty -> miss
@@ -94,7 +94,7 @@ TEST(ReplayTest, PrequentialCountsAreWhatAHandComputationGives) {
   ASSERT_TRUE(daemon::RunReplay(config, options).ok());
   std::ostringstream want;
   want << "window_start,positives,hits,hr_at_10,ndcg_at_10,positives_without_list\n"
-       << "2026-01-01T00:00:00.000Z,3,2," << 2.0 / 3 << "," << (1 + 1 / std::log2(3.0)) / 3 << ",2\n";
+       << "2026-01-01T00:00:00.000Z,3,2," << 2.0 / 3 << "," << (1 + 1) / 3.0 << ",2\n";
   EXPECT_EQ(Slurp(dir.sub("metrics.csv")), want.str());
   // Every list carries published_at in event time and reflects every earlier event of its user.
   std::istringstream lists(Slurp(dir.sub("lists.jsonl")));

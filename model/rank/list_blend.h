@@ -16,17 +16,19 @@
 
 namespace recd::rank {
 
+// Defaults chosen on the validation slices of the evaluation matrix
+// (docs/evaluation.md, "Candidate sources and the discovery trade-off").
 struct BlendConfig {
-  float viewed_weight = 0.0f;    // RRF weight of the open items, the ranker's list weighing 1 (0: not a source)
+  float viewed_weight = 10.0f;   // RRF weight of the open items, the ranker's list weighing 1 (0: not a source)
   float rrf_k = 60.0f;           // the fusion constant (Cormack et al. 2009's 60)
   size_t viewed_items = 20;      // open items proposed per list
-  float sequence_weight = 0.0f;  // RRF weight of the sequence source (0: off, and not fed)
+  float sequence_weight = 1.0f;  // RRF weight of the sequence source (0: off, and not fed)
   size_t sequence_items = 20;    // its candidates per list
   SequenceConfig sequence;
-  float covisit_weight = 0.0f;   // RRF weight of the co-visitation source (0: off, and not fed)
+  float covisit_weight = 1.0f;   // RRF weight of the co-visitation source (0: off, and not fed)
   size_t covisit_items = 20;     // its candidates per list
   CoVisitConfig covisit;
-  double max_seen_share = 1.0;   // most share of touched items in any prefix of the list; 1: no cap
+  double max_seen_share = 0.5;   // most share of touched items in any prefix of the list; 1: no cap
 };
 
 class ListBlender {

@@ -23,17 +23,17 @@
 namespace recd::rank {
 
 struct SequenceConfig {
-  size_t window = 5;             // distinct recent items per user a new item follows
+  size_t window = 10;            // distinct recent items per user a new item follows
   size_t seeds = 3;              // the user's most recent items that propose
   size_t max_successors = 100;   // rules kept per item (the heaviest)
-  double half_life_days = 14;    // a rule's weight halves over this much event time
+  double half_life_days = 365;   // a rule's weight halves over this much event time (14 lost on validation)
 };
 
 struct CoVisitConfig {
   size_t window = 20;            // distinct recent items per user a new item pairs with
   size_t seeds = 10;             // the user's most recent items that propose
   size_t max_neighbours = 100;   // rules kept per item (the heaviest)
-  double half_life_days = 14;    // a rule's weight halves over this much event time
+  double half_life_days = 365;   // a rule's weight halves over this much event time
   float degree_penalty = 0.5f;   // candidate scores divided by (its users)^this
 };
 
