@@ -75,7 +75,7 @@ struct Config {
   stream::DecoderLimits decoder;
   store::StoreOptions store;
   model::BaselineConfig ranker;
-  rank::BlendConfig blend;  // [ranker] too: open items and the seen-share cap
+  rank::BlendConfig blend;  // [ranker] too: the candidate sources of model/rank/ and the seen-share cap
   ModelSection model;
   RetrainSection retrain;
   eval::PrequentialConfig eval;

@@ -4,38 +4,23 @@
 #include <algorithm>
 
 #include "model/baseline_ranker.h"
-#include "tests/test_util.h"
+#include "tests/store_fixture.h"
 
 namespace recd::model {
 namespace {
 
 using recd::testing::Interaction;
 using recd::testing::ItemEvent;
-using recd::testing::TempDir;
 
 constexpr EpochMillis kT0 = 1769860800000;
 
-class RankerTest : public ::testing::Test {
+class RankerTest : public recd::testing::StoreFixture {
  protected:
-  void SetUp() override {
-    store::StoreOptions o;
-    o.path = dir_.sub("store");
-    o.sync_writes = false;
-    auto s = store::GraphStore::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s.value());
-  }
-  void Apply(const std::vector<Event>& events) {
-    auto r = store_->Apply(events, {}, 0);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-  }
   std::vector<std::string> Items(const RecommendationList& l) {
     std::vector<std::string> out;
     for (const auto& s : l.items) out.push_back(s.item_id);
     return out;
   }
-  TempDir dir_;
-  std::unique_ptr<store::GraphStore> store_;
 };
 
 TEST_F(RankerTest, RecommendsWhatSimilarUsersTookAndNeverWhatTheUserBought) {

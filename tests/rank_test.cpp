@@ -8,32 +8,22 @@
 #include <random>
 
 #include "model/rank/list_blend.h"
-#include "tests/test_util.h"
+#include "tests/store_fixture.h"
 
 namespace recd::rank {
 namespace {
 
 using recd::testing::Interaction;
 using recd::testing::ItemEvent;
-using recd::testing::TempDir;
 using recd::testing::Text;
 
 constexpr EpochMillis kT0 = 1769860800000, kHour = 3'600'000;
 
-class RankTest : public ::testing::Test {
+class RankTest : public recd::testing::StoreFixture {
  protected:
   void SetUp() override {
-    store::StoreOptions o;
-    o.path = dir_.sub("store");
-    o.sync_writes = false;
-    auto s = store::GraphStore::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s.value());
+    StoreFixture::SetUp();
     filters_ = std::make_unique<model::BaselineRanker>(*store_, model::BaselineConfig{});
-  }
-  void Apply(const std::vector<Event>& events) {
-    auto r = store_->Apply(events, {}, 0);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
   UserId User(const std::string& u) { return *store_->FindUser(u); }
   std::vector<std::string> Items(const RecommendationList& l) {
@@ -49,8 +39,6 @@ class RankTest : public ::testing::Test {
     for (auto& i : items) l.items.push_back({i, 1.0f, {Reason::kCoOccurrence}});
     return l;
   }
-  TempDir dir_;
-  std::unique_ptr<store::GraphStore> store_;
   std::unique_ptr<model::BaselineRanker> filters_;
 };
 
