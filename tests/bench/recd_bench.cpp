@@ -150,6 +150,32 @@ void BM_RecommendWithSources(benchmark::State& state) {
 }
 BENCHMARK(BM_RecommendWithSources)->Arg(5000)->Arg(100000);
 
+// What the rule sources (sequence, co-visitation) cost intake: their per-event
+// update, fed as the pipeline feeds them after each commit. Items per second =
+// interactions learnt per second on one core.
+void BM_ObserveSources(benchmark::State& state) {
+  testing::TempDir dir;
+  store::StoreOptions options;
+  options.path = dir.sub("store");
+  options.sync_writes = false;
+  auto store = store::GraphStore::Open(options);
+  const auto events = MakeEvents(300000, 20000, 5000, 4);
+  std::vector<store::EdgeDelta> edges;
+  for (size_t k = 0; k < events.size(); k += 10000) {
+    auto r = (*store)->Apply(std::vector<Event>(events.begin() + static_cast<ptrdiff_t>(k), events.begin() + static_cast<ptrdiff_t>(k + 10000)), {}, 0);
+    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
+    edges.insert(edges.end(), r->edges.begin(), r->edges.end());
+  }
+  model::BaselineRanker ranker(**store, model::BaselineConfig{});
+  for (auto _ : state) {
+    rank::ListBlender blender(**store, ranker, rank::BlendConfig{});  // the shipped sources
+    for (const store::EdgeDelta& d : edges) blender.Observe(d.user, d.item, d.ts);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * edges.size()));
+}
+BENCHMARK(BM_ObserveSources)->Unit(benchmark::kMillisecond);
+
 // PinSage issue target: >= 50k neighbourhoods/s per core with T = 10 and 2 layers.
 void BM_SampleComputationGraph(benchmark::State& state) {
   const store::GraphView view = ViewOf(MakeEvents(300000, 20000, 5000, 5));
