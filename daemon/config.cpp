@@ -282,6 +282,8 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "covisit_max_neighbours", &bl.covisit.max_neighbours, Positive, "an integer");
   b.Bind("ranker", "covisit_half_life_days", &bl.covisit.half_life_days, Positive, "a number of days");
   b.Bind("ranker", "covisit_degree_penalty", &bl.covisit.degree_penalty, UnitInterval, "a number in [0, 1]");
+  b.Bind("ranker", "unseen_trending_weight", &bl.unseen_trending_weight, NonNegative, "a number (0: off)");
+  b.Bind("ranker", "unseen_trending_items", &bl.unseen_trending_items, Positive, "an integer");
   b.Bind("ranker", "rrf_k", &bl.rrf_k, Positive, "a number");
   b.Bind("ranker", "max_seen_share", &bl.max_seen_share, UnitInterval, "a number in [0, 1] (1: no cap)");
 

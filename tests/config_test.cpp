@@ -51,6 +51,8 @@ TEST_F(ConfigTest, RankerBlendDefaultsAndErrors) {
   EXPECT_EQ(b.covisit.max_neighbours, defaults.covisit.max_neighbours);
   EXPECT_DOUBLE_EQ(b.covisit.half_life_days, defaults.covisit.half_life_days);
   EXPECT_FLOAT_EQ(b.covisit.degree_penalty, defaults.covisit.degree_penalty);
+  EXPECT_FLOAT_EQ(b.unseen_trending_weight, defaults.unseen_trending_weight);
+  EXPECT_EQ(b.unseen_trending_items, defaults.unseen_trending_items);
   EXPECT_FLOAT_EQ(b.rrf_k, defaults.rrf_k);
   EXPECT_DOUBLE_EQ(b.max_seen_share, defaults.max_seen_share);
 

@@ -275,5 +275,24 @@ TEST_F(RankTest, CoVisitRulesAndProposalsMatchTheirDefinition) {
   }
 }
 
+TEST_F(RankTest, UnseenTrendingIsThePopularItemsTheUserNeverTouched) {
+  // Popularity: p1 (4 users) > p2 (3) > p3 (2) > p4 (1); u0 clicked p1; p3 is unavailable.
+  std::vector<Event> events;
+  for (int u = 1; u <= 4; ++u) {
+    for (int i = 1; i <= 5 - u; ++i) events.push_back(Interaction(EventType::kClick, "u" + std::to_string(u), "p" + std::to_string(i), kT0 + u));
+  }
+  events.push_back(Interaction(EventType::kClick, "u0", "p1", kT0 + 9));
+  events.push_back(ItemEvent("p3", kT0 + 10, {{"available", Text("false")}}));
+  Apply(events);
+  filters_->RefreshTrending();
+  UnseenTrendingSource source(*store_, *filters_);
+  std::vector<Candidate> got;
+  source.Propose(User("u0"), 5, &got);
+  std::vector<std::string> items;
+  for (const Candidate& c : got) items.push_back(store_->ExternalId(ItemId(c.item)));
+  EXPECT_EQ(items, (std::vector<std::string>{"p2", "p4"}));
+  EXPECT_EQ(source.reason(), Reason::kTrending);
+}
+
 }  // namespace
 }  // namespace recd::rank

@@ -20,6 +20,10 @@ ListBlender::ListBlender(const store::GraphStore& store, const model::BaselineRa
     covisit_ = std::make_unique<CoVisitSource>(store, filters, config_.covisit);
     sources_.push_back({covisit_.get(), config_.covisit_weight, config_.covisit_items});
   }
+  if (config_.unseen_trending_weight > 0) {
+    unseen_trending_ = std::make_unique<UnseenTrendingSource>(store, filters);
+    sources_.push_back({unseen_trending_.get(), config_.unseen_trending_weight, config_.unseen_trending_items});
+  }
 }
 
 void ListBlender::Observe(UserId user, ItemId item, EpochMillis ts) {

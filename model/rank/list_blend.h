@@ -1,5 +1,5 @@
 // recd::rank — ListBlender: the hand blend that puts the candidate sources of
-// this folder (open items, sequence, co-visitation) beside the ranker's list (co-occurrence or
+// this folder (open items, sequence, co-visitation, unseen trending) beside the ranker's list (co-occurrence or
 // PinSage), by weighted reciprocal rank fusion: score = sum over sources of
 // weight / (rrf_k + rank), rank 1-based, so sources on different scales mix
 // without calibration. The sources are registered in the constructor. Each item keeps the reasons of every source that proposed it.
@@ -13,6 +13,7 @@
 
 #include "model/rank/open_items.h"
 #include "model/rank/sequence_source.h"
+#include "model/rank/trending_source.h"
 
 namespace recd::rank {
 
@@ -28,6 +29,8 @@ struct BlendConfig {
   float covisit_weight = 1.0f;   // RRF weight of the co-visitation source (0: off, and not fed)
   size_t covisit_items = 20;     // its candidates per list
   CoVisitConfig covisit;
+  float unseen_trending_weight = 0.0f;  // RRF weight of the unseen trending items (0: off)
+  size_t unseen_trending_items = 20;    // its candidates per list
   double max_seen_share = 0.5;   // most share of touched items in any prefix of the list; 1: no cap
 };
 
@@ -55,6 +58,7 @@ class ListBlender {
   std::unique_ptr<OpenItemsSource> open_items_;
   std::unique_ptr<SequenceSource> sequence_;
   std::unique_ptr<CoVisitSource> covisit_;
+  std::unique_ptr<UnseenTrendingSource> unseen_trending_;
   std::vector<Weighted> sources_;  // those with a weight > 0
 };
 
