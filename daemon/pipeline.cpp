@@ -84,7 +84,7 @@ class Pipeline::Impl {
         scheduler_(Scheduling(config.pipeline), clock_),
         ranker_(*store_, config.ranker),
         pinsage_ranker_(*store_, ranker_, config.model.ranker),
-        blender_(*store_, ranker_, config.blend),
+        blender_(*store_, ranker_, config.blend, &pinsage_ranker_),
         refresher_(std::move(refresher)),
         // Replay ticks the refresher on this thread in event time, so that two
         // runs publish the same lists; live, it runs on its own thread.

@@ -69,6 +69,8 @@ class PinSageRanker {
   std::vector<UserId> UsersActiveSince(EpochMillis since) const;
 
   const PinSageRankerConfig& config() const { return config_; }
+  // The item's hashed diversity_field value (0: none, or no cap configured).
+  uint32_t CategoryOf(ItemId item) const { return item.value < category_.size() ? category_[item.value] : 0; }
 
  private:
   const store::GraphStore& store_;

@@ -294,5 +294,25 @@ TEST_F(RankTest, UnseenTrendingIsThePopularItemsTheUserNeverTouched) {
   EXPECT_EQ(source.reason(), Reason::kTrending);
 }
 
+TEST_F(RankTest, TheBlendKeepsTheModelsCategoryCap) {
+  Apply({Interaction(EventType::kClick, "u1", "a1", kT0), Interaction(EventType::kClick, "u1", "a2", kT0 + 1),
+         Interaction(EventType::kClick, "u1", "a3", kT0 + 2), Interaction(EventType::kClick, "u1", "b1", kT0 + 3),
+         Interaction(EventType::kClick, "u0", "z", kT0 + 4)});
+  model::PinSageRankerConfig pinsage;
+  pinsage.category_cap = 2;
+  model::PinSageRanker diversity(*store_, *filters_, pinsage);
+  for (const char* a : {"a1", "a2", "a3"}) diversity.ObserveItem(*store_->FindItem(a), {{"category", Text("coat")}});
+  diversity.ObserveItem(*store_->FindItem("b1"), {{"category", Text("scarf")}});
+  BlendConfig off;
+  off.viewed_weight = off.sequence_weight = off.covisit_weight = 0;
+  off.max_seen_share = 1;
+  const ListBlender blender(*store_, *filters_, off, &diversity);
+  // A third coat goes behind the scarf; with room for all four it still comes last.
+  EXPECT_EQ(Items(blender.Blend(User("u0"), Ranked("u0", {"a1", "a2", "a3", "b1"}, 3))),
+            (std::vector<std::string>{"a1", "a2", "b1"}));
+  EXPECT_EQ(Items(blender.Blend(User("u0"), Ranked("u0", {"a1", "a2", "a3", "b1"}, 4))),
+            (std::vector<std::string>{"a1", "a2", "b1", "a3"}));
+}
+
 }  // namespace
 }  // namespace recd::rank

@@ -5,8 +5,9 @@
 
 namespace recd::rank {
 
-ListBlender::ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config)
-    : store_(store), config_(config) {
+ListBlender::ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config,
+                         const model::PinSageRanker* diversity)
+    : store_(store), config_(config), diversity_(diversity) {
   // The registry of sources: each with its weight and list depth; weight 0 leaves it out.
   if (config_.viewed_weight > 0) {
     open_items_ = std::make_unique<OpenItemsSource>(store, filters);
@@ -33,7 +34,8 @@ void ListBlender::Observe(UserId user, ItemId item, EpochMillis ts) {
 
 RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) const {
   const bool fuse = !sources_.empty();
-  const bool cap = config_.max_seen_share < 1.0;
+  const size_t category_cap = diversity_ ? diversity_->config().category_cap : 0;
+  const bool cap = config_.max_seen_share < 1.0 || category_cap > 0;
   if (!fuse && !cap) return ranked;
   const store::GraphView& view = store_.view();
   struct Fused {
@@ -66,6 +68,19 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
     }
   }
   std::stable_sort(fused.begin(), fused.end(), [](const Fused& a, const Fused& b) { return a.score > b.score; });
+  if (category_cap > 0) {
+    // model.category_cap: items past their category's cap move behind all others, in order.
+    std::vector<std::pair<uint32_t, size_t>> per_category;  // (category, items so far)
+    std::vector<Fused> within, past;
+    for (Fused& f : fused) {
+      const uint32_t c = diversity_->CategoryOf(ItemId(f.item));
+      auto it = std::find_if(per_category.begin(), per_category.end(), [&](const auto& p) { return p.first == c; });
+      if (c != 0 && it == per_category.end()) it = per_category.insert(per_category.end(), {c, 0});
+      (c == 0 || ++it->second <= category_cap ? within : past).push_back(std::move(f));
+    }
+    within.insert(within.end(), std::make_move_iterator(past.begin()), std::make_move_iterator(past.end()));
+    fused = std::move(within);
+  }
   const size_t k = ranked.k;
   // The cap holds for every prefix of the list: the n-th place may go to a
   // touched item only while touched items stay within ceil(share x n), so a

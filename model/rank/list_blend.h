@@ -11,6 +11,7 @@
 
 #include <memory>
 
+#include "model/pinsage_ranker.h"
 #include "model/rank/open_items.h"
 #include "model/rank/sequence_source.h"
 #include "model/rank/trending_source.h"
@@ -36,7 +37,10 @@ struct BlendConfig {
 
 class ListBlender {
  public:
-  ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config);
+  // `diversity` (may be null): whose model.category_cap the final list keeps too,
+  // by its items' categories.
+  ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config,
+              const model::PinSageRanker* diversity = nullptr);
 
   // Whether Observe has any source to feed (callers may skip the id lookups otherwise).
   bool learns() const { return sequence_ != nullptr || covisit_ != nullptr; }
@@ -55,6 +59,7 @@ class ListBlender {
   };
   const store::GraphStore& store_;
   BlendConfig config_;
+  const model::PinSageRanker* diversity_;
   std::unique_ptr<OpenItemsSource> open_items_;
   std::unique_ptr<SequenceSource> sequence_;
   std::unique_ptr<CoVisitSource> covisit_;

@@ -50,7 +50,7 @@ void RuleTable::Score(const std::vector<std::pair<uint32_t, double>>& seeds,
     }
   }
   for (uint32_t j : touched_) {
-    if (scratch_[j] > 0) out->emplace_back(j, scratch_[j]);  // (an underflowed weight may be listed twice)
+    if (scratch_[j] > 0) out->emplace_back(j, scratch_[j]);  // an item whose weights underflowed to 0 is left out
     scratch_[j] = 0.0;
   }
   touched_.clear();
