@@ -74,6 +74,8 @@ class ReasonSet {
   void Add(Reason r) { bits_ = static_cast<uint8_t>(bits_ | Bit(r)); }
   void Add(ReasonSet other) { bits_ = static_cast<uint8_t>(bits_ | other.bits_); }
   bool Has(Reason r) const { return (bits_ & Bit(r)) != 0; }
+  // Whether any reason other than `r` is in the set.
+  bool HasOtherThan(Reason r) const { return (bits_ & ~Bit(r)) != 0; }
   bool empty() const { return bits_ == 0; }
   std::vector<Reason> list() const {
     std::vector<Reason> out;

@@ -13,10 +13,12 @@
 #include <limits>
 
 #include "base/event.h"
+#include "base/log_weight.h"
 
 namespace recd::store {
 
-inline constexpr double kNoWeight = -std::numeric_limits<double>::infinity();
+using recd::kNoWeight;
+using recd::LogAddExp2;
 
 struct DecayConfig {
   double half_life_ms = 14.0 * 24 * 3600 * 1000;  // two weeks of event time
@@ -25,14 +27,6 @@ struct DecayConfig {
   double rating_weight = 2.0;  // scaled by rating / rating_max
   double rating_max = 5.0;
 };
-
-// log2(2^a + 2^b), stable for large magnitudes and for kNoWeight.
-inline double LogAddExp2(double a, double b) {
-  if (a == kNoWeight) return b;
-  if (b == kNoWeight) return a;
-  const double hi = std::max(a, b), lo = std::min(a, b);
-  return hi + std::log2(1.0 + std::exp2(lo - hi));
-}
 
 // The raw (undecayed) weight one interaction contributes.
 inline double TypeWeight(const DecayConfig& c, EventType type, double rating) {

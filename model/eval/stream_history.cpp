@@ -2,13 +2,14 @@
 
 #include <cmath>
 
+#include "base/log_weight.h"
+
 namespace recd::eval {
 
 void StreamHistory::AddDecayed(std::vector<double>* weights, uint32_t item, EpochMillis ts) const {
-  // log2 of sum(2^(ts_i / half_life)): adding one is a log-add-exp.
-  const double add = static_cast<double>(ts) / half_life_ms_;
+  // log2 of sum(2^(ts_i / half_life)): adding one is a log-add-exp (kNoScore adds nothing).
   double& w = (*weights)[item];
-  w = w <= kNoScore ? add : std::max(w, add) + std::log2(1 + std::exp2(-std::fabs(w - add)));
+  w = LogAddExp2(w, static_cast<double>(ts) / half_life_ms_);
 }
 
 void StreamHistory::Learn(const StreamingInteraction& x) {

@@ -113,10 +113,7 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
   for (const Fused* f : chosen) out.items.push_back({f->item_id, f->score, f->reasons});
   if (!out.items.empty() && out.source != ListSource::kPersonalized &&
       std::any_of(out.items.begin(), out.items.end(),
-                  [](const ScoredItem& i) {
-                    const auto reasons = i.reasons.list();
-                    return std::any_of(reasons.begin(), reasons.end(), [](Reason r) { return r != Reason::kTrending; });
-                  })) {
+                  [](const ScoredItem& i) { return i.reasons.HasOtherThan(Reason::kTrending); })) {
     out.source = ListSource::kPersonalized;
   }
   return out;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/log_weight.h"
+
 namespace recd::rank {
 
 void RuleTable::Add(uint32_t from, uint32_t to, EpochMillis ts, double w) {
@@ -10,8 +12,8 @@ void RuleTable::Add(uint32_t from, uint32_t to, EpochMillis ts, double w) {
   if (from >= rules_.size()) rules_.resize(from + 1);
   std::vector<Rule>& rules = rules_[from];
   for (Rule& r : rules) {
-    if (r.to == to) {  // log2(2^a + 2^b) without overflow
-      r.log_weight = std::max(r.log_weight, add) + std::log2(1 + std::exp2(-std::fabs(r.log_weight - add)));
+    if (r.to == to) {
+      r.log_weight = LogAddExp2(r.log_weight, add);
       return;
     }
   }

@@ -9,6 +9,8 @@
 // pinsage_bench (it links LibTorch).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+
 #include <random>
 
 #include "model/baseline_ranker.h"
@@ -96,6 +98,23 @@ void BM_GraphViewBuild(benchmark::State& state) {
 }
 BENCHMARK(BM_GraphViewBuild)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
 
+// Applies `events` in batches of 10,000 and returns the view's edge changes in
+// order; on a store error the benchmark is skipped (and nothing more applied).
+std::vector<store::EdgeDelta> ApplyInBatches(store::GraphStore& store, const std::vector<Event>& events,
+                                             benchmark::State& state) {
+  std::vector<store::EdgeDelta> edges;
+  for (size_t k = 0; k < events.size(); k += 10000) {
+    const auto end = events.begin() + static_cast<ptrdiff_t>(std::min(events.size(), k + 10000));
+    auto r = store.Apply(std::vector<Event>(events.begin() + static_cast<ptrdiff_t>(k), end), {}, 0);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      break;
+    }
+    edges.insert(edges.end(), r->edges.begin(), r->edges.end());
+  }
+  return edges;
+}
+
 void BM_Recommend(benchmark::State& state) {
   testing::TempDir dir;
   store::StoreOptions options;
@@ -103,10 +122,7 @@ void BM_Recommend(benchmark::State& state) {
   options.sync_writes = false;
   auto store = store::GraphStore::Open(options);
   const auto events = MakeEvents(300000, 20000, 5000, 4);
-  for (size_t k = 0; k < events.size(); k += 10000) {
-    auto r = (*store)->Apply(std::vector<Event>(events.begin() + static_cast<ptrdiff_t>(k), events.begin() + static_cast<ptrdiff_t>(k + 10000)), {}, 0);
-    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
-  }
+  ApplyInBatches(**store, events, state);
   model::BaselineRanker ranker(**store, model::BaselineConfig{});
   ranker.RefreshTrending();
   uint32_t u = 0;
@@ -134,11 +150,7 @@ void BM_RecommendWithSources(benchmark::State& state) {
   blend.max_seen_share = 0.5;
   model::BaselineRanker ranker(**store, model::BaselineConfig{});
   rank::ListBlender blender(**store, ranker, blend);
-  for (size_t k = 0; k < events.size(); k += 10000) {
-    auto r = (*store)->Apply(std::vector<Event>(events.begin() + static_cast<ptrdiff_t>(k), events.begin() + static_cast<ptrdiff_t>(k + 10000)), {}, 0);
-    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
-    for (const store::EdgeDelta& d : r->edges) blender.Observe(d.user, d.item, d.ts);
-  }
+  for (const store::EdgeDelta& d : ApplyInBatches(**store, events, state)) blender.Observe(d.user, d.item, d.ts);
   ranker.RefreshTrending();
   uint32_t u = 0;
   for (auto _ : state) {
@@ -160,12 +172,7 @@ void BM_ObserveSources(benchmark::State& state) {
   options.sync_writes = false;
   auto store = store::GraphStore::Open(options);
   const auto events = MakeEvents(300000, 20000, 5000, 4);
-  std::vector<store::EdgeDelta> edges;
-  for (size_t k = 0; k < events.size(); k += 10000) {
-    auto r = (*store)->Apply(std::vector<Event>(events.begin() + static_cast<ptrdiff_t>(k), events.begin() + static_cast<ptrdiff_t>(k + 10000)), {}, 0);
-    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
-    edges.insert(edges.end(), r->edges.begin(), r->edges.end());
-  }
+  const std::vector<store::EdgeDelta> edges = ApplyInBatches(**store, events, state);
   model::BaselineRanker ranker(**store, model::BaselineConfig{});
   for (auto _ : state) {
     rank::ListBlender blender(**store, ranker, rank::BlendConfig{});  // the shipped sources
