@@ -1,5 +1,8 @@
 #include "daemon/config.h"
 
+#include <cmath>
+#include <limits>
+
 #include "base/log.h"
 
 #include <functional>
@@ -30,16 +33,29 @@ class Binder {
     const toml::node* n = tbl->get(key);
     if (!n) return;
     std::optional<T> v;
+    bool out_of_range = false;  // a number of the right kind that T cannot hold
     if constexpr (std::is_same_v<T, bool>) {
       v = n->value_exact<bool>();
     } else if constexpr (std::is_same_v<T, std::string>) {
       v = n->value_exact<std::string>();
     } else if constexpr (std::is_floating_point_v<T>) {
-      if (auto d = n->value<double>(); d && (n->is_floating_point() || n->is_integer())) v = static_cast<T>(*d);
-    } else {
-      if (auto i = n->value_exact<int64_t>()) v = static_cast<T>(*i);
+      if (auto d = n->value<double>(); d && (n->is_floating_point() || n->is_integer())) {
+        const T cast = static_cast<T>(*d);
+        if (std::isfinite(cast)) v = cast; else out_of_range = true;  // inf, nan, or beyond float
+      }
+    } else if (auto i = n->value_exact<int64_t>()) {
+      using Limits = std::numeric_limits<T>;
+      const bool fits = std::is_signed_v<T>
+                            ? *i >= static_cast<int64_t>(Limits::min()) && *i <= static_cast<int64_t>(Limits::max())
+                            : *i >= 0 && static_cast<uint64_t>(*i) <= static_cast<uint64_t>(Limits::max());
+      if (fits) v = static_cast<T>(*i); else out_of_range = true;  // e.g. a negative count
     }
     const std::string name = section + "." + key;
+    if (out_of_range) {
+      Error(name + " at " + Where(*n, origin_) + " is out of range: it must be " + expect +
+            " (finite, and not negative where a count is meant)");
+      return;
+    }
     if (!v) {
       Error(name + " at " + Where(*n, origin_) + " must be " + expect);
       return;

@@ -61,8 +61,10 @@ TEST_F(ConfigTest, RankerBlendDefaultsAndErrors) {
   EXPECT_FLOAT_EQ(set->blend.viewed_weight, 2.5f);
   EXPECT_DOUBLE_EQ(set->blend.max_seen_share, 0.3);
   EXPECT_EQ(set->blend.sequence.window, 7u);
+  // Counts that are negative and numbers that are not finite (or beyond a float) are refused too.
   for (const char* bad : {"ranker.max_seen_share=1.5", "ranker.viewed_weight=-1", "ranker.sequence_window=0",
-                          "ranker.rrf_k=0"}) {
+                          "ranker.rrf_k=0", "ranker.sequence_window=-1", "ranker.sequence_max_successors=-5",
+                          "ranker.rrf_k=inf", "ranker.viewed_weight=1e39", "ranker.covisit_half_life_days=nan"}) {
     auto r = LoadConfig("", {bad});
     ASSERT_FALSE(r.ok()) << bad;
     const std::string key = std::string(bad).substr(0, std::string(bad).find('='));

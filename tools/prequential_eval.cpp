@@ -152,13 +152,19 @@ void AddStreamingBaselineOptions(CLI::App& app, eval::StreamingBaselineSettings*
   app.add_option("--recent-half-life-days", s->recent_half_life_days, "recent popularity's and best sellers' half-life")
       ->capture_default_str();
   app.add_option("--session-gap-minutes", s->session_gap_minutes, "session kNN: a longer gap starts a session")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--session-neighbours", s->session_neighbours, "session kNN: past sessions that vote")
       ->capture_default_str();
   app.add_option("--rules-window", s->rules_window, "sequential rules: steps ahead a rule reaches")
       ->capture_default_str();
-  app.add_option("--ease-lambda", s->ease_lambda, "EASE: L2 regularisation")->capture_default_str();
+  // EASE needs lambda > 0 (else the Gram matrix may be singular) and a rebuild
+  // interval > 0 (else it is rebuilt, O(items^3), after every event).
+  app.add_option("--ease-lambda", s->ease_lambda, "EASE: L2 regularisation")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--ease-rebuild-days", s->ease_rebuild_days, "EASE: rebuilt this often in event time")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
 }
 
