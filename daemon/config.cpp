@@ -356,6 +356,44 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("model", "category_cap", &pr.category_cap, NonNegative, "an integer (0: no cap)");
   if (rf.state_dir.empty()) rf.state_dir = s.path + "-live";
 
+  // The learnt ranking model ([ranker] model_*; model/rank/ranker_trainer.h).
+  auto& lr = c.ranker_model;
+  b.Bind("ranker", "model", &lr.enabled, Any, "true or false");
+  b.Bind("ranker", "model_dir", &lr.dir, Any, "a directory (\"\": <store.path>-ranker)");
+  std::string labels = "positives";
+  b.Bind("ranker", "model_labels", &labels,
+         [](const std::string& v) {
+           return v == "positives" || v == "discovery" || v == "both"
+                      ? std::string()
+                      : std::string("must be \"positives\", \"discovery\" or \"both\"");
+         },
+         "a string");
+  lr.labels = labels == "discovery" ? rank::RankerLabels::kDiscovery
+              : labels == "both"    ? rank::RankerLabels::kBoth
+                                    : rank::RankerLabels::kPositives;
+  b.Bind("ranker", "model_max_groups", &lr.max_groups, Positive, "an integer (labelled slates kept)");
+  b.Bind("ranker", "model_min_groups", &lr.min_groups, Positive, "an integer (labelled slates)");
+  b.Bind("ranker", "model_train_every", &lr.train_every, NonNegative, "an integer (new labelled slates; 0 = off)");
+  double ranker_interval_days = static_cast<double>(lr.interval_ms) / 86'400'000.0;
+  b.Bind("ranker", "model_interval_days", &ranker_interval_days, NonNegative, "a number (days of event time; 0 = off)");
+  lr.interval_ms = static_cast<int64_t>(ranker_interval_days * 86'400'000.0);
+  b.Bind("ranker", "model_half_life_days", &lr.half_life_days, NonNegative, "a number (days; 0 = no decay)");
+  b.Bind("ranker", "model_validation_fraction", &lr.validation_fraction,
+         [](double v) { return v > 0 && v < 1 ? std::string() : std::string("must be in (0, 1)"); }, "a number");
+  b.Bind("ranker", "model_promote_margin", &lr.promote_margin,
+         [](double v) { return v > -1 ? std::string() : std::string("must be > -1"); }, "a number (relative)");
+  b.Bind("ranker", "model_keep_versions", &lr.keep_versions, Positive, "an integer");
+  b.Bind("ranker", "model_rounds", &lr.params.rounds, Positive, "an integer (boosting rounds)");
+  b.Bind("ranker", "model_max_depth", &lr.params.max_depth, Positive, "an integer");
+  b.Bind("ranker", "model_eta", &lr.params.eta, Positive, "a number (learning rate)");
+  b.Bind("ranker", "model_subsample", &lr.params.subsample,
+         [](double v) { return v > 0 && v <= 1 ? std::string() : std::string("must be in (0, 1]"); }, "a number");
+  b.Bind("ranker", "model_threads", &lr.params.threads, Positive, "an integer (training threads)");
+  b.Bind("ranker", "model_thread_nice", &lr.thread_nice,
+         [](int v) { return v >= 0 && v <= 19 ? std::string() : std::string("must be in 0..19"); }, "an integer");
+  b.Bind("ranker", "model_history", &lr.features.history, Positive, "an integer (interactions kept per user)");
+  b.Bind("ranker", "model_session_gap_s", &lr.features.session_gap_s, Positive, "a number (seconds)");
+
   auto& rt = c.retrain.retrain;
   auto days_key = [&](const char* key, int64_t* ms, const char* what) {
     double days = static_cast<double>(*ms) / 86'400'000.0;

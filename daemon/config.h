@@ -10,6 +10,7 @@
 #include "model/baseline_ranker.h"
 #include "model/pinsage_ranker.h"
 #include "model/rank/list_blend.h"
+#include "model/rank/ranker_trainer.h"
 #include "model/refresher.h"
 #include "model/retrain.h"
 #include "model/eval/prequential.h"
@@ -76,6 +77,7 @@ struct Config {
   store::StoreOptions store;
   model::BaselineConfig ranker;
   rank::BlendConfig blend;  // [ranker] too: the candidate sources of model/rank/ and the seen-share cap
+  rank::RankerModelConfig ranker_model;  // [ranker] model_*: the learnt ranking model
   ModelSection model;
   RetrainSection retrain;
   eval::PrequentialConfig eval;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "base/log.h"
@@ -13,6 +14,8 @@
 #include "model/baseline_ranker.h"
 #include "model/pinsage_ranker.h"
 #include "model/rank/list_blend.h"
+#include "model/rank/ranker_registry.h"
+#include "model/rank/ranker_trainer.h"
 #include "model/refresher.h"
 #include "model/registry.h"
 #include "model/retrain.h"
@@ -92,6 +95,8 @@ class Pipeline::Impl {
         evaluator_(config.eval),
         trigger_(config.retrain.retrain) {
     for (const model::ItemDescription& d : catalogue) pinsage_ranker_.ObserveItem(d.item, d.attributes);
+    if (config_.ranker_model.dir.empty()) config_.ranker_model.dir = config_.store.path + "-ranker";
+    if (config_.ranker_model.enabled) StartLearntRanker(catalogue);
     // Live, training runs on a thread of its own; replay trains inline, in event time.
     if (refresher_ && !inline_refresh_) {
       retrainer_ = std::make_unique<model::Retrainer>(config.retrain.retrain, config.retrain.thread_nice);
@@ -110,13 +115,17 @@ class Pipeline::Impl {
 
   std::atomic<bool> stop{false};
   std::atomic<bool> retrain_demanded{false};
+  std::atomic<bool> ranker_training_demanded{false};
   std::mutex activation_mu;
-  std::string activation_requested;  // guarded by activation_mu
+  std::string activation_requested;         // guarded by activation_mu
+  std::string ranker_activation_requested;  // guarded by activation_mu
   PipelineStats stats;
   std::vector<ModelEvent> model_events;
   const eval::PrequentialEvaluator& evaluator() const { return evaluator_; }
   const store::GraphStore& store() const { return *store_; }
   const std::string& model_root() const { return config_.model.refresher.model_root; }
+  bool learns_ranker() const { return samples_ != nullptr; }
+  const std::string& ranker_root() const { return config_.ranker_model.dir; }
 
  private:
   static SchedulerConfig Scheduling(const PipelineSection& p) {
@@ -150,6 +159,16 @@ class Pipeline::Impl {
   void OnRetrainOutcome(const Result<model::RetrainOutcome>& outcome);
   void OnSwap();
   void Republish();
+  // The learnt ranker: its features fed from the catalogue, its active version
+  // restored (LATEST under ranker.model_dir), its trainer started (live only).
+  void StartLearntRanker(const std::vector<model::ItemDescription>& catalogue);
+  // Before a batch applies: one labelled slate per labelling event of it.
+  void CollectRankerSamples();
+  // Each turn: an operator's activation, a finished training, and a new one when due.
+  void ManageRanker();
+  void OnRankerOutcome(const Result<rank::RankerOutcome>& outcome);
+  // Serves `version` of ranker.model_dir; refused (the active ranker stays) when it does not load.
+  void ActivateRanker(const std::string& version);
 
   Config config_;
   // Declared in dependency order: the ends outlive everything that uses them.
@@ -163,7 +182,12 @@ class Pipeline::Impl {
   ListScheduler scheduler_;
   model::BaselineRanker ranker_;  // the fallback, and the owner of filters and trending
   model::PinSageRanker pinsage_ranker_;
-  rank::ListBlender blender_;  // the final list: the ranker's, fused with the user's open items
+  rank::ListBlender blender_;  // the final list: the ranker's list and the sources, by the learnt ranker or the hand blend
+  // The learnt ranker's training data and trainer (null when ranker.model is off).
+  std::unique_ptr<rank::SampleBuffer> samples_;
+  std::unique_ptr<rank::RankerTrainer> ranker_trainer_;  // live only: replay trains inline, in event time
+  uint64_t samples_at_training_ = 0;                     // samples_->added() when the last training started
+  EpochMillis ranker_trained_at_ = 0;                    // event time of the last training (0: none yet)
   std::unique_ptr<model::Refresher> refresher_;  // null: no model configured
   bool inline_refresh_;
   Clock::TimePoint last_inline_tick_{};
@@ -287,6 +311,7 @@ Result<bool> Pipeline::Impl::Ingest() {
     if (!intake_.staged()) return false;  // only redeliveries
     // Test, then train: each positive meets the list its user holds now.
     for (const Event& e : intake_.events()) evaluator_.Observe(e);
+    CollectRankerSamples();
   }
   const size_t items_before = store_->view().num_items();
   auto committed = intake_.TryCommit();
@@ -302,7 +327,13 @@ Result<bool> Pipeline::Impl::Ingest() {
     unreflected_since_.emplace(u.value, arrival);
   }
   if (blender_.learns()) {
-    for (const store::EdgeDelta& d : (*committed)->edges) blender_.Observe(d.user, d.item, d.ts);  // applied only, in order
+    for (const store::EdgeDelta& d : (*committed)->edges) blender_.Observe(d);  // applied only, in order
+  }
+  if (blender_.features()) {
+    // New items and items whose metadata changed: their attributes, for the affinity features.
+    for (ItemId i : (*committed)->described_items) {
+      if (auto attrs = store_->GetAttributes(EventType::kItem, store_->ExternalId(i)); attrs.ok()) blender_.ObserveItem(i, *attrs);
+    }
   }
   ForwardChanges(std::move(**committed), items_before);
   return true;
@@ -512,6 +543,149 @@ void Pipeline::Impl::Republish() {
   }
 }
 
+void Pipeline::Impl::StartLearntRanker(const std::vector<model::ItemDescription>& catalogue) {
+  const rank::RankerModelConfig& rc = config_.ranker_model;
+  blender_.EnableFeatures(rc.features);
+  for (const model::ItemDescription& d : catalogue) blender_.ObserveItem(d.item, d.attributes);
+  samples_ = std::make_unique<rank::SampleBuffer>(rc.max_groups);
+  // The interval counts from the newest training in the registry, across restarts.
+  for (const rank::RankerManifest& m : rank::ListRankerVersions(rc.dir)) {
+    ranker_trained_at_ = std::max(ranker_trained_at_, m.snapshot_event_time);
+  }
+  if (const std::string latest = model::LatestVersion(rc.dir); !latest.empty()) ActivateRanker(latest);
+  if (!blender_.model()) RECD_INFO("ranker: no learnt ranking model under " << rc.dir << " yet; the hand blend orders the lists");
+  if (!inline_refresh_) ranker_trainer_ = std::make_unique<rank::RankerTrainer>(rc);
+}
+
+void Pipeline::Impl::ActivateRanker(const std::string& version) {
+  const std::string& root = config_.ranker_model.dir;
+  const std::string serving = blender_.model() ? blender_.model_version() : "the hand blend";
+  auto model = rank::LoadRankerVersion(root, version);
+  Status s = model.ok() ? rank::ActivateRankerVersion(root, version) : model.status();
+  if (!s.ok()) {
+    stats.ranker_failures.fetch_add(1, std::memory_order_relaxed);
+    RECD_ERROR("ranker " << version << " refused; " << serving << " keeps ordering the lists: " << s.ToString());
+    return;
+  }
+  blender_.SetModel(std::move(*model), version);
+  stats.ranker_active.store(1, std::memory_order_relaxed);
+  model_events.push_back({store_->LatestEventTime(), "ranker-swap", serving + " -> " + version});
+  RECD_INFO("ranker " << version << " orders the lists (was " << serving << ")");
+}
+
+void Pipeline::Impl::CollectRankerSamples() {
+  if (!samples_) return;
+  const rank::RankerLabels labels = config_.ranker_model.labels;
+  const store::GraphView& view = store_->view();
+  for (const Event& e : intake_.events()) {
+    if (!IsInteraction(e.type)) continue;
+    const auto user = store_->FindUser(e.user_id);
+    const auto item = store_->FindItem(e.item_id);
+    if (!user || !item || user->value >= view.num_users()) continue;  // nothing known yet to rank for them
+    const bool positive = eval::IsPositive(e, config_.eval);
+    const bool discovery = view.TypesOf(*user, *item) == 0;
+    const bool labelled = labels == rank::RankerLabels::kPositives   ? positive
+                          : labels == rank::RankerLabels::kDiscovery ? discovery
+                                                                     : positive || discovery;
+    if (!labelled) continue;
+    // The slate this user held now: the same sources and ranker that make their list.
+    const rank::Slate slate = blender_.Gather(*user, pinsage_ranker_.Recommend(*user, clock_.WallMillis(), live_.get()));
+    const auto taken = std::find_if(slate.begin(), slate.end(), [&](const rank::SlateEntry& s) { return s.item == item->value; });
+    if (taken == slate.end()) {
+      stats.ranker_sample_misses.fetch_add(1, std::memory_order_relaxed);  // no ordering could have listed it
+      continue;
+    }
+    rank::SampleGroup group;
+    group.ts = e.ts;
+    group.taken = static_cast<uint32_t>(taken - slate.begin());
+    blender_.features()->Build(*user, e.ts, slate, &group.rows);
+    samples_->Add(std::move(group));
+    stats.ranker_samples.fetch_add(1, std::memory_order_relaxed);
+  }
+  stats.ranker_buffered.store(samples_->size(), std::memory_order_relaxed);
+}
+
+void Pipeline::Impl::ManageRanker() {
+  if (!samples_) return;
+  {
+    std::string version;
+    {
+      std::lock_guard<std::mutex> lock(activation_mu);
+      version.swap(ranker_activation_requested);
+    }
+    if (!version.empty()) ActivateRanker(version);
+  }
+  if (ranker_trainer_) {
+    if (auto outcome = ranker_trainer_->TakeOutcome()) OnRankerOutcome(*outcome);
+  }
+  const bool demanded = ranker_training_demanded.exchange(false);
+  if (ranker_trainer_ && ranker_trainer_->busy()) {
+    if (demanded) RECD_INFO("ranker: training asked for while one is running; the running one stands");
+    return;
+  }
+  const rank::RankerModelConfig& rc = config_.ranker_model;
+  if (samples_->size() < rc.min_groups) {
+    if (demanded) RECD_INFO("ranker: training asked for with " << samples_->size() << " labelled slates; it needs "
+                                                                << rc.min_groups << " (ranker.model_min_groups)");
+    return;
+  }
+  const uint64_t fresh = samples_->added() - samples_at_training_;
+  const EpochMillis now = store_->LatestEventTime();
+  std::string trigger;
+  if (demanded) {
+    trigger = "operator request";
+  } else if (fresh == 0) {
+    return;  // nothing new to learn from
+  } else if (ranker_trained_at_ == 0) {
+    trigger = "first " + std::to_string(samples_->size()) + " labelled slates";
+  } else if (rc.train_every > 0 && fresh >= rc.train_every) {
+    trigger = std::to_string(fresh) + " new labelled slates";
+  } else if (rc.interval_ms > 0 && now - ranker_trained_at_ >= rc.interval_ms) {
+    trigger = "interval";
+  }
+  if (trigger.empty()) return;
+  samples_at_training_ = samples_->added();
+  ranker_trained_at_ = now;
+  rank::RankerJob job;
+  job.groups = samples_->Snapshot();
+  job.active = blender_.model();
+  job.active_version = blender_.model_version();
+  job.trigger = trigger;
+  job.now = now;
+  RECD_INFO("ranker: training at event time " << FormatRfc3339(now) << " (" << trigger << ") on " << job.groups.size()
+                                              << " labelled slates; active: "
+                                              << (job.active ? job.active_version : "the hand blend"));
+  if (ranker_trainer_) {
+    ranker_trainer_->Submit(std::move(job));
+  } else {
+    OnRankerOutcome(rank::TrainRanker(job, rc));  // replay: in event time, on this thread
+  }
+}
+
+void Pipeline::Impl::OnRankerOutcome(const Result<rank::RankerOutcome>& outcome) {
+  const EpochMillis now = store_->LatestEventTime();
+  if (!outcome.ok()) {
+    stats.ranker_failures.fetch_add(1, std::memory_order_relaxed);
+    RECD_ERROR("ranker training failed; the active ranker keeps serving: " << outcome.status().ToString());
+    model_events.push_back({now, "ranker", "failed: " + outcome.status().message()});
+    return;
+  }
+  const rank::RankerManifest& m = outcome->manifest;
+  stats.ranker_trainings.fetch_add(1, std::memory_order_relaxed);
+  stats.ranker_last_seconds.store(m.seconds, std::memory_order_relaxed);
+  stats.ranker_last_candidate_hr.store(m.candidate_hr, std::memory_order_relaxed);
+  stats.ranker_last_active_hr.store(m.active_hr, std::memory_order_relaxed);
+  RECD_INFO("ranker: candidate " << m.version << " trained in " << m.seconds << " s on " << m.train_groups
+                                 << " labelled slates; " << m.decision);
+  model_events.push_back({m.snapshot_event_time, "ranker", m.version + " " + m.decision});
+  if (!m.promoted) return;
+  stats.ranker_promotions.fetch_add(1, std::memory_order_relaxed);
+  const std::string previous = blender_.model() ? blender_.model_version() : "the hand blend";
+  blender_.SetModel(outcome->model, m.version);  // LATEST already names it
+  stats.ranker_active.store(1, std::memory_order_relaxed);
+  model_events.push_back({now, "ranker-swap", previous + " -> " + m.version});
+}
+
 void Pipeline::Impl::UpdateGauges() {
   const store::GraphView& view = store_->view();
   stats.users.store(view.num_users(), std::memory_order_relaxed);
@@ -589,6 +763,7 @@ Status Pipeline::Impl::Run() {
       failure = s;
       break;
     }
+    ManageRanker();
     // Records arriving means intake is busy: ranking then gets its share of this
     // turn's time. An idle turn ranks for one slice.
     RankDue(*ingested, SystemClock().Now() - turn_start, /*drain=*/false);
@@ -632,14 +807,15 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, Pipelin
   RECD_CHECK(ends.store && ends.source && ends.sink, "a pipeline needs a store, a source and a sink");
   std::unique_ptr<model::Refresher> refresher;
   std::vector<model::ItemDescription> catalogue;
+  if (config.ranker_model.enabled) catalogue = Catalogue(*ends.store);  // the learnt ranker's attribute features
   if (!config.model.refresher.model_root.empty()) {
     RestoreActiveVersion(*ends.store, config.model.refresher.model_root);
     for (const std::string& name : model::RemoveAbandoned(config.model.refresher.model_root)) {
       RECD_INFO("removed " << name << " from " << config.model.refresher.model_root << ": left by a killed writer");
     }
     // Read once: the refresher's copy, and the ranker's categories when a cap is set.
-    catalogue = Catalogue(*ends.store);
-    const bool categories = config.model.ranker.category_cap > 0;
+    if (catalogue.empty()) catalogue = Catalogue(*ends.store);
+    const bool categories = config.model.ranker.category_cap > 0 || config.ranker_model.enabled;
     auto created = model::Refresher::Create(config.model.refresher, ends.store->view(),
                                             categories ? catalogue : std::move(catalogue));
     if (!created.ok()) return created.status();
@@ -680,12 +856,22 @@ const PipelineStats& Pipeline::stats() const { return impl_->stats; }
 const std::vector<ModelEvent>& Pipeline::model_events() const { return impl_->model_events; }
 
 Status Pipeline::RequestRetrain() {
-  if (impl_->model_root().empty()) return Status::InvalidArgument("no model.dir is configured: nothing to retrain into");
-  impl_->retrain_demanded.store(true);
+  if (impl_->model_root().empty() && !impl_->learns_ranker()) {
+    return Status::InvalidArgument("no model.dir is configured and ranker.model is off: nothing to retrain");
+  }
+  if (!impl_->model_root().empty()) impl_->retrain_demanded.store(true);
+  if (impl_->learns_ranker()) impl_->ranker_training_demanded.store(true);
   return Status::Ok();
 }
 
 Status Pipeline::RequestActivate(const std::string& version) {
+  if (rank::IsRankerVersionName(version)) {
+    if (!impl_->learns_ranker()) return Status::InvalidArgument("ranker.model is off: no ranker version can serve");
+    RECD_RETURN_IF_ERROR(rank::LoadRankerVersion(impl_->ranker_root(), version).status());
+    std::lock_guard<std::mutex> lock(impl_->activation_mu);
+    impl_->ranker_activation_requested = version;
+    return Status::Ok();
+  }
   if (impl_->model_root().empty()) return Status::InvalidArgument("no model.dir is configured");
   RECD_RETURN_IF_ERROR(model::CheckVersion(impl_->model_root(), version));
   std::lock_guard<std::mutex> lock(impl_->activation_mu);
@@ -694,10 +880,21 @@ Status Pipeline::RequestActivate(const std::string& version) {
 }
 
 Result<std::string> Pipeline::ModelsJson() const {
-  if (impl_->model_root().empty()) return Status::NotFound("no model.dir is configured");
-  auto versions = model::ListVersions(impl_->model_root());
-  if (!versions.ok()) return versions.status();
-  return model::VersionsJson(*versions);
+  if (impl_->model_root().empty() && !impl_->learns_ranker()) {
+    return Status::NotFound("no model.dir is configured and ranker.model is off");
+  }
+  nlohmann::json all = nlohmann::json::array();
+  if (!impl_->model_root().empty()) {
+    auto versions = model::ListVersions(impl_->model_root());
+    if (!versions.ok()) return versions.status();
+    all = nlohmann::json::parse(model::VersionsJson(*versions));
+  }
+  if (impl_->learns_ranker()) {
+    for (auto& v : nlohmann::json::parse(rank::RankerVersionsJson(rank::ListRankerVersions(impl_->ranker_root())))) {
+      all.push_back(std::move(v));
+    }
+  }
+  return all.dump();
 }
 const eval::PrequentialEvaluator& Pipeline::evaluator() const { return impl_->evaluator(); }
 const store::GraphStore& Pipeline::store() const { return impl_->store(); }

@@ -41,7 +41,10 @@ struct PipelineEnds {
 // A retraining or a model swap, at the store's event time (replay plots them).
 struct ModelEvent {
   EpochMillis event_time = 0;
-  std::string kind;    // "retrain" (a candidate finished: `detail` is the decision) or "swap"
+  // "retrain" (a PinSage candidate finished: `detail` is the decision), "swap"
+  // (another PinSage version serves), "ranker" (a learnt-ranker candidate
+  // finished) or "ranker-swap" (another ranker orders the lists).
+  std::string kind;
   std::string detail;
 };
 

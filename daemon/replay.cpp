@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "base/log.h"
@@ -148,9 +149,11 @@ Status RunReplay(Config config, const ReplayOptions& options) {
   if (!options.metrics_out.empty()) RECD_RETURN_IF_ERROR(WriteMetrics(pipeline->evaluator(), options.metrics_out));
   const std::vector<ModelEvent>& events = pipeline->model_events();
   if (!events.empty()) {
-    size_t retrains = 0, swaps = 0;
-    for (const ModelEvent& e : events) ++(e.kind == "swap" ? swaps : retrains);
-    std::printf("model: %zu retrainings, %zu swaps:\n", retrains, swaps);
+    std::map<std::string, size_t> by_kind;
+    for (const ModelEvent& e : events) ++by_kind[e.kind];
+    std::string counts;
+    for (const auto& [kind, n] : by_kind) counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + kind;
+    std::printf("model events: %s:\n", counts.c_str());
     for (const ModelEvent& e : events) {
       std::printf("  %s %-7s %s\n", FormatRfc3339(e.event_time).c_str(), e.kind.c_str(), e.detail.c_str());
     }

@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config ccache git
   librdkafka-dev librocksdb-dev libsimdjson-dev libtorch-dev libopenblas0-pthread libhnswlib-dev
   libboost-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
-  libsystemd-dev prometheus-cpp-dev nlohmann-json3-dev gnuplot-nox libeigen3-dev
+  libsystemd-dev prometheus-cpp-dev nlohmann-json3-dev gnuplot-nox libeigen3-dev libxgboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   maven default-jre-headless
 )

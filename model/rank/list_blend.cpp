@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+
+#include "base/log.h"
 
 namespace recd::rank {
 
@@ -11,68 +14,112 @@ ListBlender::ListBlender(const store::GraphStore& store, const model::BaselineRa
   // The registry of sources: each with its weight and list depth; weight 0 leaves it out.
   if (config_.viewed_weight > 0) {
     open_items_ = std::make_unique<OpenItemsSource>(store, filters);
-    sources_.push_back({open_items_.get(), config_.viewed_weight, config_.viewed_items});
+    sources_.push_back({open_items_.get(), SourceSlot::kViewed, config_.viewed_weight, config_.viewed_items});
   }
   if (config_.sequence_weight > 0) {
     sequence_ = std::make_unique<SequenceSource>(filters, config_.sequence);
-    sources_.push_back({sequence_.get(), config_.sequence_weight, config_.sequence_items});
+    sources_.push_back({sequence_.get(), SourceSlot::kSequence, config_.sequence_weight, config_.sequence_items});
   }
   if (config_.covisit_weight > 0) {
     covisit_ = std::make_unique<CoVisitSource>(store, filters, config_.covisit);
-    sources_.push_back({covisit_.get(), config_.covisit_weight, config_.covisit_items});
+    sources_.push_back({covisit_.get(), SourceSlot::kCoVisit, config_.covisit_weight, config_.covisit_items});
   }
   if (config_.unseen_trending_weight > 0) {
     unseen_trending_ = std::make_unique<UnseenTrendingSource>(store, filters);
-    sources_.push_back({unseen_trending_.get(), config_.unseen_trending_weight, config_.unseen_trending_items});
+    sources_.push_back({unseen_trending_.get(), SourceSlot::kUnseenTrending, config_.unseen_trending_weight, config_.unseen_trending_items});
   }
 }
 
-void ListBlender::Observe(UserId user, ItemId item, EpochMillis ts) {
-  if (sequence_) sequence_->Observe(user, item, ts);
-  if (covisit_) covisit_->Observe(user, item, ts);
+void ListBlender::EnableFeatures(FeatureConfig config) {
+  features_ = std::make_unique<FeatureBuilder>(store_, config);
 }
 
-RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) const {
-  const bool fuse = !sources_.empty();
-  const size_t category_cap = diversity_ ? diversity_->config().category_cap : 0;
-  const bool cap = config_.max_seen_share < 1.0 || category_cap > 0;
-  if (!fuse && !cap) return ranked;
-  const store::GraphView& view = store_.view();
-  struct Fused {
-    std::string item_id;
-    uint32_t item;
-    float score;
-    ReasonSet reasons;
-  };
-  std::vector<Fused> fused;
+void ListBlender::SetModel(std::shared_ptr<const RankingModel> model, std::string version) {
+  RECD_CHECK(!model || features_, "a learnt ranker needs EnableFeatures first");
+  model_ = std::move(model);
+  model_version_ = model_ ? std::move(version) : std::string();
+}
+
+void ListBlender::Observe(const store::EdgeDelta& edge) {
+  if (sequence_) sequence_->Observe(edge.user, edge.item, edge.ts);
+  if (covisit_) covisit_->Observe(edge.user, edge.item, edge.ts);
+  if (features_) features_->Observe(edge.user, edge.item, edge.ts, edge.types);
+}
+
+void ListBlender::ObserveItem(ItemId item, const Attributes& attributes) {
+  if (features_) features_->ObserveItem(item, attributes);
+}
+
+Slate ListBlender::Gather(UserId user, const RecommendationList& ranked) const {
+  Slate slate;
+  const auto ranker = static_cast<size_t>(SourceSlot::kRanker);
   for (size_t r = 0; r < ranked.items.size(); ++r) {
     const auto id = store_.FindItem(ranked.items[r].item_id);
     if (!id) continue;
-    fused.push_back({ranked.items[r].item_id, id->value, 1.0f / (config_.rrf_k + r + 1),
-                     ranked.items[r].reasons});
+    SlateEntry e;
+    e.item_id = ranked.items[r].item_id;
+    e.item = id->value;
+    e.blend = 1.0f / (config_.rrf_k + r + 1);
+    e.reasons = ranked.items[r].reasons;
+    e.source_score[ranker] = ranked.items[r].score;
+    e.source_rank[ranker] = static_cast<uint16_t>(std::min<size_t>(r + 1, UINT16_MAX));
+    slate.push_back(std::move(e));
   }
   std::vector<Candidate> proposed;
   for (const Weighted& w : sources_) {
     proposed.clear();
     w.source->Propose(user, w.limit, &proposed);
+    const auto slot = static_cast<size_t>(w.slot);
     for (size_t r = 0; r < proposed.size(); ++r) {
-      const float add = w.weight / (config_.rrf_k + r + 1);
       const uint32_t item = proposed[r].item;
-      auto it = std::find_if(fused.begin(), fused.end(), [&](const Fused& f) { return f.item == item; });
-      if (it == fused.end()) {
-        fused.push_back({store_.ExternalId(ItemId(item)), item, add, ReasonSet{w.source->reason()}});
-      } else {
-        it->score += add;
-        it->reasons.Add(w.source->reason());
+      auto it = std::find_if(slate.begin(), slate.end(), [&](const SlateEntry& e) { return e.item == item; });
+      if (it == slate.end()) {
+        SlateEntry e;
+        e.item_id = store_.ExternalId(ItemId(item));
+        e.item = item;
+        it = slate.insert(slate.end(), std::move(e));
       }
+      it->blend += w.weight / (config_.rrf_k + r + 1);
+      it->reasons.Add(w.source->reason());
+      it->source_score[slot] = proposed[r].score;
+      it->source_rank[slot] = static_cast<uint16_t>(std::min<size_t>(r + 1, UINT16_MAX));
     }
   }
-  std::stable_sort(fused.begin(), fused.end(), [](const Fused& a, const Fused& b) { return a.score > b.score; });
+  std::stable_sort(slate.begin(), slate.end(), [](const SlateEntry& a, const SlateEntry& b) { return a.blend > b.blend; });
+  return slate;
+}
+
+bool ListBlender::OrderByModel(UserId user, Slate* slate) const {
+  if (!model_ || slate->empty()) return false;
+  rows_.clear();
+  features_->Build(user, store_.LatestEventTime(), *slate, &rows_);
+  if (!model_->Predict(rows_.data(), slate->size(), &scores_).ok()) return false;
+  std::vector<size_t> order(slate->size());
+  for (size_t n = 0; n < order.size(); ++n) order[n] = n;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores_[a] > scores_[b]; });
+  Slate sorted;
+  sorted.reserve(slate->size());
+  for (size_t n : order) {
+    sorted.push_back(std::move((*slate)[n]));
+    sorted.back().blend = scores_[n];  // the list's score: the model's
+  }
+  *slate = std::move(sorted);
+  return true;
+}
+
+RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) const {
+  const bool fuse = !sources_.empty() || model_;
+  const size_t category_cap = diversity_ ? diversity_->config().category_cap : 0;
+  const bool cap = config_.max_seen_share < 1.0 || category_cap > 0;
+  if (!fuse && !cap) return ranked;
+  const store::GraphView& view = store_.view();
+  Slate fused = Gather(user, ranked);
+  const bool learnt = OrderByModel(user, &fused);
   if (category_cap > 0) {
     // model.category_cap: items past their category's cap move behind all others, in order.
     std::vector<std::pair<uint32_t, size_t>> per_category;  // (category, items so far)
-    std::vector<Fused> within, past;
-    for (Fused& f : fused) {
+    std::vector<SlateEntry> within, past;
+    for (SlateEntry& f : fused) {
       const uint32_t c = diversity_->CategoryOf(ItemId(f.item));
       auto it = std::find_if(per_category.begin(), per_category.end(), [&](const auto& p) { return p.first == c; });
       if (c != 0 && it == per_category.end()) it = per_category.insert(per_category.end(), {c, 0});
@@ -87,12 +134,12 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
   // share of 0.25 puts them at places 1, 5, 9, ... of the list and of its top
   // 10. Touched items left over fill the end when nothing else is left.
   const bool known = user.value < view.num_users();
-  std::vector<const Fused*> chosen, capped;  // capped: touched items waiting for a place, best first
+  std::vector<const SlateEntry*> chosen, capped;  // capped: touched items waiting for a place, best first
   size_t seen = 0, next_capped = 0;
   auto seen_allowed = [&] {
     return static_cast<double>(seen + 1) <= std::ceil(config_.max_seen_share * static_cast<double>(chosen.size() + 1) - 1e-9);
   };
-  for (const Fused& f : fused) {
+  for (const SlateEntry& f : fused) {
     // A waiting touched item outranks `f`: it goes first as soon as the cap allows.
     while (chosen.size() < k && next_capped < capped.size() && seen_allowed()) {
       chosen.push_back(capped[next_capped++]);
@@ -110,7 +157,8 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
   while (chosen.size() < k && next_capped < capped.size()) chosen.push_back(capped[next_capped++]);  // nothing else left
   RecommendationList out = std::move(ranked);
   out.items.clear();
-  for (const Fused* f : chosen) out.items.push_back({f->item_id, f->score, f->reasons});
+  for (const SlateEntry* f : chosen) out.items.push_back({f->item_id, f->blend, f->reasons});
+  if (learnt) out.model_version += "+ranker-" + model_version_;
   if (!out.items.empty() && out.source != ListSource::kPersonalized &&
       std::any_of(out.items.begin(), out.items.end(),
                   [](const ScoredItem& i) { return i.reasons.HasOtherThan(Reason::kTrending); })) {

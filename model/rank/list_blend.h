@@ -1,8 +1,13 @@
-// recd::rank — ListBlender: the hand blend that puts the candidate sources of
-// this folder (open items, sequence, co-visitation, unseen trending) beside the ranker's list (co-occurrence or
-// PinSage), by weighted reciprocal rank fusion: score = sum over sources of
-// weight / (rrf_k + rank), rank 1-based, so sources on different scales mix
-// without calibration. The sources are registered in the constructor. Each item keeps the reasons of every source that proposed it.
+// recd::rank — ListBlender: makes the final list. It gathers the slate, the
+// ranker's list (co-occurrence or PinSage) and the candidate sources of this
+// folder (open items, sequence, co-visitation, unseen trending), and orders it:
+//   - by the learnt RankingModel when one serves (SetModel), over
+//     FeatureBuilder's features;
+//   - else by the hand blend, weighted reciprocal rank fusion: score = sum over
+//     sources of weight / (rrf_k + rank), rank 1-based, so sources on different
+//     scales mix without calibration.
+// The sources are registered in the constructor. Each item keeps the reasons
+// of every source that proposed it.
 // `max_seen_share` caps the share of items the user already touched (any type)
 // in every prefix of the list, top 10 included; past the cap only when nothing
 // else is left. Runs on the
@@ -10,9 +15,13 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "model/pinsage_ranker.h"
+#include "model/rank/features.h"
 #include "model/rank/open_items.h"
+#include "model/rank/ranking_model.h"
+#include "model/rank/slate.h"
 #include "model/rank/sequence_source.h"
 #include "model/rank/trending_source.h"
 
@@ -42,10 +51,24 @@ class ListBlender {
   ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config,
               const model::PinSageRanker* diversity = nullptr);
 
-  // Whether Observe has any source to feed (callers may skip the id lookups otherwise).
-  bool learns() const { return sequence_ != nullptr || covisit_ != nullptr; }
-  // After each commit, every interaction in order.
-  void Observe(UserId user, ItemId item, EpochMillis ts);
+  // Keeps the learnt ranker's features from here on (Observe and ObserveItem feed them).
+  void EnableFeatures(FeatureConfig config);
+  const FeatureBuilder* features() const { return features_.get(); }
+  // The model that orders slates from now on (null: the hand blend); needs EnableFeatures.
+  void SetModel(std::shared_ptr<const RankingModel> model, std::string version);
+  const std::shared_ptr<const RankingModel>& model() const { return model_; }
+  const std::string& model_version() const { return model_version_; }
+
+  // Whether Observe has anything to feed (callers may skip the id lookups otherwise).
+  bool learns() const { return sequence_ != nullptr || covisit_ != nullptr || features_ != nullptr; }
+  // After each commit, every applied interaction in order.
+  void Observe(const store::EdgeDelta& edge);
+  // An item's attributes, at start and whenever they change (for the features).
+  void ObserveItem(ItemId item, const Attributes& attributes);
+
+  // Every candidate for `user`: the ranker's `ranked` list and each source's, with
+  // per-source scores and ranks and the hand blend's score, best blend first.
+  Slate Gather(UserId user, const RecommendationList& ranked) const;
   // The final list for `user` from the ranker's `ranked` list (k = ranked.k).
   RecommendationList Blend(UserId user, RecommendationList ranked) const;
 
@@ -54,9 +77,12 @@ class ListBlender {
  private:
   struct Weighted {
     const CandidateSource* source;
+    SourceSlot slot;
     float weight;
     size_t limit;
   };
+  // Orders `slate` by the model; false (slate untouched) when none serves or it fails.
+  bool OrderByModel(UserId user, Slate* slate) const;
   const store::GraphStore& store_;
   BlendConfig config_;
   const model::PinSageRanker* diversity_;
@@ -65,6 +91,10 @@ class ListBlender {
   std::unique_ptr<CoVisitSource> covisit_;
   std::unique_ptr<UnseenTrendingSource> unseen_trending_;
   std::vector<Weighted> sources_;  // those with a weight > 0
+  std::unique_ptr<FeatureBuilder> features_;   // null: no learnt ranking
+  std::shared_ptr<const RankingModel> model_;  // null: the hand blend orders
+  std::string model_version_;
+  mutable std::vector<float> rows_, scores_;   // scratch of OrderByModel
 };
 
 }  // namespace recd::rank

@@ -1,0 +1,243 @@
+#include "model/rank/ranker_registry.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "base/time.h"
+#include "model/rank/features.h"
+
+namespace recd::rank {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kModelFile = "model.json";
+constexpr const char* kManifestFile = "ranker.json";
+
+uint64_t Fnv1a64(const std::string& bytes) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string Hex(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Writes and fsyncs `path`.
+Status WriteDurable(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError("cannot create " + path);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return Status::IoError("cannot write " + path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  return synced ? Status::Ok() : Status::IoError("cannot fsync " + path);
+}
+
+void SyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+Result<std::string> ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+json FeatureNames() {
+  json names = json::array();
+  for (const char* n : kFeatureNames) names.push_back(n);
+  return names;
+}
+
+json ToJson(const RankerManifest& m) {
+  return json{{"version", m.version},
+              {"created_at", m.created_at},
+              {"parent", m.parent},
+              {"trigger", m.trigger},
+              {"snapshot_event_time", m.snapshot_event_time},
+              {"train_groups", m.train_groups},
+              {"validation_groups", m.validation_groups},
+              {"candidate_hr", m.candidate_hr},
+              {"active_hr", m.active_hr},
+              {"decision", m.decision},
+              {"promoted", m.promoted},
+              {"seconds", m.seconds}};
+}
+
+std::string Latest(const std::string& root) {
+  auto text = ReadAll(root + "/LATEST");
+  if (!text.ok()) return "";
+  std::string v = *text;
+  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+  return v;
+}
+
+}  // namespace
+
+bool IsRankerVersionName(const std::string& name) {
+  return name.size() == 5 && name[0] == 'r' &&
+         std::all_of(name.begin() + 1, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+Result<std::string> WriteRankerVersion(const std::string& root, const RankingModel& model, RankerManifest manifest) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) return Status::IoError("cannot create ranker directory " + root + ": " + ec.message());
+  int highest = 0;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (IsRankerVersionName(name)) highest = std::max(highest, std::stoi(name.substr(1)));
+  }
+  if (highest >= 9999) return Status::Internal("ranker versions under " + root + " reached r9999");
+  char name[16];
+  std::snprintf(name, sizeof name, "r%04d", highest + 1);
+  manifest.version = name;
+  if (manifest.created_at.empty()) manifest.created_at = FormatRfc3339(WallClockMillis());
+  auto bytes = model.Serialize();
+  if (!bytes.ok()) return bytes.status();
+  json j = ToJson(manifest);
+  j["features"] = FeatureNames();
+  j["model_fnv1a64"] = Hex(Fnv1a64(*bytes));
+  const std::string tmp = root + "/.tmp-" + name + "-" + std::to_string(::getpid());
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directory(tmp, ec)) return Status::IoError("cannot create " + tmp);
+  RECD_RETURN_IF_ERROR(WriteDurable(tmp + "/" + kModelFile, *bytes));
+  RECD_RETURN_IF_ERROR(WriteDurable(tmp + "/" + kManifestFile, j.dump(2) + "\n"));
+  SyncDir(tmp);
+  if (std::rename(tmp.c_str(), (root + "/" + name).c_str()) != 0) {
+    return Status::IoError("cannot rename " + tmp + " to " + root + "/" + name);
+  }
+  SyncDir(root);
+  return std::string(name);
+}
+
+Result<std::shared_ptr<const RankingModel>> LoadRankerVersion(const std::string& root, const std::string& version) {
+  if (!IsRankerVersionName(version)) {
+    return Status::InvalidArgument("'" + version + "' is not a ranker version name (rNNNN, as `recctl models` lists them)");
+  }
+  const std::string dir = root + "/" + version;
+  auto manifest_text = ReadAll(dir + "/" + kManifestFile);
+  if (!manifest_text.ok()) return Status::NotFound("ranker " + version + ": no " + dir + "/" + kManifestFile);
+  json manifest;
+  try {
+    manifest = json::parse(*manifest_text);
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument("ranker " + version + ": " + kManifestFile + " is not JSON: " + e.what());
+  }
+  if (manifest.value("features", json()) != FeatureNames()) {
+    return Status::InvalidArgument("ranker " + version + " was trained on other features than this recd builds (" +
+                                   std::to_string(kNumFeatures) + " named in rank/features.cpp); retrain it");
+  }
+  auto bytes = ReadAll(dir + "/" + kModelFile);
+  if (!bytes.ok()) return Status::NotFound("ranker " + version + ": no " + dir + "/" + kModelFile);
+  const std::string want = manifest.value("model_fnv1a64", std::string());
+  if (Hex(Fnv1a64(*bytes)) != want) {
+    return Status::Corruption("ranker " + version + ": " + kModelFile + " does not match its checksum (" + want +
+                            "); the file is corrupt");
+  }
+  auto model = RankingModel::Deserialize(*bytes, kNumFeatures);
+  if (!model.ok()) return Status::InvalidArgument("ranker " + version + ": " + model.status().message());
+  return model;
+}
+
+Status ActivateRankerVersion(const std::string& root, const std::string& version) {
+  RECD_RETURN_IF_ERROR(LoadRankerVersion(root, version).status());
+  const std::string tmp = root + "/LATEST.tmp-" + std::to_string(::getpid());
+  RECD_RETURN_IF_ERROR(WriteDurable(tmp, version + "\n"));
+  if (std::rename(tmp.c_str(), (root + "/LATEST").c_str()) != 0) return Status::IoError("cannot update " + root + "/LATEST");
+  SyncDir(root);
+  return Status::Ok();
+}
+
+std::vector<RankerManifest> ListRankerVersions(const std::string& root) {
+  std::vector<RankerManifest> out;
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (IsRankerVersionName(name)) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  const std::string latest = Latest(root);
+  for (const std::string& name : names) {
+    auto text = ReadAll(root + "/" + name + "/" + kManifestFile);
+    if (!text.ok()) continue;
+    try {
+      const json j = json::parse(*text);
+      RankerManifest m;
+      m.version = name;
+      m.created_at = j.value("created_at", "");
+      m.parent = j.value("parent", "");
+      m.trigger = j.value("trigger", "");
+      m.snapshot_event_time = j.value("snapshot_event_time", EpochMillis{0});
+      m.train_groups = j.value("train_groups", size_t{0});
+      m.validation_groups = j.value("validation_groups", size_t{0});
+      m.candidate_hr = j.value("candidate_hr", -1.0);
+      m.active_hr = j.value("active_hr", -1.0);
+      m.decision = j.value("decision", "");
+      m.promoted = j.value("promoted", false);
+      m.seconds = j.value("seconds", 0.0);
+      m.active = name == latest;
+      out.push_back(std::move(m));
+    } catch (const json::exception&) {
+      continue;  // a damaged manifest: LoadRankerVersion says why when it is asked for
+    }
+  }
+  return out;
+}
+
+std::string RankerVersionsJson(const std::vector<RankerManifest>& versions) {
+  json out = json::array();
+  for (const RankerManifest& m : versions) {
+    json j = ToJson(m);
+    j["kind"] = "ranker";
+    j["active"] = m.active;
+    out.push_back(std::move(j));
+  }
+  return out.dump();
+}
+
+std::vector<std::string> PruneRankerVersions(const std::string& root, size_t keep) {
+  std::vector<std::string> removed;
+  const std::vector<RankerManifest> versions = ListRankerVersions(root);
+  const std::string latest = Latest(root);
+  size_t excess = versions.size() > keep ? versions.size() - keep : 0;
+  for (const RankerManifest& m : versions) {
+    if (excess == 0) break;
+    if (m.version == latest) continue;
+    std::error_code ec;
+    fs::remove_all(root + "/" + m.version, ec);
+    if (!ec) removed.push_back(m.version);
+    --excess;
+  }
+  return removed;
+}
+
+}  // namespace recd::rank

@@ -1,0 +1,55 @@
+// recd::rank — the ranker registry: learnt ranking models as versioned
+// directories under a root of their own (ranker.model_dir), beside PinSage's:
+//   <root>/rNNNN/model.json   XGBoost's JSON model
+//   <root>/rNNNN/ranker.json  manifest: feature names, the model's FNV-1a-64
+//                             checksum, lineage (parent, trigger, snapshot event
+//                             time, groups), metrics and the promotion decision
+//   <root>/LATEST             the active version (atomic rename)
+// A version is written to a temporary directory, fsynced and renamed, so a kill
+// leaves a whole version or none. Loading checks the checksum and the feature
+// names: a corrupt or foreign version is refused with the reason.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/event.h"
+#include "base/status.h"
+#include "model/rank/ranking_model.h"
+
+namespace recd::rank {
+
+struct RankerManifest {
+  std::string version;          // r0001 (set by WriteRankerVersion)
+  std::string created_at;       // RFC 3339, wall time
+  std::string parent;           // the version it was compared with; "blend": the hand blend
+  std::string trigger;          // why it was trained
+  EpochMillis snapshot_event_time = 0;
+  size_t train_groups = 0;
+  size_t validation_groups = 0;
+  double candidate_hr = -1;     // HR@10 on the validation groups
+  double active_hr = -1;        // the active ranker (or the hand blend) on the same groups
+  std::string decision;
+  bool promoted = false;
+  double seconds = 0;           // training time
+  bool active = false;          // LATEST names it (filled by ListRankerVersions)
+};
+
+// Writes `model` as the next version under `root` (created when missing);
+// returns the version's name. LATEST is not touched.
+Result<std::string> WriteRankerVersion(const std::string& root, const RankingModel& model, RankerManifest manifest);
+// Loads <root>/<version>, refusing a missing, corrupt or foreign one.
+Result<std::shared_ptr<const RankingModel>> LoadRankerVersion(const std::string& root, const std::string& version);
+// Makes `version` the active one (LATEST), after loading it.
+Status ActivateRankerVersion(const std::string& root, const std::string& version);
+// Every version under `root` with a readable manifest, oldest first.
+std::vector<RankerManifest> ListRankerVersions(const std::string& root);
+// The versions as JSON objects (each with "kind": "ranker"), for GET /v1/models.
+std::string RankerVersionsJson(const std::vector<RankerManifest>& versions);
+// Removes the oldest versions beyond `keep`, never the active one; returns those removed.
+std::vector<std::string> PruneRankerVersions(const std::string& root, size_t keep);
+// Ranker versions are named r0001, r0002, ...
+bool IsRankerVersionName(const std::string& name);
+
+}  // namespace recd::rank

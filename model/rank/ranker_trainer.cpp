@@ -1,0 +1,155 @@
+#include "model/rank/ranker_trainer.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "base/log.h"
+
+namespace recd::rank {
+
+void SampleBuffer::Add(SampleGroup group) {
+  if (max_groups_ == 0) return;
+  if (groups_.size() == max_groups_) groups_.pop_front();
+  groups_.push_back(std::make_shared<const SampleGroup>(std::move(group)));
+  ++added_;
+}
+
+namespace {
+
+// Groups [begin, end) of `groups` as ranking data; weights decay with age at `now`.
+RankingData ToData(const std::vector<std::shared_ptr<const SampleGroup>>& groups, size_t begin, size_t end,
+                   EpochMillis now, double half_life_days) {
+  RankingData data;
+  data.num_features = kNumFeatures;
+  for (size_t g = begin; g < end; ++g) {
+    const SampleGroup& group = *groups[g];
+    const size_t rows = group.rows.size() / kNumFeatures;
+    data.rows.insert(data.rows.end(), group.rows.begin(), group.rows.end());
+    for (size_t r = 0; r < rows; ++r) data.labels.push_back(r == group.taken ? 1.0f : 0.0f);
+    data.groups.push_back(static_cast<uint32_t>(rows));
+    const double age_days = static_cast<double>(std::max<EpochMillis>(0, now - group.ts)) / 86'400'000.0;
+    data.weights.push_back(half_life_days > 0 ? static_cast<float>(std::exp2(-age_days / half_life_days)) : 1.0f);
+  }
+  return data;
+}
+
+Result<double> ModelHitRate(const RankingModel& model, const RankingData& data) {
+  std::vector<float> scores;
+  RECD_RETURN_IF_ERROR(model.Predict(data.rows.data(), data.num_rows(), &scores));
+  return GroupHitRate(data, scores, 0, data.groups.size());
+}
+
+}  // namespace
+
+Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig& config,
+                                  const std::atomic<bool>* cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  const size_t total = job.groups.size();
+  const size_t validation = static_cast<size_t>(std::ceil(static_cast<double>(total) * config.validation_fraction));
+  if (total < config.min_groups || validation == 0 || validation >= total) {
+    return Status::InvalidArgument("ranker training needs at least " + std::to_string(config.min_groups) +
+                                   " labelled slates and a validation share that leaves both parts non-empty (have " +
+                                   std::to_string(total) + ")");
+  }
+  const size_t split = total - validation;
+  const RankingData train = ToData(job.groups, 0, split, job.now, config.half_life_days);
+  const RankingData held_out = ToData(job.groups, split, total, job.now, 0);
+  auto model = RankingModel::Train(train, config.params, cancel);
+  if (!model.ok()) return model.status();
+
+  RankerManifest manifest;
+  manifest.parent = job.active_version.empty() ? "blend" : job.active_version;
+  manifest.trigger = job.trigger;
+  manifest.snapshot_event_time = job.now;
+  manifest.train_groups = split;
+  manifest.validation_groups = validation;
+  auto candidate_hr = ModelHitRate(**model, held_out);
+  if (!candidate_hr.ok()) return candidate_hr.status();
+  manifest.candidate_hr = *candidate_hr;
+  if (job.active) {
+    auto active_hr = ModelHitRate(*job.active, held_out);
+    if (!active_hr.ok()) return active_hr.status();
+    manifest.active_hr = *active_hr;
+  } else {
+    // The hand blend orders by its fused score, one of the features.
+    std::vector<float> blend(held_out.num_rows());
+    for (size_t r = 0; r < blend.size(); ++r) blend[r] = held_out.rows[r * kNumFeatures + kBlendFeature];
+    manifest.active_hr = GroupHitRate(held_out, blend, 0, held_out.groups.size());
+  }
+  const double bar = manifest.active_hr * (1.0 + config.promote_margin);
+  manifest.promoted = manifest.candidate_hr > 0 && manifest.candidate_hr >= bar;
+  std::ostringstream decision;
+  decision << (manifest.promoted ? "promoted" : "kept " + manifest.parent) << ": HR@10 " << manifest.candidate_hr
+           << " vs " << manifest.parent << " " << manifest.active_hr << " on the newest " << validation
+           << " labelled slates (needs >= " << bar << ")";
+  manifest.decision = decision.str();
+  manifest.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  auto version = WriteRankerVersion(config.dir, **model, manifest);
+  if (!version.ok()) return version.status();
+  manifest.version = *version;
+  if (manifest.promoted) RECD_RETURN_IF_ERROR(ActivateRankerVersion(config.dir, manifest.version));
+  for (const std::string& gone : PruneRankerVersions(config.dir, config.keep_versions)) {
+    RECD_INFO("ranker: pruned " << gone << " (ranker.model_keep_versions = " << config.keep_versions << ")");
+  }
+  return RankerOutcome{manifest, *model};
+}
+
+RankerTrainer::RankerTrainer(RankerModelConfig config) : config_(std::move(config)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+RankerTrainer::~RankerTrainer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cancel_.store(true);
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool RankerTrainer::Submit(RankerJob job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (busy_.load() || job_) return false;
+  job_ = std::move(job);
+  busy_.store(true);
+  wake_.notify_all();
+  return true;
+}
+
+std::optional<Result<RankerOutcome>> RankerTrainer::TakeOutcome() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<Result<RankerOutcome>> out = std::move(outcome_);
+  outcome_.reset();
+  return out;
+}
+
+void RankerTrainer::Loop() {
+  // Training yields a contended core to intake and publishing.
+  if (config_.thread_nice != 0 &&
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), config_.thread_nice) != 0) {
+    RECD_WARN("ranker: could not set its training thread's nice value to " << config_.thread_nice);
+  }
+  for (;;) {
+    RankerJob job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] { return stop_ || job_.has_value(); });
+      if (stop_) return;
+      job = std::move(*job_);
+      job_.reset();
+    }
+    Result<RankerOutcome> result = TrainRanker(job, config_, &cancel_);
+    std::lock_guard<std::mutex> lock(mu_);
+    outcome_ = std::move(result);
+    busy_.store(false);
+  }
+}
+
+}  // namespace recd::rank

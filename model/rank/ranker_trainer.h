@@ -1,0 +1,114 @@
+// recd::rank — where the learnt ranker's training data comes from and how a
+// candidate becomes the active ranker:
+//   - SampleBuffer: the labelled slates (one group per labelled event: the
+//     slate its user held then, with features, and the row of the item taken),
+//     newest last, at most `max_groups` (the oldest go first; training weighs
+//     the rest by 2^(-age / half_life)). In memory: a restart starts it empty
+//     and it refills from the stream while the restored model serves.
+//   - TrainRanker: one training from a snapshot of the buffer to a decision:
+//     trains on the older groups, scores the candidate and the active ranker
+//     (the hand blend's order when none) by HR@10 on the newest
+//     `validation_fraction` of them, writes the candidate to the registry with
+//     its lineage and decision, and makes it LATEST when it wins by the margin.
+//   - RankerTrainer: runs TrainRanker jobs one at a time on its own thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model/rank/features.h"
+#include "model/rank/ranker_registry.h"
+#include "model/rank/ranking_model.h"
+
+namespace recd::rank {
+
+// Which events label a slate.
+enum class RankerLabels { kPositives, kDiscovery, kBoth };
+
+struct RankerModelConfig {
+  bool enabled = false;              // learn a ranking model from the stream and serve it once promoted
+  std::string dir;                   // its registry ("" in the daemon's config: <store.path>-ranker)
+  RankerLabels labels = RankerLabels::kPositives;
+  size_t max_groups = 10000;         // labelled slates kept (the newest)
+  size_t min_groups = 300;           // fewer: no training
+  uint64_t train_every = 2000;       // a training after this many new groups (0: off)
+  int64_t interval_ms = 7LL * 86'400'000;  // and after this much event time since the last (0: off)
+  double half_life_days = 30;        // a group `a` days old weighs 2^(-a / this) in training
+  double validation_fraction = 0.2;  // the newest share of groups that decides promotion
+  double promote_margin = 0.0;       // candidate HR@10 must be >= active x (1 + this)
+  size_t keep_versions = 5;
+  int thread_nice = 15;
+  RankingParams params;
+  FeatureConfig features;
+};
+
+struct SampleGroup {
+  EpochMillis ts = 0;
+  std::vector<float> rows;  // slate size x kNumFeatures
+  uint32_t taken = 0;       // the row of the item taken
+};
+
+class SampleBuffer {
+ public:
+  explicit SampleBuffer(size_t max_groups) : max_groups_(max_groups) {}
+  void Add(SampleGroup group);
+  // The groups now held, oldest first (shared, immutable: cheap to hand to a thread).
+  std::vector<std::shared_ptr<const SampleGroup>> Snapshot() const { return {groups_.begin(), groups_.end()}; }
+  size_t size() const { return groups_.size(); }
+  uint64_t added() const { return added_; }
+
+ private:
+  size_t max_groups_;
+  std::deque<std::shared_ptr<const SampleGroup>> groups_;
+  uint64_t added_ = 0;
+};
+
+struct RankerJob {
+  std::vector<std::shared_ptr<const SampleGroup>> groups;  // oldest first
+  std::shared_ptr<const RankingModel> active;              // null: the hand blend serves
+  std::string active_version;                              // "" with the hand blend
+  std::string trigger;
+  EpochMillis now = 0;                                     // the snapshot's event time
+};
+
+struct RankerOutcome {
+  RankerManifest manifest;                 // as written (version, metrics, decision)
+  std::shared_ptr<const RankingModel> model;  // the candidate (serve it when manifest.promoted)
+};
+
+// One training from `job` to a decision (see the header comment). Deterministic
+// for the same job and config.
+Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig& config,
+                                  const std::atomic<bool>* cancel = nullptr);
+
+class RankerTrainer {
+ public:
+  explicit RankerTrainer(RankerModelConfig config);
+  ~RankerTrainer();  // cancels a running job and waits for it
+  // False when a job is running (nothing is queued).
+  bool Submit(RankerJob job);
+  bool busy() const { return busy_.load(); }
+  // The finished job's outcome, once.
+  std::optional<Result<RankerOutcome>> TakeOutcome();
+
+ private:
+  void Loop();
+  RankerModelConfig config_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::optional<RankerJob> job_;
+  std::optional<Result<RankerOutcome>> outcome_;
+  std::atomic<bool> busy_{false};
+  bool stop_ = false;
+  std::atomic<bool> cancel_{false};
+  std::thread thread_;
+};
+
+}  // namespace recd::rank
