@@ -380,6 +380,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "model_half_life_days", &lr.half_life_days, NonNegative, "a number (days; 0 = no decay)");
   b.Bind("ranker", "model_validation_fraction", &lr.validation_fraction,
          [](double v) { return v > 0 && v < 1 ? std::string() : std::string("must be in (0, 1)"); }, "a number");
+  b.Bind("ranker", "model_train_negatives", &lr.train_negatives, NonNegative, "an integer (0 = every candidate)");
   b.Bind("ranker", "model_promote_margin", &lr.promote_margin,
          [](double v) { return v > -1 ? std::string() : std::string("must be > -1"); }, "a number (relative)");
   b.Bind("ranker", "model_keep_versions", &lr.keep_versions, Positive, "an integer");

@@ -188,6 +188,7 @@ class Pipeline::Impl {
   std::unique_ptr<rank::RankerTrainer> ranker_trainer_;  // live only: replay trains inline, in event time
   uint64_t samples_at_training_ = 0;                     // samples_->added() when the last training started
   EpochMillis ranker_trained_at_ = 0;                    // event time of the last training (0: none yet)
+  EpochMillis ranker_trained_until_ = 0;                 // the newest slate the active ranker trained on
   std::unique_ptr<model::Refresher> refresher_;  // null: no model configured
   bool inline_refresh_;
   Clock::TimePoint last_inline_tick_{};
@@ -568,6 +569,10 @@ void Pipeline::Impl::ActivateRanker(const std::string& version) {
     return;
   }
   blender_.SetModel(std::move(*model), version);
+  ranker_trained_until_ = 0;
+  for (const rank::RankerManifest& m : rank::ListRankerVersions(root)) {
+    if (m.version == version) ranker_trained_until_ = m.trained_until;
+  }
   stats.ranker_active.store(1, std::memory_order_relaxed);
   model_events.push_back({store_->LatestEventTime(), "ranker-swap", serving + " -> " + version});
   RECD_INFO("ranker " << version << " orders the lists (was " << serving << ")");
@@ -650,6 +655,7 @@ void Pipeline::Impl::ManageRanker() {
   job.groups = samples_->Snapshot();
   job.active = blender_.model();
   job.active_version = blender_.model_version();
+  job.active_trained_until = ranker_trained_until_;
   job.trigger = trigger;
   job.now = now;
   RECD_INFO("ranker: training at event time " << FormatRfc3339(now) << " (" << trigger << ") on " << job.groups.size()
@@ -682,6 +688,7 @@ void Pipeline::Impl::OnRankerOutcome(const Result<rank::RankerOutcome>& outcome)
   stats.ranker_promotions.fetch_add(1, std::memory_order_relaxed);
   const std::string previous = blender_.model() ? blender_.model_version() : "the hand blend";
   blender_.SetModel(outcome->model, m.version);  // LATEST already names it
+  ranker_trained_until_ = m.trained_until;
   stats.ranker_active.store(1, std::memory_order_relaxed);
   model_events.push_back({now, "ranker-swap", previous + " -> " + m.version});
 }

@@ -6,12 +6,14 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
 #include "daemon/pipeline.h"
+#include "model/rank/ranker_registry.h"
 #include "stream/codec.h"
 #include "stream/kafka.h"
 #include "tests/test_util.h"
@@ -212,6 +214,92 @@ TEST_F(PipelineTest, AppliesExactlyDeadLettersBadInputAndPublishesEveryUser) {
   EXPECT_EQ(codes, (std::set<std::string>{"bad_json", "rating_out_of_range"}));
   EXPECT_EQ(dlq[0].value == "{not json" || dlq[1].value == "{not json", true);
   EXPECT_EQ(UsersWithLists().size(), 200u);
+}
+
+// The learnt ranker in the live daemon: the version LATEST names orders the
+// lists from the start (restored), an operator's activation of a corrupt
+// version is refused while the active one keeps serving, labelled slates train
+// a candidate in the background (recorded in the registry, kept by the margin),
+// GET /v1/models lists the rankers, and a restart serves the same version.
+TEST_F(PipelineTest, TheLearntRankerIsRestoredTrainsInTheBackgroundAndRefusesACorruptVersion) {
+  const std::string root = dir_.sub("rankers");
+  {
+    rank::RankingData data;
+    data.num_features = rank::kNumFeatures;
+    for (int g = 0; g < 20; ++g) {
+      for (int r = 0; r < 10; ++r) {
+        for (size_t f = 0; f < rank::kNumFeatures; ++f) data.rows.push_back(static_cast<float>((g * 31 + r * 7 + f) % 11));
+        data.labels.push_back(r == g % 10 ? 1.0f : 0.0f);
+      }
+      data.groups.push_back(10);
+      data.weights.push_back(1.0f);
+    }
+    rank::RankingParams params;
+    params.rounds = 5;
+    auto model = rank::RankingModel::Train(data, params);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    ASSERT_TRUE(rank::WriteRankerVersion(root, **model, {}).ok());
+    ASSERT_TRUE(rank::WriteRankerVersion(root, **model, {}).ok());
+    ASSERT_TRUE(rank::ActivateRankerVersion(root, "r0001").ok());
+    std::ofstream(root + "/r0002/model.json", std::ios::app) << " ";  // no longer matches its checksum
+  }
+  config_.ranker_model.enabled = true;
+  config_.ranker_model.dir = root;
+  config_.ranker_model.min_groups = 30;
+  config_.ranker_model.train_every = 30;
+  config_.ranker_model.interval_ms = 0;
+  config_.ranker_model.promote_margin = 100;  // never promoted: r0001 keeps serving
+  config_.ranker_model.params.rounds = 5;
+  Start();
+  EXPECT_EQ(pipeline_->stats().ranker_active.load(), 1u) << "r0001 restored at start";
+  // Shoppers view items, and buy every third one they viewed just before: each
+  // purchase labels the slate its buyer held (the item is among their open items).
+  int produced = 0;
+  for (int step = 0; step < 30; ++step) {
+    for (int u = 0; u < 30; ++u) {
+      const std::string user = "u" + std::to_string(u);
+      const EpochMillis ts = kT0 + (step * 30 + u) * 1000;
+      ProduceRaw(user, stream::EncodeEvent(testing::Interaction(EventType::kClick, user, "i" + std::to_string((u + step) % 40), ts)));
+      ++produced;
+      if (step % 3 == 2) {
+        ProduceRaw(user, stream::EncodeEvent(testing::Interaction(EventType::kPurchase, user,
+                                                                  "i" + std::to_string((u + step - 1) % 40), ts + 1)));
+        ++produced;
+      }
+    }
+  }
+  WaitConsumed(produced);
+  const Status refused = pipeline_->RequestActivate("r0002");
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("checksum"), std::string::npos) << refused.ToString();
+  EXPECT_FALSE(pipeline_->RequestActivate("r0042").ok());
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (pipeline_->stats().ranker_trainings.load() == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GE(pipeline_->stats().ranker_trainings.load(), 1u);
+  EXPECT_GT(pipeline_->stats().ranker_samples.load(), 30u);
+  EXPECT_EQ(pipeline_->stats().ranker_promotions.load(), 0u);
+  auto models = pipeline_->ModelsJson();
+  ASSERT_TRUE(models.ok()) << models.status().ToString();
+  const auto listed = nlohmann::json::parse(*models);
+  ASSERT_GE(listed.size(), 3u) << *models;
+  EXPECT_EQ(listed[0]["version"], "r0001");
+  EXPECT_EQ(listed[0]["kind"], "ranker");
+  EXPECT_TRUE(listed[0]["active"].get<bool>());
+  EXPECT_EQ(listed[2]["version"], "r0003");
+  EXPECT_EQ(listed[2]["parent"], "r0001");
+  EXPECT_FALSE(listed[2]["promoted"].get<bool>());
+  Stop();
+  size_t learnt = 0;
+  const auto lists = ReadTopic(cluster_->bootstrap_servers(), config_.kafka.recommendations_topic);
+  for (const Record& r : lists) learnt += r.value.find("+ranker-r0001") != std::string::npos;
+  EXPECT_EQ(learnt, lists.size()) << "every list ordered by r0001";
+  EXPECT_GT(lists.size(), 0u);
+
+  Start();
+  EXPECT_EQ(pipeline_->stats().ranker_active.load(), 1u) << "restored after a restart";
+  Stop();
 }
 
 TEST_F(PipelineTest, ResumesFromStoredOffsetsAfterARestart) {

@@ -82,6 +82,7 @@ json ToJson(const RankerManifest& m) {
               {"parent", m.parent},
               {"trigger", m.trigger},
               {"snapshot_event_time", m.snapshot_event_time},
+              {"trained_until", m.trained_until},
               {"train_groups", m.train_groups},
               {"validation_groups", m.validation_groups},
               {"candidate_hr", m.candidate_hr},
@@ -197,6 +198,7 @@ std::vector<RankerManifest> ListRankerVersions(const std::string& root) {
       m.parent = j.value("parent", "");
       m.trigger = j.value("trigger", "");
       m.snapshot_event_time = j.value("snapshot_event_time", EpochMillis{0});
+      m.trained_until = j.value("trained_until", EpochMillis{0});
       m.train_groups = j.value("train_groups", size_t{0});
       m.validation_groups = j.value("validation_groups", size_t{0});
       m.candidate_hr = j.value("candidate_hr", -1.0);

@@ -26,6 +26,7 @@ struct RankerManifest {
   std::string parent;           // the version it was compared with; "blend": the hand blend
   std::string trigger;          // why it was trained
   EpochMillis snapshot_event_time = 0;
+  EpochMillis trained_until = 0;  // event time of the newest slate it trained on
   size_t train_groups = 0;
   size_t validation_groups = 0;
   double candidate_hr = -1;     // HR@10 on the validation groups

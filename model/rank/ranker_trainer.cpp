@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -21,18 +22,43 @@ void SampleBuffer::Add(SampleGroup group) {
 
 namespace {
 
-// Groups [begin, end) of `groups` as ranking data; weights decay with age at `now`.
-RankingData ToData(const std::vector<std::shared_ptr<const SampleGroup>>& groups, size_t begin, size_t end,
-                   EpochMillis now, double half_life_days) {
+// The rows of `group` training keeps: the item taken, and `negatives` others,
+// half the first by hand-blend order (slates are gathered in that order: the
+// hard negatives) and half spread evenly over the rest. 0: every row.
+std::vector<size_t> TrainingRows(const SampleGroup& group, size_t negatives) {
+  const size_t rows = group.rows.size() / kNumFeatures;
+  std::vector<size_t> keep;
+  if (negatives == 0 || rows <= negatives + 1) {
+    for (size_t r = 0; r < rows; ++r) keep.push_back(r);
+    return keep;
+  }
+  const size_t hard = negatives / 2, spread = negatives - hard;
+  std::vector<size_t> others;
+  for (size_t r = 0; r < rows; ++r) {
+    if (r != group.taken) others.push_back(r);
+  }
+  for (size_t n = 0; n < hard; ++n) keep.push_back(others[n]);
+  const size_t rest = others.size() - hard;
+  for (size_t n = 0; n < spread; ++n) keep.push_back(others[hard + n * rest / spread]);
+  keep.push_back(group.taken);
+  std::sort(keep.begin(), keep.end());
+  return keep;
+}
+
+// `groups` as ranking data (`negatives` as TrainingRows); weights decay with age at `now`.
+RankingData ToData(const std::vector<const SampleGroup*>& groups, EpochMillis now, double half_life_days,
+                   size_t negatives) {
   RankingData data;
   data.num_features = kNumFeatures;
-  for (size_t g = begin; g < end; ++g) {
-    const SampleGroup& group = *groups[g];
-    const size_t rows = group.rows.size() / kNumFeatures;
-    data.rows.insert(data.rows.end(), group.rows.begin(), group.rows.end());
-    for (size_t r = 0; r < rows; ++r) data.labels.push_back(r == group.taken ? 1.0f : 0.0f);
-    data.groups.push_back(static_cast<uint32_t>(rows));
-    const double age_days = static_cast<double>(std::max<EpochMillis>(0, now - group.ts)) / 86'400'000.0;
+  for (const SampleGroup* group : groups) {
+    const std::vector<size_t> rows = TrainingRows(*group, negatives);
+    for (size_t r : rows) {
+      const auto row = group->rows.begin() + static_cast<ptrdiff_t>(r * kNumFeatures);
+      data.rows.insert(data.rows.end(), row, row + kNumFeatures);
+      data.labels.push_back(r == group->taken ? 1.0f : 0.0f);
+    }
+    data.groups.push_back(static_cast<uint32_t>(rows.size()));
+    const double age_days = static_cast<double>(std::max<EpochMillis>(0, now - group->ts)) / 86'400'000.0;
     data.weights.push_back(half_life_days > 0 ? static_cast<float>(std::exp2(-age_days / half_life_days)) : 1.0f);
   }
   return data;
@@ -57,8 +83,17 @@ Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig&
                                    std::to_string(total) + ")");
   }
   const size_t split = total - validation;
-  const RankingData train = ToData(job.groups, 0, split, job.now, config.half_life_days);
-  const RankingData held_out = ToData(job.groups, split, total, job.now, 0);
+  std::vector<const SampleGroup*> train_groups, held_out_groups;
+  for (size_t g = 0; g < total; ++g) {
+    // Held out: the newest share, less what the active model trained on (it would score them unfairly well).
+    if (g < split) {
+      train_groups.push_back(job.groups[g].get());
+    } else if (job.groups[g]->ts > job.active_trained_until) {
+      held_out_groups.push_back(job.groups[g].get());
+    }
+  }
+  const RankingData train = ToData(train_groups, job.now, config.half_life_days, config.train_negatives);
+  const RankingData held_out = ToData(held_out_groups, job.now, 0, 0);
   auto model = RankingModel::Train(train, config.params, cancel);
   if (!model.ok()) return model.status();
 
@@ -66,8 +101,9 @@ Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig&
   manifest.parent = job.active_version.empty() ? "blend" : job.active_version;
   manifest.trigger = job.trigger;
   manifest.snapshot_event_time = job.now;
+  manifest.trained_until = job.groups[split - 1]->ts;
   manifest.train_groups = split;
-  manifest.validation_groups = validation;
+  manifest.validation_groups = held_out_groups.size();
   auto candidate_hr = ModelHitRate(**model, held_out);
   if (!candidate_hr.ok()) return candidate_hr.status();
   manifest.candidate_hr = *candidate_hr;
@@ -82,11 +118,15 @@ Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig&
     manifest.active_hr = GroupHitRate(held_out, blend, 0, held_out.groups.size());
   }
   const double bar = manifest.active_hr * (1.0 + config.promote_margin);
-  manifest.promoted = manifest.candidate_hr > 0 && manifest.candidate_hr >= bar;
+  // Fewer held-out slates than this decide nothing (a ranker trained just before has seen the rest).
+  const size_t enough = std::max<size_t>(10, validation / 4);
+  manifest.promoted = held_out_groups.size() >= enough && manifest.candidate_hr > 0 && manifest.candidate_hr >= bar;
   std::ostringstream decision;
   decision << (manifest.promoted ? "promoted" : "kept " + manifest.parent) << ": HR@10 " << manifest.candidate_hr
-           << " vs " << manifest.parent << " " << manifest.active_hr << " on the newest " << validation
-           << " labelled slates (needs >= " << bar << ")";
+           << " vs " << manifest.parent << " " << manifest.active_hr << " on the newest " << held_out_groups.size()
+           << " labelled slates (needs >= " << bar;
+  if (held_out_groups.size() < enough) decision << ", and at least " << enough << " slates newer than its training";
+  decision << ")";
   manifest.decision = decision.str();
   manifest.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

@@ -8,8 +8,9 @@
 //   - TrainRanker: one training from a snapshot of the buffer to a decision:
 //     trains on the older groups, scores the candidate and the active ranker
 //     (the hand blend's order when none) by HR@10 on the newest
-//     `validation_fraction` of them, writes the candidate to the registry with
-//     its lineage and decision, and makes it LATEST when it wins by the margin.
+//     `validation_fraction` of them that neither trained on, writes the
+//     candidate to the registry with its lineage and decision, and makes it
+//     LATEST when it wins by the margin.
 //   - RankerTrainer: runs TrainRanker jobs one at a time on its own thread.
 #pragma once
 
@@ -39,9 +40,11 @@ struct RankerModelConfig {
   size_t max_groups = 10000;         // labelled slates kept (the newest)
   size_t min_groups = 300;           // fewer: no training
   uint64_t train_every = 2000;       // a training after this many new groups (0: off)
-  int64_t interval_ms = 7LL * 86'400'000;  // and after this much event time since the last (0: off)
+  int64_t interval_ms = 30LL * 86'400'000;  // and after this much event time since the last (0: off)
   double half_life_days = 30;        // a group `a` days old weighs 2^(-a / this) in training
   double validation_fraction = 0.2;  // the newest share of groups that decides promotion
+  size_t train_negatives = 30;       // per slate in training: the top half by hand-blend order and the rest
+                                     // spread evenly over the remainder (validation scores whole slates)
   double promote_margin = 0.0;       // candidate HR@10 must be >= active x (1 + this)
   size_t keep_versions = 5;
   int thread_nice = 15;
@@ -74,6 +77,7 @@ struct RankerJob {
   std::vector<std::shared_ptr<const SampleGroup>> groups;  // oldest first
   std::shared_ptr<const RankingModel> active;              // null: the hand blend serves
   std::string active_version;                              // "" with the hand blend
+  EpochMillis active_trained_until = 0;                    // the newest slate the active model trained on
   std::string trigger;
   EpochMillis now = 0;                                     // the snapshot's event time
 };
