@@ -198,24 +198,39 @@ void BM_RecommendWithModel(benchmark::State& state) {
     return;
   }
   blender.SetModel(*model, "r0001");
+  // range(1) == 1: only the model's part, features and scores of a ready slate.
+  const bool model_only = state.range(1) == 1;
+  const size_t slate_rows = data.groups.empty() ? 0 : data.groups[0];
+  std::vector<float> scores;
   uint32_t u = 0;
   for (auto _ : state) {
     const UserId user(u++ % 20000);
+    if (model_only) {
+      state.PauseTiming();
+      const rank::Slate slate = blender.Gather(user, ranker.Recommend(user, kT0));
+      std::vector<float> rows;
+      state.ResumeTiming();
+      blender.features()->Build(user, (*store)->LatestEventTime(), slate, &rows);
+      benchmark::DoNotOptimize((*model)->Predict(rows.data(), slate.size(), &scores));
+      continue;
+    }
     auto list = blender.Blend(user, ranker.Recommend(user, kT0));
     benchmark::DoNotOptimize(list);
   }
+  state.counters["slate_rows"] = static_cast<double>(slate_rows);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_RecommendWithModel)->Arg(5000)->Arg(100000);
+BENCHMARK(BM_RecommendWithModel)->Args({5000, 0})->Args({100000, 0})->Args({100000, 1});
 
-// Training the learnt ranker: `range(0)` labelled slates of 60 candidates
-// (random features, one label each), 100 rounds of depth 6 on two threads.
+// Training the learnt ranker: `range(0)` labelled slates of 31 rows (the item
+// taken and ranker.model_train_negatives = 30 others; random features), the
+// shipped 100 rounds of depth 6, on one thread (ranker.model_threads).
 void BM_TrainRanker(benchmark::State& state) {
   rank::RankingData data;
   data.num_features = rank::kNumFeatures;
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> uniform(0, 1);
-  const size_t groups = static_cast<size_t>(state.range(0)), size = 60;
+  const size_t groups = static_cast<size_t>(state.range(0)), size = 31;
   for (size_t g = 0; g < groups; ++g) {
     const size_t taken = rng() % size;
     for (size_t r = 0; r < size; ++r) {
@@ -225,15 +240,13 @@ void BM_TrainRanker(benchmark::State& state) {
     data.groups.push_back(static_cast<uint32_t>(size));
     data.weights.push_back(1.0f);
   }
-  rank::RankingParams params;
-  params.threads = 2;
   for (auto _ : state) {
-    auto model = rank::RankingModel::Train(data, params);
+    auto model = rank::RankingModel::Train(data, rank::RankingParams{});
     benchmark::DoNotOptimize(model);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * groups * size));
 }
-BENCHMARK(BM_TrainRanker)->Arg(10000)->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK(BM_TrainRanker)->Arg(10000)->Arg(50000)->Unit(benchmark::kSecond)->Iterations(1);
 
 // What the rule sources (sequence, co-visitation) cost intake: their per-event
 // update, fed as the pipeline feeds them after each commit. Items per second =
