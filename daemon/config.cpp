@@ -371,6 +371,8 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   lr.labels = labels == "discovery" ? rank::RankerLabels::kDiscovery
               : labels == "both"    ? rank::RankerLabels::kBoth
                                     : rank::RankerLabels::kPositives;
+  b.Bind("ranker", "model_positive_weight", &lr.positive_weight, Positive,
+         "a number (a positive's slate against a discovery's, with model_labels = \"both\")");
   b.Bind("ranker", "model_max_groups", &lr.max_groups, Positive, "an integer (labelled slates kept)");
   b.Bind("ranker", "model_min_groups", &lr.min_groups, Positive, "an integer (labelled slates)");
   b.Bind("ranker", "model_train_every", &lr.train_every, NonNegative, "an integer (new labelled slates; 0 = off)");
@@ -384,6 +386,14 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "model_promote_margin", &lr.promote_margin,
          [](double v) { return v > -1 ? std::string() : std::string("must be > -1"); }, "a number (relative)");
   b.Bind("ranker", "model_keep_versions", &lr.keep_versions, Positive, "an integer");
+  b.Bind("ranker", "model_objective", &lr.params.objective,
+         [](const std::string& v) {
+           return v == "rank:pairwise" || v == "rank:ndcg" || v == "binary:logistic"
+                      ? std::string()
+                      : std::string("must be \"rank:pairwise\", \"rank:ndcg\" or \"binary:logistic\"");
+         },
+         "a string");
+  b.Bind("ranker", "model_pair_samples", &lr.params.pair_samples, Positive, "an integer (pairs per labelled item per round)");
   b.Bind("ranker", "model_rounds", &lr.params.rounds, Positive, "an integer (boosting rounds)");
   b.Bind("ranker", "model_max_depth", &lr.params.max_depth, Positive, "an integer");
   b.Bind("ranker", "model_eta", &lr.params.eta, Positive, "a number (learning rate)");

@@ -603,6 +603,7 @@ void Pipeline::Impl::CollectRankerSamples() {
     rank::SampleGroup group;
     group.ts = e.ts;
     group.taken = static_cast<uint32_t>(taken - slate.begin());
+    group.weight = positive ? config_.ranker_model.positive_weight : 1.0f;
     blender_.features()->Build(*user, e.ts, slate, &group.rows);
     samples_->Add(std::move(group));
     stats.ranker_samples.fetch_add(1, std::memory_order_relaxed);

@@ -212,59 +212,12 @@ Result<RetrainOutcome> RetrainOnce(const TrainingSet& set, const RetrainRequest&
   return out;
 }
 
-Retrainer::Retrainer(RetrainConfig config, int nice) : config_(std::move(config)), nice_(nice) {
-  thread_ = std::thread([this] { Loop(); });
-}
-
-Retrainer::~Retrainer() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cancel_.store(true);
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-bool Retrainer::Submit(RetrainRequest request, SnapshotLoader load) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (busy_.load() || job_) return false;
-  job_.emplace(std::move(request), std::move(load));
-  busy_.store(true);
-  wake_.notify_all();
-  return true;
-}
-
-std::optional<Result<RetrainOutcome>> Retrainer::TakeOutcome() {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::optional<Result<RetrainOutcome>> out = std::move(outcome_);
-  outcome_.reset();
-  return out;
-}
-
-void Retrainer::Loop() {
-  // Training and its batch producers (threads inherit this value) yield a
-  // contended core to intake and publishing.
-  if (nice_ != 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_) != 0) {
-    RECD_WARN("retrain: could not set its thread's nice value to " << nice_);
-  }
-  for (;;) {
-    std::pair<RetrainRequest, SnapshotLoader> job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || job_.has_value(); });
-      if (stop_ && !job_) return;
-      job = std::move(*job_);
-      job_.reset();
-    }
-    Result<RetrainOutcome> result = Status::Internal("not run");
-    job.first.cancel = &cancel_;
-    auto set = job.second();
-    result = set.ok() ? RetrainOnce(*set, job.first, config_) : Result<RetrainOutcome>(set.status());
-    std::lock_guard<std::mutex> lock(mu_);
-    outcome_ = std::move(result);
-    busy_.store(false);
-  }
-}
+Retrainer::Retrainer(RetrainConfig config, int nice)
+    : config_(std::move(config)),
+      thread_("retrain", nice, [this](std::pair<RetrainRequest, SnapshotLoader>& job, const std::atomic<bool>& cancel) {
+        job.first.cancel = &cancel;
+        auto set = job.second();
+        return set.ok() ? RetrainOnce(*set, job.first, config_) : Result<RetrainOutcome>(set.status());
+      }) {}
 
 }  // namespace recd::model

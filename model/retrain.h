@@ -10,16 +10,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/event.h"
+#include "base/job_thread.h"
 #include "base/status.h"
 #include "model/trained_model.h"
 #include "model/training_set.h"
@@ -122,25 +120,15 @@ class Retrainer {
  public:
   using SnapshotLoader = std::function<Result<TrainingSet>()>;
   Retrainer(RetrainConfig config, int nice);
-  ~Retrainer();  // cancels a running job and waits for it to stop
   // False when a job is running (nothing is queued).
-  bool Submit(RetrainRequest request, SnapshotLoader load);
-  bool busy() const { return busy_.load(); }
+  bool Submit(RetrainRequest request, SnapshotLoader load) { return thread_.Submit({std::move(request), std::move(load)}); }
+  bool busy() const { return thread_.busy(); }
   // The finished job's outcome, once.
-  std::optional<Result<RetrainOutcome>> TakeOutcome();
+  std::optional<Result<RetrainOutcome>> TakeOutcome() { return thread_.TakeOutcome(); }
 
  private:
-  void Loop();
   RetrainConfig config_;
-  int nice_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::optional<std::pair<RetrainRequest, SnapshotLoader>> job_;
-  std::optional<Result<RetrainOutcome>> outcome_;
-  std::atomic<bool> busy_{false};
-  bool stop_ = false;
-  std::atomic<bool> cancel_{false};
-  std::thread thread_;
+  JobThread<std::pair<RetrainRequest, SnapshotLoader>, Result<RetrainOutcome>> thread_;  // after config_: reads it
 };
 
 }  // namespace recd::model

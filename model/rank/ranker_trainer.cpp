@@ -1,11 +1,7 @@
 #include "model/rank/ranker_trainer.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <sstream>
 
@@ -59,7 +55,8 @@ RankingData ToData(const std::vector<const SampleGroup*>& groups, EpochMillis no
     }
     data.groups.push_back(static_cast<uint32_t>(rows.size()));
     const double age_days = static_cast<double>(std::max<EpochMillis>(0, now - group->ts)) / 86'400'000.0;
-    data.weights.push_back(half_life_days > 0 ? static_cast<float>(std::exp2(-age_days / half_life_days)) : 1.0f);
+    data.weights.push_back(group->weight *
+                           (half_life_days > 0 ? static_cast<float>(std::exp2(-age_days / half_life_days)) : 1.0f));
   }
   return data;
 }
@@ -140,56 +137,9 @@ Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig&
   return RankerOutcome{manifest, *model};
 }
 
-RankerTrainer::RankerTrainer(RankerModelConfig config) : config_(std::move(config)) {
-  thread_ = std::thread([this] { Loop(); });
-}
-
-RankerTrainer::~RankerTrainer() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cancel_.store(true);
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-bool RankerTrainer::Submit(RankerJob job) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (busy_.load() || job_) return false;
-  job_ = std::move(job);
-  busy_.store(true);
-  wake_.notify_all();
-  return true;
-}
-
-std::optional<Result<RankerOutcome>> RankerTrainer::TakeOutcome() {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::optional<Result<RankerOutcome>> out = std::move(outcome_);
-  outcome_.reset();
-  return out;
-}
-
-void RankerTrainer::Loop() {
-  // Training yields a contended core to intake and publishing.
-  if (config_.thread_nice != 0 &&
-      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), config_.thread_nice) != 0) {
-    RECD_WARN("ranker: could not set its training thread's nice value to " << config_.thread_nice);
-  }
-  for (;;) {
-    RankerJob job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || job_.has_value(); });
-      if (stop_) return;
-      job = std::move(*job_);
-      job_.reset();
-    }
-    Result<RankerOutcome> result = TrainRanker(job, config_, &cancel_);
-    std::lock_guard<std::mutex> lock(mu_);
-    outcome_ = std::move(result);
-    busy_.store(false);
-  }
-}
+RankerTrainer::RankerTrainer(RankerModelConfig config)
+    : config_(std::move(config)),
+      thread_("ranker", config_.thread_nice,
+              [this](RankerJob& job, const std::atomic<bool>& cancel) { return TrainRanker(job, config_, &cancel); }) {}
 
 }  // namespace recd::rank

@@ -15,15 +15,13 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "base/job_thread.h"
 #include "model/rank/features.h"
 #include "model/rank/ranker_registry.h"
 #include "model/rank/ranking_model.h"
@@ -37,6 +35,7 @@ struct RankerModelConfig {
   bool enabled = false;              // learn a ranking model from the stream and serve it once promoted
   std::string dir;                   // its registry ("" in the daemon's config: <store.path>-ranker)
   RankerLabels labels = RankerLabels::kPositives;
+  float positive_weight = 1;         // a positive's slate weighs this much more than a discovery's (labels = both)
   size_t max_groups = 10000;         // labelled slates kept (the newest)
   size_t min_groups = 300;           // fewer: no training
   uint64_t train_every = 2000;       // a training after this many new groups (0: off)
@@ -56,6 +55,7 @@ struct SampleGroup {
   EpochMillis ts = 0;
   std::vector<float> rows;  // slate size x kNumFeatures
   uint32_t taken = 0;       // the row of the item taken
+  float weight = 1;         // in training and validation (before decay): positive_weight for positives
 };
 
 class SampleBuffer {
@@ -92,27 +92,19 @@ struct RankerOutcome {
 Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig& config,
                                   const std::atomic<bool>* cancel = nullptr);
 
+// Runs TrainRanker jobs one at a time on its own thread (nice config.thread_nice).
 class RankerTrainer {
  public:
   explicit RankerTrainer(RankerModelConfig config);
-  ~RankerTrainer();  // cancels a running job and waits for it
   // False when a job is running (nothing is queued).
-  bool Submit(RankerJob job);
-  bool busy() const { return busy_.load(); }
+  bool Submit(RankerJob job) { return thread_.Submit(std::move(job)); }
+  bool busy() const { return thread_.busy(); }
   // The finished job's outcome, once.
-  std::optional<Result<RankerOutcome>> TakeOutcome();
+  std::optional<Result<RankerOutcome>> TakeOutcome() { return thread_.TakeOutcome(); }
 
  private:
-  void Loop();
   RankerModelConfig config_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::optional<RankerJob> job_;
-  std::optional<Result<RankerOutcome>> outcome_;
-  std::atomic<bool> busy_{false};
-  bool stop_ = false;
-  std::atomic<bool> cancel_{false};
-  std::thread thread_;
+  JobThread<RankerJob, Result<RankerOutcome>> thread_;  // after config_: reads it
 };
 
 }  // namespace recd::rank

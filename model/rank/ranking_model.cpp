@@ -59,6 +59,7 @@ Result<std::shared_ptr<const RankingModel>> RankingModel::Train(const RankingDat
   std::shared_ptr<const RankingModel> model(new RankingModel(booster, data.num_features));
   const std::vector<std::pair<std::string, std::string>> settings = {
       {"objective", params.objective},
+      {"num_pairsample", std::to_string(std::max(1, params.pair_samples))},
       {"tree_method", "hist"},
       {"max_depth", std::to_string(params.max_depth)},
       {"eta", std::to_string(params.eta)},
@@ -128,20 +129,22 @@ Status RankingModel::Predict(const float* rows, size_t n, std::vector<float>* sc
 double GroupHitRate(const RankingData& data, const std::vector<float>& scores, size_t begin_group, size_t end_group) {
   size_t row = 0;
   for (size_t g = 0; g < begin_group; ++g) row += data.groups[g];
-  size_t hits = 0;
+  double hits = 0, total = 0;
   for (size_t g = begin_group; g < end_group; ++g) {
     const size_t size = data.groups[g];
+    const double weight = g < data.weights.size() ? data.weights[g] : 1.0;
+    total += weight;
     for (size_t r = row; r < row + size; ++r) {
       if (data.labels[r] != 1.0f) continue;
       // The labelled item's place: rows scoring above it, and tied rows before it.
       size_t above = 0;
       for (size_t o = row; o < row + size; ++o) above += scores[o] > scores[r] || (scores[o] == scores[r] && o < r);
-      hits += above < 10;
+      if (above < 10) hits += weight;
       break;
     }
     row += size;
   }
-  return end_group > begin_group ? static_cast<double>(hits) / static_cast<double>(end_group - begin_group) : 0;
+  return total > 0 ? hits / total : 0;
 }
 
 }  // namespace recd::rank

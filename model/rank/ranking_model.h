@@ -35,7 +35,9 @@ struct RankingParams {
   double eta = 0.1;             // learning rate
   double min_child_weight = 1;
   double subsample = 0.8;       // rows per tree (seeded: deterministic)
-  std::string objective = "rank:pairwise";
+  std::string objective = "rank:pairwise";  // or rank:ndcg, binary:logistic (pointwise)
+  int pair_samples = 30;        // pairs per labelled item per round (XGBoost's num_pairsample; its 1 is one
+                                // random negative per round: too little signal with one positive a slate)
   int threads = 1;              // training threads (prediction uses one)
   uint64_t seed = 1;
 };
@@ -66,8 +68,8 @@ class RankingModel {
 };
 
 // HR@10 over groups [begin, end) of `data` ordered by `scores` (one per row):
-// the share of groups whose labelled item ranks in the top 10 (ties: row order).
-// Groups without a labelled item count as misses.
+// the weighted share (data.weights) of groups whose labelled item ranks in the
+// top 10 (ties: row order). Groups without a labelled item count as misses.
 double GroupHitRate(const RankingData& data, const std::vector<float>& scores, size_t begin_group, size_t end_group);
 
 }  // namespace recd::rank

@@ -138,24 +138,35 @@ BENCHMARK(BM_Recommend);
 // co-visitation, the seen-share cap) over the co-occurrence ranker's list:
 // 300k interactions, 20k users; items: state.range(0). Target (issue 14):
 // <= 150 us per list on one core at 100k items.
-void BM_RecommendWithSources(benchmark::State& state) {
+// 300k interactions of 20k users over `items` items, with every source of
+// model/rank/ on (the learnt ranker's features too, with `features`).
+struct SourcesBench {
+  SourcesBench(benchmark::State& state, uint32_t items, bool features) {
+    store::StoreOptions options;
+    options.path = dir.sub("store");
+    options.sync_writes = false;
+    store = std::move(*store::GraphStore::Open(options));
+    rank::BlendConfig blend;
+    blend.viewed_weight = blend.sequence_weight = blend.covisit_weight = 1;
+    blend.max_seen_share = 0.5;
+    ranker = std::make_unique<model::BaselineRanker>(*store, model::BaselineConfig{});
+    blender = std::make_unique<rank::ListBlender>(*store, *ranker, blend);
+    if (features) blender->EnableFeatures(rank::FeatureConfig{});
+    for (const store::EdgeDelta& d : ApplyInBatches(*store, MakeEvents(300000, 20000, items, 4), state)) blender->Observe(d);
+    ranker->RefreshTrending();
+  }
   testing::TempDir dir;
-  store::StoreOptions options;
-  options.path = dir.sub("store");
-  options.sync_writes = false;
-  auto store = store::GraphStore::Open(options);
-  const auto events = MakeEvents(300000, 20000, static_cast<uint32_t>(state.range(0)), 4);
-  rank::BlendConfig blend;
-  blend.viewed_weight = blend.sequence_weight = blend.covisit_weight = 1;
-  blend.max_seen_share = 0.5;
-  model::BaselineRanker ranker(**store, model::BaselineConfig{});
-  rank::ListBlender blender(**store, ranker, blend);
-  for (const store::EdgeDelta& d : ApplyInBatches(**store, events, state)) blender.Observe(d);
-  ranker.RefreshTrending();
+  std::unique_ptr<store::GraphStore> store;
+  std::unique_ptr<model::BaselineRanker> ranker;
+  std::unique_ptr<rank::ListBlender> blender;
+};
+
+void BM_RecommendWithSources(benchmark::State& state) {
+  SourcesBench bench(state, static_cast<uint32_t>(state.range(0)), /*features=*/false);
   uint32_t u = 0;
   for (auto _ : state) {
     const UserId user(u++ % 20000);
-    auto list = blender.Blend(user, ranker.Recommend(user, kT0));
+    auto list = bench.blender->Blend(user, bench.ranker->Recommend(user, kT0));
     benchmark::DoNotOptimize(list);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
@@ -166,27 +177,17 @@ BENCHMARK(BM_RecommendWithSources)->Arg(5000)->Arg(100000);
 // features built and scored by 100 trees of depth 6 (trained here on slates of
 // this store, one random candidate labelled per slate: the cost, not the quality).
 void BM_RecommendWithModel(benchmark::State& state) {
-  testing::TempDir dir;
-  store::StoreOptions options;
-  options.path = dir.sub("store");
-  options.sync_writes = false;
-  auto store = store::GraphStore::Open(options);
-  const auto events = MakeEvents(300000, 20000, static_cast<uint32_t>(state.range(0)), 4);
-  rank::BlendConfig blend;
-  blend.viewed_weight = blend.sequence_weight = blend.covisit_weight = 1;
-  blend.max_seen_share = 0.5;
-  model::BaselineRanker ranker(**store, model::BaselineConfig{});
-  rank::ListBlender blender(**store, ranker, blend);
-  blender.EnableFeatures(rank::FeatureConfig{});
-  for (const store::EdgeDelta& d : ApplyInBatches(**store, events, state)) blender.Observe(d);
-  ranker.RefreshTrending();
+  SourcesBench bench(state, static_cast<uint32_t>(state.range(0)), /*features=*/true);
+  const model::BaselineRanker& ranker = *bench.ranker;
+  rank::ListBlender& blender = *bench.blender;
+  const store::GraphStore* store = bench.store.get();
   rank::RankingData data;
   data.num_features = rank::kNumFeatures;
   std::mt19937 rng(3);
   for (uint32_t u = 0; u < 2000; ++u) {
     const rank::Slate slate = blender.Gather(UserId(u), ranker.Recommend(UserId(u), kT0));
     if (slate.empty()) continue;
-    blender.features()->Build(UserId(u), (*store)->LatestEventTime(), slate, &data.rows);
+    blender.features()->Build(UserId(u), store->LatestEventTime(), slate, &data.rows);
     const size_t taken = rng() % slate.size();
     for (size_t r = 0; r < slate.size(); ++r) data.labels.push_back(r == taken ? 1.0f : 0.0f);
     data.groups.push_back(static_cast<uint32_t>(slate.size()));
@@ -210,7 +211,7 @@ void BM_RecommendWithModel(benchmark::State& state) {
       const rank::Slate slate = blender.Gather(user, ranker.Recommend(user, kT0));
       std::vector<float> rows;
       state.ResumeTiming();
-      blender.features()->Build(user, (*store)->LatestEventTime(), slate, &rows);
+      blender.features()->Build(user, store->LatestEventTime(), slate, &rows);
       benchmark::DoNotOptimize((*model)->Predict(rows.data(), slate.size(), &scores));
       continue;
     }
