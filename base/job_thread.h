@@ -44,10 +44,10 @@ class JobThread {
   JobThread(const JobThread&) = delete;
   JobThread& operator=(const JobThread&) = delete;
 
-  // False when a job is running (nothing is queued).
+  // False when a job is running or its outcome was not taken yet (nothing is queued).
   bool Submit(Job job) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (busy_.load() || job_) return false;
+    if (busy_.load() || job_ || outcome_) return false;
     job_.emplace(std::move(job));
     busy_.store(true);
     wake_.notify_all();

@@ -95,6 +95,7 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_ranker_trainings_total", "Learnt-ranker candidates trained (promoted or not)", MetricType::Counter, v(s.ranker_trainings)),
       Family("recd_ranker_failures_total", "Learnt-ranker trainings or activations that failed (the active ranker kept serving)", MetricType::Counter, v(s.ranker_failures)),
       Family("recd_ranker_promotions_total", "Learnt-ranker candidates promoted to active", MetricType::Counter, v(s.ranker_promotions)),
+      Family("recd_ranker_predict_failures_total", "Lists the learnt ranker could not score (the hand blend ordered them)", MetricType::Counter, v(s.ranker_predict_failures)),
       Family("recd_ranker_active", "1 while a learnt ranking model orders the lists (0: the hand blend)", MetricType::Gauge, v(s.ranker_active)),
       Family("recd_ranker_last_seconds", "Duration of the last ranker training", MetricType::Gauge, v(s.ranker_last_seconds)),
       Family("recd_ranker_last_candidate_hr_at_10", "The last ranker candidate's HR@10 on the newest labelled slates", MetricType::Gauge, v(s.ranker_last_candidate_hr)),

@@ -167,7 +167,11 @@ class Pipeline::Impl {
   // Each turn: an operator's activation, a finished training, and a new one when due.
   void ManageRanker();
   void OnRankerOutcome(const Result<rank::RankerOutcome>& outcome);
-  // Serves `version` of ranker.model_dir; refused (the active ranker stays) when it does not load.
+  // Serves `version` of ranker.model_dir (`loaded`: already read); false, the
+  // active ranker staying, when it does not load. LATEST is not touched.
+  bool ServeRanker(const std::string& version, const std::string& why,
+                   std::shared_ptr<const rank::RankingModel> loaded = nullptr);
+  // An operator's activation: LATEST := version, then served (refused when it does not load).
   void ActivateRanker(const std::string& version);
 
   Config config_;
@@ -189,6 +193,8 @@ class Pipeline::Impl {
   uint64_t samples_at_training_ = 0;                     // samples_->added() when the last training started
   EpochMillis ranker_trained_at_ = 0;                    // event time of the last training (0: none yet)
   EpochMillis ranker_trained_until_ = 0;                 // the newest slate the active ranker trained on
+  uint64_t ranker_activations_ = 0;                      // operator activations so far
+  uint64_t activations_at_submit_ = 0;                   // ... when the running training was submitted
   std::unique_ptr<model::Refresher> refresher_;  // null: no model configured
   bool inline_refresh_;
   Clock::TimePoint last_inline_tick_{};
@@ -549,33 +555,61 @@ void Pipeline::Impl::StartLearntRanker(const std::vector<model::ItemDescription>
   blender_.EnableFeatures(rc.features);
   for (const model::ItemDescription& d : catalogue) blender_.ObserveItem(d.item, d.attributes);
   samples_ = std::make_unique<rank::SampleBuffer>(rc.max_groups);
-  // The interval counts from the newest training in the registry, across restarts.
-  for (const rank::RankerManifest& m : rank::ListRankerVersions(rc.dir)) {
-    ranker_trained_at_ = std::max(ranker_trained_at_, m.snapshot_event_time);
+  for (const std::string& name : rank::RemoveAbandonedRankerFiles(rc.dir)) {
+    RECD_INFO("removed " << name << " from " << rc.dir << ": left by a killed writer");
   }
-  if (const std::string latest = model::LatestVersion(rc.dir); !latest.empty()) ActivateRanker(latest);
-  if (!blender_.model()) RECD_INFO("ranker: no learnt ranking model under " << rc.dir << " yet; the hand blend orders the lists");
+  // The interval counts from the newest training in the registry, across restarts.
+  const std::vector<rank::RankerManifest> versions = rank::ListRankerVersions(rc.dir);
+  for (const rank::RankerManifest& m : versions) ranker_trained_at_ = std::max(ranker_trained_at_, m.snapshot_event_time);
+  // LATEST serves again; when it does not load, the newest promoted version that does (LATEST is left to the operator).
+  const std::string latest = model::LatestVersion(rc.dir);
+  if (!latest.empty() && !ServeRanker(latest, "restored")) {
+    for (auto v = versions.rbegin(); v != versions.rend(); ++v) {
+      if (v->promoted && v->version != latest && ServeRanker(v->version, "restored in place of " + latest)) {
+        RECD_WARN("ranker: LATEST (" << latest << ") does not load; " << v->version
+                                     << " serves instead. `recctl activate rNNNN` chooses another");
+        break;
+      }
+    }
+  }
+  if (!blender_.model()) RECD_INFO("ranker: no learnt ranking model serves from " << rc.dir << " yet; the hand blend orders the lists");
   if (!inline_refresh_) ranker_trainer_ = std::make_unique<rank::RankerTrainer>(rc);
 }
 
-void Pipeline::Impl::ActivateRanker(const std::string& version) {
+bool Pipeline::Impl::ServeRanker(const std::string& version, const std::string& why,
+                                 std::shared_ptr<const rank::RankingModel> loaded) {
   const std::string& root = config_.ranker_model.dir;
   const std::string serving = blender_.model() ? blender_.model_version() : "the hand blend";
-  auto model = rank::LoadRankerVersion(root, version);
-  Status s = model.ok() ? rank::ActivateRankerVersion(root, version) : model.status();
-  if (!s.ok()) {
-    stats.ranker_failures.fetch_add(1, std::memory_order_relaxed);
-    RECD_ERROR("ranker " << version << " refused; " << serving << " keeps ordering the lists: " << s.ToString());
-    return;
+  if (!loaded) {
+    auto model = rank::LoadRankerVersion(root, version);
+    if (!model.ok()) {
+      stats.ranker_failures.fetch_add(1, std::memory_order_relaxed);
+      RECD_ERROR("ranker " << version << " refused; " << serving << " keeps ordering the lists: " << model.status().ToString());
+      return false;
+    }
+    loaded = std::move(*model);
   }
-  blender_.SetModel(std::move(*model), version);
+  blender_.SetModel(std::move(loaded), version);
   ranker_trained_until_ = 0;
   for (const rank::RankerManifest& m : rank::ListRankerVersions(root)) {
     if (m.version == version) ranker_trained_until_ = m.trained_until;
   }
   stats.ranker_active.store(1, std::memory_order_relaxed);
   model_events.push_back({store_->LatestEventTime(), "ranker-swap", serving + " -> " + version});
-  RECD_INFO("ranker " << version << " orders the lists (was " << serving << ")");
+  RECD_INFO("ranker " << version << " orders the lists (" << why << "; was " << serving << ")");
+  return true;
+}
+
+void Pipeline::Impl::ActivateRanker(const std::string& version) {
+  // LATEST is written on this thread only (activation, promotion, pruning): no writer races another.
+  if (Status s = rank::ActivateRankerVersion(config_.ranker_model.dir, version); !s.ok()) {
+    stats.ranker_failures.fetch_add(1, std::memory_order_relaxed);
+    RECD_ERROR("activate " << version << " refused; " << (blender_.model() ? blender_.model_version() : "the hand blend")
+                           << " keeps ordering the lists: " << s.ToString());
+    return;
+  }
+  ++ranker_activations_;
+  ServeRanker(version, "activated by the operator");
 }
 
 void Pipeline::Impl::CollectRankerSamples() {
@@ -654,14 +688,14 @@ void Pipeline::Impl::ManageRanker() {
   ranker_trained_at_ = now;
   rank::RankerJob job;
   job.groups = samples_->Snapshot();
-  job.active = blender_.model();
   job.active_version = blender_.model_version();
   job.active_trained_until = ranker_trained_until_;
   job.trigger = trigger;
   job.now = now;
   RECD_INFO("ranker: training at event time " << FormatRfc3339(now) << " (" << trigger << ") on " << job.groups.size()
                                               << " labelled slates; active: "
-                                              << (job.active ? job.active_version : "the hand blend"));
+                                              << (job.active_version.empty() ? "the hand blend" : job.active_version));
+  activations_at_submit_ = ranker_activations_;
   if (ranker_trainer_) {
     ranker_trainer_->Submit(std::move(job));
   } else {
@@ -685,13 +719,23 @@ void Pipeline::Impl::OnRankerOutcome(const Result<rank::RankerOutcome>& outcome)
   RECD_INFO("ranker: candidate " << m.version << " trained in " << m.seconds << " s on " << m.train_groups
                                  << " labelled slates; " << m.decision);
   model_events.push_back({m.snapshot_event_time, "ranker", m.version + " " + m.decision});
-  if (!m.promoted) return;
-  stats.ranker_promotions.fetch_add(1, std::memory_order_relaxed);
-  const std::string previous = blender_.model() ? blender_.model_version() : "the hand blend";
-  blender_.SetModel(outcome->model, m.version);  // LATEST already names it
-  ranker_trained_until_ = m.trained_until;
-  stats.ranker_active.store(1, std::memory_order_relaxed);
-  model_events.push_back({now, "ranker-swap", previous + " -> " + m.version});
+  const std::string& root = config_.ranker_model.dir;
+  if (m.promoted && ranker_activations_ != activations_at_submit_) {
+    RECD_WARN("ranker: " << m.version << " won, but an operator activated "
+                         << (blender_.model() ? blender_.model_version() : "another ranker")
+                         << " while it trained; that choice stands (`recctl activate " << m.version << "` serves it)");
+  } else if (m.promoted) {
+    if (Status s = rank::ActivateRankerVersion(root, m.version); !s.ok()) {
+      stats.ranker_failures.fetch_add(1, std::memory_order_relaxed);
+      RECD_ERROR("ranker: promoting " << m.version << ": " << s.ToString() << "; the active ranker keeps serving");
+    } else {
+      stats.ranker_promotions.fetch_add(1, std::memory_order_relaxed);
+      ServeRanker(m.version, "promoted", outcome->model);
+    }
+  }
+  for (const std::string& gone : rank::PruneRankerVersions(root, config_.ranker_model.keep_versions)) {
+    RECD_INFO("ranker: pruned " << gone << " (ranker.model_keep_versions = " << config_.ranker_model.keep_versions << ")");
+  }
 }
 
 void Pipeline::Impl::UpdateGauges() {
@@ -719,6 +763,7 @@ void Pipeline::Impl::UpdateGauges() {
     stats.model_loads.store(r.model_loads.load(), std::memory_order_relaxed);
     stats.model_load_failures.store(r.model_load_failures.load(), std::memory_order_relaxed);
   }
+  if (samples_) stats.ranker_predict_failures.store(blender_.model_failures(), std::memory_order_relaxed);
   // Walking every list is not free: refresh the memory gauge about once a stats interval.
   if (gauge_turns_++ % 256 == 0) stats.graph_view_bytes.store(view.MemoryBytes(), std::memory_order_relaxed);
 }

@@ -94,6 +94,7 @@ struct PipelineStats {
   // The learnt ranker (daemon/pipeline.cpp, model/rank/ranker_trainer.h).
   std::atomic<uint64_t> ranker_samples{0}, ranker_sample_misses{0}, ranker_buffered{0};
   std::atomic<uint64_t> ranker_trainings{0}, ranker_failures{0}, ranker_promotions{0}, ranker_active{0};
+  std::atomic<uint64_t> ranker_predict_failures{0};
   std::atomic<double> ranker_last_seconds{0}, ranker_last_candidate_hr{0}, ranker_last_active_hr{0};
 };
 

@@ -238,8 +238,9 @@ TEST_F(PipelineTest, TheLearntRankerIsRestoredTrainsInTheBackgroundAndRefusesACo
     params.rounds = 5;
     auto model = rank::RankingModel::Train(data, params);
     ASSERT_TRUE(model.ok()) << model.status().ToString();
-    ASSERT_TRUE(rank::WriteRankerVersion(root, **model, {}).ok());
-    ASSERT_TRUE(rank::WriteRankerVersion(root, **model, {}).ok());
+    const std::string bytes = *(*model)->Serialize();
+    ASSERT_TRUE(rank::WriteRankerVersion(root, bytes, {}).ok());
+    ASSERT_TRUE(rank::WriteRankerVersion(root, bytes, {}).ok());
     ASSERT_TRUE(rank::ActivateRankerVersion(root, "r0001").ok());
     std::ofstream(root + "/r0002/model.json", std::ios::app) << " ";  // no longer matches its checksum
   }

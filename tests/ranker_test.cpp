@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <random>
+
+#include <unistd.h>
 
 #include "model/rank/list_blend.h"
 #include "model/rank/ranker_registry.h"
@@ -109,9 +112,14 @@ TEST_F(FeaturesTest, ExactValuesOnAHandBuiltHistory) {
   EXPECT_NEAR(fa[Feature("attribute_affinity_max")], 2.0 / 3, 1e-6);
   EXPECT_NEAR(fa[Feature("attribute_affinity_mean")], 0.5, 1e-6);
   EXPECT_FLOAT_EQ(fa[Feature("user_hours_since_last_event")], 1);
-  // The purchase came 3 h after the last view: a session of its own.
-  EXPECT_FLOAT_EQ(fa[Feature("session_events")], 1);
-  EXPECT_FLOAT_EQ(fa[Feature("session_items")], 1);
+  // Now is 1 h after u0's last event: no session is open.
+  EXPECT_FLOAT_EQ(fa[Feature("session_events")], 0);
+  EXPECT_FLOAT_EQ(fa[Feature("session_items")], 0);
+  // 10 minutes after it, the purchase (3 h after the last view) is a session of its own.
+  std::vector<float> soon;
+  features.Build(u0, kT0 + 5 * kHour + 10 * 60'000, {a}, &soon);
+  EXPECT_FLOAT_EQ(soon[Feature("session_events")], 1);
+  EXPECT_FLOAT_EQ(soon[Feature("session_items")], 1);
 
   // d: proposed by the sequence source only, never interacted with.
   EXPECT_FLOAT_EQ(fd[Feature("score_sequence")], 2);
@@ -126,7 +134,7 @@ TEST_F(FeaturesTest, ExactValuesOnAHandBuiltHistory) {
   EXPECT_TRUE(std::isnan(fd[Feature("user_hours_since_item")]));
   EXPECT_NEAR(fd[Feature("attribute_affinity_max")], 2.0 / 3, 1e-6);   // red
   EXPECT_NEAR(fd[Feature("attribute_affinity_mean")], 1.0 / 3, 1e-6);  // red 2/3, hats 0
-  EXPECT_FLOAT_EQ(fd[Feature("session_events")], 1);
+  EXPECT_FLOAT_EQ(fd[Feature("session_events")], 0);
 
   // A user with no history: the per-user features are missing or zero.
   Feed({Interaction(EventType::kClick, "u2", "b", kT0 + 5 * kHour)}, &features);
@@ -226,13 +234,13 @@ std::shared_ptr<const RankingModel> PlantedModel() {
 TEST(RankerRegistryTest, VersionsAreWrittenListedActivatedAndCorruptOnesRefused) {
   testing::TempDir dir;
   const std::string root = dir.sub("rankers");
-  const auto model = PlantedModel();
+  const std::string model = *PlantedModel()->Serialize();
   RankerManifest manifest;
   manifest.parent = "blend";
   manifest.trigger = "test";
   manifest.candidate_hr = 0.9;
-  auto v1 = WriteRankerVersion(root, *model, manifest);
-  auto v2 = WriteRankerVersion(root, *model, manifest);
+  auto v1 = WriteRankerVersion(root, model, manifest);
+  auto v2 = WriteRankerVersion(root, model, manifest);
   ASSERT_TRUE(v1.ok() && v2.ok()) << v1.status().ToString();
   EXPECT_EQ(*v1, "r0001");
   EXPECT_EQ(*v2, "r0002");
@@ -243,7 +251,9 @@ TEST(RankerRegistryTest, VersionsAreWrittenListedActivatedAndCorruptOnesRefused)
   EXPECT_TRUE(listed[0].active);
   EXPECT_FALSE(listed[1].active);
   EXPECT_EQ(listed[0].trigger, "test");
-  EXPECT_NE(RankerVersionsJson(listed).find("\"kind\":\"ranker\""), std::string::npos);
+  const std::string json = RankerVersionsJson(listed);
+  EXPECT_NE(json.find("\"kind\":\"ranker\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"candidate_hr@10\":0.9"), std::string::npos) << json;
 
   // One flipped byte in the model: the checksum refuses it, and LATEST stays.
   {
@@ -257,7 +267,7 @@ TEST(RankerRegistryTest, VersionsAreWrittenListedActivatedAndCorruptOnesRefused)
   EXPECT_FALSE(ActivateRankerVersion(root, "r0002").ok());
   EXPECT_TRUE(ListRankerVersions(root)[0].active) << "r0001 still active";
   // A model trained on other features (a manifest naming others) is refused with the fix.
-  auto v3 = WriteRankerVersion(root, *model, manifest);
+  auto v3 = WriteRankerVersion(root, model, manifest);
   ASSERT_TRUE(v3.ok());
   {
     std::ifstream in(root + "/r0003/ranker.json");
@@ -274,6 +284,21 @@ TEST(RankerRegistryTest, VersionsAreWrittenListedActivatedAndCorruptOnesRefused)
   const auto removed = PruneRankerVersions(root, 1);
   EXPECT_EQ(removed, (std::vector<std::string>{"r0002", "r0003"}));
   EXPECT_TRUE(LoadRankerVersion(root, "r0001").ok());
+  // What killed writers leave: a half-written version of a dead process, a half-removed one, a
+  // LATEST being replaced. Only a live writer's files stay.
+  std::filesystem::create_directories(root + "/.tmp-r0005-2147483646");
+  std::filesystem::create_directories(root + "/.removing-r0004");
+  std::ofstream(root + "/LATEST.tmp-2147483646") << "r0002\n";
+  const std::string live = root + "/.tmp-r0006-" + std::to_string(::getpid());
+  std::filesystem::create_directories(live);
+  auto cleared = RemoveAbandonedRankerFiles(root);
+  std::sort(cleared.begin(), cleared.end());
+  EXPECT_EQ(cleared, (std::vector<std::string>{".removing-r0004", ".tmp-r0005-2147483646", "LATEST.tmp-2147483646"}));
+  EXPECT_TRUE(std::filesystem::exists(live));
+  auto next = WriteRankerVersion(root, model, manifest);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, "r0002") << "the highest number left, plus one";
+  EXPECT_TRUE(ListRankerVersions(root).front().active);
 }
 
 std::vector<std::shared_ptr<const SampleGroup>> Groups(const RankingData& data, EpochMillis t0) {
@@ -310,10 +335,10 @@ TEST(RankerTrainerTest, PromotesOverTheHandBlendThenOnlyByTheMargin) {
   EXPECT_LT(first->manifest.active_hr, 0.6);
   EXPECT_EQ(first->manifest.validation_groups, 60u);
   EXPECT_EQ(ListRankerVersions(config.dir).back().version, "r0001");
-  EXPECT_TRUE(ListRankerVersions(config.dir).back().active);
+  EXPECT_FALSE(ListRankerVersions(config.dir).back().active) << "LATEST is the pipeline's to write";
+  ASSERT_TRUE(ActivateRankerVersion(config.dir, "r0001").ok());
 
-  // Against an equally good active ranker with a 5% margin: kept, and LATEST stays.
-  job.active = first->model;
+  // Against an equally good active ranker (read from the registry) with a 5% margin: kept.
   job.active_version = "r0001";
   config.promote_margin = 0.05;
   auto second = TrainRanker(job, config);
@@ -322,6 +347,12 @@ TEST(RankerTrainerTest, PromotesOverTheHandBlendThenOnlyByTheMargin) {
   EXPECT_EQ(second->manifest.parent, "r0001");
   EXPECT_NE(second->manifest.decision.find("kept r0001"), std::string::npos) << second->manifest.decision;
   EXPECT_TRUE(ListRankerVersions(config.dir).front().active);
+
+  // A pointwise objective (per-row weights) trains too.
+  config.params.objective = "binary:logistic";
+  auto pointwise = TrainRanker(job, config);
+  ASSERT_TRUE(pointwise.ok()) << pointwise.status().ToString();
+  EXPECT_GT(pointwise->manifest.candidate_hr, 0.95);
 
   // Too few slates: refused with what it needs.
   job.groups.resize(50);

@@ -99,8 +99,10 @@ void FeatureBuilder::Build(UserId user, EpochMillis now, const Slate& slate, std
   // Per user, once per slate: the session, and how many distinct recent items carry each attribute value.
   size_t session_events = 0;
   std::vector<uint32_t> session_items, recent_items;
-  for (size_t n = history.size(); n-- > 0;) {
-    if (n + 1 < history.size() && static_cast<double>(history[n + 1].ts - history[n].ts) > config_.session_gap_s * 1000) break;
+  const double gap_ms = config_.session_gap_s * 1000;
+  const bool in_session = !history.empty() && static_cast<double>(now - history.back().ts) <= gap_ms;
+  for (size_t n = history.size(); in_session && n-- > 0;) {
+    if (n + 1 < history.size() && static_cast<double>(history[n + 1].ts - history[n].ts) > gap_ms) break;
     ++session_events;
     session_items.push_back(history[n].item);
   }

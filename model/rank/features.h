@@ -13,7 +13,8 @@
 //     user's recent items with the same value; the max and the mean over its
 //     attributes (any attribute: no names are special);
 //   - the user's hours since their last event, and the current session's events
-//     and distinct items (events at most `session_gap_s` apart).
+//     and distinct items (events at most `session_gap_s` apart, the last of
+//     them at most that long before now; else 0).
 // State is fed in event order on the thread that owns the store (Observe,
 // ObserveItem) and bounded per user by `history` events.
 #pragma once

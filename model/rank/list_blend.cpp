@@ -93,7 +93,10 @@ bool ListBlender::OrderByModel(UserId user, Slate* slate) const {
   if (!model_ || slate->empty()) return false;
   rows_.clear();
   features_->Build(user, store_.LatestEventTime(), *slate, &rows_);
-  if (!model_->Predict(rows_.data(), slate->size(), &scores_).ok()) return false;
+  if (!model_->Predict(rows_.data(), slate->size(), &scores_).ok()) {
+    ++model_failures_;
+    return false;
+  }
   std::vector<size_t> order(slate->size());
   for (size_t n = 0; n < order.size(); ++n) order[n] = n;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores_[a] > scores_[b]; });

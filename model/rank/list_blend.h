@@ -58,6 +58,8 @@ class ListBlender {
   void SetModel(std::shared_ptr<const RankingModel> model, std::string version);
   const std::shared_ptr<const RankingModel>& model() const { return model_; }
   const std::string& model_version() const { return model_version_; }
+  // Slates the model could not score (the hand blend ordered them).
+  uint64_t model_failures() const { return model_failures_; }
 
   // Whether Observe has anything to feed (callers may skip the id lookups otherwise).
   bool learns() const { return sequence_ != nullptr || covisit_ != nullptr || features_ != nullptr; }
@@ -95,6 +97,7 @@ class ListBlender {
   std::shared_ptr<const RankingModel> model_;  // null: the hand blend orders
   std::string model_version_;
   mutable std::vector<float> rows_, scores_;   // scratch of OrderByModel
+  mutable uint64_t model_failures_ = 0;
 };
 
 }  // namespace recd::rank

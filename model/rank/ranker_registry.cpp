@@ -4,8 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -39,22 +43,35 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
+Status IoFailure(const std::string& what) { return Status::IoError(what + ": " + std::strerror(errno)); }
+
 // Writes and fsyncs `path`.
 Status WriteDurable(const std::string& path, const std::string& bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError("cannot create " + path);
+  if (fd < 0) return IoFailure("cannot create " + path);
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n <= 0) {
+      const Status failed = IoFailure("cannot write " + path);
       ::close(fd);
-      return Status::IoError("cannot write " + path);
+      return failed;
     }
     done += static_cast<size_t>(n);
   }
-  const bool synced = ::fsync(fd) == 0;
+  const Status synced = ::fsync(fd) == 0 ? Status::Ok() : IoFailure("cannot fsync " + path);
   ::close(fd);
-  return synced ? Status::Ok() : Status::IoError("cannot fsync " + path);
+  return synced;
+}
+
+// The names under `root` (none when it cannot be listed), sorted.
+std::vector<std::string> Names(const std::string& root) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  fs::directory_iterator it(root, ec), end;
+  for (; !ec && it != end; it.increment(ec)) names.push_back(it->path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 void SyncDir(const std::string& dir) {
@@ -76,20 +93,43 @@ json FeatureNames() {
   return names;
 }
 
+// Field names and formats as model::VersionsJson gives PinSage's (one schema in GET /v1/models).
 json ToJson(const RankerManifest& m) {
+  auto time = [](EpochMillis t) { return t ? FormatRfc3339(t) : std::string(); };
   return json{{"version", m.version},
               {"created_at", m.created_at},
               {"parent", m.parent},
               {"trigger", m.trigger},
-              {"snapshot_event_time", m.snapshot_event_time},
-              {"trained_until", m.trained_until},
+              {"snapshot_event_time", time(m.snapshot_event_time)},
+              {"trained_until", time(m.trained_until)},
               {"train_groups", m.train_groups},
               {"validation_groups", m.validation_groups},
-              {"candidate_hr", m.candidate_hr},
-              {"active_hr", m.active_hr},
+              {"candidate_hr@10", m.candidate_hr},
+              {"active_hr@10", m.active_hr},
               {"decision", m.decision},
               {"promoted", m.promoted},
               {"seconds", m.seconds}};
+}
+
+RankerManifest FromJson(const json& j) {
+  auto time = [&](const char* key) {
+    const std::string text = j.value(key, "");
+    return ParseRfc3339(text).value_or(EpochMillis{0});
+  };
+  RankerManifest m;
+  m.created_at = j.value("created_at", "");
+  m.parent = j.value("parent", "");
+  m.trigger = j.value("trigger", "");
+  m.snapshot_event_time = time("snapshot_event_time");
+  m.trained_until = time("trained_until");
+  m.train_groups = j.value("train_groups", size_t{0});
+  m.validation_groups = j.value("validation_groups", size_t{0});
+  m.candidate_hr = j.value("candidate_hr@10", -1.0);
+  m.active_hr = j.value("active_hr@10", -1.0);
+  m.decision = j.value("decision", "");
+  m.promoted = j.value("promoted", false);
+  m.seconds = j.value("seconds", 0.0);
+  return m;
 }
 
 std::string Latest(const std::string& root) {
@@ -107,33 +147,34 @@ bool IsRankerVersionName(const std::string& name) {
          std::all_of(name.begin() + 1, name.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-Result<std::string> WriteRankerVersion(const std::string& root, const RankingModel& model, RankerManifest manifest) {
+Result<std::string> WriteRankerVersion(const std::string& root, const std::string& model, RankerManifest manifest) {
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) return Status::IoError("cannot create ranker directory " + root + ": " + ec.message());
   int highest = 0;
-  for (const auto& entry : fs::directory_iterator(root, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (IsRankerVersionName(name)) highest = std::max(highest, std::stoi(name.substr(1)));
+  for (const std::string& name : Names(root)) {
+    // A version being removed (.removing-rNNNN) still holds its number.
+    const std::string bare = name.rfind(".removing-", 0) == 0 ? name.substr(10) : name;
+    if (IsRankerVersionName(bare)) highest = std::max(highest, std::stoi(bare.substr(1)));  // 4 digits: cannot throw
   }
-  if (highest >= 9999) return Status::Internal("ranker versions under " + root + " reached r9999");
+  if (highest >= 9999) {
+    return Status::Internal("ranker versions under " + root + " reached r9999: move the old ones away (keep LATEST's)");
+  }
   char name[16];
   std::snprintf(name, sizeof name, "r%04d", highest + 1);
   manifest.version = name;
   if (manifest.created_at.empty()) manifest.created_at = FormatRfc3339(WallClockMillis());
-  auto bytes = model.Serialize();
-  if (!bytes.ok()) return bytes.status();
   json j = ToJson(manifest);
   j["features"] = FeatureNames();
-  j["model_fnv1a64"] = Hex(Fnv1a64(*bytes));
+  j["model_fnv1a64"] = Hex(Fnv1a64(model));
   const std::string tmp = root + "/.tmp-" + name + "-" + std::to_string(::getpid());
   fs::remove_all(tmp, ec);
-  if (!fs::create_directory(tmp, ec)) return Status::IoError("cannot create " + tmp);
-  RECD_RETURN_IF_ERROR(WriteDurable(tmp + "/" + kModelFile, *bytes));
+  if (!fs::create_directory(tmp, ec)) return Status::IoError("cannot create " + tmp + ": " + ec.message());
+  RECD_RETURN_IF_ERROR(WriteDurable(tmp + "/" + kModelFile, model));
   RECD_RETURN_IF_ERROR(WriteDurable(tmp + "/" + kManifestFile, j.dump(2) + "\n"));
   SyncDir(tmp);
   if (std::rename(tmp.c_str(), (root + "/" + name).c_str()) != 0) {
-    return Status::IoError("cannot rename " + tmp + " to " + root + "/" + name);
+    return IoFailure("cannot rename " + tmp + " to " + root + "/" + name);
   }
   SyncDir(root);
   return std::string(name);
@@ -146,19 +187,23 @@ Result<std::shared_ptr<const RankingModel>> LoadRankerVersion(const std::string&
   const std::string dir = root + "/" + version;
   auto manifest_text = ReadAll(dir + "/" + kManifestFile);
   if (!manifest_text.ok()) return Status::NotFound("ranker " + version + ": no " + dir + "/" + kManifestFile);
-  json manifest;
+  json features;
+  std::string want;
   try {
-    manifest = json::parse(*manifest_text);
+    const json manifest = json::parse(*manifest_text);
+    if (!manifest.is_object()) throw json::other_error::create(501, "not an object", nullptr);
+    features = manifest.value("features", json());
+    want = manifest.value("model_fnv1a64", std::string());
   } catch (const json::exception& e) {
-    return Status::InvalidArgument("ranker " + version + ": " + kManifestFile + " is not JSON: " + e.what());
+    return Status::InvalidArgument("ranker " + version + ": " + dir + "/" + kManifestFile +
+                                   " is not a ranker manifest (" + e.what() + "); activate another version");
   }
-  if (manifest.value("features", json()) != FeatureNames()) {
+  if (features != FeatureNames()) {
     return Status::InvalidArgument("ranker " + version + " was trained on other features than this recd builds (" +
                                    std::to_string(kNumFeatures) + " named in rank/features.cpp); retrain it");
   }
   auto bytes = ReadAll(dir + "/" + kModelFile);
   if (!bytes.ok()) return Status::NotFound("ranker " + version + ": no " + dir + "/" + kModelFile);
-  const std::string want = manifest.value("model_fnv1a64", std::string());
   if (Hex(Fnv1a64(*bytes)) != want) {
     return Status::Corruption("ranker " + version + ": " + kModelFile + " does not match its checksum (" + want +
                             "); the file is corrupt");
@@ -172,40 +217,23 @@ Status ActivateRankerVersion(const std::string& root, const std::string& version
   RECD_RETURN_IF_ERROR(LoadRankerVersion(root, version).status());
   const std::string tmp = root + "/LATEST.tmp-" + std::to_string(::getpid());
   RECD_RETURN_IF_ERROR(WriteDurable(tmp, version + "\n"));
-  if (std::rename(tmp.c_str(), (root + "/LATEST").c_str()) != 0) return Status::IoError("cannot update " + root + "/LATEST");
+  if (std::rename(tmp.c_str(), (root + "/LATEST").c_str()) != 0) return IoFailure("cannot update " + root + "/LATEST");
   SyncDir(root);
   return Status::Ok();
 }
 
 std::vector<RankerManifest> ListRankerVersions(const std::string& root) {
   std::vector<RankerManifest> out;
-  std::error_code ec;
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(root, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (IsRankerVersionName(name)) names.push_back(name);
-  }
-  std::sort(names.begin(), names.end());
   const std::string latest = Latest(root);
-  for (const std::string& name : names) {
+  for (const std::string& name : Names(root)) {
+    if (!IsRankerVersionName(name)) continue;
     auto text = ReadAll(root + "/" + name + "/" + kManifestFile);
     if (!text.ok()) continue;
     try {
       const json j = json::parse(*text);
-      RankerManifest m;
+      if (!j.is_object()) continue;
+      RankerManifest m = FromJson(j);
       m.version = name;
-      m.created_at = j.value("created_at", "");
-      m.parent = j.value("parent", "");
-      m.trigger = j.value("trigger", "");
-      m.snapshot_event_time = j.value("snapshot_event_time", EpochMillis{0});
-      m.trained_until = j.value("trained_until", EpochMillis{0});
-      m.train_groups = j.value("train_groups", size_t{0});
-      m.validation_groups = j.value("validation_groups", size_t{0});
-      m.candidate_hr = j.value("candidate_hr", -1.0);
-      m.active_hr = j.value("active_hr", -1.0);
-      m.decision = j.value("decision", "");
-      m.promoted = j.value("promoted", false);
-      m.seconds = j.value("seconds", 0.0);
       m.active = name == latest;
       out.push_back(std::move(m));
     } catch (const json::exception&) {
@@ -234,10 +262,31 @@ std::vector<std::string> PruneRankerVersions(const std::string& root, size_t kee
   for (const RankerManifest& m : versions) {
     if (excess == 0) break;
     if (m.version == latest) continue;
+    // Renamed away first, so a kill mid-removal never leaves half a version under its name.
+    const std::string doomed = root + "/.removing-" + m.version;
+    if (std::rename((root + "/" + m.version).c_str(), doomed.c_str()) != 0) continue;
     std::error_code ec;
-    fs::remove_all(root + "/" + m.version, ec);
-    if (!ec) removed.push_back(m.version);
+    fs::remove_all(doomed, ec);
+    removed.push_back(m.version);
     --excess;
+  }
+  return removed;
+}
+
+std::vector<std::string> RemoveAbandonedRankerFiles(const std::string& root) {
+  std::vector<std::string> removed;
+  for (const std::string& name : Names(root)) {
+    bool abandoned = name.rfind(".removing-r", 0) == 0;
+    // .tmp-rNNNN-<pid> and LATEST.tmp-<pid>: abandoned once their writer is gone.
+    const size_t dash = name.rfind('-');
+    if ((name.rfind(".tmp-r", 0) == 0 || name.rfind("LATEST.tmp-", 0) == 0) && dash != std::string::npos) {
+      const long pid = std::strtol(name.c_str() + dash + 1, nullptr, 10);
+      abandoned = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+    }
+    if (!abandoned) continue;
+    std::error_code ec;
+    fs::remove_all(root + "/" + name, ec);
+    if (!ec) removed.push_back(name);
   }
   return removed;
 }

@@ -5,9 +5,12 @@
 //                             checksum, lineage (parent, trigger, snapshot event
 //                             time, groups), metrics and the promotion decision
 //   <root>/LATEST             the active version (atomic rename)
-// A version is written to a temporary directory, fsynced and renamed, so a kill
-// leaves a whole version or none. Loading checks the checksum and the feature
-// names: a corrupt or foreign version is refused with the reason.
+// A version is written to a temporary directory, fsynced and renamed, and
+// removed by renaming it to .removing-rNNNN first, so a kill leaves a whole
+// version under its name or none (RemoveAbandonedRankerFiles clears the rest).
+// Loading checks the checksum and the feature names: a corrupt or foreign
+// version is refused with the reason. Writers: the trainer writes versions;
+// LATEST and pruning belong to the daemon's pipeline thread alone.
 #pragma once
 
 #include <memory>
@@ -37,9 +40,9 @@ struct RankerManifest {
   bool active = false;          // LATEST names it (filled by ListRankerVersions)
 };
 
-// Writes `model` as the next version under `root` (created when missing);
-// returns the version's name. LATEST is not touched.
-Result<std::string> WriteRankerVersion(const std::string& root, const RankingModel& model, RankerManifest manifest);
+// Writes `model` (RankingModel::Serialize's bytes) as the next version under
+// `root` (created when missing); returns the version's name. LATEST is not touched.
+Result<std::string> WriteRankerVersion(const std::string& root, const std::string& model, RankerManifest manifest);
 // Loads <root>/<version>, refusing a missing, corrupt or foreign one.
 Result<std::shared_ptr<const RankingModel>> LoadRankerVersion(const std::string& root, const std::string& version);
 // Makes `version` the active one (LATEST), after loading it.
@@ -50,6 +53,10 @@ std::vector<RankerManifest> ListRankerVersions(const std::string& root);
 std::string RankerVersionsJson(const std::vector<RankerManifest>& versions);
 // Removes the oldest versions beyond `keep`, never the active one; returns those removed.
 std::vector<std::string> PruneRankerVersions(const std::string& root, size_t keep);
+// Removes what killed writers left under `root`: .tmp-rNNNN-<pid> directories
+// and LATEST.tmp-<pid> files whose process is gone, and .removing-rNNNN ones;
+// returns their names.
+std::vector<std::string> RemoveAbandonedRankerFiles(const std::string& root);
 // Ranker versions are named r0001, r0002, ...
 bool IsRankerVersionName(const std::string& name);
 

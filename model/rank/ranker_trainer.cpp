@@ -69,8 +69,20 @@ Result<double> ModelHitRate(const RankingModel& model, const RankingData& data) 
 
 }  // namespace
 
+static Result<RankerOutcome> TrainRankerOrThrow(const RankerJob& job, const RankerModelConfig& config,
+                                                const std::atomic<bool>* cancel);
+
 Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig& config,
                                   const std::atomic<bool>* cancel) {
+  try {
+    return TrainRankerOrThrow(job, config, cancel);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("ranker training: ") + e.what());
+  }
+}
+
+static Result<RankerOutcome> TrainRankerOrThrow(const RankerJob& job, const RankerModelConfig& config,
+                                                const std::atomic<bool>* cancel) {
   const auto start = std::chrono::steady_clock::now();
   const size_t total = job.groups.size();
   const size_t validation = static_cast<size_t>(std::ceil(static_cast<double>(total) * config.validation_fraction));
@@ -91,7 +103,7 @@ Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig&
   }
   const RankingData train = ToData(train_groups, job.now, config.half_life_days, config.train_negatives);
   const RankingData held_out = ToData(held_out_groups, job.now, 0, 0);
-  auto model = RankingModel::Train(train, config.params, cancel);
+  auto model = RankingModel::Train(train, config.params, cancel);  // freed on this thread
   if (!model.ok()) return model.status();
 
   RankerManifest manifest;
@@ -104,8 +116,10 @@ Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig&
   auto candidate_hr = ModelHitRate(**model, held_out);
   if (!candidate_hr.ok()) return candidate_hr.status();
   manifest.candidate_hr = *candidate_hr;
-  if (job.active) {
-    auto active_hr = ModelHitRate(*job.active, held_out);
+  if (!job.active_version.empty()) {
+    auto active = LoadRankerVersion(config.dir, job.active_version);  // a booster of this thread's own
+    if (!active.ok()) return active.status();
+    auto active_hr = ModelHitRate(**active, held_out);
     if (!active_hr.ok()) return active_hr.status();
     manifest.active_hr = *active_hr;
   } else {
@@ -127,14 +141,14 @@ Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig&
   manifest.decision = decision.str();
   manifest.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  auto version = WriteRankerVersion(config.dir, **model, manifest);
+  auto bytes = (*model)->Serialize();
+  if (!bytes.ok()) return bytes.status();
+  auto version = WriteRankerVersion(config.dir, *bytes, manifest);
   if (!version.ok()) return version.status();
   manifest.version = *version;
-  if (manifest.promoted) RECD_RETURN_IF_ERROR(ActivateRankerVersion(config.dir, manifest.version));
-  for (const std::string& gone : PruneRankerVersions(config.dir, config.keep_versions)) {
-    RECD_INFO("ranker: pruned " << gone << " (ranker.model_keep_versions = " << config.keep_versions << ")");
-  }
-  return RankerOutcome{manifest, *model};
+  auto served = RankingModel::Deserialize(*bytes, kNumFeatures);  // the copy the pipeline thread will own
+  if (!served.ok()) return served.status();
+  return RankerOutcome{manifest, *served};
 }
 
 RankerTrainer::RankerTrainer(RankerModelConfig config)

@@ -8,9 +8,13 @@
 //   - TrainRanker: one training from a snapshot of the buffer to a decision:
 //     trains on the older groups, scores the candidate and the active ranker
 //     (the hand blend's order when none) by HR@10 on the newest
-//     `validation_fraction` of them that neither trained on, writes the
-//     candidate to the registry with its lineage and decision, and makes it
-//     LATEST when it wins by the margin.
+//     `validation_fraction` of them that neither trained on, and writes the
+//     candidate to the registry with its lineage and decision. Making it
+//     LATEST, and pruning, are the caller's (the pipeline thread's) to do.
+//     XGBoost keeps per-thread state in each booster, freed only on the thread
+//     that frees the booster: the trainer reads the active version from the
+//     registry into a booster of its own, and hands the candidate over as a
+//     fresh copy read from its bytes.
 //   - RankerTrainer: runs TrainRanker jobs one at a time on its own thread.
 #pragma once
 
@@ -75,8 +79,7 @@ class SampleBuffer {
 
 struct RankerJob {
   std::vector<std::shared_ptr<const SampleGroup>> groups;  // oldest first
-  std::shared_ptr<const RankingModel> active;              // null: the hand blend serves
-  std::string active_version;                              // "" with the hand blend
+  std::string active_version;                              // "": the hand blend serves
   EpochMillis active_trained_until = 0;                    // the newest slate the active model trained on
   std::string trigger;
   EpochMillis now = 0;                                     // the snapshot's event time

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <mutex>
+#include <limits>
 #include <numeric>
 
 namespace recd::rank {
@@ -12,10 +12,11 @@ namespace {
 
 Status XgbError(const std::string& what) { return Status::Internal(what + ": " + XGBGetLastError()); }
 
-// XGBoost logs to stdout by default; recd's logs are its own.
+// XGBoost logs to stdout by default; recd's logs are its own. Its global
+// configuration is per thread: each thread that trains or loads sets it once.
 void QuietXgboost() {
-  static std::once_flag once;
-  std::call_once(once, [] { XGBSetGlobalConfig(R"({"verbosity": 0})"); });
+  thread_local bool quiet = false;
+  if (!quiet) quiet = XGBSetGlobalConfig(R"({"verbosity": 0})") == 0;
 }
 
 // Frees a handle at scope exit.
@@ -49,9 +50,17 @@ Result<std::shared_ptr<const RankingModel>> RankingModel::Train(const RankingDat
                              &matrix.h) != 0) {
     return XgbError("XGDMatrixCreateFromMat");
   }
+  // Ranking objectives weigh groups; pointwise ones (binary:logistic) know no groups and weigh rows: each
+  // row its group's weight.
+  const bool ranking = params.objective.rfind("rank:", 0) == 0;
+  std::vector<float> row_weights;
+  if (!ranking) {
+    for (size_t g = 0; g < data.groups.size(); ++g) row_weights.insert(row_weights.end(), data.groups[g], data.weights[g]);
+  }
+  const std::vector<float>& weights = ranking ? data.weights : row_weights;
   if (XGDMatrixSetFloatInfo(matrix.h, "label", data.labels.data(), n) != 0 ||
-      XGDMatrixSetUIntInfo(matrix.h, "group", data.groups.data(), data.groups.size()) != 0 ||
-      XGDMatrixSetFloatInfo(matrix.h, "weight", data.weights.data(), data.weights.size()) != 0) {
+      (ranking && XGDMatrixSetUIntInfo(matrix.h, "group", data.groups.data(), data.groups.size()) != 0) ||
+      XGDMatrixSetFloatInfo(matrix.h, "weight", weights.data(), weights.size()) != 0) {
     return XgbError("setting labels, groups and weights");
   }
   BoosterHandle booster = nullptr;
