@@ -267,7 +267,9 @@ void AdminServer::Impl::HandleV1(const http::request<http::string_body>& req, ht
   if (!control.activate) return Reply(res, http::status::not_found, "activation is not available here");
   const Status s = control.activate(version);
   if (!s.ok()) return Reply(res, ForStatus(s), s.message());
-  Reply(res, http::status::accepted, version + " activation requested; it serves once loaded (recd_model_loads_total)");
+  Reply(res, http::status::accepted,
+        version + " activation requested; it serves once loaded (recd_model_loads_total for PinSage versions, "
+                  "the log and recd_ranker_active for ranker versions)");
 }
 
 void AdminServer::Impl::Serve() {

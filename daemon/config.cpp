@@ -404,6 +404,14 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
          [](int v) { return v >= 0 && v <= 19 ? std::string() : std::string("must be in 0..19"); }, "an integer");
   b.Bind("ranker", "model_history", &lr.features.history, Positive, "an integer (interactions kept per user)");
   b.Bind("ranker", "model_session_gap_s", &lr.features.session_gap_s, Positive, "a number (seconds)");
+  if (lr.max_groups < lr.min_groups) {
+    b.Error("ranker.model_max_groups (" + std::to_string(lr.max_groups) + ") is below ranker.model_min_groups (" +
+            std::to_string(lr.min_groups) + "): no training could ever start; raise model_max_groups");
+  }
+  if (static_cast<double>(lr.max_groups) * lr.validation_fraction < 10) {
+    b.Error("ranker.model_max_groups x ranker.model_validation_fraction is below 10 held-out slates: no candidate "
+            "could ever be promoted; raise either");
+  }
 
   auto& rt = c.retrain.retrain;
   auto days_key = [&](const char* key, int64_t* ms, const char* what) {

@@ -66,12 +66,15 @@ Status DrawPlot(const std::string& csv, const std::string& png, double total_hr,
        << "set xtics rotate by -30\nset grid\nset key top left\n"
        << "set ylabel 'prequential HR@10'\nset xlabel 'event time'\n"
        << "set title 'recd replay: prequential HR@10 per window (overall " << total_hr
-       << "); grey: retraining, red: model swap'\n";
+       << "); grey: a training, red: PinSage swap, blue: ranker swap'\n";
     // Vertical marks: a retraining where its candidate was decided, a swap where the new model began to serve.
     for (const ModelEvent& e : events) {
       const std::string at = FormatRfc3339(e.event_time).substr(0, 19);
       gp << "set arrow from '" << at << "', graph 0 to '" << at << "', graph 1 nohead "
-         << (e.kind == "swap" ? "lc rgb 'red' lw 1.5" : "lc rgb 'grey' dt 2") << "\n";
+         << (e.kind == "swap"          ? "lc rgb 'red' lw 1.5"
+             : e.kind == "ranker-swap" ? "lc rgb 'blue' lw 1"
+                                       : "lc rgb 'grey' dt 2")
+         << "\n";
     }
     gp << "plot '" << csv << "' using 1:4 every ::1 with linespoints title 'HR@10 per window', "
        << total_hr << " with lines dashtype 2 title 'overall'\n";

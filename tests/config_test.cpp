@@ -72,6 +72,48 @@ TEST_F(ConfigTest, RankerBlendDefaultsAndErrors) {
   }
 }
 
+// The learnt ranker's keys: the shipped file's values are the code's defaults,
+// and bad values (or combinations that could never train or promote) name the key.
+TEST_F(ConfigTest, LearntRankerKeysDefaultsAndErrors) {
+  auto shipped = LoadConfig(RECD_SOURCE_DIR "/config/recd.toml", {});
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  const rank::RankerModelConfig defaults;
+  const rank::RankerModelConfig& m = shipped->ranker_model;
+  EXPECT_EQ(m.enabled, defaults.enabled);
+  EXPECT_EQ(m.dir, "");
+  EXPECT_EQ(m.labels, defaults.labels);
+  EXPECT_EQ(m.max_groups, defaults.max_groups);
+  EXPECT_EQ(m.min_groups, defaults.min_groups);
+  EXPECT_EQ(m.train_every, defaults.train_every);
+  EXPECT_EQ(m.interval_ms, defaults.interval_ms);
+  EXPECT_DOUBLE_EQ(m.half_life_days, defaults.half_life_days);
+  EXPECT_DOUBLE_EQ(m.validation_fraction, defaults.validation_fraction);
+  EXPECT_EQ(m.train_negatives, defaults.train_negatives);
+  EXPECT_FLOAT_EQ(m.positive_weight, defaults.positive_weight);
+  EXPECT_EQ(m.params.objective, defaults.params.objective);
+  EXPECT_EQ(m.params.pair_samples, defaults.params.pair_samples);
+  EXPECT_EQ(m.params.rounds, defaults.params.rounds);
+  EXPECT_EQ(m.params.max_depth, defaults.params.max_depth);
+  EXPECT_EQ(m.features.history, defaults.features.history);
+
+  auto set = LoadConfig("", {"ranker.model=true", "ranker.model_labels=both", "ranker.model_positive_weight=10",
+                             "ranker.model_objective=rank:ndcg", "ranker.model_interval_days=0"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_TRUE(set->ranker_model.enabled);
+  EXPECT_EQ(set->ranker_model.labels, rank::RankerLabels::kBoth);
+  EXPECT_FLOAT_EQ(set->ranker_model.positive_weight, 10);
+  EXPECT_EQ(set->ranker_model.params.objective, "rank:ndcg");
+  EXPECT_EQ(set->ranker_model.interval_ms, 0);
+  for (const char* bad : {"ranker.model_labels=clicks", "ranker.model_objective=reg:squarederror",
+                          "ranker.model_validation_fraction=1", "ranker.model_min_groups=20000",
+                          "ranker.model_max_groups=20", "ranker.model_thread_nice=20", "ranker.model_rounds=0"}) {
+    auto r = LoadConfig("", {bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(r.status().message().find(key), std::string::npos) << r.status().message();
+  }
+}
+
 // The shipped file's [model] values are the code's defaults (one source of truth
 // for what docs/evaluation.md chose), and bad values name the key.
 TEST_F(ConfigTest, ModelSectionDefaultsAndErrors) {

@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
   auto* models = app.add_subcommand("models", "list a running daemon's model versions (GET /v1/models)");
   auto* retrain = app.add_subcommand("retrain", "ask a running daemon to retrain now (POST /v1/retrain)");
   auto* activate = app.add_subcommand("activate", "make a model version active, e.g. to roll back (POST /v1/models/V/activate)");
-  activate->add_option("version", version, "the version, as `recctl models` lists it (vNNNN)")->required();
+  activate->add_option("version", version, "the version, as `recctl models` lists it (vNNNN: PinSage; rNNNN: the learnt ranker)")->required();
   for (CLI::App* cmd : {models, retrain, activate}) {
     cmd->add_option("--admin", admin, "the daemon's admin endpoint, host:port (admin.listen)")->capture_default_str();
     cmd->add_option("--token-file", token_file, "file holding the bearer token (admin.token_file)");
