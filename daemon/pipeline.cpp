@@ -684,8 +684,6 @@ void Pipeline::Impl::ManageRanker() {
     trigger = "interval";
   }
   if (trigger.empty()) return;
-  samples_at_training_ = samples_->added();
-  ranker_trained_at_ = now;
   rank::RankerJob job;
   job.groups = samples_->Snapshot();
   job.active_version = blender_.model_version();
@@ -695,12 +693,12 @@ void Pipeline::Impl::ManageRanker() {
   RECD_INFO("ranker: training at event time " << FormatRfc3339(now) << " (" << trigger << ") on " << job.groups.size()
                                               << " labelled slates; active: "
                                               << (job.active_version.empty() ? "the hand blend" : job.active_version));
+  // Refused only when a job finished since TakeOutcome above: its outcome is taken next turn, and this trigger fires again.
+  if (ranker_trainer_ && !ranker_trainer_->Submit(job)) return;
+  samples_at_training_ = samples_->added();
+  ranker_trained_at_ = now;
   activations_at_submit_ = ranker_activations_;
-  if (ranker_trainer_) {
-    ranker_trainer_->Submit(std::move(job));
-  } else {
-    OnRankerOutcome(rank::TrainRanker(job, rc));  // replay: in event time, on this thread
-  }
+  if (!ranker_trainer_) OnRankerOutcome(rank::TrainRanker(job, rc));  // replay: in event time, on this thread
 }
 
 void Pipeline::Impl::OnRankerOutcome(const Result<rank::RankerOutcome>& outcome) {
