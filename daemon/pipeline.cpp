@@ -945,7 +945,7 @@ Result<std::string> Pipeline::ModelsJson() const {
       all.push_back(std::move(v));
     }
   }
-  return all.dump();
+  return all.dump(2);  // as model::VersionsJson: tools (tests/e2e/retrain.sh) read it line by line
 }
 const eval::PrequentialEvaluator& Pipeline::evaluator() const { return impl_->evaluator(); }
 const store::GraphStore& Pipeline::store() const { return impl_->store(); }
