@@ -154,9 +154,9 @@ Status RunReplay(Config config, const ReplayOptions& options) {
   if (!events.empty()) {
     std::map<std::string, size_t> by_kind;
     for (const ModelEvent& e : events) ++by_kind[e.kind];
-    std::string counts;
-    for (const auto& [kind, n] : by_kind) counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + kind;
-    std::printf("model events: %s:\n", counts.c_str());
+    // "model: " first: tests/seasons.sh and people's scripts read this line.
+    std::printf("model: %zu retrainings, %zu swaps; ranker: %zu trainings, %zu swaps:\n", by_kind["retrain"],
+                by_kind["swap"], by_kind["ranker"], by_kind["ranker-swap"]);
     for (const ModelEvent& e : events) {
       std::printf("  %s %-7s %s\n", FormatRfc3339(e.event_time).c_str(), e.kind.c_str(), e.detail.c_str());
     }
