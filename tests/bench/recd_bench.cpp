@@ -174,7 +174,7 @@ void BM_RecommendWithSources(benchmark::State& state) {
 BENCHMARK(BM_RecommendWithSources)->Arg(5000)->Arg(100000);
 
 // The same list ordered by a learnt ranking model: every source on, the slate's
-// features built and scored by 100 trees of depth 6 (trained here on slates of
+// features built and scored by the shipped trees (trained here on slates of
 // this store, one random candidate labelled per slate: the cost, not the quality).
 void BM_RecommendWithModel(benchmark::State& state) {
   SourcesBench bench(state, static_cast<uint32_t>(state.range(0)), /*features=*/true);
@@ -225,7 +225,7 @@ BENCHMARK(BM_RecommendWithModel)->Args({5000, 0})->Args({100000, 0})->Args({1000
 
 // Training the learnt ranker: `range(0)` labelled slates of 31 rows (the item
 // taken and ranker.model_train_negatives = 30 others; random features), the
-// shipped 100 rounds of depth 6, on one thread (ranker.model_threads).
+// shipped rounds and depth, on one thread (ranker.model_threads).
 void BM_TrainRanker(benchmark::State& state) {
   rank::RankingData data;
   data.num_features = rank::kNumFeatures;
