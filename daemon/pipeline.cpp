@@ -590,10 +590,8 @@ bool Pipeline::Impl::ServeRanker(const std::string& version, const std::string& 
     loaded = std::move(*model);
   }
   blender_.SetModel(std::move(loaded), version);
-  ranker_trained_until_ = 0;
-  for (const rank::RankerManifest& m : rank::ListRankerVersions(root)) {
-    if (m.version == version) ranker_trained_until_ = m.trained_until;
-  }
+  auto manifest = rank::ReadRankerManifest(root, version);  // one file, not the whole registry
+  ranker_trained_until_ = manifest.ok() ? manifest->trained_until : 0;
   stats.ranker_active.store(1, std::memory_order_relaxed);
   model_events.push_back({store_->LatestEventTime(), "ranker-swap", serving + " -> " + version});
   RECD_INFO("ranker " << version << " orders the lists (" << why << "; was " << serving << ")");

@@ -222,23 +222,27 @@ Status ActivateRankerVersion(const std::string& root, const std::string& version
   return Status::Ok();
 }
 
+Result<RankerManifest> ReadRankerManifest(const std::string& root, const std::string& version) {
+  auto text = ReadAll(root + "/" + version + "/" + kManifestFile);
+  if (!text.ok()) return text.status();
+  try {
+    const json j = json::parse(*text);
+    if (!j.is_object()) return Status::InvalidArgument(root + "/" + version + "/" + kManifestFile + " is not an object");
+    RankerManifest m = FromJson(j);
+    m.version = version;
+    m.active = version == Latest(root);
+    return m;
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(root + "/" + version + "/" + kManifestFile + ": " + e.what());
+  }
+}
+
 std::vector<RankerManifest> ListRankerVersions(const std::string& root) {
   std::vector<RankerManifest> out;
-  const std::string latest = Latest(root);
   for (const std::string& name : Names(root)) {
     if (!IsRankerVersionName(name)) continue;
-    auto text = ReadAll(root + "/" + name + "/" + kManifestFile);
-    if (!text.ok()) continue;
-    try {
-      const json j = json::parse(*text);
-      if (!j.is_object()) continue;
-      RankerManifest m = FromJson(j);
-      m.version = name;
-      m.active = name == latest;
-      out.push_back(std::move(m));
-    } catch (const json::exception&) {
-      continue;  // a damaged manifest: LoadRankerVersion says why when it is asked for
-    }
+    // A damaged manifest is left out: LoadRankerVersion says why when it is asked for.
+    if (auto m = ReadRankerManifest(root, name); m.ok()) out.push_back(std::move(*m));
   }
   return out;
 }

@@ -47,6 +47,8 @@ Result<std::string> WriteRankerVersion(const std::string& root, const std::strin
 Result<std::shared_ptr<const RankingModel>> LoadRankerVersion(const std::string& root, const std::string& version);
 // Makes `version` the active one (LATEST), after loading it.
 Status ActivateRankerVersion(const std::string& root, const std::string& version);
+// The manifest of <root>/<version> (without loading its model).
+Result<RankerManifest> ReadRankerManifest(const std::string& root, const std::string& version);
 // Every version under `root` with a readable manifest, oldest first.
 std::vector<RankerManifest> ListRankerVersions(const std::string& root);
 // The versions as JSON objects (each with "kind": "ranker"), for GET /v1/models.
