@@ -408,6 +408,9 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
     b.Error("ranker.model_max_groups (" + std::to_string(lr.max_groups) + ") is below ranker.model_min_groups (" +
             std::to_string(lr.min_groups) + "): no training could ever start; raise model_max_groups");
   }
+  if (std::ceil(static_cast<double>(lr.max_groups) * lr.validation_fraction) >= static_cast<double>(lr.max_groups)) {
+    b.Error("ranker.model_validation_fraction leaves no slate of ranker.model_max_groups to train on; lower it");
+  }
   if (static_cast<double>(lr.max_groups) * lr.validation_fraction < 10) {
     b.Error("ranker.model_max_groups x ranker.model_validation_fraction is below 10 held-out slates: no candidate "
             "could ever be promoted; raise either");

@@ -653,13 +653,14 @@ void Pipeline::Impl::ManageRanker() {
     }
     if (!version.empty()) ActivateRanker(version);
   }
-  if (ranker_trainer_) {
-    if (auto outcome = ranker_trainer_->TakeOutcome()) OnRankerOutcome(*outcome);
-  }
+  // busy() before TakeOutcome(): with no job running, no outcome can arrive before the Submit below.
   const bool demanded = ranker_training_demanded.exchange(false);
   if (ranker_trainer_ && ranker_trainer_->busy()) {
     if (demanded) RECD_INFO("ranker: training asked for while one is running; the running one stands");
     return;
+  }
+  if (ranker_trainer_) {
+    if (auto outcome = ranker_trainer_->TakeOutcome()) OnRankerOutcome(*outcome);
   }
   const rank::RankerModelConfig& rc = config_.ranker_model;
   if (samples_->size() < rc.min_groups) {
@@ -691,8 +692,7 @@ void Pipeline::Impl::ManageRanker() {
   RECD_INFO("ranker: training at event time " << FormatRfc3339(now) << " (" << trigger << ") on " << job.groups.size()
                                               << " labelled slates; active: "
                                               << (job.active_version.empty() ? "the hand blend" : job.active_version));
-  // Refused only when a job finished since TakeOutcome above: its outcome is taken next turn, and this trigger fires again.
-  if (ranker_trainer_ && !ranker_trainer_->Submit(job)) return;
+  if (ranker_trainer_ && !ranker_trainer_->Submit(job)) return;  // cannot happen (no job, no outcome left): defensive
   samples_at_training_ = samples_->added();
   ranker_trained_at_ = now;
   activations_at_submit_ = ranker_activations_;
@@ -729,7 +729,7 @@ void Pipeline::Impl::OnRankerOutcome(const Result<rank::RankerOutcome>& outcome)
       ServeRanker(m.version, "promoted", outcome->model);
     }
   }
-  for (const std::string& gone : rank::PruneRankerVersions(root, config_.ranker_model.keep_versions)) {
+  for (const std::string& gone : rank::PruneRankerVersions(root, config_.ranker_model.keep_versions, blender_.model_version())) {
     RECD_INFO("ranker: pruned " << gone << " (ranker.model_keep_versions = " << config_.ranker_model.keep_versions << ")");
   }
 }

@@ -18,7 +18,9 @@ constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 // log2(1 + the decayed count at `now`) of an epoch-referred log2 count.
 float DecayedCount(double log_count, EpochMillis now, double half_life_days) {
   if (log_count == kNoWeight) return 0;
-  return static_cast<float>(std::log2(1.0 + std::exp2(log_count - static_cast<double>(now) / (half_life_days * kDayMs))));
+  // Activity far newer than `now` (a late event's slate) would overflow: missing, not infinite.
+  const double count = std::log2(1.0 + std::exp2(log_count - static_cast<double>(now) / (half_life_days * kDayMs)));
+  return std::isfinite(count) ? static_cast<float>(count) : kMissing;
 }
 
 // Features by position; kFeatureNames names them in the same order.

@@ -222,7 +222,8 @@ Status ActivateRankerVersion(const std::string& root, const std::string& version
   return Status::Ok();
 }
 
-Result<RankerManifest> ReadRankerManifest(const std::string& root, const std::string& version) {
+namespace {
+Result<RankerManifest> ReadManifest(const std::string& root, const std::string& version, const std::string& latest) {
   auto text = ReadAll(root + "/" + version + "/" + kManifestFile);
   if (!text.ok()) return text.status();
   try {
@@ -230,19 +231,25 @@ Result<RankerManifest> ReadRankerManifest(const std::string& root, const std::st
     if (!j.is_object()) return Status::InvalidArgument(root + "/" + version + "/" + kManifestFile + " is not an object");
     RankerManifest m = FromJson(j);
     m.version = version;
-    m.active = version == Latest(root);
+    m.active = version == latest;
     return m;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(root + "/" + version + "/" + kManifestFile + ": " + e.what());
   }
 }
+}  // namespace
+
+Result<RankerManifest> ReadRankerManifest(const std::string& root, const std::string& version) {
+  return ReadManifest(root, version, Latest(root));
+}
 
 std::vector<RankerManifest> ListRankerVersions(const std::string& root) {
   std::vector<RankerManifest> out;
+  const std::string latest = Latest(root);  // once: one listing, one view of LATEST
   for (const std::string& name : Names(root)) {
     if (!IsRankerVersionName(name)) continue;
     // A damaged manifest is left out: LoadRankerVersion says why when it is asked for.
-    if (auto m = ReadRankerManifest(root, name); m.ok()) out.push_back(std::move(*m));
+    if (auto m = ReadManifest(root, name, latest); m.ok()) out.push_back(std::move(*m));
   }
   return out;
 }
@@ -258,14 +265,14 @@ std::string RankerVersionsJson(const std::vector<RankerManifest>& versions) {
   return out.dump();
 }
 
-std::vector<std::string> PruneRankerVersions(const std::string& root, size_t keep) {
+std::vector<std::string> PruneRankerVersions(const std::string& root, size_t keep, const std::string& serving) {
   std::vector<std::string> removed;
   const std::vector<RankerManifest> versions = ListRankerVersions(root);
   const std::string latest = Latest(root);
   size_t excess = versions.size() > keep ? versions.size() - keep : 0;
   for (const RankerManifest& m : versions) {
     if (excess == 0) break;
-    if (m.version == latest) continue;
+    if (m.version == latest || m.version == serving) continue;
     // Renamed away first, so a kill mid-removal never leaves half a version under its name.
     const std::string doomed = root + "/.removing-" + m.version;
     if (std::rename((root + "/" + m.version).c_str(), doomed.c_str()) != 0) continue;

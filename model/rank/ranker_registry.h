@@ -53,8 +53,9 @@ Result<RankerManifest> ReadRankerManifest(const std::string& root, const std::st
 std::vector<RankerManifest> ListRankerVersions(const std::string& root);
 // The versions as JSON objects (each with "kind": "ranker"), for GET /v1/models.
 std::string RankerVersionsJson(const std::vector<RankerManifest>& versions);
-// Removes the oldest versions beyond `keep`, never the active one; returns those removed.
-std::vector<std::string> PruneRankerVersions(const std::string& root, size_t keep);
+// Removes the oldest versions beyond `keep`, never LATEST's nor `serving` (the
+// one in memory, which differs when LATEST did not load); returns those removed.
+std::vector<std::string> PruneRankerVersions(const std::string& root, size_t keep, const std::string& serving = "");
 // Removes what killed writers left under `root`: .tmp-rNNNN-<pid> directories
 // and LATEST.tmp-<pid> files whose process is gone, and .removing-rNNNN ones;
 // returns their names.
