@@ -47,14 +47,20 @@ wait_total() {
   return 1
 }
 
-# admin_port LOG: the admin endpoint's port, once recd has logged it.
+# admin_port LOG: the admin endpoint's port, once recd has logged it. recd logs it
+# after topic creation and the store's open, which a loaded CI machine and a broker
+# still loading its coordinators can stretch; correctness, not start-up time, is
+# under test here, so it waits up to two minutes while recd lives, and shows recd's
+# log when it gives up.
 admin_port() {
   local log=$1 t=0
-  while [ "$t" -lt 100 ]; do
+  while [ "$t" -lt 1200 ]; do
     port=$(sed -n 's/.*admin endpoint on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log" | tail -1)
     [ -n "$port" ] && { echo "$port"; return 0; }
+    if [ -n "$RECD_PID" ] && ! kill -0 "$RECD_PID" 2>/dev/null; then break; fi
     sleep 0.1; t=$((t + 1))
   done
+  { echo "recd's log when the admin endpoint was still missing:"; tail -30 "$log"; } >&2
   return 1
 }
 
