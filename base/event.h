@@ -58,10 +58,20 @@ inline std::string_view Name(ListSource s) {
 // Why an item is in a list: the candidate sources that proposed it (the
 // output's `reasons`), so a consumer can show "viewed recently" apart from
 // discoveries.
-enum class Reason : uint8_t { kViewed = 0, kCoOccurrence = 1, kRelated = 2, kWalked = 3, kTrending = 4, kSequence = 5 };
-inline constexpr size_t kReasonCount = 6;
-inline constexpr std::array<std::string_view, kReasonCount> kReasonNames = {"viewed", "co_occurrence", "related",
-                                                                           "walked", "trending", "sequence"};
+enum class Reason : uint8_t {
+  kViewed = 0,
+  kCoOccurrence = 1,
+  kRelated = 2,
+  kWalked = 3,
+  kTrending = 4,
+  kSequence = 5,
+  kSession = 6,   // similar sessions (session kNN)
+  kSeasonal = 7,  // best sellers of this calendar window
+  kNew = 8,       // a new item, placed by its attributes
+};
+inline constexpr size_t kReasonCount = 9;
+inline constexpr std::array<std::string_view, kReasonCount> kReasonNames = {
+    "viewed", "co_occurrence", "related", "walked", "trending", "sequence", "session", "seasonal", "new"};
 inline std::string_view Name(Reason r) { return kReasonNames[static_cast<size_t>(r)]; }
 
 // A set of reasons (at most one of each), in Reason order.
@@ -71,8 +81,8 @@ class ReasonSet {
   ReasonSet(std::initializer_list<Reason> reasons) {
     for (Reason r : reasons) Add(r);
   }
-  void Add(Reason r) { bits_ = static_cast<uint8_t>(bits_ | Bit(r)); }
-  void Add(ReasonSet other) { bits_ = static_cast<uint8_t>(bits_ | other.bits_); }
+  void Add(Reason r) { bits_ = static_cast<uint16_t>(bits_ | Bit(r)); }
+  void Add(ReasonSet other) { bits_ = static_cast<uint16_t>(bits_ | other.bits_); }
   bool Has(Reason r) const { return (bits_ & Bit(r)) != 0; }
   // Whether any reason other than `r` is in the set.
   bool HasOtherThan(Reason r) const { return (bits_ & ~Bit(r)) != 0; }
@@ -87,8 +97,9 @@ class ReasonSet {
   friend bool operator==(ReasonSet a, ReasonSet b) { return a.bits_ == b.bits_; }
 
  private:
-  static uint8_t Bit(Reason r) { return static_cast<uint8_t>(1u << static_cast<unsigned>(r)); }
-  uint8_t bits_ = 0;
+  static uint16_t Bit(Reason r) { return static_cast<uint16_t>(1u << static_cast<unsigned>(r)); }
+  uint16_t bits_ = 0;
+  static_assert(kReasonCount <= 16, "ReasonSet holds 16 reasons");
 };
 
 struct ScoredItem {

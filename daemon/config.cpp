@@ -300,6 +300,30 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "covisit_degree_penalty", &bl.covisit.degree_penalty, UnitInterval, "a number in [0, 1]");
   b.Bind("ranker", "unseen_trending_weight", &bl.unseen_trending_weight, NonNegative, "a number (0: off)");
   b.Bind("ranker", "unseen_trending_items", &bl.unseen_trending_items, Positive, "an integer");
+  b.Bind("ranker", "session_weight", &bl.session_weight, NonNegative, "a number (0: session kNN is off)");
+  b.Bind("ranker", "session_items", &bl.session_items, Positive, "an integer");
+  b.Bind("ranker", "session_gap_s", &bl.session.session_gap_s, Positive, "a number of seconds");
+  b.Bind("ranker", "session_max_items", &bl.session.session_items, Positive, "an integer");
+  b.Bind("ranker", "session_max_sessions", &bl.session.max_sessions, Positive, "an integer");
+  b.Bind("ranker", "session_per_item", &bl.session.sessions_per_item, Positive, "an integer");
+  b.Bind("ranker", "session_neighbours", &bl.session.neighbours, Positive, "an integer");
+  b.Bind("ranker", "seasonal_weight", &bl.seasonal_weight, NonNegative, "a number (0: the seasonal source is off)");
+  b.Bind("ranker", "seasonal_items", &bl.seasonal_items, Positive, "an integer");
+  b.Bind("ranker", "seasonal_weeks_ahead", &bl.seasonal.weeks_ahead, Any, "an integer (weeks)");
+  b.Bind("ranker", "seasonal_max_items", &bl.seasonal.max_items, Positive, "an integer");
+  b.Bind("ranker", "seasonal_half_life_days", &bl.seasonal.half_life_days, Positive, "a number of days");
+  b.Bind("ranker", "category_trending_weight", &bl.category_trending_weight, NonNegative,
+         "a number (0: trending within the user's attribute values is off)");
+  b.Bind("ranker", "category_trending_items", &bl.category_trending_items, Positive, "an integer");
+  b.Bind("ranker", "category_trending_seeds", &bl.category_trending.seeds, Positive, "an integer");
+  b.Bind("ranker", "category_trending_max_items", &bl.category_trending.max_items, Positive, "an integer");
+  b.Bind("ranker", "category_trending_half_life_days", &bl.category_trending.half_life_days, Positive, "a number of days");
+  b.Bind("ranker", "new_items_weight", &bl.new_items_weight, NonNegative, "a number (0: the new items source is off)");
+  b.Bind("ranker", "new_items_items", &bl.new_items_items, Positive, "an integer");
+  b.Bind("ranker", "new_items_max_age_days", &bl.new_items.max_age_days, Positive, "a number of days");
+  b.Bind("ranker", "new_items_max_users", &bl.new_items.max_users, Any, "an integer");
+  b.Bind("ranker", "new_items_pool", &bl.new_items.pool, Positive, "an integer");
+  b.Bind("ranker", "new_items_seeds", &bl.new_items.seeds, Positive, "an integer");
   b.Bind("ranker", "rrf_k", &bl.rrf_k, Positive, "a number");
   b.Bind("ranker", "max_seen_share", &bl.max_seen_share, UnitInterval, "a number in [0, 1] (1: no cap)");
 

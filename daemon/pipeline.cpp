@@ -94,9 +94,13 @@ class Pipeline::Impl {
         inline_refresh_(event_clock_ != nullptr),
         evaluator_(config.eval),
         trigger_(config.retrain.retrain) {
-    for (const model::ItemDescription& d : catalogue) pinsage_ranker_.ObserveItem(d.item, d.attributes);
+    if (config_.ranker_model.enabled) blender_.EnableFeatures(config_.ranker_model.features);
+    for (const model::ItemDescription& d : catalogue) {
+      pinsage_ranker_.ObserveItem(d.item, d.attributes);
+      blender_.ObserveItem(d.item, d.attributes, /*seen=*/0);
+    }
     if (config_.ranker_model.dir.empty()) config_.ranker_model.dir = config_.store.path + "-ranker";
-    if (config_.ranker_model.enabled) StartLearntRanker(catalogue);
+    if (config_.ranker_model.enabled) StartLearntRanker();
     // Live, training runs on a thread of its own; replay trains inline, in event time.
     if (refresher_ && !inline_refresh_) {
       retrainer_ = std::make_unique<model::Retrainer>(config.retrain.retrain, config.retrain.thread_nice);
@@ -159,9 +163,10 @@ class Pipeline::Impl {
   void OnRetrainOutcome(const Result<model::RetrainOutcome>& outcome);
   void OnSwap();
   void Republish();
-  // The learnt ranker: its features fed from the catalogue, its active version
-  // restored (LATEST under ranker.model_dir), its trainer started (live only).
-  void StartLearntRanker(const std::vector<model::ItemDescription>& catalogue);
+  // The learnt ranker (its features enabled and fed from the catalogue first):
+  // its active version restored (LATEST under ranker.model_dir), its trainer
+  // started (live only).
+  void StartLearntRanker();
   // Before a batch applies: one labelled slate per labelling event of it.
   void CollectRankerSamples();
   // Each turn: an operator's activation, a finished training, and a new one when due.
@@ -333,14 +338,18 @@ Result<bool> Pipeline::Impl::Ingest() {
     scheduler_.MarkDirty(u);
     unreflected_since_.emplace(u.value, arrival);
   }
+  if (blender_.needs_attributes()) {
+    // New items and items whose metadata changed, before their interactions:
+    // the attribute-aware sources count those under the item's values.
+    const EpochMillis seen = store_->LatestEventTime();
+    for (ItemId i : (*committed)->described_items) {
+      if (auto attrs = store_->GetAttributes(EventType::kItem, store_->ExternalId(i)); attrs.ok()) {
+        blender_.ObserveItem(i, *attrs, seen);
+      }
+    }
+  }
   if (blender_.learns()) {
     for (const store::EdgeDelta& d : (*committed)->edges) blender_.Observe(d);  // applied only, in order
-  }
-  if (blender_.features()) {
-    // New items and items whose metadata changed: their attributes, for the affinity features.
-    for (ItemId i : (*committed)->described_items) {
-      if (auto attrs = store_->GetAttributes(EventType::kItem, store_->ExternalId(i)); attrs.ok()) blender_.ObserveItem(i, *attrs);
-    }
   }
   ForwardChanges(std::move(**committed), items_before);
   return true;
@@ -550,10 +559,8 @@ void Pipeline::Impl::Republish() {
   }
 }
 
-void Pipeline::Impl::StartLearntRanker(const std::vector<model::ItemDescription>& catalogue) {
+void Pipeline::Impl::StartLearntRanker() {
   const rank::RankerModelConfig& rc = config_.ranker_model;
-  blender_.EnableFeatures(rc.features);
-  for (const model::ItemDescription& d : catalogue) blender_.ObserveItem(d.item, d.attributes);
   samples_ = std::make_unique<rank::SampleBuffer>(rc.max_groups);
   for (const std::string& name : rank::RemoveAbandonedRankerFiles(rc.dir)) {
     RECD_INFO("removed " << name << " from " << rc.dir << ": left by a killed writer");
@@ -856,7 +863,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, Pipelin
   RECD_CHECK(ends.store && ends.source && ends.sink, "a pipeline needs a store, a source and a sink");
   std::unique_ptr<model::Refresher> refresher;
   std::vector<model::ItemDescription> catalogue;
-  if (config.ranker_model.enabled) catalogue = Catalogue(*ends.store);  // the learnt ranker's attribute features
+  // The attributes the learnt ranker's features and the attribute-aware sources read.
+  const bool attributes = config.ranker_model.enabled || config.blend.category_trending_weight > 0 ||
+                          config.blend.new_items_weight > 0;
+  if (attributes) catalogue = Catalogue(*ends.store);
   if (!config.model.refresher.model_root.empty()) {
     RestoreActiveVersion(*ends.store, config.model.refresher.model_root);
     for (const std::string& name : model::RemoveAbandoned(config.model.refresher.model_root)) {
@@ -864,7 +874,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, Pipelin
     }
     // Read once: the refresher's copy, and the ranker's categories when a cap is set.
     if (catalogue.empty()) catalogue = Catalogue(*ends.store);
-    const bool categories = config.model.ranker.category_cap > 0 || config.ranker_model.enabled;
+    const bool categories = config.model.ranker.category_cap > 0 || attributes;
     auto created = model::Refresher::Create(config.model.refresher, ends.store->view(),
                                             categories ? catalogue : std::move(catalogue));
     if (!created.ok()) return created.status();

@@ -36,24 +36,25 @@ size_t Feature(const std::string& name) {
 
 class FeaturesTest : public recd::testing::StoreFixture {
  protected:
-  // Applies `events` and feeds their committed edges and attributes to `features`.
+  // Applies `events` and feeds their attributes to attributes_ and their committed edges to `features`.
   void Feed(const std::vector<Event>& events, FeatureBuilder* features) {
     auto outcome = store_->Apply(events, {}, 0);
     ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
-    for (const store::EdgeDelta& d : outcome->edges) features->Observe(d.user, d.item, d.ts, d.types);
     for (ItemId i : outcome->described_items) {
       auto attrs = store_->GetAttributes(EventType::kItem, store_->ExternalId(i));
       ASSERT_TRUE(attrs.ok());
-      features->ObserveItem(i, *attrs);
+      attributes_.Set(i, *attrs);
     }
+    for (const store::EdgeDelta& d : outcome->edges) features->Observe(d.user, d.item, d.ts, d.types);
   }
+  ItemAttributes attributes_;
 };
 
 TEST_F(FeaturesTest, ExactValuesOnAHandBuiltHistory) {
   FeatureConfig config;
   config.history = 20;
   config.session_gap_s = 1800;
-  FeatureBuilder features(*store_, config);
+  FeatureBuilder features(*store_, attributes_, config);
   // u0 views a twice and b, then (3 h later: a new session) buys c; u1 views a.
   Feed({ItemEvent("a", kT0, {{"colour", Text("red")}, {"category", Text("bags")}}),
         ItemEvent("b", kT0, {{"colour", Text("red")}, {"category", Text("shoes")}}),
@@ -138,7 +139,7 @@ TEST_F(FeaturesTest, ExactValuesOnAHandBuiltHistory) {
 
   // A user with no history: the per-user features are missing or zero.
   Feed({Interaction(EventType::kClick, "u2", "b", kT0 + 5 * kHour)}, &features);
-  FeatureBuilder fresh(*store_, config);
+  FeatureBuilder fresh(*store_, attributes_, config);
   rows.clear();
   fresh.Build(*store_->FindUser("u2"), now, {d}, &rows);
   EXPECT_TRUE(std::isnan(rows[Feature("user_hours_since_last_event")]));

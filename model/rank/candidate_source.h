@@ -6,10 +6,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "base/event.h"
 #include "base/ids.h"
+#include "model/baseline_ranker.h"
 
 namespace recd::rank {
 
@@ -27,5 +29,10 @@ class CandidateSource {
   // list's filters would drop.
   virtual void Propose(UserId user, size_t limit, std::vector<Candidate>* out) const = 0;
 };
+
+// Appends to `out` the `limit` best of `scored` (item, score) that `filters`
+// keep for `user`, best first (ties: the lower id). Reorders `scored`.
+void TakeBest(std::vector<std::pair<uint32_t, double>>& scored, UserId user, const model::BaselineRanker& filters,
+              size_t limit, std::vector<Candidate>* out);
 
 }  // namespace recd::rank

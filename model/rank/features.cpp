@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_map>
 
 #include "store/decay.h"
 
@@ -53,8 +54,10 @@ static_assert(kBlend == kBlendFeature, "kBlendFeature names another column");
 }  // namespace
 
 const std::array<const char*, kNumFeatures> kFeatureNames = {
-    "score_ranker", "score_viewed", "score_sequence", "score_covisit", "score_unseen_trending",
-    "rank_ranker", "rank_viewed", "rank_sequence", "rank_covisit", "rank_unseen_trending",
+    "score_ranker", "score_viewed", "score_sequence", "score_covisit", "score_unseen_trending", "score_session_knn",
+    "score_seasonal", "score_category_trending", "score_new_items",
+    "rank_ranker", "rank_viewed", "rank_sequence", "rank_covisit", "rank_unseen_trending", "rank_session_knn",
+    "rank_seasonal", "rank_category_trending", "rank_new_items",
     "blend_score", "sources", "item_count_1d", "item_count_7d", "item_count_30d", "item_purchases_7d",
     "item_age_days", "user_clicked", "user_purchased", "user_rated", "user_edge_weight", "user_recent_events",
     "user_hours_since_item", "attribute_affinity_max", "attribute_affinity_mean", "user_hours_since_last_event",
@@ -75,21 +78,6 @@ void FeatureBuilder::Observe(UserId user, ItemId item, EpochMillis ts, store::Ty
   std::vector<Interaction>& h = history_[user.value];
   if (h.size() == config_.history) h.erase(h.begin());
   h.push_back({item.value, types, ts});
-}
-
-void FeatureBuilder::ObserveItem(ItemId item, const Attributes& attributes) {
-  if (item.value >= item_attrs_.size()) item_attrs_.resize(item.value + 1);
-  std::vector<uint32_t>& ids = item_attrs_[item.value];
-  ids.clear();
-  for (const auto& [name, value] : attributes) {
-    std::string key = name;
-    key += '\x1f';
-    key += value.is_number ? std::to_string(value.number) : value.text;
-    const auto [it, added] = attr_ids_.emplace(std::move(key), static_cast<uint32_t>(attr_ids_.size()));
-    ids.push_back(it->second);
-  }
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
 }
 
 void FeatureBuilder::Build(UserId user, EpochMillis now, const Slate& slate, std::vector<float>* rows) const {
@@ -114,11 +102,7 @@ void FeatureBuilder::Build(UserId user, EpochMillis now, const Slate& slate, std
   std::sort(recent_items.begin(), recent_items.end());
   recent_items.erase(std::unique(recent_items.begin(), recent_items.end()), recent_items.end());
   std::unordered_map<uint32_t, uint32_t> attr_counts;  // attribute value id -> distinct recent items with it
-  for (uint32_t i : recent_items) {
-    if (i < item_attrs_.size()) {
-      for (uint32_t a : item_attrs_[i]) ++attr_counts[a];
-    }
-  }
+  for (const auto& [value, items] : attributes_.Count(recent_items)) attr_counts[value] = items;
   const float hours_since_last =
       history.empty() ? kMissing : static_cast<float>(static_cast<double>(now - history.back().ts) / kHourMs);
 
@@ -166,16 +150,17 @@ void FeatureBuilder::Build(UserId user, EpochMillis now, const Slate& slate, std
     f[kUserRecentEvents] = static_cast<float>(events);
     if (events > 0) f[kUserHoursSinceItem] = static_cast<float>(static_cast<double>(now - last) / kHourMs);
 
-    if (!recent_items.empty() && e.item < item_attrs_.size() && !item_attrs_[e.item].empty()) {
+    const std::vector<uint32_t>& values = attributes_.Of(e.item);
+    if (!recent_items.empty() && !values.empty()) {
       double max_share = 0, sum_share = 0;
-      for (uint32_t a : item_attrs_[e.item]) {
+      for (uint32_t a : values) {
         const auto it = attr_counts.find(a);
         const double share = it == attr_counts.end() ? 0 : static_cast<double>(it->second) / recent_items.size();
         max_share = std::max(max_share, share);
         sum_share += share;
       }
       f[kAffinityMax] = static_cast<float>(max_share);
-      f[kAffinityMean] = static_cast<float>(sum_share / static_cast<double>(item_attrs_[e.item].size()));
+      f[kAffinityMean] = static_cast<float>(sum_share / static_cast<double>(values.size()));
     }
     f[kHoursSinceLastEvent] = hours_since_last;
     f[kSessionEvents] = static_cast<float>(session_events);

@@ -23,15 +23,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "model/rank/item_attributes.h"
 #include "model/rank/slate.h"
 #include "store/graph_store.h"
 
 namespace recd::rank {
 
-inline constexpr size_t kNumFeatures = 28;
+inline constexpr size_t kNumFeatures = 36;
 extern const std::array<const char*, kNumFeatures> kFeatureNames;
 // The column of the hand blend's score (what the learnt ranker is compared with when none serves).
 inline constexpr size_t kBlendFeature = 2 * kSourceSlots;
@@ -43,12 +43,12 @@ struct FeatureConfig {
 
 class FeatureBuilder {
  public:
-  FeatureBuilder(const store::GraphStore& store, FeatureConfig config) : store_(store), config_(config) {}
+  // `attributes`: the items' attribute values, fed by their owner.
+  FeatureBuilder(const store::GraphStore& store, const ItemAttributes& attributes, FeatureConfig config)
+      : store_(store), attributes_(attributes), config_(config) {}
 
   // Every committed interaction, in event order (`types`: its type bits).
   void Observe(UserId user, ItemId item, EpochMillis ts, store::TypeMask types);
-  // An item's attributes, at start and whenever they change.
-  void ObserveItem(ItemId item, const Attributes& attributes);
 
   // Appends slate.size() rows of kNumFeatures to `rows`, for `user` at event time `now`.
   void Build(UserId user, EpochMillis now, const Slate& slate, std::vector<float>* rows) const;
@@ -67,10 +67,9 @@ class FeatureBuilder {
     EpochMillis ts;
   };
   const store::GraphStore& store_;
+  const ItemAttributes& attributes_;
   FeatureConfig config_;
   std::vector<ItemActivity> items_;                // by item
-  std::vector<std::vector<uint32_t>> item_attrs_;  // by item: interned (name, value) ids, sorted
-  std::unordered_map<std::string, uint32_t> attr_ids_;
   std::vector<std::vector<Interaction>> history_;  // by user: oldest first, at most config_.history
 };
 

@@ -28,10 +28,27 @@ ListBlender::ListBlender(const store::GraphStore& store, const model::BaselineRa
     unseen_trending_ = std::make_unique<UnseenTrendingSource>(store, filters);
     sources_.push_back({unseen_trending_.get(), SourceSlot::kUnseenTrending, config_.unseen_trending_weight, config_.unseen_trending_items});
   }
+  if (config_.session_weight > 0) {
+    session_ = std::make_unique<SessionKnnSource>(filters, config_.session);
+    sources_.push_back({session_.get(), SourceSlot::kSessionKnn, config_.session_weight, config_.session_items});
+  }
+  if (config_.seasonal_weight > 0) {
+    seasonal_ = std::make_unique<SeasonalTrendingSource>(store, filters, config_.seasonal);
+    sources_.push_back({seasonal_.get(), SourceSlot::kSeasonal, config_.seasonal_weight, config_.seasonal_items});
+  }
+  if (config_.category_trending_weight > 0) {
+    category_trending_ = std::make_unique<CategoryTrendingSource>(store, filters, attributes_, config_.category_trending);
+    sources_.push_back({category_trending_.get(), SourceSlot::kCategoryTrending, config_.category_trending_weight,
+                        config_.category_trending_items});
+  }
+  if (config_.new_items_weight > 0) {
+    new_items_ = std::make_unique<NewItemsSource>(store, filters, attributes_, config_.new_items);
+    sources_.push_back({new_items_.get(), SourceSlot::kNewItems, config_.new_items_weight, config_.new_items_items});
+  }
 }
 
 void ListBlender::EnableFeatures(FeatureConfig config) {
-  features_ = std::make_unique<FeatureBuilder>(store_, config);
+  features_ = std::make_unique<FeatureBuilder>(store_, attributes_, config);
 }
 
 void ListBlender::SetModel(std::shared_ptr<const RankingModel> model, std::string version) {
@@ -43,11 +60,17 @@ void ListBlender::SetModel(std::shared_ptr<const RankingModel> model, std::strin
 void ListBlender::Observe(const store::EdgeDelta& edge) {
   if (sequence_) sequence_->Observe(edge.user, edge.item, edge.ts);
   if (covisit_) covisit_->Observe(edge.user, edge.item, edge.ts);
+  if (session_) session_->Observe(edge.user, edge.item, edge.ts);
+  if (seasonal_) seasonal_->Observe(edge.item, edge.ts);
+  if (category_trending_) category_trending_->Observe(edge.item, edge.ts);
+  if (new_items_) new_items_->Observe(edge.item, edge.ts);
   if (features_) features_->Observe(edge.user, edge.item, edge.ts, edge.types);
 }
 
-void ListBlender::ObserveItem(ItemId item, const Attributes& attributes) {
-  if (features_) features_->ObserveItem(item, attributes);
+void ListBlender::ObserveItem(ItemId item, const Attributes& attributes, EpochMillis seen) {
+  if (!needs_attributes()) return;
+  attributes_.Set(item, attributes);
+  if (new_items_ && seen != 0) new_items_->Observe(item, seen);
 }
 
 Slate ListBlender::Gather(UserId user, const RecommendationList& ranked) const {

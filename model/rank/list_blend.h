@@ -1,6 +1,7 @@
 // recd::rank — ListBlender: makes the final list. It gathers the slate, the
 // ranker's list (co-occurrence or PinSage) and the candidate sources of this
-// folder (open items, sequence, co-visitation, unseen trending), and orders it:
+// folder (open items, sequence, co-visitation, session kNN, unseen, seasonal
+// and category trending, new items), and orders it:
 //   - by the learnt RankingModel when one serves (SetModel), over
 //     FeatureBuilder's features;
 //   - else by the hand blend, weighted reciprocal rank fusion: score = sum over
@@ -19,10 +20,13 @@
 
 #include "model/pinsage_ranker.h"
 #include "model/rank/features.h"
+#include "model/rank/item_attributes.h"
+#include "model/rank/new_items.h"
 #include "model/rank/open_items.h"
 #include "model/rank/ranking_model.h"
-#include "model/rank/slate.h"
 #include "model/rank/sequence_source.h"
+#include "model/rank/session_knn.h"
+#include "model/rank/slate.h"
 #include "model/rank/trending_source.h"
 
 namespace recd::rank {
@@ -41,6 +45,18 @@ struct BlendConfig {
   CoVisitConfig covisit;
   float unseen_trending_weight = 0.0f;  // RRF weight of the unseen trending items (0: off)
   size_t unseen_trending_items = 20;    // its candidates per list
+  float session_weight = 0.0f;          // RRF weight of session kNN (0: off, and not fed)
+  size_t session_items = 20;            // its candidates per list
+  SessionKnnConfig session;
+  float seasonal_weight = 0.0f;         // RRF weight of the seasonal best sellers (0: off, and not fed)
+  size_t seasonal_items = 20;           // its candidates per list
+  SeasonalConfig seasonal;
+  float category_trending_weight = 0.0f;  // RRF weight of trending within the user's attribute values (0: off)
+  size_t category_trending_items = 20;    // its candidates per list
+  CategoryTrendingConfig category_trending;
+  float new_items_weight = 0.0f;        // RRF weight of the new items (0: off, and not fed)
+  size_t new_items_items = 20;          // its candidates per list
+  NewItemsConfig new_items;
   double max_seen_share = 0.5;   // most share of touched items in any prefix of the list; 1: no cap
 };
 
@@ -62,11 +78,16 @@ class ListBlender {
   uint64_t model_failures() const { return model_failures_; }
 
   // Whether Observe has anything to feed (callers may skip the id lookups otherwise).
-  bool learns() const { return sequence_ != nullptr || covisit_ != nullptr || features_ != nullptr; }
-  // After each commit, every applied interaction in order.
+  bool learns() const {
+    return sequence_ || covisit_ || session_ || seasonal_ || category_trending_ || new_items_ || features_;
+  }
+  // Whether anything reads the items' attributes (ObserveItem may be skipped otherwise).
+  bool needs_attributes() const { return category_trending_ || new_items_ || features_; }
+  // After each commit, every applied interaction in order; after the batch's ObserveItem calls.
   void Observe(const store::EdgeDelta& edge);
-  // An item's attributes, at start and whenever they change (for the features).
-  void ObserveItem(ItemId item, const Attributes& attributes);
+  // An item's attributes, at start and whenever they change; `seen` is the
+  // event time it was described at (0 at start, from the catalogue).
+  void ObserveItem(ItemId item, const Attributes& attributes, EpochMillis seen);
 
   // Every candidate for `user`: the ranker's `ranked` list and each source's, with
   // per-source scores and ranks and the hand blend's score, best blend first.
@@ -92,7 +113,12 @@ class ListBlender {
   std::unique_ptr<SequenceSource> sequence_;
   std::unique_ptr<CoVisitSource> covisit_;
   std::unique_ptr<UnseenTrendingSource> unseen_trending_;
+  std::unique_ptr<SessionKnnSource> session_;
+  std::unique_ptr<SeasonalTrendingSource> seasonal_;
+  std::unique_ptr<CategoryTrendingSource> category_trending_;
+  std::unique_ptr<NewItemsSource> new_items_;
   std::vector<Weighted> sources_;  // those with a weight > 0
+  ItemAttributes attributes_;      // fed by ObserveItem when needs_attributes()
   std::unique_ptr<FeatureBuilder> features_;   // null: no learnt ranking
   std::shared_ptr<const RankingModel> model_;  // null: the hand blend orders
   std::string model_version_;

@@ -17,10 +17,21 @@ namespace recd::rank {
 // The slots of the per-source features, in this fixed order (the feature
 // layout depends on it): the ranker's own list (co-occurrence or PinSage), then
 // the sources of this folder.
-enum class SourceSlot : uint8_t { kRanker = 0, kViewed, kSequence, kCoVisit, kUnseenTrending };
-inline constexpr size_t kSourceSlots = 5;
-inline constexpr std::array<const char*, kSourceSlots> kSourceSlotNames = {"ranker", "viewed", "sequence", "covisit",
-                                                                          "unseen_trending"};
+enum class SourceSlot : uint8_t {
+  kRanker = 0,
+  kViewed,
+  kSequence,
+  kCoVisit,
+  kUnseenTrending,
+  kSessionKnn,
+  kSeasonal,
+  kCategoryTrending,
+  kNewItems,
+};
+inline constexpr size_t kSourceSlots = 9;
+inline constexpr std::array<const char*, kSourceSlots> kSourceSlotNames = {
+    "ranker", "viewed", "sequence", "covisit", "unseen_trending", "session_knn", "seasonal", "category_trending",
+    "new_items"};
 
 struct SlateEntry {
   std::string item_id;
