@@ -169,6 +169,8 @@ class Pipeline::Impl {
   void StartLearntRanker();
   // Before a batch applies: one labelled slate per labelling event of it.
   void CollectRankerSamples();
+  // At stop (live): stops the trainer and writes the labelled slates for the next start.
+  void KeepRankerSamples();
   // Each turn: an operator's activation, a finished training, and a new one when due.
   void ManageRanker();
   void OnRankerOutcome(const Result<rank::RankerOutcome>& outcome);
@@ -565,6 +567,15 @@ void Pipeline::Impl::StartLearntRanker() {
   for (const std::string& name : rank::RemoveAbandonedRankerFiles(rc.dir)) {
     RECD_INFO("removed " << name << " from " << rc.dir << ": left by a killed writer");
   }
+  // The labelled slates of the last run train the next ranker too; they count as seen (no training at start).
+  if (auto kept = rank::LoadRankerSamples(rc.dir); kept.ok()) {
+    for (rank::SampleGroup& g : *kept) samples_->Add(std::move(g));
+    samples_at_training_ = samples_->added();
+    stats.ranker_buffered.store(samples_->size(), std::memory_order_relaxed);
+    RECD_INFO("ranker: " << samples_->size() << " labelled slates restored from " << rc.dir << "/samples.bin");
+  } else if (kept.status().code() != Status::Code::kNotFound) {
+    RECD_WARN("ranker: " << kept.status().message() << "; the labelled slates start empty");
+  }
   // The interval counts from the newest training in the registry, across restarts.
   const std::vector<rank::RankerManifest> versions = rank::ListRankerVersions(rc.dir);
   for (const rank::RankerManifest& m : versions) ranker_trained_at_ = std::max(ranker_trained_at_, m.snapshot_event_time);
@@ -696,6 +707,7 @@ void Pipeline::Impl::ManageRanker() {
   job.active_trained_until = ranker_trained_until_;
   job.trigger = trigger;
   job.now = now;
+  job.keep_samples = ranker_trainer_ != nullptr;  // live: the trainer thread writes samples.bin
   RECD_INFO("ranker: training at event time " << FormatRfc3339(now) << " (" << trigger << ") on " << job.groups.size()
                                               << " labelled slates; active: "
                                               << (job.active_version.empty() ? "the hand blend" : job.active_version));
@@ -704,6 +716,16 @@ void Pipeline::Impl::ManageRanker() {
   ranker_trained_at_ = now;
   activations_at_submit_ = ranker_activations_;
   if (!ranker_trainer_) OnRankerOutcome(rank::TrainRanker(job, rc));  // replay: in event time, on this thread
+}
+
+void Pipeline::Impl::KeepRankerSamples() {
+  if (!samples_ || !ranker_trainer_) return;  // replay keeps nothing
+  ranker_trainer_.reset();  // a running training is cancelled first: one writer of samples.bin at a time
+  if (Status s = rank::SaveRankerSamples(config_.ranker_model.dir, samples_->Snapshot()); s.ok()) {
+    RECD_INFO("ranker: " << samples_->size() << " labelled slates kept in " << config_.ranker_model.dir << "/samples.bin");
+  } else {
+    RECD_WARN("ranker: the labelled slates were not kept; the next start begins with an empty buffer: " << s.ToString());
+  }
 }
 
 void Pipeline::Impl::OnRankerOutcome(const Result<rank::RankerOutcome>& outcome) {
@@ -835,6 +857,7 @@ Status Pipeline::Impl::Run() {
     intake_.Abandon();
   }
   if (refresher_ && !inline_refresh_) refresher_->Stop();
+  KeepRankerSamples();
   if (failure.ok()) {
     if (Status s = TickRefresherInline(true); !s.ok()) RECD_WARN("refresher: " << s.ToString());
     RankDue(false, Clock::TimePoint::duration::zero(), /*drain=*/true);  // every committed change

@@ -291,6 +291,8 @@ TEST_F(PipelineTest, TheLearntRankerIsRestoredTrainsInTheBackgroundAndRefusesACo
   EXPECT_EQ(listed[2]["version"], "r0003");
   EXPECT_EQ(listed[2]["parent"], "r0001");
   EXPECT_FALSE(listed[2]["promoted"].get<bool>());
+  const uint64_t buffered = pipeline_->stats().ranker_buffered.load();
+  EXPECT_GT(buffered, 30u);
   Stop();
   size_t learnt = 0;
   const auto lists = ReadTopic(cluster_->bootstrap_servers(), config_.kafka.recommendations_topic);
@@ -300,6 +302,7 @@ TEST_F(PipelineTest, TheLearntRankerIsRestoredTrainsInTheBackgroundAndRefusesACo
 
   Start();
   EXPECT_EQ(pipeline_->stats().ranker_active.load(), 1u) << "restored after a restart";
+  EXPECT_EQ(pipeline_->stats().ranker_buffered.load(), buffered) << "the labelled slates kept at the stop";
   Stop();
 }
 

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <random>
 
 #include <unistd.h>
@@ -316,6 +319,58 @@ std::vector<std::shared_ptr<const SampleGroup>> Groups(const RankingData& data, 
     out.push_back(std::move(group));
   }
   return out;
+}
+
+TEST(RankerTrainerTest, LabelledSlatesAreKeptWholeAndAFileThatIsNotIsRefused) {
+  testing::TempDir dir;
+  const std::string root = dir.sub("rankers");
+  EXPECT_EQ(LoadRankerSamples(root).status().code(), Status::Code::kNotFound);
+  auto groups = Groups(PlantedRule(40, 9), kT0);
+  auto weighted = std::make_shared<SampleGroup>(*groups[3]);
+  weighted->weight = 2.5f;
+  weighted->rows[7] = std::numeric_limits<float>::quiet_NaN();  // "not proposed" survives
+  groups[3] = weighted;
+  ASSERT_TRUE(SaveRankerSamples(root, groups).ok());
+  auto loaded = LoadRankerSamples(root);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_EQ(loaded->size(), groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    EXPECT_EQ((*loaded)[g].ts, groups[g]->ts);
+    EXPECT_EQ((*loaded)[g].taken, groups[g]->taken);
+    EXPECT_EQ((*loaded)[g].weight, groups[g]->weight);
+    ASSERT_EQ((*loaded)[g].rows.size(), groups[g]->rows.size());
+    EXPECT_EQ(std::memcmp((*loaded)[g].rows.data(), groups[g]->rows.data(), groups[g]->rows.size() * sizeof(float)), 0);
+  }
+  EXPECT_FALSE(std::filesystem::exists(root + "/samples.bin.tmp-" + std::to_string(::getpid())));
+  const std::string path = root + "/samples.bin";
+  const auto size = std::filesystem::file_size(path);
+  {  // one flipped byte in a row
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.put('\x7f');
+  }
+  auto flipped = LoadRankerSamples(root);
+  EXPECT_EQ(flipped.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(flipped.status().message().find("checksum"), std::string::npos) << flipped.status().ToString();
+  ASSERT_TRUE(SaveRankerSamples(root, groups).ok());
+  std::filesystem::resize_file(path, size - 100);  // torn
+  EXPECT_EQ(LoadRankerSamples(root).status().code(), Status::Code::kCorruption);
+  // A file of another feature layout (its width field changed, the checksum made to match) is refused by name.
+  ASSERT_TRUE(SaveRankerSamples(root, groups).ok());
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const uint32_t other = kNumFeatures - 1;
+  std::memcpy(&bytes[8], &other, sizeof other);
+  bytes.resize(bytes.size() - 8);
+  const uint64_t sum = Fnv1a64(bytes);
+  bytes.append(reinterpret_cast<const char*>(&sum), sizeof sum);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  auto foreign = LoadRankerSamples(root);
+  EXPECT_EQ(foreign.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(foreign.status().message().find("feature layout"), std::string::npos) << foreign.status().ToString();
 }
 
 TEST(RankerTrainerTest, PromotesOverTheHandBlendThenOnlyByTheMargin) {

@@ -28,15 +28,6 @@ namespace {
 constexpr const char* kModelFile = "model.json";
 constexpr const char* kManifestFile = "ranker.json";
 
-uint64_t Fnv1a64(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 std::string Hex(uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
@@ -141,6 +132,29 @@ std::string Latest(const std::string& root) {
 }
 
 }  // namespace
+
+uint64_t Fnv1a64(const std::string& bytes) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+Status WriteRankerFile(const std::string& root, const std::string& name, const std::string& bytes) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  const std::string tmp = root + "/" + name + ".tmp-" + std::to_string(::getpid());
+  RECD_RETURN_IF_ERROR(WriteDurable(tmp, bytes));
+  if (std::rename(tmp.c_str(), (root + "/" + name).c_str()) != 0) {
+    const Status failed = IoFailure("cannot rename " + tmp + " to " + root + "/" + name);
+    std::remove(tmp.c_str());
+    return failed;
+  }
+  SyncDir(root);
+  return Status::Ok();
+}
 
 bool IsRankerVersionName(const std::string& name) {
   return name.size() == 5 && name[0] == 'r' &&
@@ -288,9 +302,9 @@ std::vector<std::string> RemoveAbandonedRankerFiles(const std::string& root) {
   std::vector<std::string> removed;
   for (const std::string& name : Names(root)) {
     bool abandoned = name.rfind(".removing-r", 0) == 0;
-    // .tmp-rNNNN-<pid> and LATEST.tmp-<pid>: abandoned once their writer is gone.
+    // .tmp-rNNNN-<pid>, LATEST.tmp-<pid> and <file>.tmp-<pid>: abandoned once their writer is gone.
     const size_t dash = name.rfind('-');
-    if ((name.rfind(".tmp-r", 0) == 0 || name.rfind("LATEST.tmp-", 0) == 0) && dash != std::string::npos) {
+    if ((name.rfind(".tmp-r", 0) == 0 || name.find(".tmp-") != std::string::npos) && dash != std::string::npos) {
       const long pid = std::strtol(name.c_str() + dash + 1, nullptr, 10);
       abandoned = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
     }

@@ -60,6 +60,13 @@ std::vector<std::string> PruneRankerVersions(const std::string& root, size_t kee
 // and LATEST.tmp-<pid> files whose process is gone, and .removing-rNNNN ones;
 // returns their names.
 std::vector<std::string> RemoveAbandonedRankerFiles(const std::string& root);
+
+// Writes `bytes` to <root>/<name> whole or not at all: a temporary file
+// (<name>.tmp-<pid>), fsynced, renamed over it, the directory fsynced. One
+// writer per name at a time.
+Status WriteRankerFile(const std::string& root, const std::string& name, const std::string& bytes);
+// FNV-1a 64 of `bytes` (the registry's checksums).
+uint64_t Fnv1a64(const std::string& bytes);
 // Ranker versions are named r0001, r0002, ...
 bool IsRankerVersionName(const std::string& name);
 

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "base/log.h"
@@ -14,6 +17,96 @@ void SampleBuffer::Add(SampleGroup group) {
   if (groups_.size() == max_groups_) groups_.pop_front();
   groups_.push_back(std::make_shared<const SampleGroup>(std::move(group)));
   ++added_;
+}
+
+namespace {
+
+constexpr char kSamplesFile[] = "samples.bin";
+constexpr char kSamplesMagic[8] = {'R', 'E', 'C', 'D', 'S', 'M', 'P', '1'};
+
+// The feature layout a samples file was written under: its names, hashed.
+uint64_t LayoutHash() {
+  std::string names;
+  for (const char* n : kFeatureNames) names.append(n).push_back('\n');
+  return Fnv1a64(names);
+}
+
+template <typename T>
+void Put(std::string* out, const T& v) {
+  out->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+// Reads a T at `*at` when `bytes` holds one there.
+template <typename T>
+bool Get(const std::string& bytes, size_t* at, T* v) {
+  if (bytes.size() - *at < sizeof(T)) return false;
+  std::memcpy(v, bytes.data() + *at, sizeof(T));
+  *at += sizeof(T);
+  return true;
+}
+
+}  // namespace
+
+// Layout (this machine's byte order): magic, u32 features, u64 layout hash,
+// u64 groups; per group i64 ts, u32 taken, f32 weight, u32 rows, rows x
+// features f32; then u64 FNV-1a of everything before it.
+Status SaveRankerSamples(const std::string& root, const std::vector<std::shared_ptr<const SampleGroup>>& groups) {
+  std::string bytes(kSamplesMagic, sizeof kSamplesMagic);
+  Put(&bytes, static_cast<uint32_t>(kNumFeatures));
+  Put(&bytes, LayoutHash());
+  Put(&bytes, static_cast<uint64_t>(groups.size()));
+  for (const auto& g : groups) {
+    Put(&bytes, static_cast<int64_t>(g->ts));
+    Put(&bytes, g->taken);
+    Put(&bytes, g->weight);
+    Put(&bytes, static_cast<uint32_t>(g->rows.size() / kNumFeatures));
+    bytes.append(reinterpret_cast<const char*>(g->rows.data()), g->rows.size() * sizeof(float));
+  }
+  Put(&bytes, Fnv1a64(bytes));
+  return WriteRankerFile(root, kSamplesFile, bytes);
+}
+
+Result<std::vector<SampleGroup>> LoadRankerSamples(const std::string& root) {
+  const std::string path = root + "/" + kSamplesFile;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("no " + path);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto refused = [&](const std::string& why) { return Status::Corruption(path + " refused: " + why); };
+  uint64_t checksum = 0;
+  size_t at = bytes.size() >= sizeof checksum ? bytes.size() - sizeof checksum : 0;
+  if (!Get(bytes, &at, &checksum) || Fnv1a64(bytes.substr(0, bytes.size() - sizeof checksum)) != checksum) {
+    return refused("its checksum does not match (a torn or corrupt file)");
+  }
+  const std::string body = bytes.substr(0, bytes.size() - sizeof checksum);
+  at = 0;
+  uint32_t features = 0;
+  uint64_t layout = 0, count = 0;
+  if (body.compare(0, sizeof kSamplesMagic, std::string(kSamplesMagic, sizeof kSamplesMagic)) != 0) {
+    return refused("not a samples file");
+  }
+  at = sizeof kSamplesMagic;
+  if (!Get(body, &at, &features) || !Get(body, &at, &layout) || !Get(body, &at, &count)) return refused("truncated header");
+  if (features != kNumFeatures || layout != LayoutHash()) {
+    return refused("written under another feature layout (" + std::to_string(features) + " features); this build has " +
+                   std::to_string(kNumFeatures));
+  }
+  std::vector<SampleGroup> groups;
+  for (uint64_t n = 0; n < count; ++n) {
+    SampleGroup g;
+    int64_t ts = 0;
+    uint32_t rows = 0;
+    if (!Get(body, &at, &ts) || !Get(body, &at, &g.taken) || !Get(body, &at, &g.weight) || !Get(body, &at, &rows) ||
+        (body.size() - at) / (sizeof(float) * kNumFeatures) < rows || g.taken >= rows) {
+      return refused("group " + std::to_string(n) + " is malformed");
+    }
+    g.ts = ts;
+    g.rows.resize(static_cast<size_t>(rows) * kNumFeatures);
+    std::memcpy(g.rows.data(), body.data() + at, g.rows.size() * sizeof(float));
+    at += g.rows.size() * sizeof(float);
+    groups.push_back(std::move(g));
+  }
+  if (at != body.size()) return refused("trailing bytes after the last group");
+  return groups;
 }
 
 namespace {
@@ -74,6 +167,12 @@ static Result<RankerOutcome> TrainRankerOrThrow(const RankerJob& job, const Rank
 
 Result<RankerOutcome> TrainRanker(const RankerJob& job, const RankerModelConfig& config,
                                   const std::atomic<bool>* cancel) {
+  if (job.keep_samples) {
+    // Before training: a failed or cancelled training still keeps its slates.
+    if (Status kept = SaveRankerSamples(config.dir, job.groups); !kept.ok()) {
+      RECD_WARN("ranker: the labelled slates were not kept; a restart starts with an empty buffer: " << kept.ToString());
+    }
+  }
   try {
     return TrainRankerOrThrow(job, config, cancel);
   } catch (const std::exception& e) {

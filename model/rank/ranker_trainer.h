@@ -3,8 +3,11 @@
 //   - SampleBuffer: the labelled slates (one group per labelled event: the
 //     slate its user held then, with features, and the row of the item taken),
 //     newest last, at most `max_groups` (the oldest go first; training weighs
-//     the rest by 2^(-age / half_life)). In memory: a restart starts it empty
-//     and it refills from the stream while the restored model serves.
+//     the rest by 2^(-age / half_life)). Kept across restarts in
+//     <ranker.model_dir>/samples.bin (SaveRankerSamples): written by the
+//     trainer thread at each training and by the pipeline at a clean stop, read
+//     back at start. A kill loses the slates labelled since the last write:
+//     training data only, never an event or a list.
 //   - TrainRanker: one training from a snapshot of the buffer to a decision:
 //     trains on the older groups, scores the candidate and the active ranker
 //     (the hand blend's order when none) by HR@10 on the newest
@@ -62,6 +65,12 @@ struct SampleGroup {
   float weight = 1;         // in training and validation (before decay): positive_weight for positives
 };
 
+// samples.bin: the groups, oldest first, under the feature layout of this
+// build (a file written under another layout, or corrupt, is refused whole).
+Status SaveRankerSamples(const std::string& root, const std::vector<std::shared_ptr<const SampleGroup>>& groups);
+// NotFound when there is no file; Corruption when it is refused.
+Result<std::vector<SampleGroup>> LoadRankerSamples(const std::string& root);
+
 class SampleBuffer {
  public:
   explicit SampleBuffer(size_t max_groups) : max_groups_(max_groups) {}
@@ -83,6 +92,7 @@ struct RankerJob {
   EpochMillis active_trained_until = 0;                    // the newest slate the active model trained on
   std::string trigger;
   EpochMillis now = 0;                                     // the snapshot's event time
+  bool keep_samples = false;                               // write `groups` to samples.bin first
 };
 
 struct RankerOutcome {
