@@ -138,20 +138,27 @@ BENCHMARK(BM_Recommend);
 // co-visitation, the seen-share cap) over the co-occurrence ranker's list:
 // 300k interactions, 20k users; items: state.range(0). Target (issue 14):
 // <= 150 us per list on one core at 100k items.
-// 300k interactions of 20k users over `items` items, with every source of
-// model/rank/ on (the learnt ranker's features too, with `features`).
+// 300k interactions of 20k users over `items` items, with the shipped sources
+// of model/rank/ on (open items, sequence, co-visitation), and with `all` the
+// off-by-default ones too (session kNN, seasonal, category trending over 50
+// categories x 7 colours, new items); the learnt ranker's features with `features`.
 struct SourcesBench {
-  SourcesBench(benchmark::State& state, uint32_t items, bool features) {
+  SourcesBench(benchmark::State& state, uint32_t items, bool features, bool all = false) {
     store::StoreOptions options;
     options.path = dir.sub("store");
     options.sync_writes = false;
     store = std::move(*store::GraphStore::Open(options));
     rank::BlendConfig blend;
     blend.viewed_weight = blend.sequence_weight = blend.covisit_weight = 1;
+    if (all) blend.session_weight = blend.seasonal_weight = blend.category_trending_weight = blend.new_items_weight = 1;
     blend.max_seen_share = 0.5;
     ranker = std::make_unique<model::BaselineRanker>(*store, model::BaselineConfig{});
     blender = std::make_unique<rank::ListBlender>(*store, *ranker, blend);
     if (features) blender->EnableFeatures(rank::FeatureConfig{});
+    for (uint32_t i = 0; all && i < items; ++i) {
+      blender->ObserveItem(ItemId(i), {{"category", AttributeValue{false, 0, "c" + std::to_string(i % 50)}},
+                                       {"colour", AttributeValue{false, 0, "k" + std::to_string(i % 7)}}}, kT0);
+    }
     for (const store::EdgeDelta& d : ApplyInBatches(*store, MakeEvents(300000, 20000, items, 4), state)) blender->Observe(d);
     ranker->RefreshTrending();
   }
@@ -162,7 +169,7 @@ struct SourcesBench {
 };
 
 void BM_RecommendWithSources(benchmark::State& state) {
-  SourcesBench bench(state, static_cast<uint32_t>(state.range(0)), /*features=*/false);
+  SourcesBench bench(state, static_cast<uint32_t>(state.range(0)), /*features=*/false, /*all=*/state.range(1) == 1);
   uint32_t u = 0;
   for (auto _ : state) {
     const UserId user(u++ % 20000);
@@ -171,13 +178,13 @@ void BM_RecommendWithSources(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_RecommendWithSources)->Arg(5000)->Arg(100000);
+BENCHMARK(BM_RecommendWithSources)->Args({5000, 0})->Args({100000, 0})->Args({100000, 1});
 
 // The same list ordered by a learnt ranking model: every source on, the slate's
 // features built and scored by the shipped trees (trained here on slates of
 // this store, one random candidate labelled per slate: the cost, not the quality).
 void BM_RecommendWithModel(benchmark::State& state) {
-  SourcesBench bench(state, static_cast<uint32_t>(state.range(0)), /*features=*/true);
+  SourcesBench bench(state, static_cast<uint32_t>(state.range(0)), /*features=*/true, /*all=*/state.range(2) == 1);
   const model::BaselineRanker& ranker = *bench.ranker;
   rank::ListBlender& blender = *bench.blender;
   const store::GraphStore* store = bench.store.get();
@@ -221,7 +228,7 @@ void BM_RecommendWithModel(benchmark::State& state) {
   state.counters["slate_rows"] = static_cast<double>(slate_rows);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
-BENCHMARK(BM_RecommendWithModel)->Args({5000, 0})->Args({100000, 0})->Args({100000, 1});
+BENCHMARK(BM_RecommendWithModel)->Args({5000, 0, 0})->Args({100000, 0, 0})->Args({100000, 1, 0})->Args({100000, 0, 1});
 
 // Training the learnt ranker: `range(0)` labelled slates of 31 rows (the item
 // taken and ranker.model_train_negatives = 30 others; random features), the
@@ -261,14 +268,19 @@ void BM_ObserveSources(benchmark::State& state) {
   const auto events = MakeEvents(300000, 20000, 5000, 4);
   const std::vector<store::EdgeDelta> edges = ApplyInBatches(**store, events, state);
   model::BaselineRanker ranker(**store, model::BaselineConfig{});
+  rank::BlendConfig blend;  // the shipped sources; range(0) == 1: the four off by default too
+  if (state.range(0) == 1) blend.session_weight = blend.seasonal_weight = blend.category_trending_weight = blend.new_items_weight = 1;
   for (auto _ : state) {
-    rank::ListBlender blender(**store, ranker, rank::BlendConfig{});  // the shipped sources
+    rank::ListBlender blender(**store, ranker, blend);
+    for (uint32_t i = 0; state.range(0) == 1 && i < 5000; ++i) {
+      blender.ObserveItem(ItemId(i), {{"category", AttributeValue{false, 0, "c" + std::to_string(i % 50)}}}, 0);
+    }
     for (const store::EdgeDelta& d : edges) blender.Observe(d);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * edges.size()));
 }
-BENCHMARK(BM_ObserveSources)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ObserveSources)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 // PinSage issue target: >= 50k neighbourhoods/s per core with T = 10 and 2 layers.
 void BM_SampleComputationGraph(benchmark::State& state) {
