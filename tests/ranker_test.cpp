@@ -93,6 +93,8 @@ TEST_F(FeaturesTest, ExactValuesOnAHandBuiltHistory) {
   EXPECT_TRUE(std::isnan(fa[Feature("score_sequence")]));
   EXPECT_TRUE(std::isnan(fa[Feature("rank_covisit")]));
   EXPECT_FLOAT_EQ(fa[kBlendFeature], 0.7f);
+  EXPECT_FLOAT_EQ(fa[Feature("blend_rank")], 1);
+  EXPECT_FLOAT_EQ(fd[Feature("blend_rank")], 2);
   EXPECT_FLOAT_EQ(fa[Feature("sources")], 2);
   // a: interactions 6 h, 5 h and 3 h before now.
   auto decayed = [&](double half_life_hours, std::vector<double> ages_hours) {

@@ -29,6 +29,7 @@ enum F : size_t {
   kSourceScore0 = 0,                          // kSourceSlots scores
   kSourceRank0 = kSourceScore0 + kSourceSlots,  // kSourceSlots ranks
   kBlend = kSourceRank0 + kSourceSlots,
+  kBlendRank,
   kSources,
   kCount1d,
   kCount7d,
@@ -58,7 +59,7 @@ const std::array<const char*, kNumFeatures> kFeatureNames = {
     "score_seasonal", "score_category_trending", "score_new_items",
     "rank_ranker", "rank_viewed", "rank_sequence", "rank_covisit", "rank_unseen_trending", "rank_session_knn",
     "rank_seasonal", "rank_category_trending", "rank_new_items",
-    "blend_score", "sources", "item_count_1d", "item_count_7d", "item_count_30d", "item_purchases_7d",
+    "blend_score", "blend_rank", "sources", "item_count_1d", "item_count_7d", "item_count_30d", "item_purchases_7d",
     "item_age_days", "user_clicked", "user_purchased", "user_rated", "user_edge_weight", "user_recent_events",
     "user_hours_since_item", "attribute_affinity_max", "attribute_affinity_mean", "user_hours_since_last_event",
     "session_events", "session_items"};
@@ -106,7 +107,8 @@ void FeatureBuilder::Build(UserId user, EpochMillis now, const Slate& slate, std
   const float hours_since_last =
       history.empty() ? kMissing : static_cast<float>(static_cast<double>(now - history.back().ts) / kHourMs);
 
-  for (const SlateEntry& e : slate) {
+  for (size_t position = 0; position < slate.size(); ++position) {
+    const SlateEntry& e = slate[position];
     const size_t base = rows->size();
     rows->resize(base + kNumFeatures, kMissing);
     float* f = rows->data() + base;
@@ -118,6 +120,7 @@ void FeatureBuilder::Build(UserId user, EpochMillis now, const Slate& slate, std
       f[kSourceRank0 + s] = e.source_rank[s];
     }
     f[kBlend] = e.blend;
+    f[kBlendRank] = static_cast<float>(position + 1);
     f[kSources] = static_cast<float>(sources);
 
     const ItemActivity activity = e.item < items_.size() ? items_[e.item] : ItemActivity{};

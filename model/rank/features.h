@@ -3,7 +3,10 @@
 // (kFeatureNames; a model records the names it was trained with and is refused
 // when they differ):
 //   - each source's score and rank (missing: NaN, which the trees route apart);
-//   - the hand blend's score and the number of sources that proposed the item;
+//   - the hand blend's score, the item's place in the slate as given (Gather
+//     orders it by that score: an integer the trees split on exactly, where
+//     fused scores differ in the fourth digit) and the number of sources that
+//     proposed the item;
 //   - the item's interactions decayed over 1, 7 and 30 days, its purchases over
 //     7, and its age (days since its first interaction);
 //   - the user's history with the item: the types on the edge, the edge's
@@ -31,7 +34,7 @@
 
 namespace recd::rank {
 
-inline constexpr size_t kNumFeatures = 36;
+inline constexpr size_t kNumFeatures = 37;
 extern const std::array<const char*, kNumFeatures> kFeatureNames;
 // The column of the hand blend's score (what the learnt ranker is compared with when none serves).
 inline constexpr size_t kBlendFeature = 2 * kSourceSlots;
