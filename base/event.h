@@ -66,7 +66,7 @@ enum class Reason : uint8_t {
   kTrending = 4,
   kSequence = 5,
   kSession = 6,   // similar sessions (session kNN)
-  kSeasonal = 7,  // best sellers of this calendar window
+  kSeasonal = 7,  // the most interacted-with items of this calendar window
   kNew = 8,       // a new item, placed by its attributes
 };
 inline constexpr size_t kReasonCount = 9;
@@ -84,8 +84,6 @@ class ReasonSet {
   void Add(Reason r) { bits_ = static_cast<uint16_t>(bits_ | Bit(r)); }
   void Add(ReasonSet other) { bits_ = static_cast<uint16_t>(bits_ | other.bits_); }
   bool Has(Reason r) const { return (bits_ & Bit(r)) != 0; }
-  // Whether any reason other than `r` is in the set.
-  bool HasOtherThan(Reason r) const { return (bits_ & ~Bit(r)) != 0; }
   bool empty() const { return bits_ == 0; }
   std::vector<Reason> list() const {
     std::vector<Reason> out;

@@ -137,6 +137,9 @@ class Binder {
 
 auto Positive = [](auto v) { return v > 0 ? std::string() : std::string("must be > 0"); };
 auto NonNegative = [](auto v) { return v >= 0 ? std::string() : std::string("must be >= 0"); };
+// Half-lives under an hour: the epoch-referred log weights (ts / half-life) lose
+// precision, and tiny ones overflow to infinity.
+auto AtLeastAnHour = [](double days) { return days >= 1.0 / 24 ? std::string() : std::string("must be >= 0.042 (an hour)"); };
 auto NonEmpty = [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); };
 auto Any = [](const auto&) { return std::string(); };
 auto UnitInterval = [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); };
@@ -303,21 +306,23 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   b.Bind("ranker", "session_weight", &bl.session_weight, NonNegative, "a number (0: session kNN is off)");
   b.Bind("ranker", "session_items", &bl.session_items, Positive, "an integer");
   b.Bind("ranker", "session_gap_s", &bl.session.session_gap_s, Positive, "a number of seconds");
-  b.Bind("ranker", "session_max_items", &bl.session.session_items, Positive, "an integer");
+  b.Bind("ranker", "session_length", &bl.session.session_items, Positive, "an integer (items per session)");
   b.Bind("ranker", "session_max_sessions", &bl.session.max_sessions, Positive, "an integer");
   b.Bind("ranker", "session_per_item", &bl.session.sessions_per_item, Positive, "an integer");
   b.Bind("ranker", "session_neighbours", &bl.session.neighbours, Positive, "an integer");
   b.Bind("ranker", "seasonal_weight", &bl.seasonal_weight, NonNegative, "a number (0: the seasonal source is off)");
   b.Bind("ranker", "seasonal_items", &bl.seasonal_items, Positive, "an integer");
-  b.Bind("ranker", "seasonal_weeks_ahead", &bl.seasonal.weeks_ahead, Any, "an integer (weeks)");
+  b.Bind("ranker", "seasonal_weeks_ahead", &bl.seasonal.weeks_ahead,
+         [](size_t v) { return v <= 51 ? std::string() : std::string("must be <= 51 (52 would be every week: plain popularity)"); },
+         "an integer of weeks");
   b.Bind("ranker", "seasonal_max_items", &bl.seasonal.max_items, Positive, "an integer");
-  b.Bind("ranker", "seasonal_half_life_days", &bl.seasonal.half_life_days, Positive, "a number of days");
+  b.Bind("ranker", "seasonal_half_life_days", &bl.seasonal.half_life_days, AtLeastAnHour, "a number of days");
   b.Bind("ranker", "category_trending_weight", &bl.category_trending_weight, NonNegative,
          "a number (0: trending within the user's attribute values is off)");
   b.Bind("ranker", "category_trending_items", &bl.category_trending_items, Positive, "an integer");
   b.Bind("ranker", "category_trending_seeds", &bl.category_trending.seeds, Positive, "an integer");
   b.Bind("ranker", "category_trending_max_items", &bl.category_trending.max_items, Positive, "an integer");
-  b.Bind("ranker", "category_trending_half_life_days", &bl.category_trending.half_life_days, Positive, "a number of days");
+  b.Bind("ranker", "category_trending_half_life_days", &bl.category_trending.half_life_days, AtLeastAnHour, "a number of days");
   b.Bind("ranker", "new_items_weight", &bl.new_items_weight, NonNegative, "a number (0: the new items source is off)");
   b.Bind("ranker", "new_items_items", &bl.new_items_items, Positive, "an integer");
   b.Bind("ranker", "new_items_max_age_days", &bl.new_items.max_age_days, Positive, "a number of days");

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -197,6 +198,8 @@ class Pipeline::Impl {
   // The learnt ranker's training data and trainer (null when ranker.model is off).
   std::unique_ptr<rank::SampleBuffer> samples_;
   std::unique_ptr<rank::RankerTrainer> ranker_trainer_;  // live only: replay trains inline, in event time
+  static constexpr std::chrono::minutes kKeepSamplesEvery{60};
+  std::optional<std::chrono::steady_clock::time_point> samples_kept_at_;  // the trainer's last write of samples.bin
   uint64_t samples_at_training_ = 0;                     // samples_->added() when the last training started
   EpochMillis ranker_trained_at_ = 0;                    // event time of the last training (0: none yet)
   EpochMillis ranker_trained_until_ = 0;                 // the newest slate the active ranker trained on
@@ -567,8 +570,11 @@ void Pipeline::Impl::StartLearntRanker() {
   for (const std::string& name : rank::RemoveAbandonedRankerFiles(rc.dir)) {
     RECD_INFO("removed " << name << " from " << rc.dir << ": left by a killed writer");
   }
-  // The labelled slates of the last run train the next ranker too; they count as seen (no training at start).
-  if (auto kept = rank::LoadRankerSamples(rc.dir); kept.ok()) {
+  // Live, the labelled slates of the last run train the next ranker too; they
+  // count as seen (no training at start). Replay starts from its file alone.
+  if (auto kept = inline_refresh_ ? Result<std::vector<rank::SampleGroup>>(Status::NotFound("replay"))
+                                  : rank::LoadRankerSamples(rc.dir);
+      kept.ok()) {
     for (rank::SampleGroup& g : *kept) samples_->Add(std::move(g));
     samples_at_training_ = samples_->added();
     stats.ranker_buffered.store(samples_->size(), std::memory_order_relaxed);
@@ -707,7 +713,11 @@ void Pipeline::Impl::ManageRanker() {
   job.active_trained_until = ranker_trained_until_;
   job.trigger = trigger;
   job.now = now;
-  job.keep_samples = ranker_trainer_ != nullptr;  // live: the trainer thread writes samples.bin
+  // Live, the trainer thread writes samples.bin before training, at most hourly:
+  // it is the whole buffer (up to ~150 MB), and a kill loses only training data.
+  const auto wall = std::chrono::steady_clock::now();
+  job.keep_samples = ranker_trainer_ != nullptr && (!samples_kept_at_ || wall - *samples_kept_at_ >= kKeepSamplesEvery);
+  if (job.keep_samples) samples_kept_at_ = wall;
   RECD_INFO("ranker: training at event time " << FormatRfc3339(now) << " (" << trigger << ") on " << job.groups.size()
                                               << " labelled slates; active: "
                                               << (job.active_version.empty() ? "the hand blend" : job.active_version));
@@ -720,7 +730,12 @@ void Pipeline::Impl::ManageRanker() {
 
 void Pipeline::Impl::KeepRankerSamples() {
   if (!samples_ || !ranker_trainer_) return;  // replay keeps nothing
-  ranker_trainer_.reset();  // a running training is cancelled first: one writer of samples.bin at a time
+  // A training that finished is decided first (its promotion must not be lost);
+  // a running one is cancelled: one writer of samples.bin at a time.
+  if (!ranker_trainer_->busy()) {
+    if (auto outcome = ranker_trainer_->TakeOutcome()) OnRankerOutcome(*outcome);
+  }
+  ranker_trainer_.reset();
   if (Status s = rank::SaveRankerSamples(config_.ranker_model.dir, samples_->Snapshot()); s.ok()) {
     RECD_INFO("ranker: " << samples_->size() << " labelled slates kept in " << config_.ranker_model.dir << "/samples.bin");
   } else {

@@ -132,6 +132,23 @@ TEST_F(SourcesTest, SessionKnnMatchesVsknnRecomputedFromTheLog) {
   }
 }
 
+TEST_F(SourcesTest, AnItemBackInALongSessionCountsOnceTowardsItsSimilarity) {
+  // y's one session: a b c d a, three items kept: c d a ('a' left it and came back).
+  std::vector<Event> events;
+  EpochMillis t = kT0;
+  for (const char* item : {"a", "b", "c", "d", "a"}) events.push_back(Interaction(EventType::kClick, "y", item, t += kMinute));
+  events.push_back(Interaction(EventType::kClick, "z", "a", t += kMinute));
+  Apply(events);
+  SessionKnnConfig config;
+  config.session_items = 3;
+  SessionKnnSource source(*filters_, config);
+  for (const Event& e : events) source.Observe(User(e.user_id), Item(e.item_id), e.ts);
+  // z's session [a] against y's [c d a]: sim = 1 / sqrt(1 x 3), each of y's items gets it once.
+  const std::vector<Candidate> got = Propose(source, "z", 10);
+  ASSERT_EQ(got.size(), 3u);
+  for (const Candidate& c : got) EXPECT_NEAR(c.score, 1 / std::sqrt(3.0), 1e-6) << store_->ExternalId(ItemId(c.item));
+}
+
 TEST_F(SourcesTest, SeasonalTrendingIsThisCalendarWindowsBestSellersOverTheYears) {
   using Seasonal = SeasonalTrendingSource;
   EXPECT_EQ(Seasonal::WeekOfYear(0), 0u);

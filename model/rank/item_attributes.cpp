@@ -1,17 +1,27 @@
 #include "model/rank/item_attributes.h"
 
 #include <algorithm>
+#include <string_view>
 
 namespace recd::rank {
+namespace {
+
+constexpr std::string_view kAvailability = "available";
+
+}  // namespace
 
 void ItemAttributes::Set(ItemId item, const Attributes& attributes) {
   if (item.value >= values_.size()) values_.resize(item.value + 1);
   std::vector<uint32_t>& ids = values_[item.value];
   ids.clear();
   for (const auto& [name, value] : attributes) {
+    // Numbers (prices, sizes) rarely match exactly and would intern a value per
+    // item; "available" is the store's stock flag (GraphStore::ItemAvailable),
+    // shared by nearly every item, not a taste.
+    if (value.is_number || name == kAvailability) continue;
     std::string key = name;
     key += '\x1f';
-    key += value.is_number ? std::to_string(value.number) : value.text;
+    key += value.text;
     const auto [it, added] = ids_.emplace(std::move(key), static_cast<uint32_t>(ids_.size()));
     ids.push_back(it->second);
   }

@@ -1,5 +1,8 @@
-// recd::rank — ItemAttributes: each item's attribute values, interned to dense
-// ids ("name=value" pairs; any attribute, no names are special). One owner
+// recd::rank — ItemAttributes: each item's text attribute values, interned to
+// dense ids ("name=value" pairs; any attribute name but `available`, the
+// store's stock flag; numeric values are left out: they rarely match exactly).
+// Interned values are never forgotten: their number grows with the distinct
+// text values the catalogue has ever had. One owner
 // (ListBlender) feeds it at start and whenever an item's metadata changes; the
 // features and the attribute-aware sources read it. Single-threaded.
 #pragma once

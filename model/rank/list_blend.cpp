@@ -185,9 +185,14 @@ RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) co
   out.items.clear();
   for (const SlateEntry* f : chosen) out.items.push_back({f->item_id, f->blend, f->reasons});
   if (learnt) out.model_version += "+ranker-" + model_version_;
-  if (!out.items.empty() && out.source != ListSource::kPersonalized &&
-      std::any_of(out.items.begin(), out.items.end(),
-                  [](const ScoredItem& i) { return i.reasons.HasOtherThan(Reason::kTrending); })) {
+  // Personalised once any item comes from the user's own signals: not only
+  // from what is popular (trending, seasonal) or new.
+  const ReasonSet impersonal{Reason::kTrending, Reason::kSeasonal, Reason::kNew};
+  auto personal = [&](const ScoredItem& i) {
+    const std::vector<Reason> reasons = i.reasons.list();
+    return std::any_of(reasons.begin(), reasons.end(), [&](Reason r) { return !impersonal.Has(r); });
+  };
+  if (!out.items.empty() && out.source != ListSource::kPersonalized && std::any_of(out.items.begin(), out.items.end(), personal)) {
     out.source = ListSource::kPersonalized;
   }
   return out;

@@ -48,7 +48,7 @@ struct BlendConfig {
   float session_weight = 0.0f;          // RRF weight of session kNN (0: off, and not fed)
   size_t session_items = 20;            // its candidates per list
   SessionKnnConfig session;
-  float seasonal_weight = 0.0f;         // RRF weight of the seasonal best sellers (0: off, and not fed)
+  float seasonal_weight = 0.0f;         // RRF weight of the seasonal source (0: off, and not fed)
   size_t seasonal_items = 20;           // its candidates per list
   SeasonalConfig seasonal;
   float category_trending_weight = 0.0f;  // RRF weight of trending within the user's attribute values (0: off)
@@ -66,6 +66,9 @@ class ListBlender {
   // by its items' categories.
   ListBlender(const store::GraphStore& store, const model::BaselineRanker& filters, BlendConfig config,
               const model::PinSageRanker* diversity = nullptr);
+  // Its sources and features hold references to its members: it stays where it was made.
+  ListBlender(const ListBlender&) = delete;
+  ListBlender& operator=(const ListBlender&) = delete;
 
   // Keeps the learnt ranker's features from here on (Observe and ObserveItem feed them).
   void EnableFeatures(FeatureConfig config);

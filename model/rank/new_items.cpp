@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "base/status.h"
 #include "model/rank/trending_source.h"
 
 namespace recd::rank {
@@ -10,7 +11,9 @@ namespace recd::rank {
 NewItemsSource::NewItemsSource(const store::GraphStore& store, const model::BaselineRanker& filters,
                                const ItemAttributes& attributes, NewItemsConfig config)
     : store_(store), filters_(filters), attributes_(attributes), config_(config),
-      next_new_id_(static_cast<uint32_t>(store.view().num_items())) {}
+      next_new_id_(static_cast<uint32_t>(store.view().num_items())) {
+  RECD_CHECK(config_.max_age_days > 0 && config_.pool > 0, "new items need an age limit and a pool");
+}
 
 void NewItemsSource::Observe(ItemId item, EpochMillis ts) {
   // Every id up to `item` appeared by now (ids are given in order of arrival).
@@ -30,7 +33,7 @@ void NewItemsSource::Propose(UserId user, size_t limit, std::vector<Candidate>* 
   std::vector<std::pair<uint32_t, double>> scored;
   for (auto it = pool_.rbegin(); it != pool_.rend(); ++it) {
     const double age_ms = static_cast<double>(now - it->ts);
-    if (age_ms > max_age_ms) break;  // older ones are older still
+    if (age_ms > max_age_ms) continue;  // arrival order is not event-time order: a late event's item may be old
     if (it->item < view.num_items() && view.UsersOf(ItemId(it->item)).size() > config_.max_users) continue;
     double affinity = 0;
     const std::vector<uint32_t>& values = attributes_.Of(it->item);

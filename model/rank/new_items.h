@@ -1,7 +1,9 @@
 // recd::rank — NewItemsSource: an exploration prior for items too new to have
 // interactions. An item is new for `max_age_days` of event time after it
-// appears (its first event of any kind, this run) while it has at most
-// `max_users` users. A user's new items are placed by their attributes: an
+// appears this run, while it has at most `max_users` users. It appears with its
+// first interaction (at that event's time) or with the batch that first
+// describes it (its attributes or content vector; at the batch's newest event
+// time), whichever comes first. A user's new items are placed by their attributes: an
 // item's score is the mean, over its attribute values, of the share of the
 // user's `seeds` heaviest items that carry the value, plus a freshness term
 // under 0.01 that orders the rest by age. Items that were in the store when

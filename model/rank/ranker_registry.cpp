@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -133,26 +134,53 @@ std::string Latest(const std::string& root) {
 
 }  // namespace
 
-uint64_t Fnv1a64(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ULL;
+uint64_t Fnv1a64(std::string_view bytes, uint64_t hash) {
   for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ULL;
+    hash ^= c;
+    hash *= 1099511628211ULL;
   }
-  return h;
+  return hash;
 }
 
-Status WriteRankerFile(const std::string& root, const std::string& name, const std::string& bytes) {
+Result<std::unique_ptr<RankerFileWriter>> RankerFileWriter::Open(const std::string& root, const std::string& name) {
+  static std::atomic<uint64_t> serial{0};  // two writers of one process never share a temporary name
   std::error_code ec;
   fs::create_directories(root, ec);
-  const std::string tmp = root + "/" + name + ".tmp-" + std::to_string(::getpid());
-  RECD_RETURN_IF_ERROR(WriteDurable(tmp, bytes));
-  if (std::rename(tmp.c_str(), (root + "/" + name).c_str()) != 0) {
-    const Status failed = IoFailure("cannot rename " + tmp + " to " + root + "/" + name);
-    std::remove(tmp.c_str());
-    return failed;
+  const std::string tmp = root + "/" + name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoFailure("cannot create " + tmp);
+  return std::unique_ptr<RankerFileWriter>(new RankerFileWriter(fd, root, tmp, root + "/" + name));
+}
+
+RankerFileWriter::~RankerFileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) std::remove(tmp_.c_str());
+}
+
+Status RankerFileWriter::Append(const void* data, size_t size) {
+  buffer_.append(static_cast<const char*>(data), size);
+  return buffer_.size() >= (1u << 20) ? Flush() : Status::Ok();
+}
+
+Status RankerFileWriter::Flush() {
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n <= 0) return IoFailure("cannot write " + tmp_);
+    done += static_cast<size_t>(n);
   }
-  SyncDir(root);
+  buffer_.clear();
+  return Status::Ok();
+}
+
+Status RankerFileWriter::Commit() {
+  RECD_RETURN_IF_ERROR(Flush());
+  if (::fsync(fd_) != 0) return IoFailure("cannot fsync " + tmp_);
+  ::close(fd_);
+  fd_ = -1;
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) return IoFailure("cannot rename " + tmp_ + " to " + path_);
+  committed_ = true;
+  SyncDir(root_);
   return Status::Ok();
 }
 
@@ -302,10 +330,11 @@ std::vector<std::string> RemoveAbandonedRankerFiles(const std::string& root) {
   std::vector<std::string> removed;
   for (const std::string& name : Names(root)) {
     bool abandoned = name.rfind(".removing-r", 0) == 0;
-    // .tmp-rNNNN-<pid>, LATEST.tmp-<pid> and <file>.tmp-<pid>: abandoned once their writer is gone.
-    const size_t dash = name.rfind('-');
-    if ((name.rfind(".tmp-r", 0) == 0 || name.find(".tmp-") != std::string::npos) && dash != std::string::npos) {
-      const long pid = std::strtol(name.c_str() + dash + 1, nullptr, 10);
+    // .tmp-rNNNN-<pid>, LATEST.tmp-<pid> and <file>.tmp-<pid>-<n>: abandoned once their writer is gone.
+    const size_t tmp = name.find(".tmp-");
+    if (tmp != std::string::npos) {
+      const size_t pid_at = tmp == 0 ? name.rfind('-') + 1 : tmp + 5;  // .tmp-rNNNN-<pid>; else <name>.tmp-<pid>[-<n>]
+      const long pid = std::strtol(name.c_str() + pid_at, nullptr, 10);
       abandoned = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
     }
     if (!abandoned) continue;

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/event.h"
@@ -61,12 +62,31 @@ std::vector<std::string> PruneRankerVersions(const std::string& root, size_t kee
 // returns their names.
 std::vector<std::string> RemoveAbandonedRankerFiles(const std::string& root);
 
-// Writes `bytes` to <root>/<name> whole or not at all: a temporary file
-// (<name>.tmp-<pid>), fsynced, renamed over it, the directory fsynced. One
-// writer per name at a time.
-Status WriteRankerFile(const std::string& root, const std::string& name, const std::string& bytes);
-// FNV-1a 64 of `bytes` (the registry's checksums).
-uint64_t Fnv1a64(const std::string& bytes);
+// A file of the registry written whole or not at all, in pieces: appended to
+// <root>/<name>.tmp-<pid>-<n> until Commit fsyncs it, renames it over
+// <root>/<name> and fsyncs the directory; dropped uncommitted, it is removed.
+class RankerFileWriter {
+ public:
+  static Result<std::unique_ptr<RankerFileWriter>> Open(const std::string& root, const std::string& name);
+  ~RankerFileWriter();
+  RankerFileWriter(const RankerFileWriter&) = delete;
+  RankerFileWriter& operator=(const RankerFileWriter&) = delete;
+  Status Append(const void* data, size_t size);
+  Status Commit();
+
+ private:
+  RankerFileWriter(int fd, std::string root, std::string tmp, std::string path)
+      : fd_(fd), root_(std::move(root)), tmp_(std::move(tmp)), path_(std::move(path)) {}
+  Status Flush();
+  int fd_;
+  std::string root_, tmp_, path_;
+  std::string buffer_;  // appended bytes not yet written (flushed at 1 MiB)
+  bool committed_ = false;
+};
+
+inline constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
+// FNV-1a 64 of `bytes`, continuing from `hash` (the registry's checksums).
+uint64_t Fnv1a64(std::string_view bytes, uint64_t hash = kFnvOffset);
 // Ranker versions are named r0001, r0002, ...
 bool IsRankerVersionName(const std::string& name);
 

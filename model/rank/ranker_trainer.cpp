@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <string_view>
 
 #include "base/log.h"
 
@@ -31,14 +32,28 @@ uint64_t LayoutHash() {
   return Fnv1a64(names);
 }
 
-template <typename T>
-void Put(std::string* out, const T& v) {
-  out->append(reinterpret_cast<const char*>(&v), sizeof v);
-}
+// Appends the bytes of `v` to a file being written, hashing them on the way.
+class HashedWriter {
+ public:
+  explicit HashedWriter(RankerFileWriter& out) : out_(out) {}
+  template <typename T>
+  Status Put(const T& v) {
+    return Write(&v, sizeof v);
+  }
+  Status Write(const void* data, size_t size) {
+    hash_ = Fnv1a64(std::string_view(static_cast<const char*>(data), size), hash_);
+    return out_.Append(data, size);
+  }
+  uint64_t hash() const { return hash_; }
+
+ private:
+  RankerFileWriter& out_;
+  uint64_t hash_ = kFnvOffset;
+};
 
 // Reads a T at `*at` when `bytes` holds one there.
 template <typename T>
-bool Get(const std::string& bytes, size_t* at, T* v) {
+bool Get(std::string_view bytes, size_t* at, T* v) {
   if (bytes.size() - *at < sizeof(T)) return false;
   std::memcpy(v, bytes.data() + *at, sizeof(T));
   *at += sizeof(T);
@@ -51,19 +66,23 @@ bool Get(const std::string& bytes, size_t* at, T* v) {
 // u64 groups; per group i64 ts, u32 taken, f32 weight, u32 rows, rows x
 // features f32; then u64 FNV-1a of everything before it.
 Status SaveRankerSamples(const std::string& root, const std::vector<std::shared_ptr<const SampleGroup>>& groups) {
-  std::string bytes(kSamplesMagic, sizeof kSamplesMagic);
-  Put(&bytes, static_cast<uint32_t>(kNumFeatures));
-  Put(&bytes, LayoutHash());
-  Put(&bytes, static_cast<uint64_t>(groups.size()));
+  auto file = RankerFileWriter::Open(root, kSamplesFile);
+  if (!file.ok()) return file.status();
+  HashedWriter out(**file);
+  RECD_RETURN_IF_ERROR(out.Write(kSamplesMagic, sizeof kSamplesMagic));
+  RECD_RETURN_IF_ERROR(out.Put(static_cast<uint32_t>(kNumFeatures)));
+  RECD_RETURN_IF_ERROR(out.Put(LayoutHash()));
+  RECD_RETURN_IF_ERROR(out.Put(static_cast<uint64_t>(groups.size())));
   for (const auto& g : groups) {
-    Put(&bytes, static_cast<int64_t>(g->ts));
-    Put(&bytes, g->taken);
-    Put(&bytes, g->weight);
-    Put(&bytes, static_cast<uint32_t>(g->rows.size() / kNumFeatures));
-    bytes.append(reinterpret_cast<const char*>(g->rows.data()), g->rows.size() * sizeof(float));
+    RECD_RETURN_IF_ERROR(out.Put(static_cast<int64_t>(g->ts)));
+    RECD_RETURN_IF_ERROR(out.Put(g->taken));
+    RECD_RETURN_IF_ERROR(out.Put(g->weight));
+    RECD_RETURN_IF_ERROR(out.Put(static_cast<uint32_t>(g->rows.size() / kNumFeatures)));
+    RECD_RETURN_IF_ERROR(out.Write(g->rows.data(), g->rows.size() * sizeof(float)));
   }
-  Put(&bytes, Fnv1a64(bytes));
-  return WriteRankerFile(root, kSamplesFile, bytes);
+  const uint64_t checksum = out.hash();
+  RECD_RETURN_IF_ERROR((*file)->Append(&checksum, sizeof checksum));
+  return (*file)->Commit();
 }
 
 Result<std::vector<SampleGroup>> LoadRankerSamples(const std::string& root) {
@@ -73,18 +92,16 @@ Result<std::vector<SampleGroup>> LoadRankerSamples(const std::string& root) {
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto refused = [&](const std::string& why) { return Status::Corruption(path + " refused: " + why); };
   uint64_t checksum = 0;
-  size_t at = bytes.size() >= sizeof checksum ? bytes.size() - sizeof checksum : 0;
-  if (!Get(bytes, &at, &checksum) || Fnv1a64(bytes.substr(0, bytes.size() - sizeof checksum)) != checksum) {
-    return refused("its checksum does not match (a torn or corrupt file)");
-  }
-  const std::string body = bytes.substr(0, bytes.size() - sizeof checksum);
-  at = 0;
-  uint32_t features = 0;
-  uint64_t layout = 0, count = 0;
-  if (body.compare(0, sizeof kSamplesMagic, std::string(kSamplesMagic, sizeof kSamplesMagic)) != 0) {
+  if (bytes.size() < sizeof checksum) return refused("truncated");
+  const std::string_view body(bytes.data(), bytes.size() - sizeof checksum);
+  std::memcpy(&checksum, bytes.data() + body.size(), sizeof checksum);
+  if (Fnv1a64(body) != checksum) return refused("its checksum does not match (a torn or corrupt file)");
+  if (body.substr(0, sizeof kSamplesMagic) != std::string_view(kSamplesMagic, sizeof kSamplesMagic)) {
     return refused("not a samples file");
   }
-  at = sizeof kSamplesMagic;
+  size_t at = sizeof kSamplesMagic;
+  uint32_t features = 0;
+  uint64_t layout = 0, count = 0;
   if (!Get(body, &at, &features) || !Get(body, &at, &layout) || !Get(body, &at, &count)) return refused("truncated header");
   if (features != kNumFeatures || layout != LayoutHash()) {
     return refused("written under another feature layout (" + std::to_string(features) + " features); this build has " +
@@ -96,7 +113,8 @@ Result<std::vector<SampleGroup>> LoadRankerSamples(const std::string& root) {
     int64_t ts = 0;
     uint32_t rows = 0;
     if (!Get(body, &at, &ts) || !Get(body, &at, &g.taken) || !Get(body, &at, &g.weight) || !Get(body, &at, &rows) ||
-        (body.size() - at) / (sizeof(float) * kNumFeatures) < rows || g.taken >= rows) {
+        (body.size() - at) / (sizeof(float) * kNumFeatures) < rows || g.taken >= rows || !std::isfinite(g.weight) ||
+        g.weight < 0) {
       return refused("group " + std::to_string(n) + " is malformed");
     }
     g.ts = ts;

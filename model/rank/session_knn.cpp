@@ -4,7 +4,15 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "base/status.h"
+
 namespace recd::rank {
+
+SessionKnnSource::SessionKnnSource(const model::BaselineRanker& filters, SessionKnnConfig config)
+    : filters_(filters), config_(config) {
+  RECD_CHECK(config_.max_sessions > 0 && config_.sessions_per_item > 0 && config_.session_items > 0,
+             "session kNN needs room for a session, an item's sessions and a session's items");
+}
 
 const SessionKnnSource::Session* SessionKnnSource::Find(uint64_t serial) const {
   if (serial == 0) return nullptr;
@@ -38,6 +46,8 @@ void SessionKnnSource::Observe(UserId user, ItemId item, EpochMillis ts) {
     by_item_next_.resize(item.value + 1, 0);
   }
   std::vector<uint64_t>& sessions = by_item_[item.value];
+  // Back in a long session after leaving it: indexed once already.
+  if (std::find(sessions.begin(), sessions.end(), u.serial) != sessions.end()) return;
   if (sessions.size() < config_.sessions_per_item) {
     sessions.push_back(u.serial);
   } else {

@@ -11,8 +11,11 @@
 //     divided by sqrt(|s| x |n|);
 //   - the `neighbours` most similar vote: score(j) = sum of sim(s, n) over
 //     those that hold j.
-// Sessions live in a ring of `max_sessions` (the oldest overwritten), so state
-// is bounded; it is in memory, empty at each start, and refills from the stream.
+// Memory: a ring of `max_sessions` sessions of at most `session_items` items
+// (the oldest session overwritten), `sessions_per_item` serials per item (8 B
+// each; serials of overwritten sessions stay until the item's ring turns, and
+// are skipped) and 16 B per user. In memory, empty at each start: it refills
+// from the stream.
 // Single-threaded: the thread that owns the store calls Observe and Propose.
 #pragma once
 
@@ -27,7 +30,7 @@ namespace recd::rank {
 
 struct SessionKnnConfig {
   double session_gap_s = 1800;    // a longer gap between a user's events starts a new session
-  size_t session_items = 20;      // distinct items kept per session (the newest)
+  size_t session_items = 20;      // distinct items kept per session (the newest; ranker.session_length)
   size_t max_sessions = 200'000;  // sessions kept, the oldest overwritten
   size_t sessions_per_item = 50;  // the newest sessions indexed per item
   size_t neighbours = 50;         // the most similar sessions that vote (V-SKNN's k)
@@ -35,7 +38,7 @@ struct SessionKnnConfig {
 
 class SessionKnnSource : public CandidateSource {
  public:
-  SessionKnnSource(const model::BaselineRanker& filters, SessionKnnConfig config) : filters_(filters), config_(config) {}
+  SessionKnnSource(const model::BaselineRanker& filters, SessionKnnConfig config);
   Reason reason() const override { return Reason::kSession; }
   // Learns one committed interaction, in event order.
   void Observe(UserId user, ItemId item, EpochMillis ts);

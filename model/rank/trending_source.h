@@ -3,9 +3,9 @@
 //     pool, under the store's decay) that the user has never touched: a shop's
 //     "best sellers you have not seen", the discovery widget that wins where
 //     tastes follow the season;
-//   - SeasonalTrendingSource: the best sellers of this calendar window, this
-//     year and earlier ones, and of the weeks just ahead of it: last winter's
-//     coats as this winter starts;
+//   - SeasonalTrendingSource: the most interacted-with items of this calendar
+//     window, this year and earlier ones, and of the weeks just ahead of it:
+//     last winter's coats as this winter starts;
 //   - CategoryTrendingSource: what is trending within the attribute values
 //     (category, colour, any attribute) of the user's heaviest items.
 // The last two learn per event (RuleTable, decayed and bounded), in memory,
