@@ -34,7 +34,8 @@ void NewItemsSource::Propose(UserId user, size_t limit, std::vector<Candidate>* 
   for (auto it = pool_.rbegin(); it != pool_.rend(); ++it) {
     const double age_ms = static_cast<double>(now - it->ts);
     if (age_ms > max_age_ms) continue;  // arrival order is not event-time order: a late event's item may be old
-    if (it->item < view.num_items() && view.UsersOf(ItemId(it->item)).size() > config_.max_users) continue;
+    // Not in this view yet (described ahead of the store's view), or no longer untouched.
+    if (it->item >= view.num_items() || view.UsersOf(ItemId(it->item)).size() > config_.max_users) continue;
     double affinity = 0;
     const std::vector<uint32_t>& values = attributes_.Of(it->item);
     for (uint32_t v : values) {
