@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "base/time.h"
@@ -310,9 +311,11 @@ bool EventDecoder::Decode(std::string_view bytes, Event* out, Rejection* rej) {
     out->embedding.reserve(arr.size());
     size_t index = 0;
     for (element v : arr) {
-      if (!IsNumber(v.type()) || !std::isfinite(AsDouble(v))) {
+      // Stored as float: a double beyond float's range (1e39) would become infinite.
+      if (!IsNumber(v.type()) || !std::isfinite(AsDouble(v)) ||
+          std::abs(AsDouble(v)) > static_cast<double>(std::numeric_limits<float>::max())) {
         return reject(RejectReason::kBadEmbedding, "field \"embedding\"[" + std::to_string(index) +
-                                                       "] is not a finite number");
+                                                       "] is not a finite number within a float's range (|x| <= 3.4e38)");
       }
       out->embedding.push_back(static_cast<float>(AsDouble(v)));
       ++index;

@@ -84,6 +84,11 @@ TEST_F(DecoderTest, RejectsEachProblemWithAPreciseReason) {
   ExpectRejected(R"({"type":"item","item_id":"i1","ts":1769860800000,"attributes":{"x":{"y":1}}})", RejectReason::kBadAttributes, "attribute \"x\" is an object");
   ExpectRejected(R"({"type":"item","item_id":"i1","ts":1769860800000,"embedding":[1,"a"]})", RejectReason::kBadEmbedding, "[1] is not a finite number");
   ExpectRejected(R"({"type":"item","item_id":"i1","ts":1769860800000,"embedding":{}})", RejectReason::kBadEmbedding, "expected an array");
+  // Finite as a double, infinite as the float it is stored as.
+  ExpectRejected(R"({"type":"item","item_id":"i1","ts":1769860800000,"embedding":[0.5,1e39]})", RejectReason::kBadEmbedding,
+                 "[1] is not a finite number within a float's range");
+  ExpectRejected(R"({"type":"item","item_id":"i1","ts":1769860800000,"embedding":[-3.5e38]})", RejectReason::kBadEmbedding,
+                 "[0] is not a finite number within a float's range");
   const std::string big = R"({"type":"click","user_id":"u1","item_id":"i1","ts":1769860800000,"pad":")" +
                           std::string(70000, 'x') + "\"}";
   ExpectRejected(big, RejectReason::kOversize, "over the limit of 65536");
