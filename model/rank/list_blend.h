@@ -70,7 +70,8 @@ class ListBlender {
   ListBlender(const ListBlender&) = delete;
   ListBlender& operator=(const ListBlender&) = delete;
 
-  // Keeps the learnt ranker's features from here on (Observe and ObserveItem feed them).
+  // Keeps the learnt ranker's features from here on (Observe and ObserveItem feed
+  // them): call it before the catalogue's ObserveItem calls.
   void EnableFeatures(FeatureConfig config);
   const FeatureBuilder* features() const { return features_.get(); }
   // The model that orders slates from now on (null: the hand blend); needs EnableFeatures.
@@ -112,6 +113,7 @@ class ListBlender {
   const store::GraphStore& store_;
   BlendConfig config_;
   const model::PinSageRanker* diversity_;
+  ItemAttributes attributes_;  // fed by ObserveItem when needs_attributes(); read by the sources and features below
   std::unique_ptr<OpenItemsSource> open_items_;
   std::unique_ptr<SequenceSource> sequence_;
   std::unique_ptr<CoVisitSource> covisit_;
@@ -121,7 +123,6 @@ class ListBlender {
   std::unique_ptr<CategoryTrendingSource> category_trending_;
   std::unique_ptr<NewItemsSource> new_items_;
   std::vector<Weighted> sources_;  // those with a weight > 0
-  ItemAttributes attributes_;      // fed by ObserveItem when needs_attributes()
   std::unique_ptr<FeatureBuilder> features_;   // null: no learnt ranking
   std::shared_ptr<const RankingModel> model_;  // null: the hand blend orders
   std::string model_version_;

@@ -5,8 +5,8 @@
 //     newest last, at most `max_groups` (the oldest go first; training weighs
 //     the rest by 2^(-age / half_life)). Kept across restarts in
 //     <ranker.model_dir>/samples.bin (SaveRankerSamples): written by the
-//     trainer thread at each training and by the pipeline at a clean stop, read
-//     back at start. A kill loses the slates labelled since the last write:
+//     trainer thread before a training (at most hourly) and by the pipeline at
+//     stop, read back at a live start. A kill loses the slates labelled since the last write:
 //     training data only, never an event or a list.
 //   - TrainRanker: one training from a snapshot of the buffer to a decision:
 //     trains on the older groups, scores the candidate and the active ranker

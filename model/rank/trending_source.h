@@ -8,8 +8,9 @@
 //     last winter's coats as this winter starts;
 //   - CategoryTrendingSource: what is trending within the attribute values
 //     (category, colour, any attribute) of the user's heaviest items.
-// The last two learn per event (RuleTable, decayed and bounded), in memory,
-// empty at each start. Single-threaded, on the thread that owns the store.
+// The last two learn per event (RuleTable: decayed, `max_items` per calendar
+// week or attribute value), in memory, empty at each start. Single-threaded,
+// on the thread that owns the store.
 #pragma once
 
 #include "model/baseline_ranker.h"
