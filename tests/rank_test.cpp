@@ -120,10 +120,10 @@ TEST_F(RankTest, TheSeenShareCapsTouchedItemsUnlessNothingElseIsLeft) {
   EXPECT_EQ(Items(none), (std::vector<std::string>{"x", "v1"}));  // no touched item within the cap: x leads
 }
 
-TEST_F(RankTest, WithNoOpenItemsSourceAndNoCapTheRankersListPassesUnchanged) {
+TEST_F(RankTest, WithNoSourceAndNoCapTheRankersListPassesUnchanged) {
   Apply({Interaction(EventType::kClick, "u0", "v1", kT0)});
   BlendConfig off;
-  off.viewed_weight = off.sequence_weight = off.covisit_weight = 0;
+  off.viewed_weight = off.sequence_weight = off.covisit_weight = off.category_trending_weight = 0;
   off.max_seen_share = 1;
   ListBlender blender(*store_, *filters_, off);
   EXPECT_FALSE(blender.learns());

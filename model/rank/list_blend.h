@@ -51,7 +51,7 @@ struct BlendConfig {
   float seasonal_weight = 0.0f;         // RRF weight of the seasonal source (0: off, and not fed)
   size_t seasonal_items = 20;           // its candidates per list
   SeasonalConfig seasonal;
-  float category_trending_weight = 0.0f;  // RRF weight of trending within the user's attribute values (0: off)
+  float category_trending_weight = 1.0f;  // RRF weight of trending within the user's attribute values (0: off)
   size_t category_trending_items = 20;    // its candidates per list
   CategoryTrendingConfig category_trending;
   float new_items_weight = 0.0f;        // RRF weight of the new items (0: off, and not fed)

@@ -134,14 +134,15 @@ void BM_Recommend(benchmark::State& state) {
 }
 BENCHMARK(BM_Recommend);
 
-// A whole list with every source of model/rank/ on (open items, sequence,
-// co-visitation, the seen-share cap) over the co-occurrence ranker's list:
-// 300k interactions, 20k users; items: state.range(0). Target (issue 14):
-// <= 150 us per list on one core at 100k items.
-// 300k interactions of 20k users over `items` items, with the shipped sources
-// of model/rank/ on (open items, sequence, co-visitation), and with `all` the
-// off-by-default ones too (session kNN, seasonal, category trending over 50
-// categories x 7 colours, new items); the learnt ranker's features with `features`.
+// A whole list with the sources of model/rank/ (SourcesBench) and the
+// seen-share cap over the co-occurrence ranker's list; items: range(0), the
+// off-by-default sources too: range(1) == 1. Target (issue 14): <= 150 us per
+// list on one core at 100k items with every source and the model.
+// 300k interactions of 20k users over `items` items (described by 50
+// categories x 7 colours), with the shipped sources of model/rank/ on (open
+// items, sequence, co-visitation, category trending), and with `all` the
+// off-by-default ones too (session kNN, seasonal, new items); the learnt
+// ranker's features with `features`.
 struct SourcesBench {
   SourcesBench(benchmark::State& state, uint32_t items, bool features, bool all = false) {
     store::StoreOptions options;
@@ -150,12 +151,12 @@ struct SourcesBench {
     store = std::move(*store::GraphStore::Open(options));
     rank::BlendConfig blend;
     blend.viewed_weight = blend.sequence_weight = blend.covisit_weight = 1;
-    if (all) blend.session_weight = blend.seasonal_weight = blend.category_trending_weight = blend.new_items_weight = 1;
+    if (all) blend.session_weight = blend.seasonal_weight = blend.new_items_weight = 1;
     blend.max_seen_share = 0.5;
     ranker = std::make_unique<model::BaselineRanker>(*store, model::BaselineConfig{});
     blender = std::make_unique<rank::ListBlender>(*store, *ranker, blend);
     if (features) blender->EnableFeatures(rank::FeatureConfig{});
-    for (uint32_t i = 0; all && i < items; ++i) {
+    for (uint32_t i = 0; i < items; ++i) {
       blender->ObserveItem(ItemId(i), {{"category", AttributeValue{false, 0, "c" + std::to_string(i % 50)}},
                                        {"colour", AttributeValue{false, 0, "k" + std::to_string(i % 7)}}}, kT0);
     }
@@ -256,9 +257,10 @@ void BM_TrainRanker(benchmark::State& state) {
 }
 BENCHMARK(BM_TrainRanker)->Arg(10000)->Arg(50000)->Unit(benchmark::kSecond)->Iterations(1);
 
-// What the rule sources (sequence, co-visitation) cost intake: their per-event
-// update, fed as the pipeline feeds them after each commit. Items per second =
-// interactions learnt per second on one core.
+// What the learning sources (sequence, co-visitation, category trending; with
+// range(0) == 1 session kNN, seasonal and new items too) cost intake: their
+// per-event update, fed as the pipeline feeds them after each commit. Items per
+// second = interactions learnt per second on one core.
 void BM_ObserveSources(benchmark::State& state) {
   testing::TempDir dir;
   store::StoreOptions options;
@@ -268,11 +270,11 @@ void BM_ObserveSources(benchmark::State& state) {
   const auto events = MakeEvents(300000, 20000, 5000, 4);
   const std::vector<store::EdgeDelta> edges = ApplyInBatches(**store, events, state);
   model::BaselineRanker ranker(**store, model::BaselineConfig{});
-  rank::BlendConfig blend;  // the shipped sources; range(0) == 1: the four off by default too
-  if (state.range(0) == 1) blend.session_weight = blend.seasonal_weight = blend.category_trending_weight = blend.new_items_weight = 1;
+  rank::BlendConfig blend;  // the shipped sources; range(0) == 1: the three off by default too
+  if (state.range(0) == 1) blend.session_weight = blend.seasonal_weight = blend.new_items_weight = 1;
   for (auto _ : state) {
     rank::ListBlender blender(**store, ranker, blend);
-    for (uint32_t i = 0; state.range(0) == 1 && i < 5000; ++i) {
+    for (uint32_t i = 0; i < 5000; ++i) {
       blender.ObserveItem(ItemId(i), {{"category", AttributeValue{false, 0, "c" + std::to_string(i % 50)}}}, 0);
     }
     for (const store::EdgeDelta& d : edges) blender.Observe(d);
