@@ -55,6 +55,31 @@ TEST_F(ConfigTest, RankerBlendDefaultsAndErrors) {
   EXPECT_EQ(b.unseen_trending_items, defaults.unseen_trending_items);
   EXPECT_FLOAT_EQ(b.rrf_k, defaults.rrf_k);
   EXPECT_DOUBLE_EQ(b.max_seen_share, defaults.max_seen_share);
+  // The four later sources: weights, depths and their own settings.
+  EXPECT_FLOAT_EQ(b.session_weight, defaults.session_weight);
+  EXPECT_EQ(b.session_items, defaults.session_items);
+  EXPECT_DOUBLE_EQ(b.session.session_gap_s, defaults.session.session_gap_s);
+  EXPECT_EQ(b.session.session_items, defaults.session.session_items);
+  EXPECT_EQ(b.session.max_sessions, defaults.session.max_sessions);
+  EXPECT_EQ(b.session.sessions_per_item, defaults.session.sessions_per_item);
+  EXPECT_EQ(b.session.neighbours, defaults.session.neighbours);
+  EXPECT_FLOAT_EQ(b.seasonal_weight, defaults.seasonal_weight);
+  EXPECT_EQ(b.seasonal_items, defaults.seasonal_items);
+  EXPECT_EQ(b.seasonal.weeks_ahead, defaults.seasonal.weeks_ahead);
+  EXPECT_EQ(b.seasonal.max_items, defaults.seasonal.max_items);
+  EXPECT_DOUBLE_EQ(b.seasonal.half_life_days, defaults.seasonal.half_life_days);
+  EXPECT_FLOAT_EQ(b.category_trending_weight, defaults.category_trending_weight);
+  EXPECT_FLOAT_EQ(b.category_trending_weight, 1.0f) << "shipped on (docs/evaluation.md, \"The new sources\")";
+  EXPECT_EQ(b.category_trending_items, defaults.category_trending_items);
+  EXPECT_EQ(b.category_trending.seeds, defaults.category_trending.seeds);
+  EXPECT_EQ(b.category_trending.max_items, defaults.category_trending.max_items);
+  EXPECT_DOUBLE_EQ(b.category_trending.half_life_days, defaults.category_trending.half_life_days);
+  EXPECT_FLOAT_EQ(b.new_items_weight, defaults.new_items_weight);
+  EXPECT_EQ(b.new_items_items, defaults.new_items_items);
+  EXPECT_DOUBLE_EQ(b.new_items.max_age_days, defaults.new_items.max_age_days);
+  EXPECT_EQ(b.new_items.max_users, defaults.new_items.max_users);
+  EXPECT_EQ(b.new_items.pool, defaults.new_items.pool);
+  EXPECT_EQ(b.new_items.seeds, defaults.new_items.seeds);
 
   auto set = LoadConfig("", {"ranker.viewed_weight=2.5", "ranker.max_seen_share=0.3", "ranker.sequence_window=7"});
   ASSERT_TRUE(set.ok()) << set.status().ToString();
@@ -64,7 +89,10 @@ TEST_F(ConfigTest, RankerBlendDefaultsAndErrors) {
   // Counts that are negative and numbers that are not finite (or beyond a float) are refused too.
   for (const char* bad : {"ranker.max_seen_share=1.5", "ranker.viewed_weight=-1", "ranker.sequence_window=0",
                           "ranker.rrf_k=0", "ranker.sequence_window=-1", "ranker.sequence_max_successors=-5",
-                          "ranker.rrf_k=inf", "ranker.viewed_weight=1e39", "ranker.covisit_half_life_days=nan"}) {
+                          "ranker.rrf_k=inf", "ranker.viewed_weight=1e39", "ranker.covisit_half_life_days=nan",
+                          "ranker.seasonal_weeks_ahead=52", "ranker.seasonal_half_life_days=0.01",
+                          "ranker.category_trending_half_life_days=0", "ranker.session_max_sessions=0",
+                          "ranker.session_per_item=0", "ranker.new_items_max_age_days=0", "ranker.new_items_pool=0"}) {
     auto r = LoadConfig("", {bad});
     ASSERT_FALSE(r.ok()) << bad;
     const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
