@@ -6,13 +6,20 @@ namespace recd::rank {
 
 void TakeBest(std::vector<std::pair<uint32_t, double>>& scored, UserId user, const model::BaselineRanker& filters,
               size_t limit, std::vector<Candidate>* out) {
-  scored.erase(std::remove_if(scored.begin(), scored.end(),
-                              [&](const auto& c) { return filters.Excluded(user, ItemId(c.first)); }),
-               scored.end());
-  const size_t keep = std::min(limit, scored.size());
-  std::partial_sort(scored.begin(), scored.begin() + static_cast<ptrdiff_t>(keep), scored.end(),
-                    [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
-  for (size_t n = 0; n < keep; ++n) out->push_back({scored[n].first, static_cast<float>(scored[n].second)});
+  auto better = [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); };
+  // Sorted a window at a time and filtered lazily: a rule source scores
+  // thousands of items, and the filters' lookups were most of a list's cost.
+  size_t sorted = 0, taken = 0;
+  while (taken < limit && sorted < scored.size()) {
+    const size_t window = std::min(scored.size(), sorted + 2 * (limit - taken) + 16);
+    std::partial_sort(scored.begin() + static_cast<ptrdiff_t>(sorted), scored.begin() + static_cast<ptrdiff_t>(window),
+                      scored.end(), better);
+    for (; sorted < window && taken < limit; ++sorted) {
+      if (filters.Excluded(user, ItemId(scored[sorted].first))) continue;
+      out->push_back({scored[sorted].first, static_cast<float>(scored[sorted].second)});
+      ++taken;
+    }
+  }
 }
 
 }  // namespace recd::rank

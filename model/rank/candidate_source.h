@@ -31,7 +31,8 @@ class CandidateSource {
 };
 
 // Appends to `out` the `limit` best of `scored` (item, score) that `filters`
-// keep for `user`, best first (ties: the lower id). Reorders `scored`.
+// keep for `user`, best first (ties: the lower id). Reorders `scored`; asks the
+// filters only of the items it reaches.
 void TakeBest(std::vector<std::pair<uint32_t, double>>& scored, UserId user, const model::BaselineRanker& filters,
               size_t limit, std::vector<Candidate>* out);
 
