@@ -249,7 +249,11 @@ TEST_F(PipelineTest, TheLearntRankerIsRestoredTrainsInTheBackgroundAndRefusesACo
   config_.ranker_model.min_groups = 30;
   config_.ranker_model.train_every = 30;
   config_.ranker_model.interval_ms = 0;
-  config_.ranker_model.promote_margin = 100;  // never promoted: r0001 keeps serving
+  // Never promoted, so r0001 keeps serving: the newest 1% of a few hundred
+  // slates is under the 10 a decision needs. (A margin alone is not enough: it
+  // multiplies the active ranker's HR@10, which can be 0 on a few slates.)
+  config_.ranker_model.validation_fraction = 0.01;
+  config_.ranker_model.keep_versions = 100;   // the corrupt r0002 stays to be refused, however many trainings run
   config_.ranker_model.params.rounds = 5;
   Start();
   EXPECT_EQ(pipeline_->stats().ranker_active.load(), 1u) << "r0001 restored at start";
