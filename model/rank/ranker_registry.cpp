@@ -257,11 +257,11 @@ Result<std::shared_ptr<const RankingModel>> LoadRankerVersion(const std::string&
 
 Status ActivateRankerVersion(const std::string& root, const std::string& version) {
   RECD_RETURN_IF_ERROR(LoadRankerVersion(root, version).status());
-  const std::string tmp = root + "/LATEST.tmp-" + std::to_string(::getpid());
-  RECD_RETURN_IF_ERROR(WriteDurable(tmp, version + "\n"));
-  if (std::rename(tmp.c_str(), (root + "/LATEST").c_str()) != 0) return IoFailure("cannot update " + root + "/LATEST");
-  SyncDir(root);
-  return Status::Ok();
+  auto latest = RankerFileWriter::Open(root, "LATEST");
+  if (!latest.ok()) return latest.status();
+  const std::string line = version + "\n";
+  RECD_RETURN_IF_ERROR((*latest)->Append(line.data(), line.size()));
+  return (*latest)->Commit();
 }
 
 namespace {

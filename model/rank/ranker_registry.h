@@ -58,7 +58,7 @@ std::string RankerVersionsJson(const std::vector<RankerManifest>& versions);
 // one in memory, which differs when LATEST did not load); returns those removed.
 std::vector<std::string> PruneRankerVersions(const std::string& root, size_t keep, const std::string& serving = "");
 // Removes what killed writers left under `root`: .tmp-rNNNN-<pid> directories
-// and LATEST.tmp-<pid> files whose process is gone, and .removing-rNNNN ones;
+// and <file>.tmp-<pid>[-<n>] files (LATEST, samples.bin) whose process is gone, and .removing-rNNNN ones;
 // returns their names.
 std::vector<std::string> RemoveAbandonedRankerFiles(const std::string& root);
 
