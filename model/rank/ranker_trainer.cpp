@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -87,8 +88,10 @@ Status SaveRankerSamples(const std::string& root, const std::vector<std::shared_
 
 Result<std::vector<SampleGroup>> LoadRankerSamples(const std::string& root) {
   const std::string path = root + "/" + kSamplesFile;
+  std::error_code missing;
+  if (!std::filesystem::exists(path, missing) && !missing) return Status::NotFound("no " + path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("no " + path);
+  if (!in) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto refused = [&](const std::string& why) { return Status::Corruption(path + " refused: " + why); };
   uint64_t checksum = 0;
