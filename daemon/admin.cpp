@@ -68,6 +68,8 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_dead_letters_lost_total", "Refused records the dead-letter topic could never take (logged with their coordinates)", MetricType::Counter, v(s.dead_letters_lost)),
       Family("recd_offset_rewinds_total", "Records below the stored offset of a partition whose log went backwards (recreated or truncated)", MetricType::Counter, v(s.offset_rewinds)),
       Family("recd_output_full_total", "Times a record found the output queue full", MetricType::Counter, v(s.output_full)),
+      Family("recd_output_restarts_total", "Output producers replaced after a fatal error (their records were sent again)", MetricType::Counter, v(s.output_restarts)),
+      Family("recd_output_failing", "1 while the output's newest deliveries fail (0 after any success)", MetricType::Gauge, s.output_failing_since_ms.load() != 0 ? 1.0 : 0.0),
       Family("recd_intake_paused", "1 while intake is paused because the output is backed up", MetricType::Gauge, v(s.intake_paused)),
       Family("recd_prequential_positives_total", "Positive events of users holding a list, scored against it before applying", MetricType::Counter, v(s.positives)),
       Family("recd_prequential_hits_total", "Scored positives whose item was in the top 10 of the user's list", MetricType::Counter, v(s.hits)),
@@ -194,9 +196,15 @@ http::response<http::string_body> AdminServer::Impl::Handle(const http::request<
       last_move = now;
     }
     // The loop turns at least every poll timeout; 30 s without a turn is a stall.
-    const bool healthy = now - last_move < std::chrono::seconds(30);
-    res.result(healthy ? http::status::ok : http::status::service_unavailable);
-    res.body() = healthy ? "ok\n" : "pipeline stalled\n";
+    // An output that has failed every delivery for 30 s is as broken.
+    const bool turning = now - last_move < std::chrono::seconds(30);
+    const int64_t failing_since = stats.output_failing_since_ms.load();
+    const bool delivering = failing_since == 0 || SteadyNowMillis() - failing_since < 30'000;
+    res.result(turning && delivering ? http::status::ok : http::status::service_unavailable);
+    res.body() = !turning      ? "pipeline stalled\n"
+                 : !delivering ? "output failing: nothing delivered for " +
+                                     std::to_string((SteadyNowMillis() - failing_since) / 1000) + " s (see the log)\n"
+                               : "ok\n";
   } else {
     res.result(http::status::not_found);
     res.body() = "try /metrics, /healthz or /v1/models\n";

@@ -7,6 +7,7 @@ namespace recd::daemon {
 ListScheduler::ListScheduler(SchedulerConfig config, const Clock& clock) : config_(config), clock_(clock) {}
 
 void ListScheduler::MarkDirty(UserId user) {
+  acknowledged_.erase(user.value);
   if (dirty_set_.insert(user.value).second) dirty_.push_back(user);
 }
 
@@ -56,13 +57,20 @@ void ListScheduler::OnNotQueued(UserId user) {
   if (dirty_set_.insert(user.value).second) dirty_.push_front(user);
 }
 
-void ListScheduler::OnDelivered(UserId user, bool ok) {
+void ListScheduler::OnRefused(UserId user) { acknowledged_.erase(user.value); }
+
+void ListScheduler::OnDelivered(UserId user, bool ok, bool retriable) {
   auto it = in_flight_.find(user.value);
   if (it == in_flight_.end()) return;
   if (--it->second > 0) return;  // an older list: a newer one is still in flight
   in_flight_.erase(it);
-  // A refused newest list leaves the mark, so the list is made again after a restart.
-  if (ok) acknowledged_.insert(user.value);
+  if (ok) {
+    acknowledged_.insert(user.value);
+    return;
+  }
+  // The mark stays, so the list is made again after a restart; one that may
+  // pass when sent again is made again now.
+  if (retriable) MarkDirty(user);
 }
 
 std::vector<UserId> ListScheduler::TakeClearable() {

@@ -27,7 +27,8 @@ class ListScheduler {
  public:
   ListScheduler(SchedulerConfig config, const Clock& clock);
 
-  // The user's committed state changed: they need a fresh list. Coalesces.
+  // The user's committed state changed: they need a fresh list. Coalesces. An
+  // earlier acknowledgement no longer covers the user's pending mark.
   void MarkDirty(UserId user);
 
   // Begins one loop turn's ranking. `backlog`: records arrived this turn, which
@@ -40,11 +41,14 @@ class ListScheduler {
   // done or the turn's budget is spent (the rest waits for later turns).
   std::vector<UserId> Next();
 
-  // A list for `user` went to the output / could not be queued (the user stays due).
+  // A list for `user` went to the output / could not be queued now (the user
+  // stays due) / can never be queued (the user stays pending, not due).
   void OnQueued(UserId user);
   void OnNotQueued(UserId user);
-  // The output acknowledged (ok) or refused one of the user's lists.
-  void OnDelivered(UserId user, bool ok);
+  void OnRefused(UserId user);
+  // The output acknowledged (ok) or failed one of the user's lists. A failed
+  // newest list leaves the user pending; a retriable failure also makes them due.
+  void OnDelivered(UserId user, bool ok, bool retriable);
   // Users whose pending mark may be cleared now: their newest list was
   // acknowledged, none is in flight and their state has not changed since.
   std::vector<UserId> TakeClearable();

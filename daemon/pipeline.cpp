@@ -146,6 +146,8 @@ class Pipeline::Impl {
   void RankDue(bool backlog, Clock::TimePoint::duration ingest_time, bool drain);
   void ServeDeliveries(milliseconds wait);
   void OnDeliveries();
+  // Tracks whether the output works (a success clears the failing state).
+  void NoteOutput(bool ok, const std::string& error);
   void ClearPending();
   bool OutputBackedUp();
   void UpdateGauges();
@@ -246,13 +248,26 @@ void Pipeline::Impl::OnDeliveries() {
     if (d.ok) {
       stats.lists_delivered.fetch_add(1, std::memory_order_relaxed);
     } else {
-      // The pending mark stays, so the list is made again after a restart.
       stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
-      RECD_WARN("list for user " << store_->ExternalId(user) << " not delivered: " << d.error);
+      RECD_WARN("list for user " << store_->ExternalId(user) << " not delivered: " << d.error
+                                 << (d.retriable ? " (made again)" : " (the user stays pending)"));
     }
-    scheduler_.OnDelivered(user, d.ok);
+    scheduler_.OnDelivered(user, d.ok, d.retriable);
   }
+  for (const stream::Delivery& d : deliveries_) NoteOutput(d.ok, d.error);
   deliveries_.clear();
+  stats.output_restarts.store(sink_->restarts(), std::memory_order_relaxed);
+}
+
+void Pipeline::Impl::NoteOutput(bool ok, const std::string& error) {
+  if (ok) {
+    stats.output_failing_since_ms.store(0, std::memory_order_relaxed);
+    return;
+  }
+  int64_t expected = 0;
+  if (stats.output_failing_since_ms.compare_exchange_strong(expected, SteadyNowMillis(), std::memory_order_relaxed)) {
+    RECD_ERROR("the output is failing: " << error << "; /healthz turns 503 if nothing is delivered for 30 s");
+  }
 }
 
 void Pipeline::Impl::ClearPending() {
@@ -301,13 +316,17 @@ void Pipeline::Impl::RankDue(bool backlog, Clock::TimePoint::duration ingest_tim
         continue;
       }
       if (s.code() == Status::Code::kUnavailable) {
-        // Output full: these users wait (their pending marks are durable); stop ranking this turn.
+        // Output full or its producer restarting: these users wait (their
+        // pending marks are durable); stop ranking this turn.
         stats.output_full.fetch_add(1, std::memory_order_relaxed);
         for (size_t rest = batch.size(); rest-- > n;) scheduler_.OnNotQueued(batch[rest]);
         output_blocked_ = true;
         return;
       }
+      // The list itself can never be sent: the user stays pending for the next start.
       stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
+      scheduler_.OnRefused(u);
+      NoteOutput(false, s.ToString());
       RECD_WARN("list for user " << list.user_id << " not queued: " << s.ToString());
     }
   }

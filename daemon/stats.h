@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace recd::daemon {
@@ -53,6 +54,12 @@ class LatencyHistogram {
   std::atomic<double> sum_ms_{0};
 };
 
+// Milliseconds on the steady clock, for ages compared across threads.
+inline int64_t SteadyNowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Monotonic totals since start, readable from any thread.
 struct PipelineStats {
   std::atomic<uint64_t> messages{0};          // consumed records
@@ -67,6 +74,10 @@ struct PipelineStats {
   std::atomic<uint64_t> lists_delivered{0};
   std::atomic<uint64_t> delivery_failures{0};
   std::atomic<uint64_t> output_full{0};       // times a record found the output queue full
+  std::atomic<uint64_t> output_restarts{0};   // producers replaced after a fatal error
+  // Steady-clock ms (SteadyNowMillis) of the first output failure since
+  // the last success; 0 while the output works. /healthz fails after 30 s of it.
+  std::atomic<int64_t> output_failing_since_ms{0};
   std::atomic<uint64_t> heartbeat{0};         // bumped every loop turn (watchdog, /healthz)
   // Gauges, refreshed every loop turn by the pipeline thread.
   std::atomic<uint64_t> users{0}, items{0}, edges{0}, graph_view_bytes{0};

@@ -298,28 +298,25 @@ class Publisher::DeliveryReporter : public RdKafka::DeliveryReportCb {
   }
 
  private:
-  // Failures of the path to the broker, not of the record: sending again may work.
-  static bool Retriable(RdKafka::ErrorCode err) {
+  // Only the record's own faults are final; anything else may pass when sent
+  // again (after an outage, a producer restart, an operator's fix).
+  static bool Retriable(RdKafka::ErrorCode err) { return !RefusesTheRecord(err); }
+
+ public:
+  static bool RefusesTheRecord(RdKafka::ErrorCode err) {
     switch (err) {
-      case RdKafka::ERR__MSG_TIMED_OUT:
-      case RdKafka::ERR__TIMED_OUT:
-      case RdKafka::ERR__TRANSPORT:
-      case RdKafka::ERR__ALL_BROKERS_DOWN:
-      case RdKafka::ERR__PURGE_QUEUE:
-      case RdKafka::ERR__PURGE_INFLIGHT:
-      case RdKafka::ERR_REQUEST_TIMED_OUT:
-      case RdKafka::ERR_NOT_ENOUGH_REPLICAS:
-      case RdKafka::ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-      case RdKafka::ERR_NOT_LEADER_FOR_PARTITION:
-      case RdKafka::ERR_LEADER_NOT_AVAILABLE:
-      case RdKafka::ERR_NETWORK_EXCEPTION:
+      case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+      case RdKafka::ERR_INVALID_MSG:
+      case RdKafka::ERR_INVALID_MSG_SIZE:
+      case RdKafka::ERR_RECORD_LIST_TOO_LARGE:
+      case RdKafka::ERR_INVALID_RECORD:
+      case RdKafka::ERR_INVALID_TIMESTAMP:
+      case RdKafka::ERR__INVALID_ARG:
         return true;
       default:
         return false;
     }
   }
-
- public:
 
  private:
   DeliveryHandler handler_;
@@ -369,8 +366,15 @@ Status Publisher::Produce(const std::string& topic, std::string_view key, std::s
         reinterpret_cast<void*>(tag));
     if (err == RdKafka::ERR_NO_ERROR) return Status::Ok();
     delete h;  // ownership passes to librdkafka only on success
-    if (err != RdKafka::ERR__QUEUE_FULL) {
+    if (DeliveryReporter::RefusesTheRecord(err)) {
       return Status::InvalidArgument("producing to " + topic + ": " + RdKafka::err2str(err));
+    }
+    if (err == RdKafka::ERR__FATAL) {
+      return Status::Unavailable("producing to " + topic + ": the producer hit a fatal error (" +
+                                 FatalError().value_or("unknown") + ")");
+    }
+    if (err != RdKafka::ERR__QUEUE_FULL) {
+      return Status::Unavailable("producing to " + topic + ": " + RdKafka::err2str(err));
     }
     if (std::chrono::steady_clock::now() >= give_up) {
       return Status::Unavailable("producing to " + topic + ": the local queue is full (is the broker down?)");
@@ -387,6 +391,23 @@ int Publisher::Flush(std::chrono::milliseconds timeout) {
 }
 
 int Publisher::InFlight() const { return producer_->outq_len(); }
+
+std::optional<std::string> Publisher::FatalError() const {
+  std::string reason;
+  if (producer_->fatal_error(reason) == RdKafka::ERR_NO_ERROR) return std::nullopt;
+  return reason;
+}
+
+int Publisher::Abandon(std::chrono::milliseconds timeout) {
+  producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (producer_->outq_len() > 0 && std::chrono::steady_clock::now() < give_up) producer_->poll(10);
+  return producer_->outq_len();
+}
+
+void Publisher::InjectFatalError(const std::string& reason) {
+  rd_kafka_test_fatal_error(producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason.c_str());
+}
 
 // ---------------------------------------------------------------- embedded cluster
 

@@ -122,7 +122,10 @@ class EventConsumer final : public EventSource {
 struct Delivery {
   uint64_t tag;            // as given to Produce
   bool ok;
-  bool retriable = false;  // a failure that may succeed if sent again (an outage, not the record)
+  // A failure that is not the record's own, so sending it again may work: an
+  // outage, a producer restarted after a fatal error, a missing topic or ACL.
+  // false only when the broker refused the record itself (too large, invalid).
+  bool retriable = false;
   std::string error;       // empty when ok
 };
 using DeliveryHandler = std::function<void(const Delivery&)>;
@@ -138,8 +141,9 @@ class Publisher {
 
   // Enqueues one record. When the local queue is full it serves deliveries and
   // retries for at most `max_block`, then returns Unavailable (nothing queued;
-  // try again later). A record that can never be sent (too large, unknown
-  // topic, ...) returns InvalidArgument.
+  // try again later). Unavailable also when the producer cannot take records
+  // now (a fatal error, an unknown topic). Only a record that can never be sent
+  // (too large) returns InvalidArgument.
   Status Produce(const std::string& topic, std::string_view key, std::string_view value,
                  const std::vector<std::pair<std::string, std::string>>& headers, uint64_t tag,
                  std::chrono::milliseconds max_block = std::chrono::seconds(60));
@@ -148,6 +152,17 @@ class Publisher {
   // Waits up to `timeout` for everything queued to be delivered; returns how many are left.
   int Flush(std::chrono::milliseconds timeout);
   int InFlight() const;
+  // The fatal error that made this producer unusable (the idempotent producer
+  // raises one when it can no longer keep its ordering guarantee); nullopt
+  // while it works. A fatal producer must be replaced: see Abandon.
+  std::optional<std::string> FatalError() const;
+  // Fails every record still queued or in flight (their delivery reports say
+  // ERR__PURGE_*, retriable) and serves those reports for up to `timeout`;
+  // returns how many were left unreported.
+  int Abandon(std::chrono::milliseconds timeout);
+  // Fault injection for tests and drills: raises a fatal error as the
+  // idempotent producer would (librdkafka's rd_kafka_test_fatal_error).
+  void InjectFatalError(const std::string& reason);
 
  private:
   class DeliveryReporter;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/log.h"
 #include "base/time.h"
 
 namespace recd::stream {
@@ -20,41 +21,80 @@ std::vector<std::pair<std::string, std::string>> DeadLetterHeaders(const SourceR
 
 Result<std::unique_ptr<KafkaOutputSink>> KafkaOutputSink::Create(const KafkaConfig& config, KafkaSinkTopics topics) {
   std::unique_ptr<KafkaOutputSink> self(new KafkaOutputSink());
+  self->config_ = config;
   self->topics_ = std::move(topics);
-  KafkaOutputSink* raw = self.get();
-  auto publisher = Publisher::Create(config, [raw](const Delivery& d) { raw->reported_.push_back(d); });
-  if (!publisher.ok()) return publisher.status();
-  self->publisher_ = std::move(publisher.value());
+  RECD_RETURN_IF_ERROR(self->StartPublisher());
   return self;
+}
+
+Status KafkaOutputSink::StartPublisher() {
+  auto publisher = Publisher::Create(config_, [this](const Delivery& d) {
+    if (auto it = unreported_.find(d.tag); it != unreported_.end() && --it->second == 0) unreported_.erase(it);
+    reported_.push_back(d);
+  });
+  if (!publisher.ok()) return publisher.status();
+  publisher_ = std::move(publisher.value());
+  return Status::Ok();
 }
 
 // Both sends block at most a moment on a full queue: the pipeline loop must keep turning.
 constexpr std::chrono::milliseconds kMaxProduceBlock(20);
 
+Status KafkaOutputSink::Produce(const std::string& topic, std::string_view key, std::string_view value,
+                                const std::vector<std::pair<std::string, std::string>>& headers, uint64_t tag) {
+  if (!publisher_) return Status::Unavailable("the output's producer is being restarted after a fatal error");
+  Status s = publisher_->Produce(topic, key, value, headers, tag, kMaxProduceBlock);
+  if (s.ok()) ++unreported_[tag];
+  return s;
+}
+
 Status KafkaOutputSink::PublishList(const RecommendationList& list, const ListStamp&, uint64_t tag) {
-  return publisher_->Produce(topics_.lists, list.user_id, EncodeRecommendationList(list), {}, tag, kMaxProduceBlock);
+  return Produce(topics_.lists, list.user_id, EncodeRecommendationList(list), {}, tag);
 }
 
 Status KafkaOutputSink::PublishSimilar(const SimilarItemsList& list, uint64_t tag) {
-  return publisher_->Produce(topics_.similar_items, list.item_id, EncodeSimilarItems(list), {}, tag, kMaxProduceBlock);
+  return Produce(topics_.similar_items, list.item_id, EncodeSimilarItems(list), {}, tag);
 }
 
 Status KafkaOutputSink::DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) {
-  return publisher_->Produce(topics_.dead_letters, record.key, record.payload, DeadLetterHeaders(record, why), tag,
-                             kMaxProduceBlock);
+  return Produce(topics_.dead_letters, record.key, record.payload, DeadLetterHeaders(record, why), tag);
+}
+
+void KafkaOutputSink::Restart(const std::string& reason) {
+  ++restarts_;
+  RECD_ERROR("the output's producer hit a fatal error (" << reason << "); replacing it (restart " << restarts_
+                                                         << "): records it still held are sent again");
+  // Its purged records come back as retriable failures; any it never reports are failed here.
+  if (const int left = publisher_->Abandon(std::chrono::seconds(5)); left > 0) {
+    RECD_WARN(left << " record(s) of the failed producer were not reported; failing them here");
+  }
+  publisher_.reset();
+  for (const auto& [tag, count] : unreported_) {
+    for (uint32_t i = 0; i < count; ++i) reported_.push_back({tag, false, true, "the producer was restarted: " + reason});
+  }
+  unreported_.clear();
 }
 
 void KafkaOutputSink::Poll(std::chrono::milliseconds wait, std::vector<Delivery>* out) {
-  publisher_->Poll(wait);
+  if (publisher_) {
+    publisher_->Poll(wait);
+    if (std::optional<std::string> fatal = publisher_->FatalError()) Restart(*fatal);
+  }
+  if (!publisher_) {
+    if (Status s = StartPublisher(); !s.ok()) RECD_ERROR("could not restart the output's producer: " << s.ToString());
+  }
   out->insert(out->end(), reported_.begin(), reported_.end());
   reported_.clear();
 }
 
 int KafkaOutputSink::Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) {
-  const int left = publisher_->Flush(timeout);
+  if (publisher_ && publisher_->FatalError()) Poll(std::chrono::milliseconds(0), out);  // never waits on a dead producer
+  const int left = publisher_ ? publisher_->Flush(timeout) : 0;
   Poll(std::chrono::milliseconds(0), out);
   return left;
 }
+
+int KafkaOutputSink::InFlight() const { return publisher_ ? publisher_->InFlight() : 0; }
 
 // ---------------------------------------------------------------- file
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/event.h"
@@ -42,6 +43,8 @@ class OutputSink {
   // Waits up to `timeout` for everything queued; returns how many are left.
   virtual int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) = 0;
   virtual int InFlight() const = 0;
+  // How often the output replaced a producer that hit a fatal error.
+  virtual uint64_t restarts() const = 0;
 };
 
 struct KafkaSinkTopics {
@@ -52,6 +55,13 @@ struct KafkaSinkTopics {
 
 // Lists keyed by user id (the output contract's JSON) and dead letters keyed by
 // the original key, through one idempotent Publisher.
+//
+// A producer that hits a fatal error (the idempotent producer's, after which it
+// takes nothing more) is replaced at the next Poll: every record it still held
+// is reported as a retriable failure, so the caller sends it again through the
+// new producer and nothing is lost or counted as delivered. Records it had
+// already handed to the broker may then appear twice on the topic; lists are
+// keyed and compacted, and dead letters carry their source coordinates.
 class KafkaOutputSink final : public OutputSink {
  public:
   static Result<std::unique_ptr<KafkaOutputSink>> Create(const KafkaConfig& config, KafkaSinkTopics topics);
@@ -60,13 +70,27 @@ class KafkaOutputSink final : public OutputSink {
   Status DeadLetter(const SourceRecord& record, const Rejection& why, uint64_t tag) override;
   void Poll(std::chrono::milliseconds wait, std::vector<Delivery>* out) override;
   int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) override;
-  int InFlight() const override { return publisher_->InFlight(); }
+  int InFlight() const override;
+  uint64_t restarts() const override { return restarts_; }
+  // Fault injection for tests and drills: the producer hits a fatal error now.
+  void InjectFatalError(const std::string& reason) { publisher_->InjectFatalError(reason); }
 
  private:
   KafkaOutputSink() = default;
+  Status Produce(const std::string& topic, std::string_view key, std::string_view value,
+                 const std::vector<std::pair<std::string, std::string>>& headers, uint64_t tag);
+  Status StartPublisher();
+  // Replaces a producer that hit a fatal error (see the class comment).
+  void Restart(const std::string& reason);
+
+  KafkaConfig config_;
   KafkaSinkTopics topics_;
   std::vector<Delivery> reported_;  // filled by the publisher's callback, drained by Poll
-  std::unique_ptr<Publisher> publisher_;
+  // Records handed to the producer and not yet reported, by tag (lists of one
+  // user share a tag): what a restart must report as failed if librdkafka does not.
+  std::unordered_map<uint64_t, uint32_t> unreported_;
+  std::unique_ptr<Publisher> publisher_;  // null only while a restart could not create one
+  uint64_t restarts_ = 0;
 };
 
 // Appends lists to a JSONL file (the output contract's JSON plus `published_at`
@@ -84,6 +108,7 @@ class FileOutputSink final : public OutputSink {
   void Poll(std::chrono::milliseconds wait, std::vector<Delivery>* out) override;
   int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) override;
   int InFlight() const override { return static_cast<int>(done_.size()); }
+  uint64_t restarts() const override { return 0; }
 
  private:
   FileOutputSink() = default;

@@ -376,6 +376,44 @@ TEST_F(PipelineTest, ARejectTheDeadLetterTopicCannotTakeIsCountedAndIntakeGoesOn
   EXPECT_EQ(dlq[0].value, "{oops");
 }
 
+// Issue 17, rule 2: a produce error that is not the record's own fault used to
+// count dead letters as lost and drop lists, and the idempotent producer's fatal
+// error left the output dead while intake went on. Now such records are sent
+// again (through a new producer after a fatal error): every reject reaches the
+// dead-letter topic before its batch commits and every user gets a list.
+class OutputFaultTest : public PipelineTest, public ::testing::WithParamInterface<rd_kafka_resp_err_t> {};
+
+TEST_P(OutputFaultTest, RecordsTheProducerFailedAreSentAgainAndNothingIsLost) {
+  const bool fatal = GetParam() == RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+  ProduceInteractions(0, 1200, 60);
+  for (int k = 0; k < 5; ++k) ProduceRaw("bad" + std::to_string(k), "{broken " + std::to_string(k));
+  // The test's own producer is done: the next produce request is recd's.
+  rd_kafka_mock_push_request_errors(cluster_->mock(), kApiProduce, 1, GetParam());
+  Start();
+  WaitConsumed(1205);
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (pipeline_->stats().lists_delivered.load() < 60 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_GE(pipeline_->stats().delivery_failures.load(), 1u) << "the injected error should have failed a delivery";
+  EXPECT_EQ(pipeline_->stats().output_restarts.load(), fatal ? 1u : 0u);
+  EXPECT_EQ(pipeline_->stats().dead_letters_lost.load(), 0u);
+  EXPECT_EQ(pipeline_->stats().output_failing_since_ms.load(), 0) << "deliveries succeed again";
+  Stop();
+  ExpectExactCounts(5, 0);
+  std::set<std::string> dead;
+  for (const auto& r : ReadTopic(cluster_->bootstrap_servers(), config_.kafka.dlq_topic)) dead.insert(r.value);
+  EXPECT_EQ(dead.size(), 5u) << "each reject at least once (a resend after a failure may repeat one)";
+  EXPECT_EQ(UsersWithLists().size(), 60u);
+}
+
+INSTANTIATE_TEST_SUITE_P(ProduceErrors, OutputFaultTest,
+                         ::testing::Values(RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH,             // fails the batch
+                                           RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER),  // fatal
+                         [](const auto& info) {
+                           return info.param == RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER ? "Fatal" : "Permanent";
+                         });
+
 // Fault hole 2: a partition whose log went backwards (topic recreated) is not
 // silently skipped as redeliveries: the default rule stops with a message, and
 // "reset" applies the new log.

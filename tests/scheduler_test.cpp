@@ -132,12 +132,12 @@ TEST(SchedulerTest, PendingMarkSurvivesTheAckOfAnOlderListWhileTheUserIsDirty) {
   ASSERT_EQ(Turn(s), (std::vector<uint32_t>{4}));
   s.OnQueued(u);         // list 1 in flight
   s.MarkDirty(u);        // newer state committed, not yet ranked
-  s.OnDelivered(u, true);
+  s.OnDelivered(u, true, false);
   EXPECT_TRUE(s.TakeClearable().empty()) << "the user is dirty: the mark must stay";
   clock.Advance(1s);
   ASSERT_EQ(Turn(s), (std::vector<uint32_t>{4}));
   s.OnQueued(u);  // list 2
-  s.OnDelivered(u, true);
+  s.OnDelivered(u, true, false);
   EXPECT_EQ(Values(s.TakeClearable()), (std::vector<uint32_t>{4}));
   EXPECT_TRUE(s.TakeClearable().empty()) << "handed out once";
 }
@@ -148,11 +148,46 @@ TEST(SchedulerTest, PendingMarkStaysWhileANewerListIsInFlightOrWasRefused) {
   const UserId u(1);
   s.OnQueued(u);  // list 1
   s.OnQueued(u);  // list 2
-  s.OnDelivered(u, true);  // list 1 acknowledged
+  s.OnDelivered(u, true, false);  // list 1 acknowledged
   EXPECT_TRUE(s.TakeClearable().empty()) << "list 2 is still in flight";
-  s.OnDelivered(u, false);  // list 2 refused
+  s.OnDelivered(u, false, false);  // list 2 refused for what it is
   EXPECT_TRUE(s.TakeClearable().empty()) << "the newest list was not delivered";
   EXPECT_EQ(s.in_flight(), 0u);
+  EXPECT_EQ(s.due(), 0u) << "a list the broker refuses would be refused again: pending until the next start";
+}
+
+// Fault hole (issue 17, rule 2): an ack, then a new event, then a publish that
+// fails for good must not clear the mark the new event wrote.
+TEST(SchedulerTest, AnOldAckDoesNotClearTheMarkOfANewerStateWhoseListFailed) {
+  ManualClock clock;
+  ListScheduler s({}, clock);
+  const UserId u(7);
+  s.MarkDirty(u);
+  ASSERT_EQ(Turn(s), (std::vector<uint32_t>{7}));
+  s.OnQueued(u);
+  s.OnDelivered(u, true, false);  // acknowledged: the mark could be cleared now...
+  s.MarkDirty(u);                 // ...but a new event commits a fresh mark first
+  clock.Advance(1s);
+  ASSERT_EQ(Turn(s), (std::vector<uint32_t>{7}));
+  s.OnRefused(u);                 // and its list can never be queued
+  EXPECT_TRUE(s.TakeClearable().empty()) << "the newer state's list was never delivered";
+}
+
+TEST(SchedulerTest, AListThatFailedRetriablyIsDueAgainAndItsMarkStays) {
+  ManualClock clock;
+  ListScheduler s({}, clock);
+  const UserId u(3);
+  s.MarkDirty(u);
+  ASSERT_EQ(Turn(s), (std::vector<uint32_t>{3}));
+  s.OnQueued(u);
+  s.OnDelivered(u, false, true);  // e.g. the producer was replaced after a fatal error
+  EXPECT_TRUE(s.TakeClearable().empty());
+  EXPECT_EQ(s.due(), 1u);
+  clock.Advance(1s);
+  ASSERT_EQ(Turn(s), (std::vector<uint32_t>{3}));
+  s.OnQueued(u);
+  s.OnDelivered(u, true, false);
+  EXPECT_EQ(Values(s.TakeClearable()), (std::vector<uint32_t>{3}));
 }
 
 TEST(SchedulerTest, AListThatCouldNotBeQueuedIsDueAgainFirst) {
