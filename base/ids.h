@@ -46,10 +46,13 @@ struct TopicPartition {
   std::string ToString() const { return topic + "[" + std::to_string(partition) + "]"; }
 };
 
-// The next offset to read in a partition: what the store commits with each batch.
+// The next offset to read in a partition: what the store commits with each
+// batch, with a fingerprint of the record just before it, so a log replaced
+// under the same name (a recreated topic, another file) is told apart.
 struct PartitionOffset {
   TopicPartition tp;
   Offset next;
+  uint64_t last_record_hash = 0;  // RecordHash of the record at next - 1; 0: unknown
 };
 
 }  // namespace recd

@@ -1,5 +1,7 @@
 #include "daemon/intake.h"
 
+#include <set>
+
 #include "base/log.h"
 
 namespace recd::daemon {
@@ -13,9 +15,64 @@ Intake::Intake(store::GraphStore& store, stream::EventSource& source, stream::Ou
     : store_(store), source_(source), sink_(sink), decoder_(decoder), rewind_(rewind), wall_(wall), stats_(stats) {}
 
 std::optional<Offset> Intake::Expected(const TopicPartition& tp) const {
-  if (auto it = next_offsets_.find(tp); it != next_offsets_.end()) return it->second;
+  if (auto it = next_offsets_.find(tp); it != next_offsets_.end()) return it->second.next;
   if (auto it = rewound_.find(tp); it != rewound_.end()) return it->second;
   return store_.StoredOffset(tp);
+}
+
+Result<Intake::Verdict> Intake::BelowExpected(const stream::SourceRecord& r, Offset expected) {
+  // The record just before the stored offset is read again at every start: its
+  // hash tells the log recd applied from one recreated under the same name.
+  const std::optional<PartitionOffset> stored = store_.StoredPosition(r.tp);
+  if (stored && stored->last_record_hash != 0 && r.offset.value == stored->next.value - 1 && !rewound_.count(r.tp)) {
+    if (stream::RecordHash(r.key, r.payload) == stored->last_record_hash) return Verdict::kRedelivery;
+    stats_.offset_rewinds.fetch_add(1, std::memory_order_relaxed);
+    const std::string what = r.tp.ToString() + ": the record at offset " + std::to_string(r.offset.value) +
+                             " is not the one recd applied there (the topic was recreated, or another log took its name)";
+    if (rewind_ == RewindRule::kStop) {
+      return Status::Aborted(what + "; nothing was applied. To apply the new log from its start, set "
+                                    "kafka.offset_rewind = \"reset\" and restart");
+    }
+    RECD_WARN(what << "; kafka.offset_rewind = \"reset\": applying the new log from its start");
+    RECD_RETURN_IF_ERROR(source_.SeekToStart(r.tp));
+    rewound_[r.tp] = Offset(0);
+    return Verdict::kReread;
+  }
+  // Otherwise a redelivery, unless the log itself went backwards (recreated
+  // shorter, or truncated), which its high watermark shows.
+  const std::optional<Offset> high = source_.HighWatermark(r.tp);
+  if (!high || expected <= *high) return Verdict::kRedelivery;
+  stats_.offset_rewinds.fetch_add(1, std::memory_order_relaxed);
+  const std::string what = r.tp.ToString() + ": the broker's log ends at offset " + std::to_string(high->value) +
+                           " but the store has applied up to " + std::to_string(expected.value) +
+                           " (the topic was recreated or truncated)";
+  if (rewind_ == RewindRule::kStop) {
+    return Status::Aborted(what + "; nothing was applied. To apply the log as it now is, set "
+                                  "kafka.offset_rewind = \"reset\" and restart");
+  }
+  RECD_WARN(what << "; kafka.offset_rewind = \"reset\": applying from offset " << r.offset.value);
+  rewound_[r.tp] = r.offset;
+  return Verdict::kApply;
+}
+
+Status Intake::CheckGap(const stream::SourceRecord& r, Offset expected) {
+  // Gaps are normal (transaction markers, compaction) unless retention deleted
+  // records recd never applied: then the log now starts above where recd stopped.
+  const std::optional<Offset> start = source_.LogStart(r.tp);
+  if (!start || *start <= expected) return Status::Ok();
+  const int64_t lost = r.offset.value - expected.value;
+  const std::string what = r.tp.ToString() + ": offsets " + std::to_string(expected.value) + " to " +
+                           std::to_string(r.offset.value - 1) + " (" + std::to_string(lost) +
+                           " records) were deleted by retention before recd applied them; the log now starts at " +
+                           std::to_string(start->value);
+  if (rewind_ == RewindRule::kStop) {
+    return Status::Aborted(what + ". Nothing was applied. To accept the loss and go on, set kafka.offset_rewind = "
+                                  "\"reset\" and restart; to avoid it, keep the events topic's retention.ms longer "
+                                  "than recd can be down");
+  }
+  stats_.records_lost_to_retention.fetch_add(static_cast<uint64_t>(lost), std::memory_order_relaxed);
+  RECD_WARN(what << "; kafka.offset_rewind = \"reset\": going on (counted in recd_records_lost_to_retention_total)");
+  return Status::Ok();
 }
 
 Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
@@ -27,28 +84,26 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
   rejected_ = 0;
   size_t n_events = 0;
   stream::Rejection rejection;
+  std::set<TopicPartition> reread;  // sought back to their start: their later records here are stale
   for (const auto& r : records) {
+    if (reread.count(r.tp)) continue;
     const std::optional<Offset> expected = Expected(r.tp);
     if (expected && r.offset < *expected) {
-      // Below what the store holds: a redelivery, unless the log itself went
-      // backwards (recreated or truncated), which its high watermark shows.
-      const std::optional<Offset> high = source_.HighWatermark(r.tp);
-      if (!high || *expected <= *high) {
+      auto verdict = BelowExpected(r, *expected);
+      if (!verdict.ok()) return verdict.status();
+      if (*verdict == Verdict::kRedelivery) {
         stats_.skipped.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      stats_.offset_rewinds.fetch_add(1, std::memory_order_relaxed);
-      const std::string what = r.tp.ToString() + ": the broker's log ends at offset " + std::to_string(high->value) +
-                               " but the store has applied up to " + std::to_string(expected->value) +
-                               " (the topic was recreated or truncated)";
-      if (rewind_ == RewindRule::kStop) {
-        return Status::Aborted(what + "; nothing was applied. To apply the log as it now is, set "
-                                      "kafka.offset_rewind = \"reset\" and restart");
+      if (*verdict == Verdict::kReread) {
+        RECD_CHECK(!next_offsets_.count(r.tp), "a partition re-read from its start had records in the batch");
+        reread.insert(r.tp);
+        continue;
       }
-      RECD_WARN(what << "; kafka.offset_rewind = \"reset\": applying from offset " << r.offset.value);
-      rewound_[r.tp] = r.offset;
+    } else if (expected && *expected < r.offset && !next_offsets_.count(r.tp)) {
+      RECD_RETURN_IF_ERROR(CheckGap(r, *expected));
     }
-    next_offsets_[r.tp] = Offset(r.offset.value + 1);
+    next_offsets_[r.tp] = {r.tp, Offset(r.offset.value + 1), stream::RecordHash(r.key, r.payload)};
     if (decoder_.Decode(r.payload, &events_[n_events], &rejection)) {
       ++n_events;
       continue;
@@ -127,7 +182,7 @@ Result<std::optional<store::ApplyOutcome>> Intake::TryCommit() {
     if (unsettled_ > 0) return std::optional<store::ApplyOutcome>();
   }
   std::vector<PartitionOffset> offsets;
-  for (const auto& [tp, next] : next_offsets_) offsets.push_back({tp, next});
+  for (const auto& [tp, position] : next_offsets_) offsets.push_back(position);
   auto outcome = store_.Apply(events_, offsets, rejected_);
   if (!outcome.ok()) return outcome.status();
   for (const auto& o : offsets) {

@@ -1,5 +1,6 @@
 // recd::daemon — Intake: one batch of input records into the store. It filters
-// redeliveries by offset (and notices a log that went backwards), decodes,
+// redeliveries by offset (and notices a log that was replaced, went backwards
+// or lost records to retention), decodes,
 // dead-letters what is bad and applies the rest with the offsets in ONE store
 // batch. A batch with dead letters commits only once the output holds them, so
 // no reject is lost; a dead letter that can never be delivered is logged with
@@ -62,6 +63,13 @@ class Intake {
   };
   // The offset below which `tp`'s records are redeliveries (nullopt: take all).
   std::optional<Offset> Expected(const TopicPartition& tp) const;
+  // A record below Expected: a redelivery, or a sign that the log was replaced
+  // (recreated, truncated); then RewindRule decides: stop (an error), apply
+  // from here, or re-read the partition from its start.
+  enum class Verdict { kRedelivery, kApply, kReread };
+  Result<Verdict> BelowExpected(const stream::SourceRecord& r, Offset expected);
+  // A record above Expected: fails or counts a gap that retention made.
+  Status CheckGap(const stream::SourceRecord& r, Offset expected);
   void Send(size_t index);
   void Lost(const DeadLetter& dl, const std::string& why);
 
@@ -75,7 +83,7 @@ class Intake {
 
   bool staged_ = false;
   std::vector<Event> events_;
-  std::map<TopicPartition, Offset> next_offsets_;  // this batch's, per partition
+  std::map<TopicPartition, PartitionOffset> next_offsets_;  // this batch's, per partition
   std::map<TopicPartition, Offset> rewound_;       // accepted rewinds not yet committed
   std::vector<DeadLetter> dead_letters_;
   size_t unsettled_ = 0;

@@ -960,7 +960,13 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const s
   cc.topics = {config.kafka.events_topic};
   cc.start_from = config.kafka.start_from;
   const store::GraphStore* s = ends.store.get();  // the one owner of stored offsets
-  auto consumer = stream::EventConsumer::Create(cc, [s](const TopicPartition& tp) { return s->StoredOffset(tp); });
+  // Start one record early where its hash is stored: Intake checks that record
+  // is the one applied, so a topic recreated under the same name is noticed.
+  auto consumer = stream::EventConsumer::Create(cc, [s](const TopicPartition& tp) -> std::optional<Offset> {
+    const std::optional<PartitionOffset> stored = s->StoredPosition(tp);
+    if (!stored) return std::nullopt;
+    return stored->last_record_hash != 0 && stored->next.value > 0 ? Offset(stored->next.value - 1) : stored->next;
+  });
   if (!consumer.ok()) return consumer.status();
   ends.source = std::move(consumer.value());
   return Create(config, std::move(ends));

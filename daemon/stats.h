@@ -68,7 +68,8 @@ struct PipelineStats {
   std::atomic<uint64_t> rejected{0};          // refused by the decoder (dead-lettered)
   std::atomic<uint64_t> dead_letters_lost{0}; // refused records the dead-letter output could never take
   std::atomic<uint64_t> skipped{0};           // redelivered records already in the store
-  std::atomic<uint64_t> offset_rewinds{0};    // records found below the stored offset of a log that went backwards
+  std::atomic<uint64_t> offset_rewinds{0};    // partitions found replaced (recreated, truncated) under the stored offset
+  std::atomic<uint64_t> records_lost_to_retention{0};  // deleted by retention before they were applied (offset_rewind = reset)
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> lists_published{0};   // queued (not yet necessarily acknowledged)
   std::atomic<uint64_t> lists_delivered{0};

@@ -8,8 +8,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
 
+#include "base/hash.h"
 #include "base/log.h"
 #include "model/sampler.h"
 #include "model/trained_model.h"
@@ -20,7 +25,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr char kStateMagic[] = "recd-live-state-1";
+// 2: a checksum trailer and the hash of the .ann file the state was written with.
+constexpr char kStateMagic[] = "recd-live-state-2";
+
+// FNV-1a of a whole file; nullopt when it cannot be read.
+std::optional<uint64_t> FileHash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  uint64_t hash = kFnvOffset;
+  std::vector<char> buffer(1 << 20);
+  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
+    hash = Fnv1a64(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())), hash);
+    if (in.eof()) break;
+  }
+  if (in.bad()) return std::nullopt;
+  return hash;
+}
 
 }  // namespace
 
@@ -404,8 +424,23 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
   for (uint32_t i = 0; i < all.size(); ++i) all[i] = i;
   if (config_.state_dir.empty()) return all;
   const std::string path = config_.state_dir + "/" + live.version + ".state";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return all;
+  std::string bytes;
+  {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return all;
+    bytes.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+  // Trailer: the .ann file's hash, then the hash of everything before it.
+  uint64_t ann_hash = 0, body_hash = 0;
+  if (bytes.size() >= 2 * sizeof(uint64_t)) {
+    std::memcpy(&ann_hash, bytes.data() + bytes.size() - 16, 8);
+    std::memcpy(&body_hash, bytes.data() + bytes.size() - 8, 8);
+  }
+  if (bytes.size() < 16 || Fnv1a64(std::string_view(bytes.data(), bytes.size() - 8)) != body_hash) {
+    RECD_WARN(path << " is torn or corrupt (its checksum does not match): re-embedding every item");
+    return all;
+  }
+  std::istringstream in(bytes.substr(0, bytes.size() - 16));
   auto get = [&](void* p, size_t n) { return static_cast<bool>(in.read(static_cast<char*>(p), static_cast<std::streamsize>(n))); };
   auto get_u64 = [&](uint64_t* v) { return get(v, sizeof *v); };
   char magic[sizeof kStateMagic];
@@ -418,6 +453,7 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
   std::vector<uint8_t> embedded(n);
   std::vector<Neighbourhood> hoods(n);
   std::vector<std::vector<ItemScore>> related(n);
+  const uint32_t items = static_cast<uint32_t>(catalogue_.size());
   bool ok = true;
   for (uint64_t i = 0; i < n && ok; ++i) {
     uint64_t len = 0;
@@ -430,10 +466,21 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
     if (!ok) break;
     related[i].resize(len);
     ok = get(related[i].data(), len * sizeof(ItemScore));
+    // Ids index arrays at once: one out of range would write out of bounds.
+    for (ItemId id : hoods[i].items) ok = ok && id.value < items;
+    for (const ItemScore& r : related[i]) ok = ok && r.item < items;
   }
   std::vector<float> embeddings(n * dim);
-  ok = ok && get(embeddings.data(), embeddings.size() * sizeof(float));
-  auto index = ok ? AnnIndex::Load(path + ".ann", dim, LiveAnnConfig()) : Result<std::unique_ptr<AnnIndex>>(Status::IoError("truncated"));
+  ok = ok && get(embeddings.data(), embeddings.size() * sizeof(float)) && in.peek() == std::char_traits<char>::eof();
+  if (!ok) {
+    RECD_WARN(path << " holds an item id beyond the catalogue or has the wrong length: re-embedding every item");
+    return all;
+  }
+  if (FileHash(path + ".ann") != ann_hash) {
+    RECD_WARN(path << ".ann is not the index written with " << path << ": re-embedding every item");
+    return all;
+  }
+  auto index = AnnIndex::Load(path + ".ann", dim, LiveAnnConfig());
   if (!index.ok()) {
     RECD_WARN(path << " is unreadable (" << index.status().ToString() << "): re-embedding every item");
     return all;
@@ -537,9 +584,14 @@ Status Refresher::Snapshot() {
   if (!live) return Status::Ok();
   const std::string path = config_.state_dir + "/" + live->version + ".state";
   const std::string tmp = path + ".tmp";
+  // The index first: the state records its hash, so a crash between the two
+  // renames leaves a pair that LoadState refuses rather than mixes.
+  RECD_RETURN_IF_ERROR(runtime_->ann->Save(path + ".ann.tmp"));
+  const std::optional<uint64_t> ann_hash = FileHash(path + ".ann.tmp");
+  if (!ann_hash) return Status::IoError("cannot read back " + path + ".ann.tmp");
   {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    auto put = [&](const void* p, size_t n) { out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n)); };
+    std::string body;
+    auto put = [&](const void* p, size_t n) { body.append(static_cast<const char*>(p), n); };
     auto put_u64 = [&](uint64_t v) { put(&v, sizeof v); };
     put(kStateMagic, sizeof kStateMagic);
     std::shared_lock<std::shared_mutex> lock(live->mu);
@@ -556,15 +608,36 @@ Status Refresher::Snapshot() {
       put(live->related[i].data(), live->related[i].size() * sizeof(ItemScore));
     }
     put(live->embeddings.data(), live->embeddings.size() * sizeof(float));
+    lock.unlock();
+    put_u64(*ann_hash);
+    put_u64(Fnv1a64(body));
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(body.data(), static_cast<std::streamsize>(body.size()));
     out.close();
     if (!out) return Status::IoError("cannot write " + tmp);
   }
-  RECD_RETURN_IF_ERROR(runtime_->ann->Save(path + ".ann.tmp"));
   if (std::rename((path + ".ann.tmp").c_str(), (path + ".ann").c_str()) != 0 ||
       std::rename(tmp.c_str(), path.c_str()) != 0) {
     return Status::IoError("cannot rename the live state into " + path);
   }
+  RemoveStaleStates(live->version);
   return Status::Ok();
+}
+
+void Refresher::RemoveStaleStates(const std::string& serving) {
+  // State of versions pruned from the registry (or of a registry moved away)
+  // is never read again. Only where the model root is a registry to ask.
+  if (!std::filesystem::is_directory(config_.model_root)) return;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(config_.state_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t dot = name.find(".state");
+    if (dot == std::string::npos) continue;
+    const std::string version = name.substr(0, dot);
+    if (version == serving || std::filesystem::is_directory(config_.model_root + "/" + version)) continue;
+    std::error_code ignored;
+    if (std::filesystem::remove(it->path(), ignored)) RECD_INFO("refresher: removed " << name << " (its model version is gone)");
+  }
 }
 
 }  // namespace recd::model

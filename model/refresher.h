@@ -121,6 +121,8 @@ class Refresher {
   void Start();  // ticks on a thread of its own until Stop()
   void Stop();
   Status Snapshot();
+  // Deletes state files of versions the registry no longer holds (not `serving`'s).
+  void RemoveStaleStates(const std::string& serving);
 
   // The dirty items in the order they will be refreshed (tests).
   std::vector<ItemId> DirtyItems() const;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "base/durable_file.h"
 #include "base/time.h"
 #include "model/trained_model.h"
 
@@ -123,15 +124,7 @@ Status ActivateVersion(const std::string& root, const std::string& version) {
 }
 
 Status WriteDecision(const std::string& root, const std::string& version, const std::string& text) {
-  const std::string path = root + "/" + version + "/decision.json";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text << "\n";
-    if (!out) return Status::IoError("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("cannot rename " + tmp + " to " + path);
-  return Status::Ok();
+  return ReplaceFileDurably(root + "/" + version + "/decision.json", text + "\n");
 }
 
 std::vector<std::string> RemoveAbandoned(const std::string& root) {
@@ -143,12 +136,9 @@ std::vector<std::string> RemoveAbandoned(const std::string& root) {
   closedir(d);
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
-    bool abandoned = name.rfind(".removing-v", 0) == 0;
-    int pid = 0;
-    char version[8];
-    if (name.rfind(".tmp-v", 0) == 0 && std::sscanf(name.c_str(), ".tmp-%5[v0-9]-%d", version, &pid) == 2 && pid > 0) {
-      abandoned = kill(pid, 0) != 0 && errno == ESRCH;  // its writer is gone
-    }
+    // .tmp-vNNNN-<suffix> and LATEST.tmp-<suffix> whose writer is gone (base/durable_file.h).
+    const bool abandoned = name.rfind(".removing-v", 0) == 0 ||
+                           ((name.rfind(".tmp-v", 0) == 0 || name.rfind("LATEST.tmp-", 0) == 0) && AbandonedTemporary(name));
     if (!abandoned) continue;
     std::error_code ec;
     std::filesystem::remove_all(root + "/" + name, ec);

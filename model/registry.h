@@ -38,7 +38,8 @@ std::string VersionsJson(const std::vector<VersionSummary>& versions);
 Status CheckVersion(const std::string& root, const std::string& version);
 // Makes `version` the active one (LATEST) after CheckVersion.
 Status ActivateVersion(const std::string& root, const std::string& version);
-// Writes <root>/<version>/decision.json (atomically).
+// Writes <root>/<version>/decision.json (atomically, durably). Retraining
+// writes it after LATEST moves, so "promoted" never names a skipped version.
 Status WriteDecision(const std::string& root, const std::string& version, const std::string& json);
 // Removes what killed writers left under `root`: .tmp-vNNNN-<pid> directories
 // whose process is gone, and .removing-vNNNN ones; returns their names.

@@ -204,8 +204,10 @@ Result<RetrainOutcome> RetrainOnce(const TrainingSet& set, const RetrainRequest&
                                    {"active_version", request.active_version},
                                    {"promotion_pairs", promotion.size()},
                                    {"training_seconds", out.seconds}};
-  RECD_RETURN_IF_ERROR(WriteDecision(request.model_root, out.version, decision.dump(2)));
+  // LATEST moves before the decision is written: a crash between leaves an
+  // active version without decision.json, never a "promoted" one LATEST skipped.
   if (out.promoted) RECD_RETURN_IF_ERROR(ActivateVersion(request.model_root, out.version));
+  RECD_RETURN_IF_ERROR(WriteDecision(request.model_root, out.version, decision.dump(2)));
   const std::vector<std::string> removed =
       PruneVersions(request.model_root, config.keep_versions, {out.version, request.active_version});
   for (const std::string& v : removed) RECD_INFO("retrain: removed old model version " << v);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "base/durable_file.h"
 #include "base/text.h"
 #include "base/time.h"
 
@@ -142,10 +143,7 @@ NodeFeatures EncodeFeaturesFor(const TrainedModel& model, const TrainingSet& set
 }
 
 Status WriteLatest(const std::string& root, const std::string& version) {
-  const std::string tmp = root + "/LATEST.tmp-" + std::to_string(getpid());
-  RECD_RETURN_IF_ERROR(WriteFile(tmp, version + "\n"));
-  if (std::rename(tmp.c_str(), (root + "/LATEST").c_str()) != 0) return Status::IoError("cannot update " + root + "/LATEST");
-  return Status::Ok();
+  return ReplaceFileDurably(root + "/LATEST", version + "\n");
 }
 
 Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& model, const std::string& source,
@@ -156,7 +154,9 @@ Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& mod
   char name[16];
   std::snprintf(name, sizeof name, "v%04d", *number);
   const std::string final_dir = root + "/" + name;
-  const std::string tmp = root + "/.tmp-" + name + "-" + std::to_string(getpid());
+  // Not the pid alone: where pids repeat (pid 1 in a container) a killed
+  // writer's directory would block or be mistaken for a live one's.
+  const std::string tmp = root + "/.tmp-" + name + "-" + UniqueSuffix();
   if (mkdir(tmp.c_str(), 0755) != 0) return Status::IoError("cannot create " + tmp);
   json manifest = ToJson(model.recipe, model.attribute_fields);
   manifest["version"] = name;
@@ -180,7 +180,10 @@ Result<std::string> WriteModelVersion(const std::string& root, TrainedModel& mod
                                  std::string(reinterpret_cast<const char*>(model.embeddings.data()),
                                              model.embeddings.size() * sizeof(float))));
   RECD_RETURN_IF_ERROR(model.ann->Save(tmp + "/ann.hnsw"));
+  // Every file on disk before the name appears, and the name before LATEST can point at it.
+  RECD_RETURN_IF_ERROR(SyncTree(tmp));
   if (std::rename(tmp.c_str(), final_dir.c_str()) != 0) return Status::IoError("cannot rename " + tmp + " to " + final_dir);
+  SyncDir(root);
   model.version = name;
   if (make_latest) RECD_RETURN_IF_ERROR(WriteLatest(root, name));
   return final_dir;

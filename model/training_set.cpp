@@ -123,8 +123,17 @@ std::vector<std::string> AttributeFields(const TrainingSet& set, double min_shar
 }
 
 size_t ContentDim(const TrainingSet& set) {
-  size_t dim = 0;
-  for (const auto& c : set.item_content) dim = std::max(dim, c.size());
+  std::map<size_t, size_t> items_by_width;
+  for (const auto& c : set.item_content) {
+    if (!c.empty()) ++items_by_width[c.size()];
+  }
+  size_t dim = 0, most = 0;
+  for (const auto& [width, items] : items_by_width) {  // ascending: a tie keeps the narrower
+    if (items > most) {
+      dim = width;
+      most = items;
+    }
+  }
   return dim;
 }
 
@@ -153,9 +162,12 @@ void AppendItemFeatures(const std::string& external_id, const Attributes& attrib
     }
     out->attributes.push_back(HashBucket(token, attribute_buckets));
   }
-  const size_t copied = std::min(content.size(), content_dim);
-  out->content.insert(out->content.end(), content.begin(), content.begin() + static_cast<ptrdiff_t>(copied));
-  out->content.resize(out->content.size() + content_dim - copied, 0.0f);
+  // A vector of another width than the model's is ignored (zeros), never cut or padded.
+  if (content.size() == content_dim) {
+    out->content.insert(out->content.end(), content.begin(), content.end());
+  } else {
+    out->content.resize(out->content.size() + content_dim, 0.0f);
+  }
 }
 
 NodeFeatures EncodeFeatures(const TrainingSet& set, const std::vector<std::string>& fields, int64_t id_buckets,

@@ -82,7 +82,10 @@ struct NodeFeatures {
 // The categorical fields worth embedding: attribute keys present on at least
 // `min_share` of the items, sorted by name (at most `max_fields`).
 std::vector<std::string> AttributeFields(const TrainingSet& set, double min_share = 0.01, size_t max_fields = 16);
-// The widest content vector in the set (0: none).
+// The model's content width: the width most items' content vectors share (a
+// tie goes to the narrower; 0: no item has one). An item whose vector has
+// another width (one producer sending 4096 where the rest send 64) counts as
+// having none: its features hold zeros, so it cannot widen the model for all.
 size_t ContentDim(const TrainingSet& set);
 
 // String values hash as "field=value"; numbers by half-octave buckets of

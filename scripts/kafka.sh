@@ -5,6 +5,8 @@
 #   scripts/kafka.sh start DIR         start a broker whose state lives in DIR; prints
 #                                      the bootstrap address and writes it to DIR/bootstrap
 #   scripts/kafka.sh stop DIR          stop it (SIGTERM, then SIGKILL after 20 s)
+#   scripts/kafka.sh tool CLASS ARGS   run one of Kafka's command-line tools by class, e.g.
+#                                      org.apache.kafka.tools.DeleteRecordsCommand
 # Env: KAFKA_VERSION (default 3.9.1), RECD_KAFKA_HOME (default ~/.cache/recd/kafka-$KAFKA_VERSION).
 set -euo pipefail
 KAFKA_VERSION=${KAFKA_VERSION:-3.9.1}
@@ -97,9 +99,16 @@ stop() {
   rm -f "$dir/pid"
 }
 
+tool() {
+  fetch >&2
+  local class=$1; shift
+  java -Xmx256m -Dlog4j.configuration=none -cp "$libs/*" "$class" "$@"
+}
+
 case "${1:-}" in
   fetch) fetch ;;
+  tool) shift; tool "${1:?usage: kafka.sh tool CLASS ARGS...}" "${@:2}" ;;
   start) start "${2:?usage: kafka.sh start DIR}" ;;
   stop) stop "${2:?usage: kafka.sh stop DIR}" ;;
-  *) echo "usage: $0 fetch | start DIR | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch | start DIR | stop DIR | tool CLASS ARGS..." >&2; exit 2 ;;
 esac

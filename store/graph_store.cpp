@@ -180,7 +180,7 @@ class GraphStore::Impl {
   rocksdb::WriteOptions write_options;
   IdMap users, items;
   DedupWindow dedup;
-  std::map<TopicPartition, Offset> offsets;
+  std::map<TopicPartition, PartitionOffset> offsets;
   std::vector<bool> item_unavailable;       // by ItemId
   std::vector<EpochMillis> available_ts;    // event time of the newest `available` value
   bool poisoned = false;                    // a write failed: refuse further writes
@@ -312,11 +312,13 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
 
   RECD_RETURN_IF_ERROR(scan(kOffsets, [&](std::string_view k, std::string_view v) {
     const size_t nul = k.find('\0');
-    if (nul == std::string_view::npos || k.size() != nul + 5 || v.size() != 8) {
+    // 8 bytes: the next offset (stores written before record hashes); 16: and the hash.
+    if (nul == std::string_view::npos || k.size() != nul + 5 || (v.size() != 8 && v.size() != 16)) {
       return Status::Corruption("bad offsets record");
     }
-    impl.offsets[{std::string(k.substr(0, nul)), static_cast<int32_t>(r::GetU32BE(k.data() + nul + 1))}] =
-        Offset(static_cast<int64_t>(r::GetU64BE(v.data())));
+    const TopicPartition tp{std::string(k.substr(0, nul)), static_cast<int32_t>(r::GetU32BE(k.data() + nul + 1))};
+    impl.offsets[tp] = {tp, Offset(static_cast<int64_t>(r::GetU64BE(v.data()))),
+                        v.size() == 16 ? r::GetU64BE(v.data() + 8) : 0};
     return Status::Ok();
   }));
 
@@ -463,6 +465,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   for (const auto& o : offsets) {
     std::string v;
     r::PutU64BE(&v, static_cast<uint64_t>(o.next.value));
+    r::PutU64BE(&v, o.last_record_hash);
     wb.Put(impl.cf(kOffsets), r::OffsetKey(o.tp.topic, o.tp.partition), v);
   }
   for (UserId u : out.touched_users) wb.Put(impl.cf(kPending), r::DenseKey(r::kUserKind, u.value), "");
@@ -478,7 +481,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   // Committed: bring the derived in-memory state up to date.
   counters_ = counters;
   latest_event_ts_ = latest;
-  for (const auto& o : offsets) impl.offsets[o.tp] = o.next;
+  for (const auto& o : offsets) impl.offsets[o.tp] = o;
   if (impl.users.size() > view_.num_users()) {
     view_.EnsureUser(UserId(static_cast<uint32_t>(impl.users.size() - 1)));
   }
@@ -516,6 +519,12 @@ Status GraphStore::ClearPending(const std::vector<UserId>& users) {
 }
 
 std::optional<Offset> GraphStore::StoredOffset(const TopicPartition& tp) const {
+  auto it = impl_->offsets.find(tp);
+  if (it == impl_->offsets.end()) return std::nullopt;
+  return it->second.next;
+}
+
+std::optional<PartitionOffset> GraphStore::StoredPosition(const TopicPartition& tp) const {
   auto it = impl_->offsets.find(tp);
   if (it == impl_->offsets.end()) return std::nullopt;
   return it->second;

@@ -90,6 +90,9 @@ class GraphStore {
   // The one owner of consumer positions: the next offset to read in `tp`, as
   // committed with the state; nullopt when none is stored.
   std::optional<Offset> StoredOffset(const TopicPartition& tp) const;
+  // The same with the stored hash of the record before it (0 in stores written
+  // before hashes were kept).
+  std::optional<PartitionOffset> StoredPosition(const TopicPartition& tp) const;
   const Counters& counters() const { return counters_; }
   const GraphView& view() const { return view_; }
   const DecayConfig& decay() const { return options_.decay; }

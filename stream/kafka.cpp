@@ -140,7 +140,7 @@ class EventConsumer::Rebalancer : public RdKafka::RebalanceCb {
         const auto stored = lookup_({tp->topic(), tp->partition()});
         tp->set_offset(stored ? stored->value : default_offset_);
         RECD_INFO("assigned " << tp->topic() << "[" << tp->partition() << "] at "
-                              << (stored ? "stored offset " + std::to_string(stored->value)
+                              << (stored ? "offset " + std::to_string(stored->value) + " (from the store)"
                                          : std::string("the configured start (no stored offset)")));
       }
       if (cooperative) {
@@ -249,6 +249,28 @@ std::optional<Offset> EventConsumer::HighWatermark(const TopicPartition& tp) {
     return Offset(high);
   }
   return std::nullopt;
+}
+
+std::optional<Offset> EventConsumer::LogStart(const TopicPartition& tp) {
+  int64_t low = -1, high = -1;
+  if (consumer_->get_watermark_offsets(tp.topic, tp.partition, &low, &high) == RdKafka::ERR_NO_ERROR && low >= 0) {
+    return Offset(low);
+  }
+  if (consumer_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, 1000) == RdKafka::ERR_NO_ERROR &&
+      low >= 0) {
+    return Offset(low);
+  }
+  return std::nullopt;
+}
+
+Status EventConsumer::SeekToStart(const TopicPartition& tp) {
+  std::unique_ptr<RdKafka::TopicPartition> start(
+      RdKafka::TopicPartition::create(tp.topic, tp.partition, RdKafka::Topic::OFFSET_BEGINNING));
+  // Messages fetched from the old position are discarded by librdkafka.
+  if (RdKafka::ErrorCode e = consumer_->seek(*start, 5000); e != RdKafka::ERR_NO_ERROR) {
+    return Status::Unavailable("seeking " + tp.ToString() + " to its start: " + RdKafka::err2str(e));
+  }
+  return Status::Ok();
 }
 
 void EventConsumer::Pause() {

@@ -67,7 +67,8 @@ class ConsumedMessage {
   std::string topic_;
 };
 
-// Next offset to read for a partition, as stored with the state; nullopt when none is stored.
+// Where to start reading a partition, from what is stored with the state;
+// nullopt when nothing is stored (then ConsumerConfig::start_from decides).
 using StoredOffsetLookup = std::function<std::optional<Offset>(const TopicPartition& tp)>;
 
 struct ConsumerConfig {
@@ -95,6 +96,9 @@ class EventConsumer final : public EventSource {
   // The cached high watermark from the last fetch; when none is cached, asks the
   // broker (bounded by one second).
   std::optional<Offset> HighWatermark(const TopicPartition& tp) override;
+  // The cached log start from the last fetch; when none is cached, asks the broker.
+  std::optional<Offset> LogStart(const TopicPartition& tp) override;
+  Status SeekToStart(const TopicPartition& tp) override;
   // Pauses / resumes fetching every assigned partition; Poll keeps serving the group.
   void Pause() override;
   void Resume() override;

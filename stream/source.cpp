@@ -1,9 +1,12 @@
 #include "stream/source.h"
 
+#include <algorithm>
+
 namespace recd::stream {
 
 Result<std::unique_ptr<FileEventSource>> FileEventSource::Open(const std::string& path) {
   std::unique_ptr<FileEventSource> self(new FileEventSource());
+  self->path_ = path;
   self->in_.open(path, std::ios::binary);
   if (!self->in_) return Status::NotFound("cannot read events file " + path);
   const size_t slash = path.rfind('/');
@@ -30,8 +33,28 @@ Status FileEventSource::Poll(size_t max_records, std::chrono::milliseconds, std:
 }
 
 std::optional<Offset> FileEventSource::HighWatermark(const TopicPartition&) {
-  // A file never shrinks under us while it is read: what was read is its floor.
-  return Offset(next_line_);
+  // Counted once, on the first record below the stored offset (a replay
+  // resuming into a kept store): the whole file's lines, not just those read.
+  if (!line_count_) {
+    std::ifstream counter(path_, std::ios::binary);
+    int64_t lines = 0;
+    for (std::string line; std::getline(counter, line);) ++lines;
+    line_count_ = lines;
+  }
+  return Offset(std::max(*line_count_, next_line_));
+}
+
+}  // namespace recd::stream
+
+namespace recd::stream {
+
+Status FileEventSource::SeekToStart(const TopicPartition&) {
+  in_.clear();
+  in_.seekg(0);
+  if (!in_) return Status::IoError("cannot read " + path_ + " again from its start");
+  next_line_ = 0;
+  at_end_ = false;
+  return Status::Ok();
 }
 
 }  // namespace recd::stream

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/hash.h"
 #include "base/ids.h"
 #include "base/status.h"
 
@@ -25,6 +26,16 @@ struct SourceRecord {
   std::string_view payload;
 };
 
+// The fingerprint of one record kept with the stored offset (PartitionOffset):
+// FNV-1a of its key and payload, never 0 (0 means "unknown").
+inline uint64_t RecordHash(std::string_view key, std::string_view payload) {
+  const uint64_t key_length = key.size();
+  uint64_t h = Fnv1a64(key);
+  h = Fnv1a64(std::string_view(reinterpret_cast<const char*>(&key_length), sizeof key_length), h);
+  h = Fnv1a64(payload, h);
+  return h == 0 ? 1 : h;
+}
+
 // Single-threaded: every method is called from the one pipeline thread.
 class EventSource {
  public:
@@ -36,6 +47,11 @@ class EventSource {
   virtual bool AtEnd() const = 0;
   // The next offset the log will write in `tp` (its high watermark); nullopt when unknown.
   virtual std::optional<Offset> HighWatermark(const TopicPartition& tp) = 0;
+  // The oldest offset the log still holds (retention deletes below it); nullopt when unknown.
+  virtual std::optional<Offset> LogStart(const TopicPartition& tp) = 0;
+  // Reads `tp` again from the start of its log. Records of `tp` already handed
+  // out by Poll are from the old position: the caller drops them.
+  virtual Status SeekToStart(const TopicPartition& tp) = 0;
   // While paused, Poll hands out nothing but keeps the source alive (group membership).
   virtual void Pause() = 0;
   virtual void Resume() = 0;
@@ -54,6 +70,8 @@ class FileEventSource final : public EventSource {
   Status Poll(size_t max_records, std::chrono::milliseconds max_wait, std::vector<SourceRecord>* out) override;
   bool AtEnd() const override { return at_end_; }
   std::optional<Offset> HighWatermark(const TopicPartition& tp) override;
+  std::optional<Offset> LogStart(const TopicPartition&) override { return Offset(0); }
+  Status SeekToStart(const TopicPartition& tp) override;
   void Pause() override { paused_ = true; }
   void Resume() override { paused_ = false; }
   void Committed(const std::vector<PartitionOffset>&) override {}
@@ -63,9 +81,11 @@ class FileEventSource final : public EventSource {
 
  private:
   FileEventSource() = default;
+  std::string path_;
   std::ifstream in_;
   TopicPartition tp_;
   int64_t next_line_ = 0;
+  std::optional<int64_t> line_count_;  // the file's lines, counted when first asked
   std::vector<std::string> lines_;  // what the last Poll's views point into
   bool at_end_ = false;
   bool paused_ = false;

@@ -454,6 +454,55 @@ TEST_F(PipelineTest, ALogThatWentBackwardsStopsOrIsReappliedByRule) {
   ExpectExactCounts(0, 0);
 }
 
+// Issue 17, rule 1: a topic recreated with a log LONGER than the stored offset
+// used to be read from the stored offset on, silently mixing two logs. The
+// record before the stored offset is read again at start and its hash compared.
+TEST_F(PipelineTest, ARecreatedLongerLogIsNoticedAndStopsOrIsReadFromItsStart) {
+  Start();
+  ProduceInteractions(0, 400, 40);
+  WaitConsumed(400);
+  Stop();
+  auto recreated = stream::EmbeddedCluster::Start(1);
+  ASSERT_TRUE(recreated.ok());
+  for (const auto& [t, p] : std::vector<std::pair<std::string, int>>{
+           {config_.kafka.events_topic, 4}, {config_.kafka.dlq_topic, 1}, {config_.kafka.recommendations_topic, 4}}) {
+    ASSERT_TRUE((*recreated)->CreateTopic(t, p).ok());
+  }
+  auto producer = stream::Publisher::Create({(*recreated)->bootstrap_servers(), "test-producer-2", {}}, nullptr);
+  ASSERT_TRUE(producer.ok());
+  // Twice as many records per partition as before: every stored offset is inside the new log.
+  constexpr int kNew = 1200;
+  for (int k = 0; k < kNew; ++k) {
+    Event e = testing::Interaction(EventType::kPurchase, "w" + std::to_string(k % 30), "i" + std::to_string(k % 25),
+                                   kT0 + 20'000 + k, "second-" + std::to_string(k));
+    ASSERT_TRUE((*producer)->Produce(config_.kafka.events_topic, e.user_id, stream::EncodeEvent(e), {}, 0).ok());
+  }
+  ASSERT_EQ((*producer)->Flush(30s), 0);
+
+  Start((*recreated)->bootstrap_servers());
+  ASSERT_TRUE(WaitExit(60s)) << "the pipeline should stop on a log that is not the one it applied";
+  EXPECT_EQ(run_status_.code(), Status::Code::kAborted) << run_status_.ToString();
+  EXPECT_NE(run_status_.message().find("is not the one recd applied there"), std::string::npos) << run_status_.ToString();
+  ExpectExactCounts(0, 0);  // nothing of the new log was applied
+
+  config_.kafka.offset_rewind = daemon::RewindRule::kReset;
+  Start((*recreated)->bootstrap_servers());
+  WaitConsumed(kNew);
+  EXPECT_GE(pipeline_->stats().offset_rewinds.load(), 4u) << "one per partition";
+  Stop();
+  expected_[1] += kNew;
+  ExpectExactCounts(0, 0);  // all of the new log, from its start, once
+
+  // A plain restart on the same log is not a rewind: the hash matches.
+  config_.kafka.offset_rewind = daemon::RewindRule::kStop;
+  Start((*recreated)->bootstrap_servers());
+  std::this_thread::sleep_for(3s);
+  EXPECT_FALSE(exited_.load()) << run_status_.ToString();
+  EXPECT_EQ(pipeline_->stats().offset_rewinds.load(), 0u);
+  Stop();
+  ExpectExactCounts(0, 0);
+}
+
 // Fault hole 5: users whose lists were never acknowledged join the due queue at
 // start; they used to be ranked all at once before the first heartbeat.
 TEST_F(PipelineTest, PendingUsersAtStartJoinTheQueueInsteadOfBlockingTheFirstTurn) {

@@ -14,6 +14,7 @@
 
 #include <unistd.h>
 
+#include "base/durable_file.h"
 #include "model/rank/list_blend.h"
 #include "model/rank/ranker_registry.h"
 #include "model/rank/ranker_trainer.h"
@@ -295,7 +296,7 @@ TEST(RankerRegistryTest, VersionsAreWrittenListedActivatedAndCorruptOnesRefused)
   std::filesystem::create_directories(root + "/.tmp-r0005-2147483646");
   std::filesystem::create_directories(root + "/.removing-r0004");
   std::ofstream(root + "/LATEST.tmp-2147483646") << "r0002\n";
-  const std::string live = root + "/.tmp-r0006-" + std::to_string(::getpid());
+  const std::string live = root + "/.tmp-r0006-" + UniqueSuffix();
   std::filesystem::create_directories(live);
   auto cleared = RemoveAbandonedRankerFiles(root);
   std::sort(cleared.begin(), cleared.end());

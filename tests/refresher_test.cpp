@@ -3,9 +3,13 @@
 // state, inductive new items, and the PinSage ranker's filters.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 
+#include "base/hash.h"
 #include "model/pinsage_ranker.h"
 #include "model/refresher.h"
 #include "model/trained_model.h"
@@ -306,6 +310,66 @@ TEST_F(LiveModelTest, RestartRestoresPersistedEmbeddingsWithoutReembedding) {
   auto third = Start(c);
   EXPECT_EQ(third->stats().items_refreshed.load(), 1u);
   EXPECT_TRUE(third->Current()->embedded[store_->FindItem("later")->value]);
+}
+
+// Issue 17, rule 5: the snapshot is derived state, so any doubt about it costs a
+// full re-embedding, never a wrong or out-of-bounds restore: a torn state file,
+// an index from another snapshot, an item id beyond the catalogue under a valid
+// checksum. State of versions gone from the registry is deleted.
+TEST_F(LiveModelTest, ADoubtfulSnapshotIsReembeddedAndStaleOnesAreRemoved) {
+  RefresherConfig c = Config();
+  c.state_dir = dir_.sub("live");
+  std::vector<float> before;
+  std::string version;
+  {
+    auto refresher = Start(c);
+    before = refresher->Current()->embeddings;
+    version = refresher->Current()->version;
+  }
+  const std::string state = c.state_dir + "/" + version + ".state";
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const std::string good = slurp(state), good_ann = slurp(state + ".ann");
+  const size_t items = store_->view().num_items();
+  auto restart_reembeds_all = [&](const std::string& why) {
+    auto r = Start(c);
+    EXPECT_EQ(r->stats().items_refreshed.load(), items) << why;
+    EXPECT_EQ(r->Current()->embeddings, before) << why;
+  };
+  auto write = [](const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; };
+
+  std::string torn = good;
+  torn[torn.size() / 2] ^= 0x40;
+  write(state, torn);
+  restart_reembeds_all("a flipped byte breaks the checksum");
+
+  write(state, good);
+  write(state + ".ann", good_ann + "x");
+  restart_reembeds_all("the index is not the one the state was written with");
+
+  // The first neighbour id of item 0 (after the magic, dim, n, a flag and a
+  // length) set beyond the catalogue, with the checksum recomputed.
+  write(state + ".ann", good_ann);
+  std::string bad = good;
+  const size_t first_id = sizeof("recd-live-state-2") + 8 + 8 + 1 + 8;
+  uint64_t hood_length = 0;
+  std::memcpy(&hood_length, bad.data() + first_id - 8, 8);
+  ASSERT_GT(hood_length, 0u);
+  const uint32_t beyond = 0xfffffff0u;
+  std::memcpy(&bad[first_id], &beyond, 4);
+  const uint64_t body_hash = Fnv1a64(std::string_view(bad.data(), bad.size() - 8));
+  std::memcpy(&bad[bad.size() - 8], &body_hash, 8);
+  write(state, bad);
+  restart_reembeds_all("an item id beyond the catalogue");
+
+  write(c.state_dir + "/v0099.state", "stale");
+  write(c.state_dir + "/v0099.state.ann", "stale");
+  { auto r = Start(c); }  // its stop snapshots
+  EXPECT_FALSE(std::filesystem::exists(c.state_dir + "/v0099.state"));
+  EXPECT_FALSE(std::filesystem::exists(c.state_dir + "/v0099.state.ann"));
+  EXPECT_TRUE(std::filesystem::exists(state));
 }
 
 // CPU and CUDA refresh agree (label gpu; skips without a CUDA device).

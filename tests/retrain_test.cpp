@@ -9,6 +9,7 @@
 #include <random>
 #include <unistd.h>
 
+#include "base/durable_file.h"
 #include "model/registry.h"
 #include "model/retrain.h"
 #include "model/trained_model.h"
@@ -232,11 +233,22 @@ TEST(Registry, ChecksActivatesAndRefusesIncompleteVersions) {
   ASSERT_EQ(versions->size(), 1u);  // an incomplete version is not listed
 
   // What killed writers leave: removed; a live writer's temporary directory stays.
-  const std::string dead = root + "/.tmp-v0003-999999999", alive = root + "/.tmp-v0004-" + std::to_string(getpid());
-  for (const std::string& d : {dead, alive, root + "/.removing-v0002"}) std::filesystem::create_directories(d + "/x");
-  EXPECT_EQ(RemoveAbandoned(root), (std::vector<std::string>{".removing-v0002", ".tmp-v0003-999999999"}));
+  // Our own pid with another incarnation is an earlier life of this pid (pid 1
+  // in a restarted container): its writer is gone too.
+  std::string suffix = UniqueSuffix();  // <pid>-<incarnation>-<serial>
+  const size_t dash = suffix.find('-');
+  std::string other = suffix;
+  other[dash + 1] = other[dash + 1] == 'a' ? 'b' : 'a';
+  const std::string dead = root + "/.tmp-v0003-999999999", alive = root + "/.tmp-v0004-" + suffix;
+  const std::string earlier = root + "/.tmp-v0005-" + other;
+  for (const std::string& d : {dead, alive, earlier, root + "/.removing-v0002"}) {
+    std::filesystem::create_directories(d + "/x");
+  }
+  EXPECT_EQ(RemoveAbandoned(root), (std::vector<std::string>{".removing-v0002", ".tmp-v0003-999999999",
+                                                              ".tmp-v0005-" + other}));
   EXPECT_TRUE(std::filesystem::exists(alive));
   EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_FALSE(std::filesystem::exists(earlier));
   EXPECT_NE(VersionsJson(*versions).find("\"version\": \"v0001\""), std::string::npos);
 }
 

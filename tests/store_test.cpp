@@ -121,11 +121,14 @@ TEST_F(StoreTest, OffsetsCommitWithTheBatchAndSurviveReopen) {
     EXPECT_FALSE(store->StoredOffset({"recd.events", 0}).has_value());
     MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0)},
               {{{"recd.events", 0}, Offset(17)}, {{"recd.events", 3}, Offset(5)}});
-    MustApply(*store, {}, {{{"recd.events", 0}, Offset(18)}});
+    MustApply(*store, {}, {{{"recd.events", 0}, Offset(18), 0xfeedULL}});
     EXPECT_EQ(store->StoredOffset({"recd.events", 0}), Offset(18));
   }
   auto store = Open();
   EXPECT_EQ(store->StoredOffset({"recd.events", 0}), Offset(18));
+  EXPECT_EQ(store->StoredPosition({"recd.events", 0})->last_record_hash, 0xfeedULL)
+      << "the hash of the record before the offset commits with it";
+  EXPECT_EQ(store->StoredPosition({"recd.events", 3})->last_record_hash, 0u);
   EXPECT_EQ(store->StoredOffset({"recd.events", 3}), Offset(5));
   EXPECT_FALSE(store->StoredOffset({"other", 0}).has_value());
   EXPECT_EQ(store->counters().batches, 2u);

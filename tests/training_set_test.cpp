@@ -80,6 +80,33 @@ TEST(TrainingSet, FeaturesHashFieldsNumbersAndMissingValues) {
   EXPECT_EQ(g.content, (std::vector<float>{0.5f, -1.0f, 0, 0}));
 }
 
+// Issue 17, rule 3: one item's content vector of another width must not set
+// the width for every item; it is ignored (zeros) by the documented rule.
+TEST(TrainingSet, TheContentWidthIsTheCommonOneAndOtherWidthsAreIgnored) {
+  TrainingSetBuilder b;
+  for (int i = 0; i < 3; ++i) {
+    Event e = ItemEvent("i" + std::to_string(i), 0, {});
+    e.embedding = {float(i), 1.0f};
+    b.Add(e);
+  }
+  Event odd = ItemEvent("odd", 0, {});
+  odd.embedding = std::vector<float>(4096, 0.25f);
+  b.Add(odd);
+  b.Add(ItemEvent("none", 0, {}));
+  const TrainingSet s = std::move(b).Finish();
+  ASSERT_EQ(ContentDim(s), 2u);
+  const NodeFeatures f = EncodeFeatures(s, {}, 1 << 20, 1 << 20, 2);
+  EXPECT_EQ(f.content, (std::vector<float>{0, 1, 1, 1, 2, 1, 0, 0, 0, 0}));
+  // Two widths with as many items each: the narrower wins, deterministically.
+  TrainingSetBuilder tie;
+  Event a = ItemEvent("a", 0, {}), c = ItemEvent("c", 0, {});
+  a.embedding = {1, 2, 3};
+  c.embedding = {1, 2};
+  tie.Add(a);
+  tie.Add(c);
+  EXPECT_EQ(ContentDim(std::move(tie).Finish()), 2u);
+}
+
 TEST(TrainingSet, FromStoreMatchesTheStoresGraphAndEdgeFirstAndLastTimes) {
   recd::testing::TempDir dir("recd-ts-");
   store::StoreOptions o;

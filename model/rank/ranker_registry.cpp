@@ -16,6 +16,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "base/durable_file.h"
 #include "base/time.h"
 #include "model/rank/features.h"
 
@@ -37,25 +38,6 @@ std::string Hex(uint64_t v) {
 
 Status IoFailure(const std::string& what) { return Status::IoError(what + ": " + std::strerror(errno)); }
 
-// Writes and fsyncs `path`.
-Status WriteDurable(const std::string& path, const std::string& bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoFailure("cannot create " + path);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) {
-      const Status failed = IoFailure("cannot write " + path);
-      ::close(fd);
-      return failed;
-    }
-    done += static_cast<size_t>(n);
-  }
-  const Status synced = ::fsync(fd) == 0 ? Status::Ok() : IoFailure("cannot fsync " + path);
-  ::close(fd);
-  return synced;
-}
-
 // The names under `root` (none when it cannot be listed), sorted.
 std::vector<std::string> Names(const std::string& root) {
   std::vector<std::string> names;
@@ -66,12 +48,6 @@ std::vector<std::string> Names(const std::string& root) {
   return names;
 }
 
-void SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
 
 Result<std::string> ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -134,19 +110,10 @@ std::string Latest(const std::string& root) {
 
 }  // namespace
 
-uint64_t Fnv1a64(std::string_view bytes, uint64_t hash) {
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
-
 Result<std::unique_ptr<RankerFileWriter>> RankerFileWriter::Open(const std::string& root, const std::string& name) {
-  static std::atomic<uint64_t> serial{0};  // two writers of one process never share a temporary name
   std::error_code ec;
   fs::create_directories(root, ec);
-  const std::string tmp = root + "/" + name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
+  const std::string tmp = root + "/" + name + ".tmp-" + UniqueSuffix();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoFailure("cannot create " + tmp);
   return std::unique_ptr<RankerFileWriter>(new RankerFileWriter(fd, root, tmp, root + "/" + name));
@@ -209,8 +176,7 @@ Result<std::string> WriteRankerVersion(const std::string& root, const std::strin
   json j = ToJson(manifest);
   j["features"] = FeatureNames();
   j["model_fnv1a64"] = Hex(Fnv1a64(model));
-  const std::string tmp = root + "/.tmp-" + name + "-" + std::to_string(::getpid());
-  fs::remove_all(tmp, ec);
+  const std::string tmp = root + "/.tmp-" + name + "-" + UniqueSuffix();
   if (!fs::create_directory(tmp, ec)) return Status::IoError("cannot create " + tmp + ": " + ec.message());
   RECD_RETURN_IF_ERROR(WriteDurable(tmp + "/" + kModelFile, model));
   RECD_RETURN_IF_ERROR(WriteDurable(tmp + "/" + kManifestFile, j.dump(2) + "\n"));
@@ -329,15 +295,8 @@ std::vector<std::string> PruneRankerVersions(const std::string& root, size_t kee
 std::vector<std::string> RemoveAbandonedRankerFiles(const std::string& root) {
   std::vector<std::string> removed;
   for (const std::string& name : Names(root)) {
-    bool abandoned = name.rfind(".removing-r", 0) == 0;
-    // .tmp-rNNNN-<pid>, LATEST.tmp-<pid> and <file>.tmp-<pid>-<n>: abandoned once their writer is gone.
-    const size_t tmp = name.find(".tmp-");
-    if (tmp != std::string::npos) {
-      const size_t pid_at = tmp == 0 ? name.rfind('-') + 1 : tmp + 5;  // .tmp-rNNNN-<pid>; else <name>.tmp-<pid>[-<n>]
-      const long pid = std::strtol(name.c_str() + pid_at, nullptr, 10);
-      abandoned = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-    }
-    if (!abandoned) continue;
+    // .tmp-rNNNN-<suffix>, LATEST.tmp-<suffix> and <file>.tmp-<suffix>: abandoned once their writer is gone.
+    if (name.rfind(".removing-r", 0) != 0 && !AbandonedTemporary(name)) continue;
     std::error_code ec;
     fs::remove_all(root + "/" + name, ec);
     if (!ec) removed.push_back(name);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/event.h"
+#include "base/hash.h"
 #include "base/status.h"
 #include "model/rank/ranking_model.h"
 
@@ -84,9 +85,7 @@ class RankerFileWriter {
   bool committed_ = false;
 };
 
-inline constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
-// FNV-1a 64 of `bytes`, continuing from `hash` (the registry's checksums).
-uint64_t Fnv1a64(std::string_view bytes, uint64_t hash = kFnvOffset);
+using recd::Fnv1a64;  // the registry's checksums (base/hash.h)
 // Ranker versions are named r0001, r0002, ...
 bool IsRankerVersionName(const std::string& name);
 
