@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -92,19 +94,25 @@ std::string UniqueSuffix() {
   return buf;
 }
 
-bool AbandonedTemporary(const std::string& name) {
+bool AbandonedTemporary(const std::string& path) {
+  const std::string name = path.substr(path.rfind('/') + 1);
   const size_t tmp = name.find(".tmp-");
   if (tmp == std::string::npos) return false;
   size_t at = tmp + 5;
   if (tmp == 0) at += 6;  // ".tmp-v0003-<suffix>"
-  if (at >= name.size()) return true;  // no writer named: nobody will finish it
+  if (at >= name.size() || !std::isdigit(static_cast<unsigned char>(name[at]))) return false;  // not ours to judge
   char* end = nullptr;
   const long pid = std::strtol(name.c_str() + at, &end, 10);
-  if (pid <= 0) return true;
+  if (pid <= 0) return false;
+  if (pid != ::getpid()) return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
   unsigned int incarnation = 0;
   const bool has_incarnation = *end == '-' && std::sscanf(end + 1, "%8x", &incarnation) == 1;
-  if (pid == ::getpid()) return !has_incarnation || incarnation != Incarnation();  // an earlier life of our pid
-  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+  if (has_incarnation && incarnation == Incarnation()) return false;  // this process's own
+  // Our pid, another incarnation: an earlier life of this pid (pid 1 in a
+  // restarted container), or another container's pid 1 writing to a shared
+  // volume right now. Writers finish in seconds, so only an old one is dead.
+  std::error_code ec;
+  const auto written = std::filesystem::last_write_time(path, ec);
+  return !ec && std::filesystem::file_time_type::clock::now() - written > std::chrono::minutes(10);
 }
-
 }  // namespace recd

@@ -27,11 +27,12 @@ Status ReplaceFileDurably(const std::string& path, const std::string& bytes);
 // A name no other process or incarnation will produce: "<pid>-<random>-<serial>".
 // Pid alone collides where pids repeat (pid 1 in every container).
 std::string UniqueSuffix();
-// For a name made with UniqueSuffix after ".tmp-" ("x.tmp-<suffix>", or
-// ".tmp-<version>-<suffix>" with a 5-character version such as v0003): true
-// once its writer is gone, i.e. its pid is not running, or it is this process's
-// pid but another incarnation's (a restarted container). Names without
-// ".tmp-" are never abandoned by this rule.
-bool AbandonedTemporary(const std::string& name);
+// For a file or directory named with UniqueSuffix after ".tmp-" (".../x.tmp-<suffix>",
+// or ".../.tmp-<version>-<suffix>" with a 5-character version such as v0003):
+// true once its writer is gone: its pid is not running, or it is this
+// process's pid under another incarnation (an earlier life, such as pid 1 in a
+// restarted container) and it was last written over 10 minutes ago, since
+// another container's pid 1 may share the volume. Other names: false.
+bool AbandonedTemporary(const std::string& path);
 
 }  // namespace recd

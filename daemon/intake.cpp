@@ -16,15 +16,21 @@ Intake::Intake(store::GraphStore& store, stream::EventSource& source, stream::Ou
 
 std::optional<Offset> Intake::Expected(const TopicPartition& tp) const {
   if (auto it = next_offsets_.find(tp); it != next_offsets_.end()) return it->second.next;
-  if (auto it = rewound_.find(tp); it != rewound_.end()) return it->second;
   return store_.StoredOffset(tp);
+}
+
+Status Intake::Rewind(const TopicPartition& tp, Offset from) {
+  // Committed at once, not held in memory: a rebalance re-assigns the partition
+  // at the store's offset, and must not land back on the old log's position.
+  auto committed = store_.Apply({}, {{tp, from, 0}}, 0);
+  return committed.ok() ? Status::Ok() : committed.status();
 }
 
 Result<Intake::Verdict> Intake::BelowExpected(const stream::SourceRecord& r, Offset expected) {
   // The record just before the stored offset is read again at every start: its
   // hash tells the log recd applied from one recreated under the same name.
   const std::optional<PartitionOffset> stored = store_.StoredPosition(r.tp);
-  if (stored && stored->last_record_hash != 0 && r.offset.value == stored->next.value - 1 && !rewound_.count(r.tp)) {
+  if (stored && stored->last_record_hash != 0 && r.offset.value == stored->next.value - 1) {
     if (stream::RecordHash(r.key, r.payload) == stored->last_record_hash) return Verdict::kRedelivery;
     stats_.offset_rewinds.fetch_add(1, std::memory_order_relaxed);
     const std::string what = r.tp.ToString() + ": the record at offset " + std::to_string(r.offset.value) +
@@ -34,8 +40,8 @@ Result<Intake::Verdict> Intake::BelowExpected(const stream::SourceRecord& r, Off
                                     "kafka.offset_rewind = \"reset\" and restart");
     }
     RECD_WARN(what << "; kafka.offset_rewind = \"reset\": applying the new log from its start");
+    RECD_RETURN_IF_ERROR(Rewind(r.tp, Offset(0)));
     RECD_RETURN_IF_ERROR(source_.SeekToStart(r.tp));
-    rewound_[r.tp] = Offset(0);
     return Verdict::kReread;
   }
   // Otherwise a redelivery, unless the log itself went backwards (recreated
@@ -51,18 +57,21 @@ Result<Intake::Verdict> Intake::BelowExpected(const stream::SourceRecord& r, Off
                                   "kafka.offset_rewind = \"reset\" and restart");
   }
   RECD_WARN(what << "; kafka.offset_rewind = \"reset\": applying from offset " << r.offset.value);
-  rewound_[r.tp] = r.offset;
+  RECD_RETURN_IF_ERROR(Rewind(r.tp, r.offset));
   return Verdict::kApply;
 }
 
-Status Intake::CheckGap(const stream::SourceRecord& r, Offset expected) {
+Status Intake::CheckGap(const stream::SourceRecord& r, Offset expected,
+                        std::map<TopicPartition, std::optional<Offset>>* log_starts) {
   // Gaps are normal (transaction markers, compaction) unless retention deleted
   // records recd never applied: then the log now starts above where recd stopped.
-  const std::optional<Offset> start = source_.LogStart(r.tp);
+  auto cached = log_starts->find(r.tp);
+  if (cached == log_starts->end()) cached = log_starts->emplace(r.tp, source_.LogStart(r.tp)).first;
+  const std::optional<Offset>& start = cached->second;
   if (!start || *start <= expected) return Status::Ok();
   const int64_t lost = r.offset.value - expected.value;
   const std::string what = r.tp.ToString() + ": offsets " + std::to_string(expected.value) + " to " +
-                           std::to_string(r.offset.value - 1) + " (" + std::to_string(lost) +
+                           std::to_string(r.offset.value - 1) + " (up to " + std::to_string(lost) +
                            " records) were deleted by retention before recd applied them; the log now starts at " +
                            std::to_string(start->value);
   if (rewind_ == RewindRule::kStop) {
@@ -85,6 +94,7 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
   size_t n_events = 0;
   stream::Rejection rejection;
   std::set<TopicPartition> reread;  // sought back to their start: their later records here are stale
+  std::map<TopicPartition, std::optional<Offset>> log_starts;  // asked once per partition per batch
   for (const auto& r : records) {
     if (reread.count(r.tp)) continue;
     const std::optional<Offset> expected = Expected(r.tp);
@@ -96,12 +106,15 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
         continue;
       }
       if (*verdict == Verdict::kReread) {
-        RECD_CHECK(!next_offsets_.count(r.tp), "a partition re-read from its start had records in the batch");
+        if (next_offsets_.count(r.tp)) {  // a rebalance inside one poll; the store holds offset 0 now
+          return Status::Unavailable(r.tp.ToString() + " was re-read from its start with records of it already "
+                                                         "in the batch; restart to read it from the stored offset");
+        }
         reread.insert(r.tp);
         continue;
       }
-    } else if (expected && *expected < r.offset && !next_offsets_.count(r.tp)) {
-      RECD_RETURN_IF_ERROR(CheckGap(r, *expected));
+    } else if (expected && *expected < r.offset) {
+      RECD_RETURN_IF_ERROR(CheckGap(r, *expected, &log_starts));
     }
     next_offsets_[r.tp] = {r.tp, Offset(r.offset.value + 1), stream::RecordHash(r.key, r.payload)};
     if (decoder_.Decode(r.payload, &events_[n_events], &rejection)) {
@@ -185,10 +198,7 @@ Result<std::optional<store::ApplyOutcome>> Intake::TryCommit() {
   for (const auto& [tp, position] : next_offsets_) offsets.push_back(position);
   auto outcome = store_.Apply(events_, offsets, rejected_);
   if (!outcome.ok()) return outcome.status();
-  for (const auto& o : offsets) {
-    rewound_.erase(o.tp);
-    last_input_ = Offset(o.next.value - 1);
-  }
+  for (const auto& o : offsets) last_input_ = Offset(o.next.value - 1);
   stats_.applied.fetch_add(outcome->applied, std::memory_order_relaxed);
   stats_.duplicates.fetch_add(outcome->duplicates, std::memory_order_relaxed);
   stats_.rejected.fetch_add(rejected_, std::memory_order_relaxed);

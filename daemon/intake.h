@@ -69,7 +69,10 @@ class Intake {
   enum class Verdict { kRedelivery, kApply, kReread };
   Result<Verdict> BelowExpected(const stream::SourceRecord& r, Offset expected);
   // A record above Expected: fails or counts a gap that retention made.
-  Status CheckGap(const stream::SourceRecord& r, Offset expected);
+  Status CheckGap(const stream::SourceRecord& r, Offset expected,
+                  std::map<TopicPartition, std::optional<Offset>>* log_starts);
+  // Commits `tp`'s offset as `from` (hash unknown) before reading from there.
+  Status Rewind(const TopicPartition& tp, Offset from);
   void Send(size_t index);
   void Lost(const DeadLetter& dl, const std::string& why);
 
@@ -84,7 +87,6 @@ class Intake {
   bool staged_ = false;
   std::vector<Event> events_;
   std::map<TopicPartition, PartitionOffset> next_offsets_;  // this batch's, per partition
-  std::map<TopicPartition, Offset> rewound_;       // accepted rewinds not yet committed
   std::vector<DeadLetter> dead_letters_;
   size_t unsettled_ = 0;
   uint64_t rejected_ = 0;

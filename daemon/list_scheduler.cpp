@@ -8,6 +8,7 @@ ListScheduler::ListScheduler(SchedulerConfig config, const Clock& clock) : confi
 
 void ListScheduler::MarkDirty(UserId user) {
   acknowledged_.erase(user.value);
+  held_.erase(user.value);
   if (dirty_set_.insert(user.value).second) dirty_.push_back(user);
 }
 
@@ -57,7 +58,11 @@ void ListScheduler::OnNotQueued(UserId user) {
   if (dirty_set_.insert(user.value).second) dirty_.push_front(user);
 }
 
-void ListScheduler::OnRefused(UserId user) { acknowledged_.erase(user.value); }
+void ListScheduler::OnRefused(UserId user) {
+  // Held like a swap's debt: an older list's ack must not clear the mark.
+  acknowledged_.erase(user.value);
+  held_.insert(user.value);
+}
 
 void ListScheduler::OnDelivered(UserId user, bool ok, bool retriable) {
   auto it = in_flight_.find(user.value);
@@ -73,11 +78,18 @@ void ListScheduler::OnDelivered(UserId user, bool ok, bool retriable) {
   if (retriable) MarkDirty(user);
 }
 
+void ListScheduler::HoldMarks(const std::vector<UserId>& users) {
+  for (UserId u : users) {
+    held_.insert(u.value);
+    acknowledged_.erase(u.value);
+  }
+}
+
 std::vector<UserId> ListScheduler::TakeClearable() {
   std::vector<UserId> out;
   for (auto it = acknowledged_.begin(); it != acknowledged_.end();) {
-    if (dirty_set_.count(*it)) {
-      // Newer state is committed but not yet published: the mark must survive a crash.
+    if (dirty_set_.count(*it) || held_.count(*it)) {
+      // Newer state (or a new model) is committed but not yet published: the mark must survive a crash.
       it = acknowledged_.erase(it);
       continue;
     }

@@ -49,6 +49,10 @@ class ListScheduler {
   // The output acknowledged (ok) or failed one of the user's lists. A failed
   // newest list leaves the user pending; a retriable failure also makes them due.
   void OnDelivered(UserId user, bool ok, bool retriable);
+  // These users owe a fresh list (a model swap made theirs stale) and their
+  // pending marks say so: the marks stay, whatever is acknowledged, until the
+  // users are next marked dirty.
+  void HoldMarks(const std::vector<UserId>& users);
   // Users whose pending mark may be cleared now: their newest list was
   // acknowledged, none is in flight and their state has not changed since.
   std::vector<UserId> TakeClearable();
@@ -70,6 +74,7 @@ class ListScheduler {
   bool handed_this_turn_ = false;
   std::unordered_map<uint32_t, uint32_t> in_flight_;  // lists queued, not yet acknowledged
   std::unordered_set<uint32_t> acknowledged_;         // newest list acknowledged; clear candidates
+  std::unordered_set<uint32_t> held_;                 // owe a list not yet made dirty (HoldMarks, OnRefused)
 };
 
 }  // namespace recd::daemon

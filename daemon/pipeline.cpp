@@ -7,6 +7,7 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/log.h"
 #include "base/time.h"
@@ -164,7 +165,10 @@ class Pipeline::Impl {
   // active users' lists republished at the configured rate).
   Status ManageModels();
   void OnRetrainOutcome(const Result<model::RetrainOutcome>& outcome);
-  void OnSwap();
+  // Takes a new model version into service: records it in the store with the
+  // pending marks of the users whose lists it makes stale, then queues their
+  // republication. False (the previous model keeps serving) if the record fails.
+  bool Adopt(const std::shared_ptr<const model::LiveModel>& current);
   void Republish();
   // The learnt ranker (its features enabled and fed from the catalogue first):
   // its active version restored (LATEST under ranker.model_dir), its trainer
@@ -254,7 +258,10 @@ void Pipeline::Impl::OnDeliveries() {
     }
     scheduler_.OnDelivered(user, d.ok, d.retriable);
   }
-  for (const stream::Delivery& d : deliveries_) NoteOutput(d.ok, d.error);
+  // The record's own faults (too large) say nothing of the output's health.
+  for (const stream::Delivery& d : deliveries_) {
+    if (d.ok || d.retriable) NoteOutput(d.ok, d.error);
+  }
   deliveries_.clear();
   stats.output_restarts.store(sink_->restarts(), std::memory_order_relaxed);
 }
@@ -297,7 +304,7 @@ void Pipeline::Impl::RankDue(bool backlog, Clock::TimePoint::duration ingest_tim
     ranker_.RefreshTrending();
     PublishSimilarItems();
   }
-  live_ = refresher_ ? refresher_->Current() : nullptr;
+  // live_ is what ManageModels adopted: a new version only once it is recorded.
   const stream::ListStamp stamp{store_->LatestEventTime(), intake_.last_input()};
   for (std::vector<UserId> batch = scheduler_.Next(); !batch.empty(); batch = scheduler_.Next()) {
     for (size_t n = 0; n < batch.size(); ++n) {
@@ -326,7 +333,6 @@ void Pipeline::Impl::RankDue(bool backlog, Clock::TimePoint::duration ingest_tim
       // The list itself can never be sent: the user stays pending for the next start.
       stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
       scheduler_.OnRefused(u);
-      NoteOutput(false, s.ToString());
       RECD_WARN("list for user " << list.user_id << " not queued: " << s.ToString());
     }
   }
@@ -417,7 +423,7 @@ Status Pipeline::Impl::TickRefresherInline(bool force) {
 
 void Pipeline::Impl::PublishSimilarItems() {
   if (!refresher_ || config_.model.similar_items_k == 0) return;
-  const std::shared_ptr<const model::LiveModel> live = refresher_->Current();
+  const std::shared_ptr<const model::LiveModel> live = live_;  // adopted (recorded) versions only
   if (!live) return;
   const std::vector<uint32_t> changed = refresher_->TakeChangedItems();
   std::shared_lock<std::shared_mutex> lock(live->mu);
@@ -465,8 +471,10 @@ Status Pipeline::Impl::ManageModels() {
   if (retrainer_) {
     if (auto outcome = retrainer_->TakeOutcome()) OnRetrainOutcome(*outcome);
   }
-  live_ = refresher_->Current();
-  if (live_ && live_->version != serving_version_) OnSwap();
+  // A new version serves only once the store records it: lists never go out
+  // under a version a restart would not come back to.
+  std::shared_ptr<const model::LiveModel> current = refresher_->Current();
+  if (!current || current->version == serving_version_ || Adopt(current)) live_ = std::move(current);
   Republish();
 
   const bool demanded = retrain_demanded.exchange(false);
@@ -546,25 +554,40 @@ void Pipeline::Impl::OnRetrainOutcome(const Result<model::RetrainOutcome>& outco
   }
 }
 
-void Pipeline::Impl::OnSwap() {
+bool Pipeline::Impl::Adopt(const std::shared_ptr<const model::LiveModel>& current) {
   const std::string previous = serving_version_;
-  serving_version_ = live_->version;
-  trigger_.OnSwap(evaluator_.total().positives);
-  if (previous.empty() && store_->ActiveModelVersion() == serving_version_) return;  // the restart's own model
-  stats.model_swaps.fetch_add(1, std::memory_order_relaxed);
-  if (Status s = store_->RecordActiveModelVersion(serving_version_); !s.ok()) {
-    RECD_ERROR("could not record " << serving_version_ << " as the active model: " << s.ToString());
+  const std::string& version = current->version;
+  if (!(previous.empty() && store_->ActiveModelVersion() == version)) {  // not the restart's own model
+    const EpochMillis now = store_->LatestEventTime();
+    const auto& rc = config_.retrain.retrain;
+    std::vector<UserId> stale = pinsage_ranker_.UsersActiveSince(now - rc.republish_active_ms);
+    // The record and the stale users' pending marks in one synced batch, before
+    // any list under the new version: a crash then restarts on it and owes them lists.
+    if (Status s = store_->RecordActiveModelVersion(version, stale); !s.ok()) {
+      RECD_ERROR("could not record " << version << " as the active model (" << s.ToString()
+                                     << "); " << (previous.empty() ? "none" : previous) << " keeps serving");
+      return false;
+    }
+    stats.model_swaps.fetch_add(1, std::memory_order_relaxed);
+    scheduler_.HoldMarks(stale);
+    // Users an earlier swap still owes a list stay owed (their marks are held).
+    std::unordered_set<uint32_t> queued;
+    for (UserId u : stale) queued.insert(u.value);
+    for (size_t i = republish_next_; i < republish_.size(); ++i) {
+      if (queued.insert(republish_[i].value).second) stale.push_back(republish_[i]);
+    }
+    republish_ = std::move(stale);
+    republish_next_ = 0;
+    last_republish_ = clock_.Now();
+    stats.republish_queued.store(republish_.size(), std::memory_order_relaxed);
+    model_events.push_back({now, "swap", (previous.empty() ? "none" : previous) + " -> " + version});
+    RECD_INFO("model " << version << " serves (was " << (previous.empty() ? "none" : previous) << "); "
+                       << republish_.size() << " active users' lists republished at up to " << rc.republish_per_second
+                       << "/s");
   }
-  const EpochMillis now = store_->LatestEventTime();
-  const auto& rc = config_.retrain.retrain;
-  republish_ = pinsage_ranker_.UsersActiveSince(now - rc.republish_active_ms);
-  republish_next_ = 0;
-  last_republish_ = clock_.Now();
-  stats.republish_queued.store(republish_.size(), std::memory_order_relaxed);
-  model_events.push_back({now, "swap", (previous.empty() ? "none" : previous) + " -> " + serving_version_});
-  RECD_INFO("model " << serving_version_ << " serves (was " << (previous.empty() ? "none" : previous) << "); "
-                     << republish_.size() << " active users' lists republished at up to " << rc.republish_per_second
-                     << "/s");
+  serving_version_ = version;
+  trigger_.OnSwap(evaluator_.total().positives);
+  return true;
 }
 
 void Pipeline::Impl::Republish() {

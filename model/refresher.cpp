@@ -12,7 +12,6 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
-#include <sstream>
 
 #include "base/hash.h"
 #include "base/log.h"
@@ -440,8 +439,14 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
     RECD_WARN(path << " is torn or corrupt (its checksum does not match): re-embedding every item");
     return all;
   }
-  std::istringstream in(bytes.substr(0, bytes.size() - 16));
-  auto get = [&](void* p, size_t n) { return static_cast<bool>(in.read(static_cast<char*>(p), static_cast<std::streamsize>(n))); };
+  const size_t body_end = bytes.size() - 16;
+  size_t pos = 0;
+  auto get = [&](void* p, size_t n) {
+    if (n > body_end - pos) return false;
+    if (n > 0) std::memcpy(p, bytes.data() + pos, n);
+    pos += n;
+    return true;
+  };
   auto get_u64 = [&](uint64_t* v) { return get(v, sizeof *v); };
   char magic[sizeof kStateMagic];
   uint64_t dim = 0, n = 0;
@@ -471,7 +476,7 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
     for (const ItemScore& r : related[i]) ok = ok && r.item < items;
   }
   std::vector<float> embeddings(n * dim);
-  ok = ok && get(embeddings.data(), embeddings.size() * sizeof(float)) && in.peek() == std::char_traits<char>::eof();
+  ok = ok && get(embeddings.data(), embeddings.size() * sizeof(float)) && pos == body_end;
   if (!ok) {
     RECD_WARN(path << " holds an item id beyond the catalogue or has the wrong length: re-embedding every item");
     return all;

@@ -138,7 +138,7 @@ std::vector<std::string> RemoveAbandoned(const std::string& root) {
   for (const std::string& name : names) {
     // .tmp-vNNNN-<suffix> and LATEST.tmp-<suffix> whose writer is gone (base/durable_file.h).
     const bool abandoned = name.rfind(".removing-v", 0) == 0 ||
-                           ((name.rfind(".tmp-v", 0) == 0 || name.rfind("LATEST.tmp-", 0) == 0) && AbandonedTemporary(name));
+                           ((name.rfind(".tmp-v", 0) == 0 || name.rfind("LATEST.tmp-", 0) == 0) && AbandonedTemporary(root + "/" + name));
     if (!abandoned) continue;
     std::error_code ec;
     std::filesystem::remove_all(root + "/" + name, ec);

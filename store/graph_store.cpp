@@ -619,12 +619,15 @@ std::string GraphStore::ActiveModelVersion() const {
   return value;
 }
 
-Status GraphStore::RecordActiveModelVersion(const std::string& version) {
+Status GraphStore::RecordActiveModelVersion(const std::string& version, const std::vector<UserId>& owed_lists) {
   if (options_.read_only) return Status::InvalidArgument("store opened read-only");
   if (impl_->poisoned) return Status::Aborted("store refuses writes after a failed write");
+  rocksdb::WriteBatch wb;
+  wb.Put(impl_->cf(kMeta), kActiveModelKey, version);
+  for (UserId u : owed_lists) wb.Put(impl_->cf(kPending), r::DenseKey(r::kUserKind, u.value), "");
   rocksdb::WriteOptions synced;
   synced.sync = true;  // a restart must never go back past a version lists were published with
-  return FromRocks(impl_->db->Put(synced, impl_->cf(kMeta), kActiveModelKey, version), "recording the active model");
+  return FromRocks(impl_->db->Write(synced, &wb), "recording the active model");
 }
 
 Status GraphStore::Checkpoint(const std::string& dir) const {

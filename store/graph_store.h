@@ -123,11 +123,13 @@ class GraphStore {
   Status ForEachEdge(const std::function<void(UserId, ItemId, const EdgeRecord&)>& fn) const;
 
   // The model version the daemon serves, recorded durably (a synced write of
-  // its own) once it serves it: at a restart this version is restored, so a
-  // crash between a model swap and this record leaves the previous one active.
+  // its own) before any list goes out under it: at a restart this version is
+  // restored, so a crash before the record leaves the previous one active.
+  // The same batch marks `owed_lists` pending (the users whose lists the new
+  // version makes stale), so a crash mid-republication still owes them a list.
   // "" when none was recorded.
   std::string ActiveModelVersion() const;
-  Status RecordActiveModelVersion(const std::string& version);
+  Status RecordActiveModelVersion(const std::string& version, const std::vector<UserId>& owed_lists = {});
 
   // A consistent, openable copy of the store in `dir` (hard links where possible).
   // Safe from any thread while the writer goes on: RocksDB's checkpoint is, and

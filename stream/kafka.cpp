@@ -194,7 +194,10 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
                              {"enable.auto.commit", "false"},
                              {"enable.auto.offset.store", "false"},
                              {"partition.assignment.strategy", "cooperative-sticky"},
-                             {"auto.offset.reset", config.start_from},
+                             // Only a stored offset out of range resets; start_from is the
+                             // Rebalancer's default. Reset to the log start, never the end:
+                             // Intake then sees any gap retention made and reports it.
+                             {"auto.offset.reset", "earliest"},
                              {"enable.partition.eof", "false"}});
   if (!config.group_instance_id.empty()) props.emplace_back("group.instance.id", config.group_instance_id);
   props.insert(props.end(), config.kafka.extra.begin(), config.kafka.extra.end());
@@ -320,8 +323,9 @@ class Publisher::DeliveryReporter : public RdKafka::DeliveryReportCb {
   }
 
  private:
-  // Only the record's own faults are final; anything else may pass when sent
-  // again (after an outage, a producer restart, an operator's fix).
+  // Only the record's own faults (and a topic that is missing or refused) are
+  // final; anything else may pass when sent again (after an outage or a
+  // producer restart).
   static bool Retriable(RdKafka::ErrorCode err) { return !RefusesTheRecord(err); }
 
  public:
@@ -334,6 +338,12 @@ class Publisher::DeliveryReporter : public RdKafka::DeliveryReportCb {
       case RdKafka::ERR_INVALID_RECORD:
       case RdKafka::ERR_INVALID_TIMESTAMP:
       case RdKafka::ERR__INVALID_ARG:
+      // The topic itself is missing or refused: an operator's fix, not one retry
+      // away. A reject then is logged and counted rather than stopping intake.
+      case RdKafka::ERR__UNKNOWN_TOPIC:
+      case RdKafka::ERR__UNKNOWN_PARTITION:
+      case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+      case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
         return true;
       default:
         return false;

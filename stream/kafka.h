@@ -128,7 +128,8 @@ struct Delivery {
   bool ok;
   // A failure that is not the record's own, so sending it again may work: an
   // outage, a producer restarted after a fatal error, a missing topic or ACL.
-  // false only when the broker refused the record itself (too large, invalid).
+  // false when the record itself was refused (too large, invalid) or its topic
+  // is missing or not allowed: sending it again would fail the same way.
   bool retriable = false;
   std::string error;       // empty when ok
 };
@@ -146,8 +147,8 @@ class Publisher {
   // Enqueues one record. When the local queue is full it serves deliveries and
   // retries for at most `max_block`, then returns Unavailable (nothing queued;
   // try again later). Unavailable also when the producer cannot take records
-  // now (a fatal error, an unknown topic). Only a record that can never be sent
-  // (too large) returns InvalidArgument.
+  // now (a fatal error). A record that can never be sent (too large, its topic
+  // missing or not allowed) returns InvalidArgument.
   Status Produce(const std::string& topic, std::string_view key, std::string_view value,
                  const std::vector<std::pair<std::string, std::string>>& headers, uint64_t tag,
                  std::chrono::milliseconds max_block = std::chrono::seconds(60));

@@ -3,6 +3,7 @@
 // contents, promotion by margin, pruning), and the registry's checks.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -233,8 +234,8 @@ TEST(Registry, ChecksActivatesAndRefusesIncompleteVersions) {
   ASSERT_EQ(versions->size(), 1u);  // an incomplete version is not listed
 
   // What killed writers leave: removed; a live writer's temporary directory stays.
-  // Our own pid with another incarnation is an earlier life of this pid (pid 1
-  // in a restarted container): its writer is gone too.
+  // Our own pid with another incarnation and an old write time is an earlier
+  // life of this pid (pid 1 in a restarted container): its writer is gone too.
   std::string suffix = UniqueSuffix();  // <pid>-<incarnation>-<serial>
   const size_t dash = suffix.find('-');
   std::string other = suffix;
@@ -244,8 +245,11 @@ TEST(Registry, ChecksActivatesAndRefusesIncompleteVersions) {
   for (const std::string& d : {dead, alive, earlier, root + "/.removing-v0002"}) {
     std::filesystem::create_directories(d + "/x");
   }
-  EXPECT_EQ(RemoveAbandoned(root), (std::vector<std::string>{".removing-v0002", ".tmp-v0003-999999999",
-                                                              ".tmp-v0005-" + other}));
+  // Fresh, it may be another container's pid 1 writing to a shared volume now: it stays.
+  EXPECT_EQ(RemoveAbandoned(root), (std::vector<std::string>{".removing-v0002", ".tmp-v0003-999999999"}));
+  EXPECT_TRUE(std::filesystem::exists(earlier));
+  std::filesystem::last_write_time(earlier, std::filesystem::file_time_type::clock::now() - std::chrono::minutes(11));
+  EXPECT_EQ(RemoveAbandoned(root), (std::vector<std::string>{".tmp-v0005-" + other}));
   EXPECT_TRUE(std::filesystem::exists(alive));
   EXPECT_FALSE(std::filesystem::exists(dead));
   EXPECT_FALSE(std::filesystem::exists(earlier));

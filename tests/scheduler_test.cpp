@@ -173,6 +173,24 @@ TEST(SchedulerTest, AnOldAckDoesNotClearTheMarkOfANewerStateWhoseListFailed) {
   EXPECT_TRUE(s.TakeClearable().empty()) << "the newer state's list was never delivered";
 }
 
+// Issue 17, rule 4: after a swap, users owed a list under the new model keep
+// their pending marks whatever older lists are acknowledged, until they are
+// made dirty (republished).
+TEST(SchedulerTest, MarksHeldForASwapSurviveAcksUntilTheUserIsDirtied) {
+  ManualClock clock;
+  ListScheduler s({}, clock);
+  const UserId u(5);
+  s.OnQueued(u);                 // a list under the old model, in flight
+  s.HoldMarks({u});              // the swap: u owes a list under the new one
+  s.OnDelivered(u, true, false);
+  EXPECT_TRUE(s.TakeClearable().empty()) << "the old model's list does not pay what the swap owes";
+  s.MarkDirty(u);                // republication
+  ASSERT_EQ(Turn(s), (std::vector<uint32_t>{5}));
+  s.OnQueued(u);
+  s.OnDelivered(u, true, false);
+  EXPECT_EQ(Values(s.TakeClearable()), (std::vector<uint32_t>{5}));
+}
+
 TEST(SchedulerTest, AListThatFailedRetriablyIsDueAgainAndItsMarkStays) {
   ManualClock clock;
   ListScheduler s({}, clock);

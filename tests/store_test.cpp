@@ -139,8 +139,9 @@ TEST_F(StoreTest, TheActiveModelVersionIsRecordedDurably) {
     auto store = Open();
     EXPECT_EQ(store->ActiveModelVersion(), "");
     ASSERT_TRUE(store->RecordActiveModelVersion("v0001").ok());
-    ASSERT_TRUE(store->RecordActiveModelVersion("v0003").ok());
+    ASSERT_TRUE(store->RecordActiveModelVersion("v0003", {UserId(0)}).ok());
     EXPECT_EQ(store->ActiveModelVersion(), "v0003");
+    EXPECT_EQ(store->PendingUsers(), (std::vector<UserId>{UserId(0)})) << "owed a list under v0003, with the record";
   }
   StoreOptions read_only = Options();
   read_only.read_only = true;

@@ -296,7 +296,7 @@ std::vector<std::string> RemoveAbandonedRankerFiles(const std::string& root) {
   std::vector<std::string> removed;
   for (const std::string& name : Names(root)) {
     // .tmp-rNNNN-<suffix>, LATEST.tmp-<suffix> and <file>.tmp-<suffix>: abandoned once their writer is gone.
-    if (name.rfind(".removing-r", 0) != 0 && !AbandonedTemporary(name)) continue;
+    if (name.rfind(".removing-r", 0) != 0 && !AbandonedTemporary(root + "/" + name)) continue;
     std::error_code ec;
     fs::remove_all(root + "/" + name, ec);
     if (!ec) removed.push_back(name);
