@@ -95,6 +95,7 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
   stream::Rejection rejection;
   std::set<TopicPartition> reread;  // sought back to their start: their later records here are stale
   std::map<TopicPartition, std::optional<Offset>> log_starts;  // asked once per partition per batch
+  std::map<TopicPartition, const stream::SourceRecord*> newest;  // hashed once, at the end
   for (const auto& r : records) {
     if (reread.count(r.tp)) continue;
     const std::optional<Offset> expected = Expected(r.tp);
@@ -116,7 +117,8 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
     } else if (expected && *expected < r.offset) {
       RECD_RETURN_IF_ERROR(CheckGap(r, *expected, &log_starts));
     }
-    next_offsets_[r.tp] = {r.tp, Offset(r.offset.value + 1), stream::RecordHash(r.key, r.payload)};
+    next_offsets_[r.tp] = {r.tp, Offset(r.offset.value + 1), 0};
+    newest[r.tp] = &r;
     if (decoder_.Decode(r.payload, &events_[n_events], &rejection)) {
       ++n_events;
       continue;
@@ -132,6 +134,9 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
     dead_letters_.push_back(std::move(dl));
   }
   events_.resize(n_events);
+  for (const auto& [tp, record] : newest) {
+    next_offsets_[tp].last_record_hash = stream::RecordHash(record->key, record->payload);
+  }
   stats_.messages.fetch_add(records.size(), std::memory_order_relaxed);
   unsettled_ = dead_letters_.size();
   for (size_t i = 0; i < dead_letters_.size(); ++i) Send(i);

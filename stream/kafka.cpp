@@ -242,29 +242,25 @@ Status EventConsumer::Poll(size_t max_records, std::chrono::milliseconds max_wai
   return status;
 }
 
-std::optional<Offset> EventConsumer::HighWatermark(const TopicPartition& tp) {
+// The cached watermark from the last fetch where one is known, else the
+// broker's (bounded by one second); nullopt when neither answers.
+std::optional<Offset> EventConsumer::Watermark(const TopicPartition& tp, bool log_start) {
   int64_t low = -1, high = -1;
-  if (consumer_->get_watermark_offsets(tp.topic, tp.partition, &low, &high) == RdKafka::ERR_NO_ERROR && high >= 0) {
-    return Offset(high);
+  auto pick = [&]() -> std::optional<Offset> {
+    const int64_t v = log_start ? low : high;
+    return v >= 0 ? std::optional<Offset>(Offset(v)) : std::nullopt;
+  };
+  if (consumer_->get_watermark_offsets(tp.topic, tp.partition, &low, &high) == RdKafka::ERR_NO_ERROR && pick()) {
+    return pick();
   }
-  if (consumer_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, 1000) == RdKafka::ERR_NO_ERROR &&
-      high >= 0) {
-    return Offset(high);
+  if (consumer_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, 1000) == RdKafka::ERR_NO_ERROR) {
+    return pick();
   }
   return std::nullopt;
 }
 
-std::optional<Offset> EventConsumer::LogStart(const TopicPartition& tp) {
-  int64_t low = -1, high = -1;
-  if (consumer_->get_watermark_offsets(tp.topic, tp.partition, &low, &high) == RdKafka::ERR_NO_ERROR && low >= 0) {
-    return Offset(low);
-  }
-  if (consumer_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, 1000) == RdKafka::ERR_NO_ERROR &&
-      low >= 0) {
-    return Offset(low);
-  }
-  return std::nullopt;
-}
+std::optional<Offset> EventConsumer::HighWatermark(const TopicPartition& tp) { return Watermark(tp, false); }
+std::optional<Offset> EventConsumer::LogStart(const TopicPartition& tp) { return Watermark(tp, true); }
 
 Status EventConsumer::SeekToStart(const TopicPartition& tp) {
   std::unique_ptr<RdKafka::TopicPartition> start(

@@ -114,6 +114,7 @@ class EventConsumer final : public EventSource {
  private:
   class Rebalancer;
   EventConsumer() = default;
+  std::optional<Offset> Watermark(const TopicPartition& tp, bool log_start);
   std::unique_ptr<Rebalancer> rebalancer_;  // outlives consumer_ (declared first)
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<ConsumedMessage> held_;       // what the last Poll's views point into

@@ -166,6 +166,21 @@ class PipelineTest : public ::testing::Test {
     }
   }
 
+  // The same topics on a new cluster (a topic "recreated" under the same
+  // name, with the same store), and a producer for it.
+  Result<std::unique_ptr<stream::EmbeddedCluster>> Recreate(std::unique_ptr<stream::Publisher>* producer) {
+    auto cluster = stream::EmbeddedCluster::Start(1);
+    if (!cluster.ok()) return cluster.status();
+    for (const auto& [t, p] : std::vector<std::pair<std::string, int>>{
+             {config_.kafka.events_topic, 4}, {config_.kafka.dlq_topic, 1}, {config_.kafka.recommendations_topic, 4}}) {
+      RECD_RETURN_IF_ERROR((*cluster)->CreateTopic(t, p));
+    }
+    auto publisher = stream::Publisher::Create({(*cluster)->bootstrap_servers(), "test-producer-2", {}}, nullptr);
+    if (!publisher.ok()) return publisher.status();
+    *producer = std::move(publisher.value());
+    return cluster;
+  }
+
   std::set<std::string> UsersWithLists() {
     std::set<std::string> users;
     for (const auto& r : ReadTopic(cluster_->bootstrap_servers(), config_.kafka.recommendations_topic)) {
@@ -423,20 +438,15 @@ TEST_F(PipelineTest, ALogThatWentBackwardsStopsOrIsReappliedByRule) {
   WaitConsumed(800);
   Stop();
   // The "recreated" topic: a new cluster, the same store, fewer records per partition.
-  auto recreated = stream::EmbeddedCluster::Start(1);
+  std::unique_ptr<stream::Publisher> producer;
+  auto recreated = Recreate(&producer);
   ASSERT_TRUE(recreated.ok());
-  for (const auto& [t, p] : std::vector<std::pair<std::string, int>>{
-           {config_.kafka.events_topic, 4}, {config_.kafka.dlq_topic, 1}, {config_.kafka.recommendations_topic, 4}}) {
-    ASSERT_TRUE((*recreated)->CreateTopic(t, p).ok());
-  }
-  auto producer = stream::Publisher::Create({(*recreated)->bootstrap_servers(), "test-producer-2", {}}, nullptr);
-  ASSERT_TRUE(producer.ok());
   for (int k = 0; k < 100; ++k) {
     Event e = testing::Interaction(EventType::kClick, "v" + std::to_string(k % 10), "i" + std::to_string(k % 20),
                                    kT0 + 10'000 + k, "new-" + std::to_string(k));
-    ASSERT_TRUE((*producer)->Produce(config_.kafka.events_topic, e.user_id, stream::EncodeEvent(e), {}, 0).ok());
+    ASSERT_TRUE(producer->Produce(config_.kafka.events_topic, e.user_id, stream::EncodeEvent(e), {}, 0).ok());
   }
-  ASSERT_EQ((*producer)->Flush(30s), 0);
+  ASSERT_EQ(producer->Flush(30s), 0);
 
   Start((*recreated)->bootstrap_servers());
   ASSERT_TRUE(WaitExit(60s)) << "the pipeline should stop on a log that went backwards";
@@ -462,22 +472,17 @@ TEST_F(PipelineTest, ARecreatedLongerLogIsNoticedAndStopsOrIsReadFromItsStart) {
   ProduceInteractions(0, 400, 40);
   WaitConsumed(400);
   Stop();
-  auto recreated = stream::EmbeddedCluster::Start(1);
+  std::unique_ptr<stream::Publisher> producer;
+  auto recreated = Recreate(&producer);
   ASSERT_TRUE(recreated.ok());
-  for (const auto& [t, p] : std::vector<std::pair<std::string, int>>{
-           {config_.kafka.events_topic, 4}, {config_.kafka.dlq_topic, 1}, {config_.kafka.recommendations_topic, 4}}) {
-    ASSERT_TRUE((*recreated)->CreateTopic(t, p).ok());
-  }
-  auto producer = stream::Publisher::Create({(*recreated)->bootstrap_servers(), "test-producer-2", {}}, nullptr);
-  ASSERT_TRUE(producer.ok());
   // Twice as many records per partition as before: every stored offset is inside the new log.
   constexpr int kNew = 1200;
   for (int k = 0; k < kNew; ++k) {
     Event e = testing::Interaction(EventType::kPurchase, "w" + std::to_string(k % 30), "i" + std::to_string(k % 25),
                                    kT0 + 20'000 + k, "second-" + std::to_string(k));
-    ASSERT_TRUE((*producer)->Produce(config_.kafka.events_topic, e.user_id, stream::EncodeEvent(e), {}, 0).ok());
+    ASSERT_TRUE(producer->Produce(config_.kafka.events_topic, e.user_id, stream::EncodeEvent(e), {}, 0).ok());
   }
-  ASSERT_EQ((*producer)->Flush(30s), 0);
+  ASSERT_EQ(producer->Flush(30s), 0);
 
   Start((*recreated)->bootstrap_servers());
   ASSERT_TRUE(WaitExit(60s)) << "the pipeline should stop on a log that is not the one it applied";
