@@ -30,6 +30,29 @@ class TopicPartitions {  // owns a vector of RdKafka::TopicPartition*
   std::vector<RdKafka::TopicPartition*> v;
 };
 
+// Only the record's own faults (and a topic that is missing or refused: an
+// operator's fix, not one retry away) are final; anything else may pass when
+// sent again, after an outage or a producer restart. A final failure of a
+// reject is logged and counted rather than stopping intake.
+bool RefusesTheRecord(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+    case RdKafka::ERR_INVALID_MSG:
+    case RdKafka::ERR_INVALID_MSG_SIZE:
+    case RdKafka::ERR_RECORD_LIST_TOO_LARGE:
+    case RdKafka::ERR_INVALID_RECORD:
+    case RdKafka::ERR_INVALID_TIMESTAMP:
+    case RdKafka::ERR__INVALID_ARG:
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+    case RdKafka::ERR__UNKNOWN_PARTITION:
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- topics
@@ -314,36 +337,8 @@ class Publisher::DeliveryReporter : public RdKafka::DeliveryReportCb {
   void dr_cb(RdKafka::Message& m) override {
     if (!handler_) return;
     const bool ok = m.err() == RdKafka::ERR_NO_ERROR;
-    Delivery d{reinterpret_cast<uint64_t>(m.msg_opaque()), ok, !ok && Retriable(m.err()), ok ? std::string() : m.errstr()};
+    Delivery d{reinterpret_cast<uint64_t>(m.msg_opaque()), ok, !ok && !RefusesTheRecord(m.err()), ok ? std::string() : m.errstr()};
     handler_(d);
-  }
-
- private:
-  // Only the record's own faults (and a topic that is missing or refused) are
-  // final; anything else may pass when sent again (after an outage or a
-  // producer restart).
-  static bool Retriable(RdKafka::ErrorCode err) { return !RefusesTheRecord(err); }
-
- public:
-  static bool RefusesTheRecord(RdKafka::ErrorCode err) {
-    switch (err) {
-      case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
-      case RdKafka::ERR_INVALID_MSG:
-      case RdKafka::ERR_INVALID_MSG_SIZE:
-      case RdKafka::ERR_RECORD_LIST_TOO_LARGE:
-      case RdKafka::ERR_INVALID_RECORD:
-      case RdKafka::ERR_INVALID_TIMESTAMP:
-      case RdKafka::ERR__INVALID_ARG:
-      // The topic itself is missing or refused: an operator's fix, not one retry
-      // away. A reject then is logged and counted rather than stopping intake.
-      case RdKafka::ERR__UNKNOWN_TOPIC:
-      case RdKafka::ERR__UNKNOWN_PARTITION:
-      case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
-      case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
-        return true;
-      default:
-        return false;
-    }
   }
 
  private:
@@ -394,7 +389,7 @@ Status Publisher::Produce(const std::string& topic, std::string_view key, std::s
         reinterpret_cast<void*>(tag));
     if (err == RdKafka::ERR_NO_ERROR) return Status::Ok();
     delete h;  // ownership passes to librdkafka only on success
-    if (DeliveryReporter::RefusesTheRecord(err)) {
+    if (RefusesTheRecord(err)) {
       return Status::InvalidArgument("producing to " + topic + ": " + RdKafka::err2str(err));
     }
     if (err == RdKafka::ERR__FATAL) {
