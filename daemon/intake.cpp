@@ -68,7 +68,9 @@ Status Intake::CheckGap(const stream::SourceRecord& r, Offset expected,
   auto cached = log_starts->find(r.tp);
   if (cached == log_starts->end()) cached = log_starts->emplace(r.tp, source_.LogStart(r.tp)).first;
   const std::optional<Offset>& start = cached->second;
-  if (!start || *start <= expected) return Status::Ok();
+  // A record below the log start was fetched before retention moved it: no
+  // proof of a loss.
+  if (!start || *start <= expected || r.offset < *start) return Status::Ok();
   const int64_t lost = r.offset.value - expected.value;
   const std::string what = r.tp.ToString() + ": offsets " + std::to_string(expected.value) + " to " +
                            std::to_string(r.offset.value - 1) + " (up to " + std::to_string(lost) +
@@ -102,6 +104,7 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
     if (expected && r.offset < *expected) {
       auto verdict = BelowExpected(r, *expected);
       if (!verdict.ok()) return verdict.status();
+      if (*verdict == Verdict::kApply) log_starts.erase(r.tp);  // rewound: the old log's start is stale
       if (*verdict == Verdict::kRedelivery) {
         stats_.skipped.fetch_add(1, std::memory_order_relaxed);
         continue;
