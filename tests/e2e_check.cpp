@@ -2,11 +2,12 @@
 // the store's counts (recctl stats), the dead-letter topic and the list topic
 // (recctl read). Exits 1 and says what differs when anything does.
 //
-// With --pick it prints "USER ITEM": a user whose latest list is personalised by
-// the PinSage model, and that list's first item. With --purchase-user it checks
-// that the first list after a purchase (recctl read, with timestamps) reflects
-// it: the item is gone, the item's related items (recd.similar-items) moved up,
-// and the list came within --bound-ms of the purchase.
+// With --pick N it prints N lines "USER ITEM": users whose latest list is
+// personalised by the PinSage model, and an item of that list each never touched.
+// With --purchases it checks that the first list after each purchase (recctl
+// read, with timestamps) reflects it: the item is gone and the list came within
+// --bound-ms; and that over all purchases the items' related items
+// (recd.similar-items) moved up more often than down.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <fstream>
@@ -69,71 +70,99 @@ std::map<std::string, std::vector<TimedList>> ListsByUser(const std::string& pat
   return out;
 }
 
-// A user with a personalised PinSage list and its best item they never touched
-// (per `events_path`): buying it changes their seeds.
-int Pick(const std::string& lists_path, const std::string& events_path) {
+// Up to `count` users, each with a personalised PinSage list, and the best item
+// of that list they never touched (per `events_path`): buying it changes their
+// seeds. Fails when fewer than `count` such users exist.
+int Pick(const std::string& lists_path, const std::string& events_path, size_t count) {
   std::set<std::pair<std::string, std::string>> touched;
   for (const json& e : ReadLines(events_path)) {
     if (e.contains("user_id") && e.contains("item_id")) touched.insert({e["user_id"].get<std::string>(), e["item_id"].get<std::string>()});
   }
+  size_t picked = 0;
   for (const auto& [user, lists] : ListsByUser(lists_path)) {
+    if (picked == count) break;
     const TimedList& last = lists.back();
     if (last.source != "personalized" || last.model_version.rfind("pinsage-", 0) != 0 || last.items.size() < 5) continue;
     for (const std::string& item : last.items) {
       if (touched.count({user, item})) continue;
       std::cout << user << " " << item << "\n";
-      return 0;
+      ++picked;
+      break;
     }
   }
-  std::cout << "FAIL  no user holds a personalised PinSage list\n";
+  if (picked == count) return 0;
+  std::cout << "FAIL  only " << picked << " of " << count << " users hold a personalised PinSage list\n";
   return 1;
 }
 
-int Reflects(const std::string& lists_path, const std::string& similar_path, const std::string& user,
-             const std::string& item, int64_t at_ms, int64_t bound_ms) {
-  const auto by_user = ListsByUser(lists_path);
-  const auto it = by_user.find(user);
-  if (it == by_user.end()) {
-    std::cout << "FAIL  no list for " << user << "\n";
-    return 1;
+struct Purchase {
+  std::string user, item;
+  int64_t at_ms = 0;
+};
+
+// Each purchase (lines "USER ITEM AT_MS") is reflected in its user's first list
+// after it: the item gone, within bound_ms. And over all purchases, the bought
+// items' related items (recd.similar-items) moved up in those lists more often
+// than down: one purchase alone can tie, which says nothing either way.
+int Reflects(const std::string& lists_path, const std::string& similar_path, const std::string& purchases_path,
+             int64_t bound_ms) {
+  std::vector<Purchase> purchases;
+  {
+    std::ifstream in(purchases_path);
+    if (!in) throw std::runtime_error("cannot read " + purchases_path);
+    Purchase p;
+    while (in >> p.user >> p.item >> p.at_ms) purchases.push_back(p);
   }
-  const TimedList* before = nullptr;
-  const TimedList* after = nullptr;
-  for (const TimedList& l : it->second) {
-    if (l.at < at_ms) before = &l;
-    else if (!after) after = &l;
-  }
-  if (!before || !after) {
-    std::cout << "FAIL  " << user << " needs a list before and after the purchase (before: " << (before != nullptr)
-              << ", after: " << (after != nullptr) << ")\n";
-    return 1;
-  }
-  std::vector<std::string> related;
+  if (purchases.empty()) throw std::runtime_error("no purchases in " + purchases_path);
+  std::map<std::string, std::vector<std::string>> related_of;
   for (const json& r : ReadLines(similar_path)) {
-    if (r["key"] != item) continue;
-    related.clear();
+    std::vector<std::string>& related = related_of[r["key"].get<std::string>()];
+    related.clear();  // the newest record of an item wins, as on the compacted topic
     const json record = json::parse(r["value"].get<std::string>());
     for (const auto& x : record["items"]) related.push_back(x["item_id"]);
   }
-  if (related.size() > 10) related.resize(10);
+  const auto by_user = ListsByUser(lists_path);
   auto rank = [](const TimedList& l, const std::string& x) {
     const auto pos = std::find(l.items.begin(), l.items.end(), x);
     return pos == l.items.end() ? static_cast<long>(l.items.size()) : static_cast<long>(pos - l.items.begin());
   };
   long up = 0, down = 0;
-  for (const std::string& n : related) {
-    const long b = rank(*before, n), a = rank(*after, n);
-    up += a < b;
-    down += a > b;
+  for (const Purchase& p : purchases) {
+    const auto it = by_user.find(p.user);
+    const TimedList* before = nullptr;
+    const TimedList* after = nullptr;
+    if (it != by_user.end()) {
+      for (const TimedList& l : it->second) {
+        if (l.at < p.at_ms) before = &l;
+        else if (!after) after = &l;
+      }
+    }
+    if (!before || !after) {
+      std::cout << "FAIL  " << p.user << " needs a list before and after the purchase (before: " << (before != nullptr)
+                << ", after: " << (after != nullptr) << ")\n";
+      ++g_failures;
+      continue;
+    }
+    std::vector<std::string> related = related_of[p.item];
+    if (related.size() > 10) related.resize(10);
+    long item_up = 0, item_down = 0;
+    for (const std::string& n : related) {
+      const long b = rank(*before, n), a = rank(*after, n);
+      item_up += a < b;
+      item_down += a > b;
+    }
+    up += item_up;
+    down += item_down;
+    const int64_t latency = after->at - p.at_ms;
+    std::cout << "purchase of " << p.item << " by " << p.user << ": next list " << latency << " ms later ("
+              << after->model_version << "); of the item's " << related.size() << " related items " << item_up
+              << " moved up, " << item_down << " down\n";
+    ExpectEq("purchased item in " + p.user + "'s list before", rank(*before, p.item) < static_cast<long>(before->items.size()), true);
+    ExpectEq("purchased item in " + p.user + "'s next list", rank(*after, p.item) < static_cast<long>(after->items.size()), false);
+    ExpectEq(p.user + "'s next list within " + std::to_string(bound_ms) + " ms", latency <= bound_ms, true);
   }
-  const int64_t latency = after->at - at_ms;
-  std::cout << "purchase of " << item << " by " << user << ": next list " << latency << " ms later ("
-            << after->model_version << "); of the item's " << related.size() << " related items " << up
-            << " moved up, " << down << " down\n";
-  ExpectEq("purchased item in " + user + "'s list before", rank(*before, item) < static_cast<long>(before->items.size()), true);
-  ExpectEq("purchased item in " + user + "'s next list", rank(*after, item) < static_cast<long>(after->items.size()), false);
-  ExpectEq("its related items moved up more than down", up > down, true);
-  ExpectEq("next list within " + std::to_string(bound_ms) + " ms", latency <= bound_ms, true);
+  std::cout << "over " << purchases.size() << " purchases, related items moved up " << up << " times, down " << down << "\n";
+  ExpectEq("related items moved up more than down", up > down, true);
   std::cout << (g_failures ? "e2e_check: FAILED\n" : "e2e_check: all checks passed\n");
   return g_failures ? 1 : 0;
 }
@@ -143,25 +172,21 @@ int Reflects(const std::string& lists_path, const std::string& similar_path, con
 int main(int argc, char** argv) {
   CLI::App app{"e2e_check: recgen summary vs recd's store, DLQ and lists"};
   std::string summary_path, stats_path, dlq_path, lists_path;
-  std::string similar_path, purchase_user, purchase_item;
-  int64_t purchase_at_ms = 0, bound_ms = 1000;
-  bool pick = false;
+  std::string similar_path, purchases_path;
+  int64_t bound_ms = 1000;
+  size_t pick = 0;
   app.add_option("--summary", summary_path);
   app.add_option("--stats", stats_path);
   app.add_option("--dlq", dlq_path);
   app.add_option("--lists", lists_path);
-  app.add_flag("--pick", pick, "with --lists and --summary naming the events JSONL");
+  app.add_option("--pick", pick, "print this many \"USER ITEM\" pairs to buy; with --lists and --summary naming the events JSONL");
   app.add_option("--similar", similar_path);
-  app.add_option("--purchase-user", purchase_user);
-  app.add_option("--purchase-item", purchase_item);
-  app.add_option("--purchase-at-ms", purchase_at_ms);
+  app.add_option("--purchases", purchases_path, "lines \"USER ITEM AT_MS\": check each is reflected; with --lists and --similar");
   app.add_option("--bound-ms", bound_ms);
   CLI11_PARSE(app, argc, argv);
   try {
-    if (pick) return Pick(lists_path, summary_path);
-    if (!purchase_user.empty()) {
-      return Reflects(lists_path, similar_path, purchase_user, purchase_item, purchase_at_ms, bound_ms);
-    }
+    if (pick > 0) return Pick(lists_path, summary_path, pick);
+    if (!purchases_path.empty()) return Reflects(lists_path, similar_path, purchases_path, bound_ms);
     if (summary_path.empty() || stats_path.empty()) throw std::runtime_error("--summary and --stats are required");
     const json summary = ReadJson(summary_path);
     const json stats = ReadJson(stats_path);
