@@ -174,6 +174,91 @@ void BindExclude(Binder& b, const toml::table& root, const std::string& origin, 
   *dst = mask;
 }
 
+// Passthrough librdkafka properties recd sets itself, or relies on, checked
+// against what the operator put under [kafka.consumer] / [kafka.producer].
+struct ClientPropertyRule {
+  const char* section;  // "kafka.consumer" or "kafka.producer"
+  const char* key;
+  // Where recd owns the property: the config key to use instead, or why it
+  // cannot change at all. Refused even with kafka.allow_unsafe.
+  const char* owned_by;
+  // Otherwise: values that keep recd's guarantees, and what breaks without them.
+  std::function<bool(const std::string&)> safe;
+  const char* breaks;
+};
+
+bool IsZero(const std::string& v) { return v == "0"; }
+bool IsAllAcks(const std::string& v) { return v == "all" || v == "-1"; }
+bool IsTrue(const std::string& v) { return v == "true"; }
+bool IsEarliest(const std::string& v) { return v == "earliest" || v == "smallest" || v == "beginning"; }
+
+const std::vector<ClientPropertyRule>& ClientPropertyRules() {
+  static const std::vector<ClientPropertyRule> rules = {
+      {"kafka.consumer", "bootstrap.servers", "kafka.brokers", nullptr, nullptr},
+      {"kafka.producer", "bootstrap.servers", "kafka.brokers", nullptr, nullptr},
+      {"kafka.consumer", "client.id", "kafka.client_id", nullptr, nullptr},
+      {"kafka.producer", "client.id", "kafka.client_id", nullptr, nullptr},
+      {"kafka.consumer", "group.id", "kafka.group_id", nullptr, nullptr},
+      {"kafka.consumer", "group.instance.id", "kafka.group_instance_id", nullptr, nullptr},
+      {"kafka.consumer", "enable.auto.commit",
+       "nothing: the store commits offsets with the state they produced, in one batch", nullptr, nullptr},
+      {"kafka.consumer", "enable.auto.offset.store", "nothing: offsets live in recd's store", nullptr, nullptr},
+      {"kafka.consumer", "enable.partition.eof", "nothing: recd polls past the end of a partition", nullptr, nullptr},
+      {"kafka.producer", "transactional.id", "nothing: recd's producer is idempotent, not transactional", nullptr,
+       nullptr},
+      {"kafka.producer", "partitioner",
+       "nothing: lists are keyed by user id and placed by murmur2, as Java clients place them", nullptr, nullptr},
+      {"kafka.consumer", "auto.offset.reset", nullptr, IsEarliest,
+       "an out-of-range offset would skip to the end, and records deleted before recd applied them go unnoticed "
+       "(kafka.start_from sets where a new partition starts)"},
+      {"kafka.consumer", "isolation.level", nullptr, [](const std::string& v) { return v == "read_committed"; },
+       "events of aborted producer transactions would be applied"},
+      {"kafka.producer", "acks", nullptr, IsAllAcks,
+       "a broker failure could lose lists and dead letters that recd has counted as delivered"},
+      {"kafka.producer", "request.required.acks", nullptr, IsAllAcks,
+       "a broker failure could lose lists and dead letters that recd has counted as delivered"},
+      {"kafka.producer", "enable.idempotence", nullptr, IsTrue,
+       "retries could duplicate or reorder records, and an older list could overwrite a newer one on the compacted "
+       "topic"},
+      {"kafka.producer", "message.timeout.ms", nullptr, IsZero,
+       "during a broker outage longer than the timeout every queued list and dead letter fails at once and is sent "
+       "again out of its order (0, the default, waits the outage out)"},
+      {"kafka.producer", "delivery.timeout.ms", nullptr, IsZero,
+       "during a broker outage longer than the timeout every queued list and dead letter fails at once and is sent "
+       "again out of its order (0, the default, waits the outage out)"},
+  };
+  return rules;
+}
+
+// Refuses passthrough properties that collide with recd's own keys, and (unless
+// kafka.allow_unsafe) those that break its delivery guarantees.
+void CheckClientProperties(Binder& b, const toml::table& root, const std::string& origin, const KafkaSection& k) {
+  for (const auto& [section, props] :
+       {std::pair<std::string, const stream::KafkaProperties*>{"kafka.consumer", &k.consumer},
+        std::pair<std::string, const stream::KafkaProperties*>{"kafka.producer", &k.producer}}) {
+    const std::string table = section.substr(section.find('.') + 1);
+    for (const auto& [key, value] : *props) {
+      for (const ClientPropertyRule& rule : ClientPropertyRules()) {
+        if (section != rule.section || key != rule.key) continue;
+        const toml::node* n = root["kafka"][table][key].node();
+        const std::string name = "[" + section + "] \"" + key + "\" = \"" + value + "\"" +
+                                 (n ? " at " + Where(*n, origin) : std::string());
+        if (rule.owned_by) {
+          const std::string fix = std::string(rule.owned_by);
+          if (fix.rfind("kafka.", 0) == 0) {
+            b.Error(name + ": recd sets this itself; use " + fix + " instead");
+          } else {
+            b.Error(name + ": recd sets this itself and needs its own value (" + fix + "); remove it");
+          }
+        } else if (!rule.safe(value) && !k.allow_unsafe) {
+          b.Error(name + " breaks recd's guarantees: " + rule.breaks +
+                  ". Remove it, or set kafka.allow_unsafe = true to accept that");
+        }
+      }
+    }
+  }
+}
+
 void MergeInto(toml::table& dst, const toml::table& src) {
   for (const auto& [k, v] : src) {
     if (v.is_table() && dst.get(k) && dst.get(k)->is_table()) {
@@ -252,6 +337,8 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
   k.offset_rewind = rewind == "reset" ? RewindRule::kReset : RewindRule::kStop;
   b.BindProperties("kafka.consumer", &k.consumer);
   b.BindProperties("kafka.producer", &k.producer);
+  b.Bind("kafka", "allow_unsafe", &k.allow_unsafe, Any, "true or false");
+  CheckClientProperties(b, root, path.empty() ? "--set" : path, k);
 
   auto& d = c.decoder;
   b.Bind("stream", "max_event_bytes", &d.max_event_bytes, Positive, "an integer (bytes)");

@@ -44,6 +44,9 @@ struct KafkaSection {
   RewindRule offset_rewind = RewindRule::kStop;
   stream::KafkaProperties consumer;  // [kafka.consumer] passthrough
   stream::KafkaProperties producer;  // [kafka.producer] passthrough
+  // Accept passthrough properties that break recd's delivery guarantees
+  // (acks, idempotence, a finite delivery timeout, auto.offset.reset, ...).
+  bool allow_unsafe = false;
 };
 
 struct PipelineSection {

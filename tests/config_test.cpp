@@ -272,6 +272,42 @@ TEST_F(ConfigTest, UnknownKeysWrongTypesAndBadValuesNameTheKeyAndLine) {
   EXPECT_NE(m.find("unknown section [nope]"), std::string::npos) << m;
 }
 
+// Passthrough client properties cannot take back what recd's guarantees rest on:
+// ones recd owns are refused with the key to use, unsafe ones unless allowed.
+TEST_F(ConfigTest, ClientPropertiesThatBreakTheGuaranteesAreRefusedUnlessAllowed) {
+  const std::string path = Write(
+      "[kafka.producer]\nacks = 1\n\"enable.idempotence\" = false\n\"message.timeout.ms\" = 30000\n"
+      "\"linger.ms\" = 20\n[kafka.consumer]\n\"group.id\" = \"other\"\n\"auto.offset.reset\" = \"latest\"\n"
+      "\"enable.auto.commit\" = true\n\"fetch.max.bytes\" = 1048576\n");
+  auto refused = LoadConfig(path, {});
+  ASSERT_FALSE(refused.ok());
+  const std::string& m = refused.status().message();
+  EXPECT_NE(m.find("[kafka.producer] \"acks\" = \"1\" at " + path + ":2 breaks recd's guarantees"), std::string::npos) << m;
+  EXPECT_NE(m.find("\"enable.idempotence\" = \"false\" at " + path + ":3"), std::string::npos) << m;
+  EXPECT_NE(m.find("\"message.timeout.ms\" = \"30000\" at " + path + ":4"), std::string::npos) << m;
+  EXPECT_NE(m.find("kafka.allow_unsafe = true"), std::string::npos) << m;
+  EXPECT_NE(m.find("\"group.id\" = \"other\" at " + path + ":7: recd sets this itself; use kafka.group_id"),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("\"auto.offset.reset\" = \"latest\" at " + path + ":8 breaks"), std::string::npos) << m;
+  EXPECT_NE(m.find("\"enable.auto.commit\" = \"true\" at " + path + ":9: recd sets this itself"), std::string::npos) << m;
+  EXPECT_EQ(m.find("linger.ms"), std::string::npos) << m;
+  EXPECT_EQ(m.find("fetch.max.bytes"), std::string::npos) << m;
+
+  // Allowed: the unsafe values pass; the owned keys are still refused.
+  auto owned = LoadConfig(path, {"kafka.allow_unsafe=true"});
+  ASSERT_FALSE(owned.ok());
+  EXPECT_EQ(owned.status().message().find("acks"), std::string::npos) << owned.status().message();
+  EXPECT_NE(owned.status().message().find("group.id"), std::string::npos) << owned.status().message();
+  auto allowed = LoadConfig(Write("[kafka]\nallow_unsafe = true\n[kafka.producer]\nacks = 1\n"), {});
+  ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
+  EXPECT_EQ(allowed->kafka.producer, (stream::KafkaProperties{{"acks", "1"}}));
+
+  // Safe spellings of the same keys pass.
+  auto safe = LoadConfig("", {"kafka.producer.acks=all", "kafka.producer.\"message.timeout.ms\"=0",
+                              "kafka.consumer.\"auto.offset.reset\"=earliest"});
+  ASSERT_TRUE(safe.ok()) << safe.status().ToString();
+}
+
 TEST_F(ConfigTest, SyntaxErrorsGiveFileLineAndColumn) {
   auto c = LoadConfig(Write("[store]\npath = \n"), {});
   ASSERT_FALSE(c.ok());
