@@ -362,6 +362,9 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
          "an integer (event ids; 0 turns dedup off)");
   s.dedup_window = static_cast<size_t>(dedup_window);
   b.Bind("store", "sync_writes", &s.sync_writes, Any, "true or false");
+  b.Bind("store", "max_attribute_names", &s.max_attribute_names,
+         [](size_t v) { return v >= 64 ? std::string() : std::string("must be >= 64 (one event may carry 64)"); },
+         "an integer");
   s.decay.half_life_ms = half_life_days * 86'400'000.0;
   if (s.path.empty()) s.path = "/var/lib/recd/store";
 

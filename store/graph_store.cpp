@@ -71,8 +71,6 @@ bool ParseAvailable(const AttributeValue& v) {
   return true;
 }
 
-constexpr std::string_view kAvailableAttribute = "available";
-
 }  // namespace
 
 // Dense <-> external id map for one kind, held in memory. Durable form: the ids
@@ -220,7 +218,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     if (i == kUserItems || i == kItemUsers) {
       cf_options.merge_operator = std::make_shared<r::EdgeMergeOperator>();
     } else if (i == kItemAttrs || i == kUserAttrs) {
-      cf_options.merge_operator = std::make_shared<r::AttributeMergeOperator>();
+      cf_options.merge_operator = std::make_shared<r::AttributeMergeOperator>(options.max_attribute_names);
     } else if (i == kItemEmbeddings) {
       cf_options.merge_operator = std::make_shared<r::NewestWinsMergeOperator>();
     }
@@ -302,7 +300,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     }
     const uint32_t id = r::GetU32BE(k.data() + 1);
     for (const auto& [name, ta] : attrs) {
-      if (name == kAvailableAttribute && id < impl.items.size()) {
+      if (name == r::kAvailableAttribute && id < impl.items.size()) {
         impl.item_unavailable[id] = !ParseAvailable(ta.value);
         impl.available_ts[id] = ta.ts;
       }
@@ -442,7 +440,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
         }
         if (!e.attributes.empty() || !e.embedding.empty()) out.described_items.emplace_back(i);
         for (const auto& [name, value] : e.attributes) {
-          if (name == kAvailableAttribute) availability.push_back({ItemId(i), ParseAvailable(value), e.ts});
+          if (name == r::kAvailableAttribute) availability.push_back({ItemId(i), ParseAvailable(value), e.ts});
         }
         touch_item(i);
         break;

@@ -30,6 +30,9 @@ struct StoreOptions {
   // (every event_id is ignored and nothing is written for it).
   size_t dedup_window = 250'000;
   bool sync_writes = true;        // fsync the WAL on every batch (survives power loss, not only kill -9)
+  // Most attribute names one item or user record keeps over all its events
+  // (records.h MergeAttributes says which stay).
+  size_t max_attribute_names = 128;
   // Inspect a store, even one a running daemon holds: no writes, no decay check.
   bool read_only = false;
 };

@@ -147,13 +147,25 @@ bool DecodeAttributes(std::string_view in, TimedAttributes* out) {
   return in.empty();
 }
 
-TimedAttributes MergeAttributes(const TimedAttributes& older, const TimedAttributes& newer) {
+TimedAttributes MergeAttributes(const TimedAttributes& older, const TimedAttributes& newer, size_t max_names) {
   std::map<std::string, TimedAttribute> merged(older.begin(), older.end());
   for (const auto& [name, ta] : newer) {
     auto it = merged.find(name);
     if (it == merged.end() || ta.ts >= it->second.ts) merged[name] = ta;
   }
-  return TimedAttributes(merged.begin(), merged.end());
+  TimedAttributes out(merged.begin(), merged.end());
+  if (out.size() <= max_names) return out;
+  // Over the cap: rank by (kept flag, newest time, smaller name), keep the
+  // first max_names, and restore the name order the record is stored in.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    const bool a_kept = a.first == kAvailableAttribute, b_kept = b.first == kAvailableAttribute;
+    if (a_kept != b_kept) return a_kept;
+    if (a.second.ts != b.second.ts) return a.second.ts > b.second.ts;
+    return a.first < b.first;
+  });
+  out.resize(max_names);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
 }
 
 std::string EncodeStamped(EpochMillis ts, std::string_view payload) {
@@ -220,8 +232,10 @@ bool EdgeMergeOperator::Merge(const rocksdb::Slice&, const rocksdb::Slice* exist
 bool AttributeMergeOperator::Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
                                    const rocksdb::Slice& value, std::string* new_value,
                                    rocksdb::Logger*) const {
-  return MergeRecords<TimedAttributes>(existing, value, new_value, DecodeAttributes, MergeAttributes,
-                                       EncodeAttributes);
+  auto merge = [this](const TimedAttributes& older, const TimedAttributes& newer) {
+    return MergeAttributes(older, newer, max_names_);
+  };
+  return MergeRecords<TimedAttributes>(existing, value, new_value, DecodeAttributes, merge, EncodeAttributes);
 }
 
 bool NewestWinsMergeOperator::Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,

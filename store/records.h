@@ -31,6 +31,9 @@ bool DecodeEdge(std::string_view bytes, EdgeRecord* out);
 EdgeRecord MergeEdges(const EdgeRecord& a, const EdgeRecord& b);
 
 // Attributes with a per-field event time; merging keeps each field's newest value.
+// A merged record holds at most `max_names` fields, so that names sent over many
+// events cannot grow it without end: the fields with the newest event times stay
+// (ties: the smaller name), and `available` (the sold-out flag) always stays.
 struct TimedAttribute {
   EpochMillis ts;
   AttributeValue value;
@@ -38,7 +41,8 @@ struct TimedAttribute {
 using TimedAttributes = std::vector<std::pair<std::string, TimedAttribute>>;  // sorted by name
 std::string EncodeAttributes(const TimedAttributes& attrs);
 bool DecodeAttributes(std::string_view bytes, TimedAttributes* out);
-TimedAttributes MergeAttributes(const TimedAttributes& older, const TimedAttributes& newer);
+inline constexpr std::string_view kAvailableAttribute = "available";
+TimedAttributes MergeAttributes(const TimedAttributes& older, const TimedAttributes& newer, size_t max_names);
 
 // A value stamped with an event time; merging keeps the newest (ties: the later write).
 std::string EncodeStamped(EpochMillis ts, std::string_view payload);
@@ -56,9 +60,13 @@ class EdgeMergeOperator : public rocksdb::AssociativeMergeOperator {
 
 class AttributeMergeOperator : public rocksdb::AssociativeMergeOperator {
  public:
+  explicit AttributeMergeOperator(size_t max_names) : max_names_(max_names) {}
   bool Merge(const rocksdb::Slice& key, const rocksdb::Slice* existing, const rocksdb::Slice& value,
              std::string* new_value, rocksdb::Logger* logger) const override;
   const char* Name() const override { return "recd.AttributeMerge.v1"; }
+
+ private:
+  size_t max_names_;
 };
 
 class NewestWinsMergeOperator : public rocksdb::AssociativeMergeOperator {

@@ -2,6 +2,8 @@
 // attributes, checkpoints — all against a real RocksDB in a temporary directory.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <cmath>
 #include <random>
 
@@ -247,6 +249,36 @@ TEST_F(StoreTest, AttributesKeepEachFieldsNewestValueAndDriveAvailability) {
   ASSERT_TRUE(attrs.ok());
   Attributes expected = {{"available", testing::Number(1)}, {"colour", testing::Text("red")}, {"season", testing::Text("winter")}};
   EXPECT_EQ(*attrs, expected);
+}
+
+// Issue 17, rule 6: 10,000 names sent 64 at a time do not grow an item's record
+// past store.max_attribute_names (128): the newest names stay, and the sold-out
+// flag, though older than all of them, is kept.
+TEST_F(StoreTest, AttributeNamesOverManyEventsStayWithinTheCap) {
+  constexpr int kEvents = 157, kPerEvent = 64;  // 10,048 names in all
+  auto name = [](int event, int k) { return "a" + std::to_string(event * kPerEvent + k); };
+  {
+    auto store = Open();
+    MustApply(*store, {ItemEvent("i1", kT0, {{"available", testing::Text("false")}})});
+    for (int ev = 0; ev < kEvents; ++ev) {
+      Attributes attrs;
+      for (int k = 0; k < kPerEvent; ++k) attrs.emplace_back(name(ev, k), testing::Number(ev));
+      MustApply(*store, {ItemEvent("i1", kT0 + 1 + ev, attrs)});
+    }
+  }
+  auto store = Open();
+  EXPECT_FALSE(store->ItemAvailable(*store->FindItem("i1")));
+  auto attrs = store->GetAttributes(EventType::kItem, "i1");
+  ASSERT_TRUE(attrs.ok()) << attrs.status().ToString();
+  ASSERT_EQ(attrs->size(), 128u);
+  std::set<std::string> names;
+  for (const auto& [n, v] : *attrs) names.insert(n);
+  EXPECT_TRUE(names.count("available"));
+  for (int k = 0; k < kPerEvent; ++k) EXPECT_TRUE(names.count(name(kEvents - 1, k))) << name(kEvents - 1, k);
+  size_t from_the_one_before = 0;
+  for (int k = 0; k < kPerEvent; ++k) from_the_one_before += names.count(name(kEvents - 2, k));
+  EXPECT_EQ(from_the_one_before, 63u);  // 128 = available + 64 newest + 63 of the event before
+  for (int k = 0; k < kPerEvent; ++k) EXPECT_FALSE(names.count(name(0, k))) << name(0, k);
 }
 
 TEST_F(StoreTest, KeepsTheNewestContentEmbedding) {
