@@ -7,7 +7,8 @@
 // With --purchases it checks that the first list after each purchase (recctl
 // read, with timestamps) reflects it: the item is gone and the list came within
 // --bound-ms; and that over all purchases the items' related items
-// (recd.similar-items) moved up more often than down.
+// (recd.similar-items) moved up more often than down. With --newest-lists-after
+// it checks each user's newest list against the events topic (after crashes).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <fstream>
@@ -167,12 +168,62 @@ int Reflects(const std::string& lists_path, const std::string& similar_path, con
   return g_failures ? 1 : 0;
 }
 
+// After a run with crashes: each user's newest list (--lists, recctl read) was
+// produced after the user's last applied event (--events-dump: recctl read of
+// the events topic; records the DLQ names and re-sent event ids are not
+// applied; metadata events make no list), and holds none of the items the user purchased or rated (ranker.exclude).
+int NewestListsReflect(const std::string& events_path, const std::string& dlq_path, const std::string& lists_path) {
+  std::set<std::pair<std::string, std::string>> rejected;  // (partition, offset)
+  for (const json& r : ReadLines(dlq_path)) {
+    const json& h = r.value("headers", json::object());
+    rejected.insert({h.value("recd.source.partition", ""), h.value("recd.source.offset", "")});
+  }
+  std::map<std::string, int64_t> last_event_at;
+  std::map<std::string, std::set<std::string>> excluded;
+  std::set<std::string> event_ids;
+  for (const json& r : ReadLines(events_path)) {
+    if (rejected.count({std::to_string(r["partition"].get<int>()), std::to_string(r["offset"].get<int64_t>())})) continue;
+    const json e = json::parse(r["value"].get<std::string>(), nullptr, false);
+    if (!e.is_object() || !e.contains("user_id") || !e["user_id"].is_string()) continue;
+    const std::string type = e.value("type", "");
+    if (type != "click" && type != "purchase" && type != "rating") continue;  // metadata makes no list
+    if (e.contains("event_id") && !event_ids.insert(e["event_id"].dump()).second) continue;  // a duplicate
+    const std::string user = e["user_id"];
+    last_event_at[user] = std::max(last_event_at[user], r["timestamp_ms"].get<int64_t>());
+    if ((type == "purchase" || type == "rating") && e.contains("item_id")) excluded[user].insert(e["item_id"].get<std::string>());
+  }
+  size_t stale = 0, holding_excluded = 0, without = 0;
+  const auto lists = ListsByUser(lists_path);
+  for (const auto& [user, at] : last_event_at) {
+    const auto it = lists.find(user);
+    if (it == lists.end()) {
+      ++without;
+      continue;
+    }
+    const TimedList& newest = it->second.back();
+    if (newest.at < at) {
+      if (++stale <= 5) std::cout << "      " << user << ": newest list at " << newest.at << " ms, last event at " << at << " ms\n";
+    }
+    for (const std::string& item : newest.items) {
+      if (excluded[user].count(item) && ++holding_excluded <= 5) {
+        std::cout << "      " << user << "'s newest list holds " << item << ", which the user purchased or rated\n";
+      }
+    }
+  }
+  std::cout << "newest lists of " << last_event_at.size() << " users checked\n";
+  ExpectEq("users with an applied event but no list", without, size_t{0});
+  ExpectEq("newest lists older than their user's last event", stale, size_t{0});
+  ExpectEq("newest lists holding an item their user purchased or rated", holding_excluded, size_t{0});
+  std::cout << (g_failures ? "e2e_check: FAILED\n" : "e2e_check: all checks passed\n");
+  return g_failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"e2e_check: recgen summary vs recd's store, DLQ and lists"};
   std::string summary_path, stats_path, dlq_path, lists_path;
-  std::string similar_path, purchases_path;
+  std::string similar_path, purchases_path, events_dump_path;
   int64_t bound_ms = 1000;
   size_t pick = 0;
   app.add_option("--summary", summary_path);
@@ -183,10 +234,13 @@ int main(int argc, char** argv) {
   app.add_option("--similar", similar_path);
   app.add_option("--purchases", purchases_path, "lines \"USER ITEM AT_MS\": check each is reflected; with --lists and --similar");
   app.add_option("--bound-ms", bound_ms);
+  app.add_option("--newest-lists-after", events_dump_path,
+                 "recctl read of the events topic: check each user's newest list in --lists against it (needs --dlq)");
   CLI11_PARSE(app, argc, argv);
   try {
     if (pick > 0) return Pick(lists_path, summary_path, pick);
     if (!purchases_path.empty()) return Reflects(lists_path, similar_path, purchases_path, bound_ms);
+    if (!events_dump_path.empty()) return NewestListsReflect(events_dump_path, dlq_path, lists_path);
     if (summary_path.empty() || stats_path.empty()) throw std::runtime_error("--summary and --stats are required");
     const json summary = ReadJson(summary_path);
     const json stats = ReadJson(stats_path);

@@ -94,6 +94,65 @@ TEST_F(DecoderTest, RejectsEachProblemWithAPreciseReason) {
   ExpectRejected(big, RejectReason::kOversize, "over the limit of 65536");
 }
 
+// Issue 17, hostile input: each of the issue's targeted cases is rejected with
+// its reason (so it reaches the DLQ) or accepted by a documented rule.
+TEST_F(DecoderTest, HostileInputsAreRejectedWithAReason) {
+  const std::string click = R"({"type":"click","user_id":"u1","item_id":"i1","ts":1769860800000)";
+  // Invalid UTF-8 inside a string, and a lone continuation byte in an id.
+  ExpectRejected(R"({"type":"click","user_id":"u)" + std::string("\xc3\x28") + R"(","item_id":"i1","ts":1769860800000})",
+                 RejectReason::kBadJson, "not valid JSON");
+  ExpectRejected(R"({"type":"click","user_id":")" + std::string("\x80") + R"(","item_id":"i1","ts":1769860800000})",
+                 RejectReason::kBadJson, "not valid JSON");
+  // JSON nested 10,000 deep, inside the size limit and as the whole message.
+  ExpectRejected(click + R"(,"x":)" + std::string(10000, '[') + std::string(10000, ']') + "}", RejectReason::kBadJson,
+                 "not valid JSON");
+  ExpectRejected(std::string(10000, '[') + std::string(10000, ']'), RejectReason::kBadJson, "not valid JSON");
+  // A 10 MB message: refused by size before any parsing.
+  ExpectRejected(click + R"(,"pad":")" + std::string(10 << 20, 'x') + "\"}", RejectReason::kOversize,
+                 "over the limit of 65536");
+  // NaN, Inf and overflow are not JSON numbers; 1e39 is finite but no float.
+  ExpectRejected(R"({"type":"rating","user_id":"u1","item_id":"i1","ts":1769860800000,"rating":NaN})",
+                 RejectReason::kBadJson, "not valid JSON");
+  ExpectRejected(R"({"type":"rating","user_id":"u1","item_id":"i1","ts":1769860800000,"rating":Infinity})",
+                 RejectReason::kBadJson, "not valid JSON");
+  ExpectRejected(R"({"type":"rating","user_id":"u1","item_id":"i1","ts":1769860800000,"rating":1e999})",
+                 RejectReason::kBadJson, "not valid JSON");
+  ExpectRejected(R"({"type":"rating","user_id":"u1","item_id":"i1","ts":1769860800000,"rating":1e39})",
+                 RejectReason::kRatingOutOfRange, "outside the scale");
+  ExpectRejected(R"({"type":"item","item_id":"i1","ts":1769860800000,"embedding":[1e999]})", RejectReason::kBadJson,
+                 "not valid JSON");
+  // Timestamps at 0, negative, beyond year 9999, and as RFC 3339 before 1970.
+  ExpectRejected(R"({"type":"click","user_id":"u1","item_id":"i1","ts":0})", RejectReason::kBadTimestamp, "multiply by 1000");
+  ExpectRejected(R"({"type":"click","user_id":"u1","item_id":"i1","ts":-1769860800000})", RejectReason::kBadTimestamp,
+                 "outside 1973-03-03..9999-12-31");
+  ExpectRejected(R"({"type":"click","user_id":"u1","item_id":"i1","ts":253402300800000})", RejectReason::kBadTimestamp,
+                 "outside 1973-03-03..9999-12-31");
+  ExpectRejected(R"({"type":"click","user_id":"u1","item_id":"i1","ts":18446744073709551615})", RejectReason::kBadTimestamp,
+                 "outside 1973-03-03..9999-12-31");
+  ExpectRejected(R"({"type":"click","user_id":"u1","item_id":"i1","ts":"1969-12-31T23:59:59Z"})", RejectReason::kBadTimestamp,
+                 "from 1970 on");
+  // Year 9999 is a valid time, and an event that far ahead is refused by the skew rule.
+  ExpectRejected(R"({"type":"click","user_id":"u1","item_id":"i1","ts":"9999-12-31T23:59:59Z"})", RejectReason::kBadTimestamp,
+                 "ahead of this host's clock");
+  // Ids of 100 KB (under a raised message limit, so the id rule itself is what refuses).
+  DecoderLimits roomy;
+  roomy.max_event_bytes = 1 << 20;
+  EventDecoder decoder(roomy);
+  Event e;
+  Rejection r;
+  ASSERT_FALSE(decoder.Decode(R"({"type":"click","user_id":")" + std::string(100 << 10, 'u') +
+                                  R"(","item_id":"i1","ts":1769860800000})",
+                              &e, &r));
+  EXPECT_EQ(r.reason, RejectReason::kBadId) << r.message;
+  EXPECT_NE(r.message.find("1..256 bytes"), std::string::npos) << r.message;
+  // 65 attribute names in one event: over the per-event limit (the store caps
+  // names over many events: store_test AttributeNamesOverManyEventsStayWithinTheCap).
+  std::string attrs;
+  for (int k = 0; k < 65; ++k) attrs += (k ? "," : "") + std::string("\"a") + std::to_string(k) + "\":1";
+  ExpectRejected(R"({"type":"item","item_id":"i1","ts":1769860800000,"attributes":{)" + attrs + "}}",
+                 RejectReason::kBadAttributes, "more than the limit of 64");
+}
+
 TEST_F(DecoderTest, LimitsComeFromConfiguration) {
   DecoderLimits limits;
   limits.rating_min = 0;

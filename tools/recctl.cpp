@@ -63,6 +63,7 @@ int Stats(const std::string& path) {
   j["edges"] = s.view().num_edges();
   j["graph_view_bytes"] = s.view().MemoryBytes();
   j["pending_lists"] = s.PendingUsers().size();
+  j["active_model_version"] = s.ActiveModelVersion();  // "" when none was recorded
   auto totals = s.SumEdges();
   if (!totals.ok()) {
     std::fprintf(stderr, "recctl: %s\n", totals.status().ToString().c_str());

@@ -65,11 +65,53 @@ int RunShop(const recd::tools::ShopOptions& options, recd::tools::EventSink& sin
     j["malformed_total"] = 0;
     j["users"] = std::vector<std::string>(active_users.begin(), active_users.end());
     j["shop"] = measured;
-    std::ofstream(summary_path) << j.dump(1) << "\n";
+    // Replace, not throw: some malformed payloads are invalid UTF-8 on purpose
+    // (recctl read shows the DLQ's copies the same way).
+    std::ofstream(summary_path) << j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   std::fprintf(stderr, "recgen: emitted %llu messages; shop scenario, measured: %s\n",
                static_cast<unsigned long long>(sink.emitted()), measured.dump().c_str());
   return 0;
+}
+
+}  // namespace
+
+namespace {
+
+// The n-th malformed message (they rotate through every kind) and the reason
+// recd must give it on the DLQ. The first six are plain producer mistakes; the
+// rest are hostile (issue 17): invalid UTF-8, nesting 10,000 deep, numbers no
+// float holds, timestamps at 0, negative and past 9999, ids of 1 KB and 100 KB,
+// too many attribute names.
+std::pair<std::string, std::string> MalformedMessage(size_t seq, recd::EpochMillis ts) {
+  const std::string tag = std::to_string(seq);
+  const std::string at = std::to_string(ts);
+  const std::string click = "{\"type\":\"click\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"seq\":" + tag;
+  switch (seq % 19) {
+    case 0: return {"bad_json", "{\"type\":\"click\",\"user_id\":\"u1\",\"seq\":" + tag + ","};
+    case 1: return {"missing_field", "{\"type\":\"click\",\"item_id\":\"i1\",\"ts\":" + at + ",\"seq\":" + tag + "}"};
+    case 2: return {"unknown_type", "{\"type\":\"wishlist\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + at + ",\"seq\":" + tag + "}"};
+    case 3: return {"bad_timestamp", "{\"type\":\"click\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":\"yesterday " + tag + "\"}"};
+    case 4: return {"rating_out_of_range", "{\"type\":\"rating\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + at + ",\"rating\":" + std::to_string(7 + seq) + "}"};
+    case 5: return {"oversize", click + ",\"ts\":" + at + ",\"pad\":\"" + std::string(70 * 1024, 'x') + "\"}"};
+    case 6: return {"bad_json", "{\"type\":\"click\",\"user_id\":\"u\xc3\x28" + tag + "\",\"item_id\":\"i1\",\"ts\":" + at + "}"};
+    case 7: return {"bad_json", click + ",\"ts\":" + at + ",\"x\":" + std::string(10000, '[') + std::string(10000, ']') + "}"};
+    case 8: return {"bad_json", "{\"type\":\"rating\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + at + ",\"rating\":NaN,\"seq\":" + tag + "}"};
+    case 9: return {"rating_out_of_range", "{\"type\":\"rating\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + at + ",\"rating\":1e39,\"seq\":" + tag + "}"};
+    case 10: return {"bad_embedding", "{\"type\":\"item\",\"item_id\":\"i1\",\"ts\":" + at + ",\"embedding\":[0.5,1e39],\"seq\":" + tag + "}"};
+    case 11: return {"bad_timestamp", click + ",\"ts\":0}"};
+    case 12: return {"bad_timestamp", click + ",\"ts\":-" + at + "}"};
+    case 13: return {"bad_timestamp", click + ",\"ts\":\"10000-01-01T00:00:00Z\"}"};
+    case 14: return {"bad_id", "{\"type\":\"click\",\"user_id\":\"" + std::string(1024, 'u') + tag + "\",\"item_id\":\"i1\",\"ts\":" + at + "}"};
+    case 15: return {"oversize", "{\"type\":\"click\",\"user_id\":\"" + std::string(100 * 1024, 'u') + tag + "\",\"item_id\":\"i1\",\"ts\":" + at + "}"};
+    case 16: return {"not_an_object", "[\"click\",\"u1\",\"i1\"," + at + "," + tag + "]"};
+    case 17: return {"wrong_field_type", "{\"type\":\"click\",\"user_id\":" + tag + ",\"item_id\":\"i1\",\"ts\":" + at + "}"};
+    default: {
+      std::string attrs;
+      for (int k = 0; k < 65; ++k) attrs += (k ? "," : "") + std::string("\"a") + std::to_string(k) + "\":" + tag;
+      return {"bad_attributes", "{\"type\":\"item\",\"item_id\":\"i1\",\"ts\":" + at + ",\"attributes\":{" + attrs + "}}"};
+    }
+  }
 }
 
 }  // namespace
@@ -205,22 +247,12 @@ int main(int argc, char** argv) {
   metadata_phase = false;
   const double span_ms = days * 86'400'000.0;
   std::vector<Event> recent;  // for re-sending duplicates
-  static constexpr const char* kMalformedKinds[] = {"bad_json", "missing_field", "unknown_type",
-                                                    "bad_timestamp", "rating_out_of_range", "oversize"};
   size_t malformed_seq = 0;
   for (size_t n = 0; n < n_events; ++n) {
     const auto ts = t0 + static_cast<recd::EpochMillis>(span_ms * static_cast<double>(n) / static_cast<double>(n_events));
     const double draw = rng.Uniform();
     if (draw < malformed_fraction) {
-      const std::string kind = kMalformedKinds[malformed_seq % 6];
-      const std::string tag = std::to_string(malformed_seq++);
-      std::string payload;
-      if (kind == "bad_json") payload = "{\"type\":\"click\",\"user_id\":\"u1\",\"seq\":" + tag + ",";
-      else if (kind == "missing_field") payload = "{\"type\":\"click\",\"item_id\":\"i1\",\"ts\":" + std::to_string(ts) + ",\"seq\":" + tag + "}";
-      else if (kind == "unknown_type") payload = "{\"type\":\"wishlist\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + std::to_string(ts) + ",\"seq\":" + tag + "}";
-      else if (kind == "bad_timestamp") payload = "{\"type\":\"click\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":\"yesterday " + tag + "\"}";
-      else if (kind == "rating_out_of_range") payload = "{\"type\":\"rating\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + std::to_string(ts) + ",\"rating\":" + std::to_string(6 + malformed_seq) + "}";
-      else payload = "{\"type\":\"click\",\"user_id\":\"u1\",\"item_id\":\"i1\",\"ts\":" + std::to_string(ts) + ",\"seq\":" + tag + ",\"pad\":\"" + std::string(70 * 1024, 'x') + "\"}";
+      const auto [kind, payload] = MalformedMessage(malformed_seq++, ts);
       ++malformed_by_reason[kind];
       malformed_payloads.push_back(payload.size() > 256 ? payload.substr(0, 256) : payload);
       emit("", payload);
@@ -281,7 +313,9 @@ int main(int argc, char** argv) {
     j["malformed_total"] = malformed_payloads.size();
     j["malformed_payload_prefixes"] = malformed_payloads;
     j["users"] = std::vector<std::string>(active_users.begin(), active_users.end());
-    std::ofstream(summary_path) << j.dump(1) << "\n";
+    // Replace, not throw: some malformed payloads are invalid UTF-8 on purpose
+    // (recctl read shows the DLQ's copies the same way).
+    std::ofstream(summary_path) << j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   std::fprintf(stderr, "recgen: emitted %llu messages (%llu duplicates, %zu malformed)\n",
                static_cast<unsigned long long>(lines), static_cast<unsigned long long>(duplicates),
