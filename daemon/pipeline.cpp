@@ -226,6 +226,7 @@ class Pipeline::Impl {
   Clock::TimePoint last_republish_{};
 
   bool output_blocked_ = false;  // intake paused until the output drains
+  bool brokers_were_reachable_ = false;  // reachability changes are logged after the first
   std::vector<stream::SourceRecord> records_;
   std::vector<stream::Delivery> deliveries_;
   Clock::TimePoint last_stats_ = SystemClock().Now();
@@ -827,6 +828,24 @@ void Pipeline::Impl::UpdateGauges() {
   stats.edges.store(view.num_edges(), std::memory_order_relaxed);
   stats.lists_due.store(scheduler_.due(), std::memory_order_relaxed);
   stats.assigned_partitions.store(source_->AssignedPartitions(), std::memory_order_relaxed);
+  const bool events_reachable = source_->BrokersReachable(), output_reachable = sink_->BrokersReachable();
+  stats.events_brokers_reachable.store(events_reachable, std::memory_order_relaxed);
+  stats.output_brokers_reachable.store(output_reachable, std::memory_order_relaxed);
+  int64_t unreachable_since = stats.brokers_unreachable_since_ms.load(std::memory_order_relaxed);
+  if (events_reachable && output_reachable) {
+    if (unreachable_since != 0 && brokers_were_reachable_) {
+      RECD_INFO("brokers reachable again after " << (SteadyNowMillis() - unreachable_since) / 1000 << " s");
+    }
+    unreachable_since = 0;
+    brokers_were_reachable_ = true;
+  } else if (unreachable_since == 0) {
+    unreachable_since = SteadyNowMillis();
+    if (brokers_were_reachable_) {
+      RECD_WARN("no broker reachable by the " << (events_reachable ? "output producer" : "events consumer")
+                << "; recd waits, loses nothing, and /readyz answers 503 until one is");
+    }
+  }
+  stats.brokers_unreachable_since_ms.store(unreachable_since, std::memory_order_relaxed);
   stats.latest_event_ms.store(store_->LatestEventTime(), std::memory_order_relaxed);
   const eval::PrequentialTally& total = evaluator_.total();
   const eval::PrequentialTally& window = evaluator_.window();

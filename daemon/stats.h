@@ -86,6 +86,11 @@ struct PipelineStats {
   std::atomic<uint64_t> assigned_partitions{0};
   std::atomic<uint64_t> intake_paused{0};       // 1 while the output is backed up
   std::atomic<int64_t> latest_event_ms{0};      // newest event time applied
+  // Whether the events consumer and the output producer each hold a connection
+  // to a broker (librdkafka's statistics, every second), and since when (steady
+  // ms, SteadyNowMillis) either has not; 0 while both do. /readyz follows them.
+  std::atomic<bool> events_brokers_reachable{false}, output_brokers_reachable{false};
+  std::atomic<int64_t> brokers_unreachable_since_ms{0};
   // Prequential quality (model/prequential.h): positives scored against the
   // list their user held just before them.
   std::atomic<uint64_t> positives{0}, hits{0}, positives_without_list{0};

@@ -5,6 +5,7 @@
 #   scripts/kafka.sh start DIR         start a broker whose state lives in DIR; prints
 #                                      the bootstrap address and writes it to DIR/bootstrap
 #   scripts/kafka.sh stop DIR          stop it (SIGTERM, then SIGKILL after 20 s)
+#   scripts/kafka.sh restart DIR       start a stopped broker again, on its address, with its data
 #   scripts/kafka.sh tool CLASS ARGS   run one of Kafka's command-line tools by class, e.g.
 #                                      org.apache.kafka.tools.DeleteRecordsCommand
 # Env: KAFKA_VERSION (default 3.9.1), RECD_KAFKA_HOME (default ~/.cache/recd/kafka-$KAFKA_VERSION).
@@ -70,12 +71,28 @@ log4j.appender.file.File=${kafka.logs.dir}/server.log
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 L4J
-  local java_opts=(-Xmx1g -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$dir")
+  java_opts=(-Xmx1g -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$dir")
   java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$(java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool random-uuid)" \
     -c "$dir/server.properties" >"$dir/format.log" 2>&1
-  setsid java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
+  launch "$dir" "$bport"
+}
+
+# restart DIR: starts a stopped broker again on its address, with its data.
+restart() {
+  local dir=$1 bport
+  fetch >&2
+  [ ! -f "$dir/pid" ] || { echo "kafka in $dir is still running (pid $(cat "$dir/pid"))" >&2; return 1; }
+  bport=$(sed -n 's/^listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$dir/server.properties")
+  [ -n "$bport" ] || { echo "no broker in $dir to restart (start it first)" >&2; return 1; }
+  launch "$dir" "$bport"
+}
+
+java_opts=()
+launch() {
+  local dir=$1 bport=$2 i
+  java_opts=(-Xmx1g -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$dir")
+  setsid java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" >>"$dir/stdout.log" 2>&1 &
   echo $! >"$dir/pid"
-  local i
   for i in $(seq 1 120); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$bport") 2>/dev/null; then
       echo "127.0.0.1:$bport" >"$dir/bootstrap"
@@ -109,6 +126,7 @@ case "${1:-}" in
   fetch) fetch ;;
   tool) shift; tool "${1:?usage: kafka.sh tool CLASS ARGS...}" "${@:2}" ;;
   start) start "${2:?usage: kafka.sh start DIR}" ;;
+  restart) restart "${2:?usage: kafka.sh restart DIR}" ;;
   stop) stop "${2:?usage: kafka.sh stop DIR}" ;;
-  *) echo "usage: $0 fetch | start DIR | stop DIR | tool CLASS ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 fetch | start DIR | stop DIR | restart DIR | tool CLASS ARGS..." >&2; exit 2 ;;
 esac

@@ -4,6 +4,8 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <nlohmann/json.hpp>
+
 #include "base/log.h"
 
 namespace recd::stream {
@@ -22,6 +24,71 @@ Status SetAll(RdKafka::Conf* conf, const KafkaProperties& props) {
 
 KafkaProperties BaseProperties(const KafkaConfig& config) {
   return {{"bootstrap.servers", config.brokers}, {"client.id", config.client_id}};
+}
+
+// True when librdkafka's statistics (JSON) show any broker connection UP.
+bool AnyBrokerUp(const std::string& stats_json) {
+  const nlohmann::json stats = nlohmann::json::parse(stats_json, nullptr, false);
+  if (!stats.is_object() || !stats.contains("brokers") || !stats["brokers"].is_object()) return false;
+  for (const auto& [name, broker] : stats["brokers"].items()) {
+    if (broker.is_object() && broker.value("state", "") == "UP") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// One librdkafka client's events, served on the thread that polls the client:
+// its log lines and errors go to recd's log; its statistics, emitted every
+// second, say whether it holds a connection to any broker.
+class ClientEvents : public RdKafka::EventCb {
+ public:
+  explicit ClientEvents(std::string client) : client_(std::move(client)) {}
+
+  void event_cb(RdKafka::Event& e) override {
+    switch (e.type()) {
+      case RdKafka::Event::EVENT_STATS:
+        reachable_ = AnyBrokerUp(e.str());
+        break;
+      case RdKafka::Event::EVENT_ERROR:
+        if (e.err() == RdKafka::ERR__ALL_BROKERS_DOWN) reachable_ = false;
+        if (e.fatal()) {
+          RECD_ERROR(client_ << ": fatal: " << RdKafka::err2str(e.err()) << ": " << e.str());
+        } else {
+          ++errors_;
+          RECD_WARN(client_ << ": " << RdKafka::err2str(e.err()) << ": " << e.str() << " (librdkafka retries on its own)");
+        }
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        if (e.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR) {
+          RECD_ERROR(client_ << ": " << e.fac() << ": " << e.str());
+        } else if (e.severity() == RdKafka::Event::EVENT_SEVERITY_WARNING) {
+          RECD_WARN(client_ << ": " << e.fac() << ": " << e.str());
+        } else {
+          RECD_INFO(client_ << ": " << e.fac() << ": " << e.str());
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  bool reachable() const { return reachable_; }
+  uint64_t errors() const { return errors_; }
+
+ private:
+  const std::string client_;
+  bool reachable_ = false;  // until the first statistics say otherwise
+  uint64_t errors_ = 0;
+};
+
+namespace {
+
+// Hands a client's events to `events`, with statistics every second.
+Status ListenTo(RdKafka::Conf* conf, ClientEvents* events) {
+  std::string err;
+  if (conf->set("event_cb", events, err) != RdKafka::Conf::CONF_OK) return Status::Internal("event_cb: " + err);
+  return SetAll(conf, {{"statistics.interval.ms", "1000"}});
 }
 
 class TopicPartitions {  // owns a vector of RdKafka::TopicPartition*
@@ -225,6 +292,8 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
   if (!config.group_instance_id.empty()) props.emplace_back("group.instance.id", config.group_instance_id);
   props.insert(props.end(), config.kafka.extra.begin(), config.kafka.extra.end());
   RECD_RETURN_IF_ERROR(SetAll(conf.get(), props));
+  self->events_ = std::make_unique<ClientEvents>("kafka consumer");
+  RECD_RETURN_IF_ERROR(ListenTo(conf.get(), self->events_.get()));
   std::string err;
   if (conf->set("rebalance_cb", self->rebalancer_.get(), err) != RdKafka::Conf::CONF_OK) {
     return Status::Internal("rebalance_cb: " + err);
@@ -239,6 +308,9 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
 
 EventConsumer::~EventConsumer() { Close(); }
 
+bool EventConsumer::BrokersReachable() const { return events_->reachable(); }
+uint64_t EventConsumer::transient_errors() const { return transient_errors_ + events_->errors(); }
+
 Status EventConsumer::Poll(size_t max_records, std::chrono::milliseconds max_wait, std::vector<SourceRecord>* out) {
   held_.clear();
   int wait_ms = static_cast<int>(max_wait.count());
@@ -251,12 +323,21 @@ Status EventConsumer::Poll(size_t max_records, std::chrono::milliseconds max_wai
       continue;
     }
     if (m->err() == RdKafka::ERR__FATAL) {
-      status = Status::Unavailable("kafka consumer fatal error: " + m->errstr());
+      std::string reason;
+      consumer_->fatal_error(reason);
+      status = Status::Unavailable("kafka consumer fatal error: " + (reason.empty() ? m->errstr() : reason));
     } else if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF) {
       ++transient_errors_;
       RECD_WARN("kafka consumer: " << m->errstr() << " (librdkafka retries on its own)");
     }
     break;
+  }
+  // With an event callback, a fatal error may come only through it.
+  if (status.ok()) {
+    std::string reason;
+    if (consumer_->fatal_error(reason) != RdKafka::ERR_NO_ERROR) {
+      status = Status::Unavailable("kafka consumer fatal error: " + reason);
+    }
   }
   // held_ no longer grows: the views stay valid until the next Poll.
   for (const ConsumedMessage& m : held_) {
@@ -358,6 +439,8 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(const KafkaConfig& config,
                              {"message.timeout.ms", "0"}});
   props.insert(props.end(), config.extra.begin(), config.extra.end());
   RECD_RETURN_IF_ERROR(SetAll(conf.get(), props));
+  self->events_ = std::make_unique<ClientEvents>("kafka producer");
+  RECD_RETURN_IF_ERROR(ListenTo(conf.get(), self->events_.get()));
   std::string err;
   if (conf->set("dr_cb", self->reporter_.get(), err) != RdKafka::Conf::CONF_OK) {
     return Status::Internal("dr_cb: " + err);
@@ -366,6 +449,8 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(const KafkaConfig& config,
   if (!self->producer_) return Status::InvalidArgument("kafka producer: " + err);
   return self;
 }
+
+bool Publisher::BrokersReachable() const { return events_->reachable(); }
 
 Publisher::~Publisher() {
   if (producer_ && producer_->outq_len() > 0) {

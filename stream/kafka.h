@@ -29,6 +29,8 @@ namespace recd::stream {
 
 using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 
+class ClientEvents;  // kafka.cpp: a client's log, errors and broker states
+
 struct KafkaConfig {
   std::string brokers;            // bootstrap.servers
   std::string client_id = "recd";
@@ -109,13 +111,18 @@ class EventConsumer final : public EventSource {
   // Leaves the group cleanly. Idempotent.
   void Close() override;
 
-  uint64_t transient_errors() const { return transient_errors_; }
+  // Errors librdkafka reported and retries on its own.
+  uint64_t transient_errors() const;
+  // Whether the client holds a connection to any broker, as of its last
+  // statistics (every second); false until the first.
+  bool BrokersReachable() const override;
 
  private:
   class Rebalancer;
   EventConsumer() = default;
   std::optional<Offset> Watermark(const TopicPartition& tp, bool log_start);
   std::unique_ptr<Rebalancer> rebalancer_;  // outlives consumer_ (declared first)
+  std::unique_ptr<ClientEvents> events_;    // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<ConsumedMessage> held_;       // what the last Poll's views point into
   uint64_t transient_errors_ = 0;
@@ -169,11 +176,15 @@ class Publisher {
   // Fault injection for tests and drills: raises a fatal error as the
   // idempotent producer would (librdkafka's rd_kafka_test_fatal_error).
   void InjectFatalError(const std::string& reason);
+  // Whether the producer holds a connection to any broker, as of its last
+  // statistics (every second); false until the first.
+  bool BrokersReachable() const;
 
  private:
   class DeliveryReporter;
   Publisher() = default;
   std::unique_ptr<DeliveryReporter> reporter_;  // outlives producer_
+  std::unique_ptr<ClientEvents> events_;        // outlives producer_
   std::unique_ptr<RdKafka::Producer> producer_;
 };
 

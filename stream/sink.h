@@ -45,6 +45,8 @@ class OutputSink {
   virtual int InFlight() const = 0;
   // How often the output replaced a producer that hit a fatal error.
   virtual uint64_t restarts() const = 0;
+  // Whether the sink reaches where it writes (a broker); one in memory always does.
+  virtual bool BrokersReachable() const { return true; }
 };
 
 struct KafkaSinkTopics {
@@ -72,6 +74,7 @@ class KafkaOutputSink final : public OutputSink {
   int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) override;
   int InFlight() const override;
   uint64_t restarts() const override { return restarts_; }
+  bool BrokersReachable() const override { return publisher_ && publisher_->BrokersReachable(); }
   // Fault injection for tests and drills: the producer hits a fatal error now.
   void InjectFatalError(const std::string& reason) { publisher_->InjectFatalError(reason); }
 

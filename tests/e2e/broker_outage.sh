@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# A broker outage (issue 17, faults), against a real Apache Kafka broker: while
+# events stream in, the broker is stopped for OUTAGE_S (30) seconds and started
+# again on the same address with its data. recd keeps running and stays live
+# (/healthz 200) while /readyz answers 503 and the reachability gauges drop;
+# when the broker is back it turns ready again by itself, the backlog drains,
+# and the counts, the dead letters and every user's list are exact, as if
+# nothing had happened.  usage: broker_outage.sh BUILD_DIR SRC_DIR
+BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
+. "$SRC/tests/e2e/lib.sh"
+OUTAGE_S=${OUTAGE_S:-30}
+LOG="$WORK/recd.log"
+fail() { echo "FAIL: $*"; tail -40 "$LOG"; exit 1; }
+# status PORT PATH: the HTTP status code of a GET (bash's /dev/tcp: no curl needed).
+status() {
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+  awk 'NR == 1 { print $2 }' <&3
+  exec 3<&- 3>&-
+}
+# wait_status PORT PATH CODE TIMEOUT_S
+wait_status() {
+  local t=0
+  while [ "$t" -lt "$(($4 * 5))" ]; do
+    [ "$(status "$1" "$2")" = "$3" ] && return 0
+    sleep 0.2; t=$((t + 1))
+  done
+  return 1
+}
+
+start_broker
+start_recd "$LOG"
+port=$(admin_port "$LOG") || fail "no admin endpoint in the log"
+# Events stream in before, during and after the outage: the generator's producer
+# waits the outage out as recd's does.
+"$BUILD/tools/recgen" --seed 31 --events 40000 --users 2000 --items 600 --malformed-fraction 0.01 --rate 800 \
+  -b "$BROKERS" --summary "$WORK/summary.json" >"$WORK/recgen.log" 2>&1 &
+GEN_PID=$!
+wait_total 5000 120 || fail "the first events were not applied"
+wait_status "$port" /readyz 200 30 || fail "/readyz is not 200 with the broker up"
+
+"$SRC/scripts/kafka.sh" stop "$WORK/kafka"
+down_at=$(date +%s)
+echo "broker stopped"
+wait_status "$port" /readyz 503 "$OUTAGE_S" || fail "/readyz did not turn 503 within ${OUTAGE_S} s of the outage"
+echo "/readyz 503 after $(( $(date +%s) - down_at )) s: $(exec 3<>"/dev/tcp/127.0.0.1/$port"; printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3; tail -1 <&3)"
+[ "$(metric "$port" recd_events_brokers_reachable)" = 0 ] || [ "$(metric "$port" recd_output_brokers_reachable)" = 0 ] ||
+  fail "the reachability gauges did not drop"
+sleep "$(( OUTAGE_S - ($(date +%s) - down_at) > 0 ? OUTAGE_S - ($(date +%s) - down_at) : 0 ))"
+kill -0 "$RECD_PID" 2>/dev/null || fail "recd exited during the outage"
+[ "$(status "$port" /healthz)" = 200 ] || fail "/healthz is not 200 during the outage: the loop must keep turning"
+
+kill -0 "$GEN_PID" 2>/dev/null || fail "the generator finished during the outage: it was not mid-stream"
+BROKERS=$("$SRC/scripts/kafka.sh" restart "$WORK/kafka")
+echo "broker back after $(( $(date +%s) - down_at )) s on $BROKERS"
+wait_status "$port" /readyz 200 90 || fail "/readyz did not turn 200 within 90 s of the broker's return"
+echo "/readyz 200 again $(( $(date +%s) - down_at )) s after the outage began"
+wait "$GEN_PID" || { cat "$WORK/recgen.log"; fail "the generator failed"; }
+lines=$(sed -n 's/^ *"lines": *\([0-9]*\).*/\1/p' "$WORK/summary.json")
+wait_total "$lines" 300 || fail "not every event was applied after the outage"
+sleep 3  # the last sweep publishes
+kill -TERM "$RECD_PID"; wait "$RECD_PID" || fail "recd did not stop cleanly"
+RECD_PID=""
+grep -q "brokers reachable again" "$LOG" || fail "no log line for the brokers' return"
+
+"$BUILD/tools/recctl" stats --store "$WORK/store" >"$WORK/stats.json"
+"$BUILD/tools/recctl" read -b "$BROKERS" -t recd.events.dlq --idle-ms 2000 >"$WORK/dlq.jsonl"
+"$BUILD/tools/recctl" read -b "$BROKERS" -t recd.recommendations --idle-ms 2000 >"$WORK/lists.jsonl"
+"$BUILD/tests/e2e_check" --summary "$WORK/summary.json" --stats "$WORK/stats.json" \
+  --dlq "$WORK/dlq.jsonl" --lists "$WORK/lists.jsonl"
