@@ -194,6 +194,8 @@ bool IsEarliest(const std::string& v) { return v == "earliest" || v == "smallest
 
 const std::vector<ClientPropertyRule>& ClientPropertyRules() {
   static const std::vector<ClientPropertyRule> rules = {
+      {"kafka.client", "bootstrap.servers", "kafka.brokers", nullptr, nullptr},
+      {"kafka.client", "client.id", "kafka.client_id", nullptr, nullptr},
       {"kafka.consumer", "bootstrap.servers", "kafka.brokers", nullptr, nullptr},
       {"kafka.producer", "bootstrap.servers", "kafka.brokers", nullptr, nullptr},
       {"kafka.consumer", "client.id", "kafka.client_id", nullptr, nullptr},
@@ -234,7 +236,8 @@ const std::vector<ClientPropertyRule>& ClientPropertyRules() {
 // kafka.allow_unsafe) those that break its delivery guarantees.
 void CheckClientProperties(Binder& b, const toml::table& root, const std::string& origin, const KafkaSection& k) {
   for (const auto& [section, props] :
-       {std::pair<std::string, const stream::KafkaProperties*>{"kafka.consumer", &k.consumer},
+       {std::pair<std::string, const stream::KafkaProperties*>{"kafka.client", &k.client},
+        std::pair<std::string, const stream::KafkaProperties*>{"kafka.consumer", &k.consumer},
         std::pair<std::string, const stream::KafkaProperties*>{"kafka.producer", &k.producer}}) {
     const std::string table = section.substr(section.find('.') + 1);
     for (const auto& [key, value] : *props) {
@@ -335,6 +338,7 @@ Result<Config> LoadConfig(const std::string& path, const std::vector<std::string
          },
          "a string");
   k.offset_rewind = rewind == "reset" ? RewindRule::kReset : RewindRule::kStop;
+  b.BindProperties("kafka.client", &k.client);
   b.BindProperties("kafka.consumer", &k.consumer);
   b.BindProperties("kafka.producer", &k.producer);
   b.Bind("kafka", "allow_unsafe", &k.allow_unsafe, Any, "true or false");

@@ -42,11 +42,24 @@ struct KafkaSection {
   int replication = 1;
   std::string start_from = "earliest";
   RewindRule offset_rewind = RewindRule::kStop;
+  // [kafka.client] passthrough for every client recd makes (consumer, producer,
+  // topic creation): security.protocol, sasl.*, ssl.* belong here.
+  stream::KafkaProperties client;
   stream::KafkaProperties consumer;  // [kafka.consumer] passthrough
   stream::KafkaProperties producer;  // [kafka.producer] passthrough
   // Accept passthrough properties that break recd's delivery guarantees
   // (acks, idempotence, a finite delivery timeout, auto.offset.reset, ...).
   bool allow_unsafe = false;
+
+  // What each client gets: [kafka.client], then its own table (later wins).
+  stream::KafkaProperties ConsumerProperties() const { return Joined(client, consumer); }
+  stream::KafkaProperties ProducerProperties() const { return Joined(client, producer); }
+
+ private:
+  static stream::KafkaProperties Joined(stream::KafkaProperties a, const stream::KafkaProperties& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
 };
 
 struct PipelineSection {

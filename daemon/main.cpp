@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     // Latest list per user, and latest related items per item, win.
     specs[specs.size() - 2].configs = {{"cleanup.policy", "compact"}};
     specs.back().configs = {{"cleanup.policy", "compact"}};
-    if (Status s = stream::EnsureTopics({brokers, config.kafka.client_id, {}}, specs,
+    if (Status s = stream::EnsureTopics({brokers, config.kafka.client_id, config.kafka.client}, specs,
                                         std::chrono::seconds(30));
         !s.ok()) {
       RECD_ERROR(s.ToString());

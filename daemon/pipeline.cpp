@@ -989,14 +989,14 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const s
   if (!store.ok()) return store.status();
   ends.store = std::move(store.value());
 
-  const stream::KafkaConfig producer{brokers, config.kafka.client_id, config.kafka.producer};
+  const stream::KafkaConfig producer{brokers, config.kafka.client_id, config.kafka.ProducerProperties()};
   auto sink = stream::KafkaOutputSink::Create(
       producer, {config.kafka.recommendations_topic, config.kafka.dlq_topic, config.kafka.similar_items_topic});
   if (!sink.ok()) return sink.status();
   ends.sink = std::move(sink.value());
 
   stream::ConsumerConfig cc;
-  cc.kafka = {brokers, config.kafka.client_id, config.kafka.consumer};
+  cc.kafka = {brokers, config.kafka.client_id, config.kafka.ConsumerProperties()};
   cc.group_id = config.kafka.group_id;
   cc.group_instance_id = config.kafka.group_instance_id;
   cc.topics = {config.kafka.events_topic};

@@ -6,6 +6,8 @@
 #                                      the bootstrap address and writes it to DIR/bootstrap
 #   scripts/kafka.sh stop DIR          stop it (SIGTERM, then SIGKILL after 20 s)
 #   scripts/kafka.sh restart DIR       start a stopped broker again, on its address, with its data
+#   KAFKA_SASL=1 scripts/kafka.sh start DIR  also a SASL_PLAINTEXT listener (PLAIN; users
+#                                      recd/recd-secret, admin/admin-secret), its address in DIR/bootstrap_sasl
 #   scripts/kafka.sh tool CLASS ARGS   run one of Kafka's command-line tools by class, e.g.
 #                                      org.apache.kafka.tools.DeleteRecordsCommand
 # Env: KAFKA_VERSION (default 3.9.1), RECD_KAFKA_HOME (default ~/.cache/recd/kafka-$KAFKA_VERSION).
@@ -44,17 +46,32 @@ start() {
   local dir=$1
   fetch >&2  # Maven may print terminal escapes on stdout; stdout is the address only
   mkdir -p "$dir/data"
-  local bport cport
+  local bport cport sport listeners advertised sasl_props=""
   bport=$(free_port); cport=$(free_port)
   while [ "$cport" = "$bport" ]; do cport=$(free_port); done
+  listeners="PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport"
+  advertised="PLAINTEXT://127.0.0.1:$bport"
+  if [ "${KAFKA_SASL:-0}" = 1 ]; then
+    # A SASL_PLAINTEXT listener (mechanism PLAIN) besides the plain one, with
+    # the users recd/recd-secret and admin/admin-secret.
+    sport=$(free_port)
+    while [ "$sport" = "$bport" ] || [ "$sport" = "$cport" ]; do sport=$(free_port); done
+    listeners="PLAINTEXT://127.0.0.1:$bport,SASL_PLAINTEXT://127.0.0.1:$sport,CONTROLLER://127.0.0.1:$cport"
+    advertised="PLAINTEXT://127.0.0.1:$bport,SASL_PLAINTEXT://127.0.0.1:$sport"
+    sasl_props="sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"admin-secret\" user_admin=\"admin-secret\" user_recd=\"recd-secret\";"
+    echo "127.0.0.1:$sport" >"$dir/bootstrap_sasl"
+  fi
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+$sasl_props
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
 num.partitions=4

@@ -52,7 +52,11 @@ class ClientEvents : public RdKafka::EventCb {
         break;
       case RdKafka::Event::EVENT_ERROR:
         if (e.err() == RdKafka::ERR__ALL_BROKERS_DOWN) reachable_ = false;
-        if (e.fatal()) {
+        if (e.err() == RdKafka::ERR__AUTHENTICATION) {
+          ++errors_;
+          RECD_ERROR(client_ << ": the broker refused the credentials: " << e.str()
+                             << "; check sasl.username and sasl.password under [kafka.client] (retrying)");
+        } else if (e.fatal()) {
           RECD_ERROR(client_ << ": fatal: " << RdKafka::err2str(e.err()) << ": " << e.str());
         } else {
           ++errors_;
@@ -128,12 +132,22 @@ Status EnsureTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
                     std::chrono::milliseconds timeout) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [k, v] : BaseProperties(config)) {
+  KafkaProperties props = BaseProperties(config);
+  props.insert(props.end(), config.extra.begin(), config.extra.end());
+  for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
       return Status::InvalidArgument("kafka property " + k + ": " + errstr);
     }
   }
+  // Credentials the broker refuses never get better by waiting: the first
+  // authentication error ends the wait.
+  std::string auth_error;
+  rd_kafka_conf_set_opaque(conf, &auth_error);
+  rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t*, int err, const char* reason, void* opaque) {
+    auto* first = static_cast<std::string*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION && first->empty()) *first = reason;
+  });
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!rk) {
     rd_kafka_conf_destroy(conf);
@@ -157,8 +171,16 @@ Status EnsureTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
   rd_kafka_CreateTopics(rk, specs.data(), specs.size(), options, queue);
   Status status;
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 5000);
-  if (!ev) {
+  rd_kafka_event_t* ev = nullptr;
+  const auto deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(5);
+  while (!ev && auth_error.empty() && std::chrono::steady_clock::now() < deadline) {
+    ev = rd_kafka_queue_poll(queue, 200);
+    rd_kafka_poll(rk, 0);  // serves the error callback
+  }
+  if (!auth_error.empty()) {
+    status = Status::InvalidArgument("kafka at " + config.brokers + " refused recd's credentials: " + auth_error +
+                                      "; check sasl.username and sasl.password (and sasl.mechanism) under [kafka.client]");
+  } else if (!ev) {
     status = Status::TimedOut("creating topics: no answer from " + config.brokers + " within " +
                               std::to_string(timeout.count()) + " ms; is the broker up?");
   } else if (rd_kafka_event_error(ev)) {

@@ -17,7 +17,7 @@ Result<std::unique_ptr<EventSink>> EventSink::Open(const SinkOptions& options) {
   }
   if (!options.brokers.empty()) {
     EventSink* self = sink.get();
-    auto p = stream::Publisher::Create({options.brokers, "recd-tools", {}}, [self](const stream::Delivery& d) {
+    auto p = stream::Publisher::Create({options.brokers, "recd-tools", options.kafka_properties}, [self](const stream::Delivery& d) {
       if (!d.ok) {
         if (self->failed_++ == 0) self->first_error_ = d.error;
       }

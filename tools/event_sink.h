@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "CLI/CLI.hpp"
 #include "stream/kafka.h"
+#include "tools/kafka_options.h"
 
 namespace recd::tools {
 
@@ -21,6 +22,7 @@ struct SinkOptions {
   std::string brokers;  // Kafka bootstrap servers; empty for none
   std::string topic = "recd.events";
   double rate = 0;      // events per second; 0 = as fast as possible
+  stream::KafkaProperties kafka_properties;  // -X: SASL, TLS, ...
 };
 
 // Adds -o/--output, -b/--brokers and -t/--topic to a tool's command line.
@@ -28,6 +30,7 @@ inline void AddSinkOptions(CLI::App& app, SinkOptions* options) {
   app.add_option("-o,--output", options->output, "JSONL output path, or - for stdout");
   app.add_option("-b,--brokers", options->brokers, "produce to this Kafka cluster");
   app.add_option("-t,--topic", options->topic, "topic to produce to");
+  AddKafkaPropertyOption(app, &options->kafka_properties);
 }
 
 class EventSink {

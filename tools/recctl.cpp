@@ -20,6 +20,7 @@
 #include "base/text.h"
 #include "store/graph_store.h"
 #include "stream/kafka.h"
+#include "tools/kafka_options.h"
 
 namespace {
 
@@ -82,13 +83,15 @@ int Stats(const std::string& path) {
 // Reads a topic from the beginning (no consumer group offsets are kept) and
 // prints one JSON object per record. Stops after `idle_ms` without a record,
 // unless following.
-int Read(const std::string& brokers, const std::string& topic, int idle_ms, bool follow, bool pretty) {
+int Read(const std::string& brokers, const recd::stream::KafkaProperties& extra, const std::string& topic, int idle_ms,
+         bool follow, bool pretty) {
   std::string err;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   const std::string group = "recctl-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"bootstrap.servers", brokers}, {"group.id", group}, {"auto.offset.reset", "earliest"},
-           {"enable.auto.commit", "false"}, {"enable.partition.eof", "false"}}) {
+  recd::stream::KafkaProperties props = {{"bootstrap.servers", brokers}, {"group.id", group}, {"auto.offset.reset", "earliest"},
+                                         {"enable.auto.commit", "false"}, {"enable.partition.eof", "false"}};
+  props.insert(props.end(), extra.begin(), extra.end());
+  for (const auto& [k, v] : props) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       std::fprintf(stderr, "recctl: %s\n", err.c_str());
       return 2;
@@ -151,7 +154,8 @@ int Read(const std::string& brokers, const std::string& topic, int idle_ms, bool
 // Produces each JSON line of `path` ("-": stdin) to `topic`, keyed by its
 // user_id (item events: item_id), and waits for every delivery. Lines that are
 // not JSON objects are refused before anything is sent.
-int Produce(const std::string& brokers, const std::string& topic, const std::string& path) {
+int Produce(const std::string& brokers, const recd::stream::KafkaProperties& extra, const std::string& topic,
+            const std::string& path) {
   std::ifstream file;
   if (path != "-") {
     file.open(path);
@@ -174,7 +178,7 @@ int Produce(const std::string& brokers, const std::string& topic, const std::str
     records.emplace_back(key, line);
   }
   size_t failed = 0;
-  auto publisher = recd::stream::Publisher::Create({brokers, "recctl", {}}, [&](const recd::stream::Delivery& d) {
+  auto publisher = recd::stream::Publisher::Create({brokers, "recctl", extra}, [&](const recd::stream::Delivery& d) {
     if (!d.ok) {
       ++failed;
       std::fprintf(stderr, "recctl: record %llu not delivered: %s\n", static_cast<unsigned long long>(d.tag), d.error.c_str());
@@ -284,6 +288,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--admin", admin, "the daemon's admin endpoint, host:port (admin.listen)")->capture_default_str();
     cmd->add_option("--token-file", token_file, "file holding the bearer token (admin.token_file)");
   }
+  recd::stream::KafkaProperties kafka_properties;
+  for (CLI::App* cmd : {read, produce, topics}) recd::tools::AddKafkaPropertyOption(*cmd, &kafka_properties);
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
@@ -293,11 +299,11 @@ int main(int argc, char** argv) {
   if (*activate) return Admin(admin, boost::beast::http::verb::post, "/v1/models/" + version + "/activate", token_file);
   if (*stats) return Stats(store_path);
   if (*committed) return Committed(store_path);
-  if (*read) return Read(brokers, topic, idle_ms, follow, pretty);
-  if (*produce) return Produce(brokers, topic, produce_path);
+  if (*read) return Read(brokers, kafka_properties, topic, idle_ms, follow, pretty);
+  if (*produce) return Produce(brokers, kafka_properties, topic, produce_path);
   if (*topics) {
     const recd::Status s = recd::stream::EnsureTopics(
-        {brokers, "recctl", {}},
+        {brokers, "recctl", kafka_properties},
         {{"recd.events", partitions, 1, {}},
          {"recd.events.dlq", 1, 1, {}},
          {"recd.recommendations", partitions, 1, {{"cleanup.policy", "compact"}}},
