@@ -70,8 +70,7 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_records_lost_to_retention_total", "Records retention deleted before recd applied them (accepted under kafka.offset_rewind = reset)", MetricType::Counter, v(s.records_lost_to_retention)),
       Family("recd_output_full_total", "Times a record found the output queue full", MetricType::Counter, v(s.output_full)),
       Family("recd_output_restarts_total", "Output producers replaced after a fatal error (their records were sent again)", MetricType::Counter, v(s.output_restarts)),
-      Family("recd_events_brokers_reachable", "1 while the events consumer holds a connection to a broker", MetricType::Gauge, s.events_brokers_reachable.load() ? 1.0 : 0.0),
-      Family("recd_output_brokers_reachable", "1 while the output producer holds a connection to a broker", MetricType::Gauge, s.output_brokers_reachable.load() ? 1.0 : 0.0),
+      Family("recd_brokers_reachable", "1 while recd holds a connection to a Kafka broker (its output producer's statistics)", MetricType::Gauge, s.brokers_reachable.load() ? 1.0 : 0.0),
       Family("recd_output_failing", "1 while the output's newest deliveries fail (0 after any success)", MetricType::Gauge, s.output_failing_since_ms.load() != 0 ? 1.0 : 0.0),
       Family("recd_intake_paused", "1 while intake is paused because the output is backed up", MetricType::Gauge, v(s.intake_paused)),
       Family("recd_prequential_positives_total", "Positive events of users holding a list, scored against it before applying", MetricType::Counter, v(s.positives)),
@@ -209,20 +208,19 @@ http::response<http::string_body> AdminServer::Impl::Handle(const http::request<
                                      std::to_string((SteadyNowMillis() - failing_since) / 1000) + " s (see the log)\n"
                                : "ok\n";
   } else if (target == "/readyz") {
-    // Ready: the loop has turned, and both Kafka clients reach a broker. Not
-    // ready is not broken (that is /healthz): recd waits for the brokers.
+    // Ready: the loop has turned, and a Kafka broker is reachable. Not ready
+    // is not broken (that is /healthz): recd waits for the brokers.
     const int64_t since = stats.brokers_unreachable_since_ms.load();
     const bool started = stats.heartbeat.load() > 0;
-    const bool ready = started && stats.events_brokers_reachable.load() && stats.output_brokers_reachable.load();
+    const bool ready = started && stats.brokers_reachable.load();
     res.result(ready ? http::status::ok : http::status::service_unavailable);
     if (ready) {
       res.body() = "ready\n";
     } else if (!started) {
       res.body() = "starting\n";
     } else {
-      res.body() = std::string("no broker reachable by the ") +
-                   (stats.events_brokers_reachable.load() ? "output producer" : "events consumer") + " for " +
-                   std::to_string(since == 0 ? 0 : (SteadyNowMillis() - since) / 1000) + " s (see the log)\n";
+      res.body() = "no Kafka broker reachable for " + std::to_string(since == 0 ? 0 : (SteadyNowMillis() - since) / 1000) +
+                   " s (see the log)\n";
     }
   } else {
     res.result(http::status::not_found);

@@ -1,5 +1,6 @@
 #include "daemon/config.h"
 
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -187,19 +188,27 @@ struct ClientPropertyRule {
   const char* breaks;
 };
 
+// librdkafka reads enum and boolean values without regard to case.
+std::string Lower(std::string v) {
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return v;
+}
 bool IsZero(const std::string& v) { return v == "0"; }
-bool IsAllAcks(const std::string& v) { return v == "all" || v == "-1"; }
-bool IsTrue(const std::string& v) { return v == "true"; }
-bool IsEarliest(const std::string& v) { return v == "earliest" || v == "smallest" || v == "beginning"; }
+bool IsAllAcks(const std::string& v) { return Lower(v) == "all" || v == "-1"; }
+bool IsTrue(const std::string& v) { return Lower(v) == "true" || Lower(v) == "t" || v == "1"; }
+bool IsEarliest(const std::string& v) { return Lower(v) == "earliest" || Lower(v) == "smallest" || Lower(v) == "beginning"; }
+bool IsUnlimitedRetries(const std::string& v) { return v == "2147483647"; }  // idempotence's own default
 
 const std::vector<ClientPropertyRule>& ClientPropertyRules() {
   static const std::vector<ClientPropertyRule> rules = {
-      {"kafka.client", "bootstrap.servers", "kafka.brokers", nullptr, nullptr},
-      {"kafka.client", "client.id", "kafka.client_id", nullptr, nullptr},
       {"kafka.consumer", "bootstrap.servers", "kafka.brokers", nullptr, nullptr},
       {"kafka.producer", "bootstrap.servers", "kafka.brokers", nullptr, nullptr},
+      {"kafka.consumer", "metadata.broker.list", "kafka.brokers", nullptr, nullptr},
+      {"kafka.producer", "metadata.broker.list", "kafka.brokers", nullptr, nullptr},
       {"kafka.consumer", "client.id", "kafka.client_id", nullptr, nullptr},
       {"kafka.producer", "client.id", "kafka.client_id", nullptr, nullptr},
+      {"kafka.producer", "statistics.interval.ms", "nothing: recd's readiness (/readyz) reads them every second",
+       nullptr, nullptr},
       {"kafka.consumer", "group.id", "kafka.group_id", nullptr, nullptr},
       {"kafka.consumer", "group.instance.id", "kafka.group_instance_id", nullptr, nullptr},
       {"kafka.consumer", "enable.auto.commit",
@@ -225,6 +234,10 @@ const std::vector<ClientPropertyRule>& ClientPropertyRules() {
       {"kafka.producer", "message.timeout.ms", nullptr, IsZero,
        "during a broker outage longer than the timeout every queued list and dead letter fails at once and is sent "
        "again out of its order (0, the default, waits the outage out)"},
+      {"kafka.producer", "retries", nullptr, IsUnlimitedRetries,
+       "a record that runs out of retries during an outage fails, and is sent again out of its order"},
+      {"kafka.producer", "message.send.max.retries", nullptr, IsUnlimitedRetries,
+       "a record that runs out of retries during an outage fails, and is sent again out of its order"},
       {"kafka.producer", "delivery.timeout.ms", nullptr, IsZero,
        "during a broker outage longer than the timeout every queued list and dead letter fails at once and is sent "
        "again out of its order (0, the default, waits the outage out)"},
@@ -233,7 +246,8 @@ const std::vector<ClientPropertyRule>& ClientPropertyRules() {
 }
 
 // Refuses passthrough properties that collide with recd's own keys, and (unless
-// kafka.allow_unsafe) those that break its delivery guarantees.
+// kafka.allow_unsafe) those that break its delivery guarantees. [kafka.client]
+// reaches the consumer and the producer alike, so both sets of rules apply to it.
 void CheckClientProperties(Binder& b, const toml::table& root, const std::string& origin, const KafkaSection& k) {
   for (const auto& [section, props] :
        {std::pair<std::string, const stream::KafkaProperties*>{"kafka.client", &k.client},
@@ -242,7 +256,7 @@ void CheckClientProperties(Binder& b, const toml::table& root, const std::string
     const std::string table = section.substr(section.find('.') + 1);
     for (const auto& [key, value] : *props) {
       for (const ClientPropertyRule& rule : ClientPropertyRules()) {
-        if (section != rule.section || key != rule.key) continue;
+        if ((section != rule.section && section != "kafka.client") || key != rule.key) continue;
         const toml::node* n = root["kafka"][table][key].node();
         const std::string name = "[" + section + "] \"" + key + "\" = \"" + value + "\"" +
                                  (n ? " at " + Where(*n, origin) : std::string());
@@ -257,6 +271,7 @@ void CheckClientProperties(Binder& b, const toml::table& root, const std::string
           b.Error(name + " breaks recd's guarantees: " + rule.breaks +
                   ". Remove it, or set kafka.allow_unsafe = true to accept that");
         }
+        break;  // one verdict per key, though [kafka.client] matches two rules for some
       }
     }
   }

@@ -181,11 +181,13 @@ void Intake::OnDeadLetterDelivery(const stream::Delivery& d) {
     --unsettled_;
     dl.retry_at = Clock::TimePoint::max();
   } else if (d.retriable) {
+    stats_.delivery_failures.fetch_add(1, std::memory_order_relaxed);
     RECD_WARN("dead letter for " << dl.tp.ToString() << "@" << dl.offset.value
                                  << " not delivered (" << d.error << "); retrying in " << dl.backoff.count() << " ms");
     dl.retry_at = wall_.Now() + dl.backoff;
     dl.backoff = std::min(dl.backoff * 2, kMaxBackoff);
   } else {
+    stats_.delivery_failures.fetch_add(1, std::memory_order_relaxed);
     Lost(dl, d.error);
     --unsettled_;
     dl.retry_at = Clock::TimePoint::max();

@@ -14,6 +14,10 @@ void ListScheduler::MarkDirty(UserId user) {
 
 bool ListScheduler::BeginTurn(bool backlog, Clock::TimePoint::duration ingest_time, bool drain) {
   const Clock::TimePoint now = clock_.Now();
+  while (!retry_.empty() && retry_.begin()->first <= now) {
+    MarkDirty(UserId(retry_.begin()->second));
+    retry_.erase(retry_.begin());
+  }
   bool started = false;
   if (drain) sweep_left_ = 0;
   if (sweep_left_ == 0 && !dirty_.empty() &&
@@ -71,11 +75,21 @@ void ListScheduler::OnDelivered(UserId user, bool ok, bool retriable) {
   in_flight_.erase(it);
   if (ok) {
     acknowledged_.insert(user.value);
+    retry_delay_ = {};
     return;
   }
   // The mark stays, so the list is made again after a restart; one that may
-  // pass when sent again is made again now.
-  if (retriable) MarkDirty(user);
+  // pass when sent again is made again after the retry delay.
+  if (!retriable) return;
+  const Clock::TimePoint now = clock_.Now();
+  if (retry_delay_ == Clock::TimePoint::duration{}) {
+    retry_delay_ = std::chrono::seconds(1);
+    retry_delay_set_ = now;
+  } else if (now - retry_delay_set_ >= retry_delay_) {  // failing still, a delay later
+    retry_delay_ = std::min<Clock::TimePoint::duration>(retry_delay_ * 2, kMaxRetryDelay);
+    retry_delay_set_ = now;
+  }
+  retry_.emplace(now + retry_delay_, user.value);
 }
 
 void ListScheduler::HoldMarks(const std::vector<UserId>& users) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -47,8 +48,13 @@ class ListScheduler {
   void OnNotQueued(UserId user);
   void OnRefused(UserId user);
   // The output acknowledged (ok) or failed one of the user's lists. A failed
-  // newest list leaves the user pending; a retriable failure also makes them due.
+  // newest list leaves the user pending; a retriable failure also makes them
+  // due again after the output's retry delay: 1 s after the first failure,
+  // doubling (at most once per delay, however many lists fail together) up to
+  // kMaxRetryDelay, and none again once any list is acknowledged. So a refusal
+  // that persists (a broker policy) costs a try per user a minute, not a sweep.
   void OnDelivered(UserId user, bool ok, bool retriable);
+  static constexpr std::chrono::seconds kMaxRetryDelay{60};
   // These users owe a fresh list (a model swap made theirs stale) and their
   // pending marks say so: the marks stay, whatever is acknowledged, until the
   // users are next marked dirty.
@@ -58,7 +64,8 @@ class ListScheduler {
   std::vector<UserId> TakeClearable();
 
   bool sweeping() const { return sweep_left_ > 0; }
-  size_t due() const { return dirty_.size(); }
+  // Users waiting for a list: due now, or after their retry delay.
+  size_t due() const { return dirty_.size() + retry_.size(); }
   size_t in_flight() const { return in_flight_.size(); }
 
  private:
@@ -75,6 +82,9 @@ class ListScheduler {
   std::unordered_map<uint32_t, uint32_t> in_flight_;  // lists queued, not yet acknowledged
   std::unordered_set<uint32_t> acknowledged_;         // newest list acknowledged; clear candidates
   std::unordered_set<uint32_t> held_;                 // owe a list not yet made dirty (HoldMarks, OnRefused)
+  std::multimap<Clock::TimePoint, uint32_t> retry_;   // failed retriably: made dirty at the time
+  Clock::TimePoint::duration retry_delay_{};         // 0 while deliveries succeed
+  Clock::TimePoint retry_delay_set_;                 // when retry_delay_ last grew
 };
 
 }  // namespace recd::daemon

@@ -255,7 +255,7 @@ void Pipeline::Impl::OnDeliveries() {
     } else {
       stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
       RECD_WARN("list for user " << store_->ExternalId(user) << " not delivered: " << d.error
-                                 << (d.retriable ? " (made again)" : " (the user stays pending)"));
+                                 << (d.retriable ? " (made again after a retry delay of 1 to 60 s)" : " (the user stays pending)"));
     }
     scheduler_.OnDelivered(user, d.ok, d.retriable);
   }
@@ -828,11 +828,12 @@ void Pipeline::Impl::UpdateGauges() {
   stats.edges.store(view.num_edges(), std::memory_order_relaxed);
   stats.lists_due.store(scheduler_.due(), std::memory_order_relaxed);
   stats.assigned_partitions.store(source_->AssignedPartitions(), std::memory_order_relaxed);
-  const bool events_reachable = source_->BrokersReachable(), output_reachable = sink_->BrokersReachable();
-  stats.events_brokers_reachable.store(events_reachable, std::memory_order_relaxed);
-  stats.output_brokers_reachable.store(output_reachable, std::memory_order_relaxed);
+  // The output's producer is served every turn, even while a batch waits for
+  // its dead letters (the consumer then is not), and reaches the same cluster.
+  const bool reachable = sink_->BrokersReachable();
+  stats.brokers_reachable.store(reachable, std::memory_order_relaxed);
   int64_t unreachable_since = stats.brokers_unreachable_since_ms.load(std::memory_order_relaxed);
-  if (events_reachable && output_reachable) {
+  if (reachable) {
     if (unreachable_since != 0 && brokers_were_reachable_) {
       RECD_INFO("brokers reachable again after " << (SteadyNowMillis() - unreachable_since) / 1000 << " s");
     }
@@ -841,8 +842,7 @@ void Pipeline::Impl::UpdateGauges() {
   } else if (unreachable_since == 0) {
     unreachable_since = SteadyNowMillis();
     if (brokers_were_reachable_) {
-      RECD_WARN("no broker reachable by the " << (events_reachable ? "output producer" : "events consumer")
-                << "; recd waits, loses nothing, and /readyz answers 503 until one is");
+      RECD_WARN("no broker reachable; recd waits, loses nothing, and /readyz answers 503 until one is");
     }
   }
   stats.brokers_unreachable_since_ms.store(unreachable_since, std::memory_order_relaxed);

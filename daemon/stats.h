@@ -86,10 +86,10 @@ struct PipelineStats {
   std::atomic<uint64_t> assigned_partitions{0};
   std::atomic<uint64_t> intake_paused{0};       // 1 while the output is backed up
   std::atomic<int64_t> latest_event_ms{0};      // newest event time applied
-  // Whether the events consumer and the output producer each hold a connection
-  // to a broker (librdkafka's statistics, every second), and since when (steady
-  // ms, SteadyNowMillis) either has not; 0 while both do. /readyz follows them.
-  std::atomic<bool> events_brokers_reachable{false}, output_brokers_reachable{false};
+  // Whether the output's producer holds a connection to a broker (librdkafka's
+  // statistics, every second), and since when (steady ms, SteadyNowMillis) it
+  // has not; 0 while it does. /readyz follows them.
+  std::atomic<bool> brokers_reachable{false};
   std::atomic<int64_t> brokers_unreachable_since_ms{0};
   // Prequential quality (model/prequential.h): positives scored against the
   // list their user held just before them.

@@ -4,8 +4,6 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
 
-#include <nlohmann/json.hpp>
-
 #include "base/log.h"
 
 namespace recd::stream {
@@ -26,15 +24,10 @@ KafkaProperties BaseProperties(const KafkaConfig& config) {
   return {{"bootstrap.servers", config.brokers}, {"client.id", config.client_id}};
 }
 
-// True when librdkafka's statistics (JSON) show any broker connection UP.
-bool AnyBrokerUp(const std::string& stats_json) {
-  const nlohmann::json stats = nlohmann::json::parse(stats_json, nullptr, false);
-  if (!stats.is_object() || !stats.contains("brokers") || !stats["brokers"].is_object()) return false;
-  for (const auto& [name, broker] : stats["brokers"].items()) {
-    if (broker.is_object() && broker.value("state", "") == "UP") return true;
-  }
-  return false;
-}
+// True when librdkafka's statistics (JSON) show any broker connection UP. A
+// scan, not a parse: the JSON repeats every partition. Only broker objects
+// carry "state" in capitals (the group's is "up", partitions' "fetch_state").
+bool AnyBrokerUp(const std::string& stats_json) { return stats_json.find("\"state\":\"UP\"") != std::string::npos; }
 
 }  // namespace
 
@@ -77,22 +70,23 @@ class ClientEvents : public RdKafka::EventCb {
     }
   }
 
-  bool reachable() const { return reachable_; }
+  // nullopt until the first statistics or "all brokers down".
+  std::optional<bool> reachable() const { return reachable_; }
   uint64_t errors() const { return errors_; }
 
  private:
   const std::string client_;
-  bool reachable_ = false;  // until the first statistics say otherwise
+  std::optional<bool> reachable_;
   uint64_t errors_ = 0;
 };
 
 namespace {
 
-// Hands a client's events to `events`, with statistics every second.
-Status ListenTo(RdKafka::Conf* conf, ClientEvents* events) {
+// Hands a client's events to `events`, with statistics every second if asked.
+Status ListenTo(RdKafka::Conf* conf, ClientEvents* events, bool statistics) {
   std::string err;
   if (conf->set("event_cb", events, err) != RdKafka::Conf::CONF_OK) return Status::Internal("event_cb: " + err);
-  return SetAll(conf, {{"statistics.interval.ms", "1000"}});
+  return SetAll(conf, {{"statistics.interval.ms", statistics ? "1000" : "0"}});
 }
 
 class TopicPartitions {  // owns a vector of RdKafka::TopicPartition*
@@ -315,7 +309,9 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
   props.insert(props.end(), config.kafka.extra.begin(), config.kafka.extra.end());
   RECD_RETURN_IF_ERROR(SetAll(conf.get(), props));
   self->events_ = std::make_unique<ClientEvents>("kafka consumer");
-  RECD_RETURN_IF_ERROR(ListenTo(conf.get(), self->events_.get()));
+  // No statistics: while a batch waits for its dead letters the consumer is not
+  // polled, and they would pile up in its queue. The producer reports them.
+  RECD_RETURN_IF_ERROR(ListenTo(conf.get(), self->events_.get(), /*statistics=*/false));
   std::string err;
   if (conf->set("rebalance_cb", self->rebalancer_.get(), err) != RdKafka::Conf::CONF_OK) {
     return Status::Internal("rebalance_cb: " + err);
@@ -330,7 +326,6 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
 
 EventConsumer::~EventConsumer() { Close(); }
 
-bool EventConsumer::BrokersReachable() const { return events_->reachable(); }
 uint64_t EventConsumer::transient_errors() const { return transient_errors_ + events_->errors(); }
 
 Status EventConsumer::Poll(size_t max_records, std::chrono::milliseconds max_wait, std::vector<SourceRecord>* out) {
@@ -462,7 +457,7 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(const KafkaConfig& config,
   props.insert(props.end(), config.extra.begin(), config.extra.end());
   RECD_RETURN_IF_ERROR(SetAll(conf.get(), props));
   self->events_ = std::make_unique<ClientEvents>("kafka producer");
-  RECD_RETURN_IF_ERROR(ListenTo(conf.get(), self->events_.get()));
+  RECD_RETURN_IF_ERROR(ListenTo(conf.get(), self->events_.get(), /*statistics=*/true));
   std::string err;
   if (conf->set("dr_cb", self->reporter_.get(), err) != RdKafka::Conf::CONF_OK) {
     return Status::Internal("dr_cb: " + err);
@@ -472,7 +467,7 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(const KafkaConfig& config,
   return self;
 }
 
-bool Publisher::BrokersReachable() const { return events_->reachable(); }
+std::optional<bool> Publisher::BrokersReachable() const { return events_->reachable(); }
 
 Publisher::~Publisher() {
   if (producer_ && producer_->outq_len() > 0) {

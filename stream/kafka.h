@@ -113,9 +113,6 @@ class EventConsumer final : public EventSource {
 
   // Errors librdkafka reported and retries on its own.
   uint64_t transient_errors() const;
-  // Whether the client holds a connection to any broker, as of its last
-  // statistics (every second); false until the first.
-  bool BrokersReachable() const override;
 
  private:
   class Rebalancer;
@@ -177,8 +174,8 @@ class Publisher {
   // idempotent producer would (librdkafka's rd_kafka_test_fatal_error).
   void InjectFatalError(const std::string& reason);
   // Whether the producer holds a connection to any broker, as of its last
-  // statistics (every second); false until the first.
-  bool BrokersReachable() const;
+  // statistics (every second); nullopt until the first.
+  std::optional<bool> BrokersReachable() const;
 
  private:
   class DeliveryReporter;

@@ -83,6 +83,11 @@ void KafkaOutputSink::Poll(std::chrono::milliseconds wait, std::vector<Delivery>
   if (!publisher_) {
     if (Status s = StartPublisher(); !s.ok()) RECD_ERROR("could not restart the output's producer: " << s.ToString());
   }
+  if (!publisher_) {
+    brokers_reachable_ = false;
+  } else if (std::optional<bool> reachable = publisher_->BrokersReachable()) {
+    brokers_reachable_ = *reachable;
+  }
   out->insert(out->end(), reported_.begin(), reported_.end());
   reported_.clear();
 }

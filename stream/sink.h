@@ -74,7 +74,9 @@ class KafkaOutputSink final : public OutputSink {
   int Flush(std::chrono::milliseconds timeout, std::vector<Delivery>* out) override;
   int InFlight() const override;
   uint64_t restarts() const override { return restarts_; }
-  bool BrokersReachable() const override { return publisher_ && publisher_->BrokersReachable(); }
+  // The newest producer's word; a producer just started after a fatal error
+  // has none yet, and its predecessor's stands meanwhile.
+  bool BrokersReachable() const override { return brokers_reachable_; }
   // Fault injection for tests and drills: the producer hits a fatal error now.
   void InjectFatalError(const std::string& reason) { publisher_->InjectFatalError(reason); }
 
@@ -94,6 +96,7 @@ class KafkaOutputSink final : public OutputSink {
   std::unordered_map<uint64_t, uint32_t> unreported_;
   std::unique_ptr<Publisher> publisher_;  // null only while a restart could not create one
   uint64_t restarts_ = 0;
+  bool brokers_reachable_ = false;  // updated at each Poll
 };
 
 // Appends lists to a JSONL file (the output contract's JSON plus `published_at`

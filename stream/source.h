@@ -58,8 +58,6 @@ class EventSource {
   // Where the committed state now stands; informational (lag dashboards).
   virtual void Committed(const std::vector<PartitionOffset>& next_offsets) = 0;
   virtual size_t AssignedPartitions() const = 0;
-  // Whether the source reaches what it reads from (a broker); a file always does.
-  virtual bool BrokersReachable() const { return true; }
   virtual void Close() = 0;
 };
 

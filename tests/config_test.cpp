@@ -302,10 +302,24 @@ TEST_F(ConfigTest, ClientPropertiesThatBreakTheGuaranteesAreRefusedUnlessAllowed
   ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
   EXPECT_EQ(allowed->kafka.producer, (stream::KafkaProperties{{"acks", "1"}}));
 
-  // Safe spellings of the same keys pass.
-  auto safe = LoadConfig("", {"kafka.producer.acks=all", "kafka.producer.\"message.timeout.ms\"=0",
-                              "kafka.consumer.\"auto.offset.reset\"=earliest"});
+  // Safe spellings of the same keys pass, in any case librdkafka accepts.
+  auto safe = LoadConfig("", {"kafka.producer.acks=ALL", "kafka.producer.\"message.timeout.ms\"=0",
+                              "kafka.producer.\"enable.idempotence\"=TRUE",
+                              "kafka.consumer.\"auto.offset.reset\"=Earliest"});
   ASSERT_TRUE(safe.ok()) << safe.status().ToString();
+
+  // [kafka.client] reaches both clients: the rules of both apply to it.
+  auto client = LoadConfig("", {"kafka.client.acks=1", "kafka.client.\"group.id\"=x",
+                                "kafka.client.\"security.protocol\"=SASL_SSL", "kafka.producer.retries=3",
+                                "kafka.consumer.\"metadata.broker.list\"=h:1"});
+  ASSERT_FALSE(client.ok());
+  const std::string& cm = client.status().message();
+  EXPECT_NE(cm.find("[kafka.client] \"acks\" = \"1\" at --set breaks"), std::string::npos) << cm;
+  EXPECT_NE(cm.find("[kafka.client] \"group.id\" = \"x\" at --set: recd sets this itself"), std::string::npos) << cm;
+  EXPECT_NE(cm.find("\"retries\" = \"3\" at --set breaks"), std::string::npos) << cm;
+  EXPECT_NE(cm.find("\"metadata.broker.list\" = \"h:1\" at --set: recd sets this itself; use kafka.brokers"),
+            std::string::npos) << cm;
+  EXPECT_EQ(cm.find("security.protocol"), std::string::npos) << cm;
 }
 
 TEST_F(ConfigTest, SyntaxErrorsGiveFileLineAndColumn) {

@@ -191,7 +191,7 @@ TEST(SchedulerTest, MarksHeldForASwapSurviveAcksUntilTheUserIsDirtied) {
   EXPECT_EQ(Values(s.TakeClearable()), (std::vector<uint32_t>{5}));
 }
 
-TEST(SchedulerTest, AListThatFailedRetriablyIsDueAgainAndItsMarkStays) {
+TEST(SchedulerTest, AListThatFailedRetriablyIsDueAgainAfterTheRetryDelayAndItsMarkStays) {
   ManualClock clock;
   ListScheduler s({}, clock);
   const UserId u(3);
@@ -201,11 +201,52 @@ TEST(SchedulerTest, AListThatFailedRetriablyIsDueAgainAndItsMarkStays) {
   s.OnDelivered(u, false, true);  // e.g. the producer was replaced after a fatal error
   EXPECT_TRUE(s.TakeClearable().empty());
   EXPECT_EQ(s.due(), 1u);
-  clock.Advance(1s);
+  clock.Advance(999ms);
+  EXPECT_TRUE(Turn(s).empty()) << "due again only after the first retry delay, 1 s";
+  clock.Advance(1ms);
   ASSERT_EQ(Turn(s), (std::vector<uint32_t>{3}));
   s.OnQueued(u);
   s.OnDelivered(u, true, false);
   EXPECT_EQ(Values(s.TakeClearable()), (std::vector<uint32_t>{3}));
+}
+
+// A refusal that persists (a broker policy) must not be tried on every sweep:
+// the delay doubles, once per delay however many lists fail together, up to a
+// minute, and an acknowledged list resets it.
+TEST(SchedulerTest, TheRetryDelayDoublesWhileFailuresPersistAndResetsOnSuccess) {
+  ManualClock clock;
+  ListScheduler s({}, clock);
+  auto fail_all = [&](std::vector<uint32_t> users) {
+    for (uint32_t v : users) {
+      s.OnQueued(UserId(v));
+      s.OnDelivered(UserId(v), false, true);
+    }
+  };
+  // How long until the failed users are handed out again.
+  auto wait_for_retry = [&]() {
+    std::chrono::milliseconds waited{0};
+    for (; waited < 200s; waited += 100ms) {
+      clock.Advance(100ms);
+      const auto handed = Turn(s);
+      if (!handed.empty()) return std::make_pair(waited + 100ms, handed);
+    }
+    return std::make_pair(waited, std::vector<uint32_t>{});
+  };
+  s.MarkDirty(UserId(1));
+  s.MarkDirty(UserId(2));
+  ASSERT_EQ(Turn(s), (std::vector<uint32_t>{1, 2}));
+  std::vector<std::chrono::milliseconds> delays;
+  for (int round = 0; round < 8; ++round) {
+    fail_all({1, 2});  // two lists failing together grow the delay once
+    const auto [waited, handed] = wait_for_retry();
+    ASSERT_EQ(handed, (std::vector<uint32_t>{1, 2})) << "round " << round;
+    delays.push_back(waited);
+  }
+  EXPECT_EQ(delays, (std::vector<std::chrono::milliseconds>{1s, 2s, 4s, 8s, 16s, 32s, 60s, 60s}));
+  s.OnQueued(UserId(1));
+  s.OnDelivered(UserId(1), true, false);
+  fail_all({2});
+  EXPECT_EQ(wait_for_retry().first, 1s) << "an acknowledged list resets the delay";
 }
 
 TEST(SchedulerTest, AListThatCouldNotBeQueuedIsDueAgainFirst) {

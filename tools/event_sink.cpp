@@ -56,8 +56,11 @@ Status EventSink::Emit(std::string_view key, std::string_view value, bool paced)
 Status EventSink::Close() {
   if (out_) out_->flush();
   if (publisher_) {
-    const int left = publisher_->Flush(std::chrono::seconds(60));
-    if (left > 0) return Status::TimedOut(std::to_string(left) + " record(s) not delivered within 60 s");
+    const int left = publisher_->Flush(std::chrono::seconds(options_.flush_timeout_s));
+    if (left > 0) {
+      return Status::TimedOut(std::to_string(left) + " record(s) not delivered within " +
+                              std::to_string(options_.flush_timeout_s) + " s (--flush-timeout-s)");
+    }
   }
   if (failed_ > 0) {
     return Status::Unavailable(std::to_string(failed_) + " record(s) failed, first: " + first_error_);

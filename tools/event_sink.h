@@ -23,6 +23,7 @@ struct SinkOptions {
   std::string topic = "recd.events";
   double rate = 0;      // events per second; 0 = as fast as possible
   stream::KafkaProperties kafka_properties;  // -X: SASL, TLS, ...
+  int flush_timeout_s = 60;  // how long Close waits for the broker to take everything
 };
 
 // Adds -o/--output, -b/--brokers and -t/--topic to a tool's command line.
@@ -31,6 +32,9 @@ inline void AddSinkOptions(CLI::App& app, SinkOptions* options) {
   app.add_option("-b,--brokers", options->brokers, "produce to this Kafka cluster");
   app.add_option("-t,--topic", options->topic, "topic to produce to");
   AddKafkaPropertyOption(app, &options->kafka_properties);
+  app.add_option("--flush-timeout-s", options->flush_timeout_s,
+                 "at the end, wait this long for the broker to take every record (an outage may last)")
+      ->capture_default_str();
 }
 
 class EventSink {

@@ -50,9 +50,13 @@ settings=(--set "model.dir=$WORK/models" --set model.device=cpu --set model.relo
           --set model.snapshot_interval_ms=2000 --set "admin.token_file=$WORK/token"
           --set retrain.enabled=true --set retrain.interval_days=0 --set retrain.epochs=2
           --set retrain.max_batches_per_epoch=20 --set retrain.promote_margin=-0.99)
-# The same events as the file, streamed while the kills land.
-"$BUILD/tools/recgen" "${gen[@]}" --rate 1200 -b "$BROKERS" --summary "$WORK/summary.json" >"$WORK/recgen.log" 2>&1 &
+# The same events as the file, streamed while the kills land: paced to last
+# about as long as the kills (some 7 s each), so most land with events arriving.
+rate=$(( EVENTS / (KILLS * 7) + 1 ))
+"$BUILD/tools/recgen" "${gen[@]}" --rate "$rate" --flush-timeout-s 600 -b "$BROKERS" --summary "$WORK/summary.json" \
+  >"$WORK/recgen.log" 2>&1 &
 GEN_PID=$!
+BACKGROUND_PIDS+=("$GEN_PID")
 
 phases=(open embedding intake refresh retrain swap drain)
 declare -A aimed landed
@@ -70,15 +74,19 @@ for k in $(seq 1 "$KILLS"); do
   case $phase in
     open) pause 1.5 ;;  # the store open, the view rebuild, the model load
     embedding)  # before the first full embedding finishes
-      [ "$(probe "$port" recd_model_active)" = 1 ] && hit=intake ;;
+      [ "$(probe "$port" recd_model_active)" = 1 ] && { kill -0 "$GEN_PID" 2>/dev/null && hit=intake || hit=idle; } ;;
     intake)
       before=$(store_total || echo 0)
-      wait_total "$((before + 1))" 30 >/dev/null 2>&1 || true
+      if kill -0 "$GEN_PID" 2>/dev/null; then
+        wait_total "$((before + 1))" 30 >/dev/null 2>&1 || hit=idle
+      else
+        hit=idle  # every event is in: nothing arrives to be killed amid
+      fi
       pause 0.8 ;;
     refresh)
       wait_probe "$port" recd_model_active 1 30 || true
       r0=$(probe "$port" recd_model_items_refreshed_total)
-      wait_probe "$port" recd_model_items_refreshed_total "$(( ${r0:-0} + 1 ))" 15 || hit=intake
+      wait_probe "$port" recd_model_items_refreshed_total "$(( ${r0:-0} + 1 ))" 15 || hit=idle
       pause 0.05 ;;
     retrain|swap)
       wait_probe "$port" recd_model_active 1 30 || true
@@ -98,7 +106,8 @@ for k in $(seq 1 "$KILLS"); do
       pause 0.3 ;;
   esac
   if ! kill -0 "$RECD_PID" 2>/dev/null; then
-    wait "$RECD_PID"; rc=$?; RECD_PID=""
+    rc=0; wait "$RECD_PID" || rc=$?
+    RECD_PID=""
     [ "$phase" = drain ] && [ "$rc" = 0 ] && { hit=stopped; echo "kill #$k ($phase): recd had already stopped cleanly"; }
     [ "$hit" = stopped ] || fail "recd exited by itself (rc $rc) at start $starts, before kill #$k ($phase)"
   else

@@ -3,8 +3,10 @@
 set -euo pipefail
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/recd-e2e.XXXXXX")
 RECD_PID=""
+BACKGROUND_PIDS=()  # other processes a test starts (a generator): killed on exit
 cleanup() {
   [ -n "$RECD_PID" ] && kill -9 "$RECD_PID" 2>/dev/null || true
+  for pid in "${BACKGROUND_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   "$SRC/scripts/kafka.sh" stop "$WORK/kafka" || true
   if [ "${KEEP_WORK:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
