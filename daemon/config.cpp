@@ -199,6 +199,15 @@ bool IsTrue(const std::string& v) { return Lower(v) == "true" || Lower(v) == "t"
 bool IsEarliest(const std::string& v) { return Lower(v) == "earliest" || Lower(v) == "smallest" || Lower(v) == "beginning"; }
 bool IsUnlimitedRetries(const std::string& v) { return v == "2147483647"; }  // idempotence's own default
 
+// What breaks, shared by the aliases librdkafka has for one setting.
+constexpr const char* kLosesAcknowledged =
+    "a broker failure could lose lists and dead letters that recd has counted as delivered";
+constexpr const char* kTimesOutInOutage =
+    "during a broker outage longer than the timeout every queued list and dead letter fails at once and is sent "
+    "again out of its order (0, the default, waits the outage out)";
+constexpr const char* kRetriesRunOut =
+    "a record that runs out of retries during an outage fails, and is sent again out of its order";
+
 const std::vector<ClientPropertyRule>& ClientPropertyRules() {
   static const std::vector<ClientPropertyRule> rules = {
       {"kafka.consumer", "bootstrap.servers", "kafka.brokers", nullptr, nullptr},
@@ -222,25 +231,17 @@ const std::vector<ClientPropertyRule>& ClientPropertyRules() {
       {"kafka.consumer", "auto.offset.reset", nullptr, IsEarliest,
        "an out-of-range offset would skip to the end, and records deleted before recd applied them go unnoticed "
        "(kafka.start_from sets where a new partition starts)"},
-      {"kafka.consumer", "isolation.level", nullptr, [](const std::string& v) { return v == "read_committed"; },
+      {"kafka.consumer", "isolation.level", nullptr, [](const std::string& v) { return Lower(v) == "read_committed"; },
        "events of aborted producer transactions would be applied"},
-      {"kafka.producer", "acks", nullptr, IsAllAcks,
-       "a broker failure could lose lists and dead letters that recd has counted as delivered"},
-      {"kafka.producer", "request.required.acks", nullptr, IsAllAcks,
-       "a broker failure could lose lists and dead letters that recd has counted as delivered"},
+      {"kafka.producer", "acks", nullptr, IsAllAcks, kLosesAcknowledged},
+      {"kafka.producer", "request.required.acks", nullptr, IsAllAcks, kLosesAcknowledged},
       {"kafka.producer", "enable.idempotence", nullptr, IsTrue,
        "retries could duplicate or reorder records, and an older list could overwrite a newer one on the compacted "
        "topic"},
-      {"kafka.producer", "message.timeout.ms", nullptr, IsZero,
-       "during a broker outage longer than the timeout every queued list and dead letter fails at once and is sent "
-       "again out of its order (0, the default, waits the outage out)"},
-      {"kafka.producer", "retries", nullptr, IsUnlimitedRetries,
-       "a record that runs out of retries during an outage fails, and is sent again out of its order"},
-      {"kafka.producer", "message.send.max.retries", nullptr, IsUnlimitedRetries,
-       "a record that runs out of retries during an outage fails, and is sent again out of its order"},
-      {"kafka.producer", "delivery.timeout.ms", nullptr, IsZero,
-       "during a broker outage longer than the timeout every queued list and dead letter fails at once and is sent "
-       "again out of its order (0, the default, waits the outage out)"},
+      {"kafka.producer", "message.timeout.ms", nullptr, IsZero, kTimesOutInOutage},
+      {"kafka.producer", "delivery.timeout.ms", nullptr, IsZero, kTimesOutInOutage},
+      {"kafka.producer", "retries", nullptr, IsUnlimitedRetries, kRetriesRunOut},
+      {"kafka.producer", "message.send.max.retries", nullptr, IsUnlimitedRetries, kRetriesRunOut},
   };
   return rules;
 }
