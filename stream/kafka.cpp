@@ -31,9 +31,10 @@ bool AnyBrokerUp(const std::string& stats_json) { return stats_json.find("\"stat
 
 }  // namespace
 
-// One librdkafka client's events, served on the thread that polls the client:
-// its log lines and errors go to recd's log; its statistics, emitted every
-// second, say whether it holds a connection to any broker.
+// One librdkafka client's events: its log lines (from librdkafka's threads) and
+// errors go to recd's log; its statistics, where asked for (every second),
+// say whether it holds a connection to any broker. All but the log lines are
+// served on the thread that polls the client, which alone reads the state.
 class ClientEvents : public RdKafka::EventCb {
  public:
   explicit ClientEvents(std::string client) : client_(std::move(client)) {}
