@@ -16,6 +16,7 @@ bool ListScheduler::BeginTurn(bool backlog, Clock::TimePoint::duration ingest_ti
   const Clock::TimePoint now = clock_.Now();
   while (!retry_.empty() && retry_.begin()->first <= now) {
     MarkDirty(UserId(retry_.begin()->second));
+    retrying_.erase(retry_.begin()->second);
     retry_.erase(retry_.begin());
   }
   bool started = false;
@@ -89,7 +90,7 @@ void ListScheduler::OnDelivered(UserId user, bool ok, bool retriable) {
     retry_delay_ = std::min<Clock::TimePoint::duration>(retry_delay_ * 2, kMaxRetryDelay);
     retry_delay_set_ = now;
   }
-  retry_.emplace(now + retry_delay_, user.value);
+  if (retrying_.insert(user.value).second) retry_.emplace(now + retry_delay_, user.value);
 }
 
 void ListScheduler::HoldMarks(const std::vector<UserId>& users) {

@@ -65,7 +65,7 @@ class ListScheduler {
 
   bool sweeping() const { return sweep_left_ > 0; }
   // Users waiting for a list: due now, or after their retry delay.
-  size_t due() const { return dirty_.size() + retry_.size(); }
+  size_t due() const { return dirty_.size() + retry_.size(); }  // a user waiting in both counts twice
   size_t in_flight() const { return in_flight_.size(); }
 
  private:
@@ -83,6 +83,7 @@ class ListScheduler {
   std::unordered_set<uint32_t> acknowledged_;         // newest list acknowledged; clear candidates
   std::unordered_set<uint32_t> held_;                 // owe a list not yet made dirty (HoldMarks, OnRefused)
   std::multimap<Clock::TimePoint, uint32_t> retry_;   // failed retriably: made dirty at the time
+  std::unordered_set<uint32_t> retrying_;             // users in retry_, each once
   Clock::TimePoint::duration retry_delay_{};         // 0 while deliveries succeed
   Clock::TimePoint retry_delay_set_;                 // when retry_delay_ last grew
 };

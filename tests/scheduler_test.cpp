@@ -249,6 +249,22 @@ TEST(SchedulerTest, TheRetryDelayDoublesWhileFailuresPersistAndResetsOnSuccess) 
   EXPECT_EQ(wait_for_retry().first, 1s) << "an acknowledged list resets the delay";
 }
 
+// A user whose lists keep failing waits once, however often they fail before
+// the delay is up: the retry queue holds each user at most once.
+TEST(SchedulerTest, AUserWaitsForOneRetryHoweverOftenTheirListsFail) {
+  ManualClock clock;
+  ListScheduler s({}, clock);
+  const UserId u(5);
+  for (int k = 0; k < 3; ++k) {
+    s.OnQueued(u);
+    s.OnDelivered(u, false, true);
+  }
+  EXPECT_EQ(s.due(), 1u);
+  clock.Advance(1s);
+  EXPECT_EQ(Turn(s), (std::vector<uint32_t>{5}));
+  EXPECT_EQ(s.due(), 0u);
+}
+
 TEST(SchedulerTest, AListThatCouldNotBeQueuedIsDueAgainFirst) {
   ManualClock clock;
   ListScheduler s({}, clock);

@@ -75,6 +75,23 @@ metric() {
   exec 3<&- 3>&-
 }
 
+# http_status PORT PATH: the HTTP status code of a GET (bash's /dev/tcp: no curl needed).
+http_status() {
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+  awk 'NR == 1 { print $2 }' <&3
+  exec 3<&- 3>&-
+}
+# wait_status PORT PATH CODE TIMEOUT_S
+wait_status() {
+  local t=0
+  while [ "$t" -lt "$(($4 * 5))" ]; do
+    [ "$(http_status "$1" "$2")" = "$3" ] && return 0
+    sleep 0.2; t=$((t + 1))
+  done
+  return 1
+}
+
 # wait_metric PORT NAME VALUE TIMEOUT_S: until /metrics shows NAME >= VALUE.
 wait_metric() {
   local port=$1 name=$2 want=$3 timeout=$4 t=0 have
