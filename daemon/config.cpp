@@ -224,6 +224,8 @@ const std::vector<ClientPropertyRule>& ClientPropertyRules() {
        "nothing: the store commits offsets with the state they produced, in one batch", nullptr, nullptr},
       {"kafka.consumer", "enable.auto.offset.store", "nothing: offsets live in recd's store", nullptr, nullptr},
       {"kafka.consumer", "enable.partition.eof", "nothing: recd polls past the end of a partition", nullptr, nullptr},
+      {"kafka.producer", "delivery.report.only.error",
+       "nothing: recd clears a user's pending list only when its delivery is reported", nullptr, nullptr},
       {"kafka.producer", "transactional.id", "nothing: recd's producer is idempotent, not transactional", nullptr,
        nullptr},
       {"kafka.producer", "partitioner",

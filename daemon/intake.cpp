@@ -104,16 +104,19 @@ Status Intake::Stage(const std::vector<stream::SourceRecord>& records) {
     if (expected && r.offset < *expected) {
       auto verdict = BelowExpected(r, *expected);
       if (!verdict.ok()) return verdict.status();
+      if (*verdict != Verdict::kRedelivery && next_offsets_.count(r.tp)) {
+        // A rebalance inside one poll: records of the old position are already
+        // staged, and committing them past the rewind would apply them twice.
+        // The store holds the rewound offset now; a restart reads from there.
+        return Status::Unavailable(r.tp.ToString() + " was rewound with records of it already in the batch; "
+                                                       "restart to read it from the stored offset");
+      }
       if (*verdict == Verdict::kApply) log_starts.erase(r.tp);  // rewound: the old log's start is stale
       if (*verdict == Verdict::kRedelivery) {
         stats_.skipped.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       if (*verdict == Verdict::kReread) {
-        if (next_offsets_.count(r.tp)) {  // a rebalance inside one poll; the store holds offset 0 now
-          return Status::Unavailable(r.tp.ToString() + " was re-read from its start with records of it already "
-                                                         "in the batch; restart to read it from the stored offset");
-        }
         reread.insert(r.tp);
         continue;
       }

@@ -76,21 +76,16 @@ void ListScheduler::OnDelivered(UserId user, bool ok, bool retriable) {
   in_flight_.erase(it);
   if (ok) {
     acknowledged_.insert(user.value);
-    retry_delay_ = {};
+    retry_delay_.erase(user.value);
     return;
   }
   // The mark stays, so the list is made again after a restart; one that may
   // pass when sent again is made again after the retry delay.
   if (!retriable) return;
-  const Clock::TimePoint now = clock_.Now();
-  if (retry_delay_ == Clock::TimePoint::duration{}) {
-    retry_delay_ = std::chrono::seconds(1);
-    retry_delay_set_ = now;
-  } else if (now - retry_delay_set_ >= retry_delay_) {  // failing still, a delay later
-    retry_delay_ = std::min<Clock::TimePoint::duration>(retry_delay_ * 2, kMaxRetryDelay);
-    retry_delay_set_ = now;
-  }
-  if (retrying_.insert(user.value).second) retry_.emplace(now + retry_delay_, user.value);
+  if (!retrying_.insert(user.value).second) return;  // already waiting for a retry
+  auto [delay, first] = retry_delay_.try_emplace(user.value, std::chrono::seconds(1));
+  if (!first) delay->second = std::min<Clock::TimePoint::duration>(delay->second * 2, kMaxRetryDelay);
+  retry_.emplace(clock_.Now() + delay->second, user.value);
 }
 
 void ListScheduler::HoldMarks(const std::vector<UserId>& users) {

@@ -49,10 +49,11 @@ class ListScheduler {
   void OnRefused(UserId user);
   // The output acknowledged (ok) or failed one of the user's lists. A failed
   // newest list leaves the user pending; a retriable failure also makes them
-  // due again after the output's retry delay: 1 s after the first failure,
-  // doubling (at most once per delay, however many lists fail together) up to
-  // kMaxRetryDelay, and none again once any list is acknowledged. So a refusal
-  // that persists (a broker policy) costs a try per user a minute, not a sweep.
+  // due again after their own retry delay: 1 s after their first failure,
+  // doubling with each failure in a row up to kMaxRetryDelay, and none again
+  // once one of their lists is acknowledged. So a refusal that persists for
+  // some users (a broker policy) costs each a try a minute, not one a sweep,
+  // whatever other users' lists do.
   void OnDelivered(UserId user, bool ok, bool retriable);
   static constexpr std::chrono::seconds kMaxRetryDelay{60};
   // These users owe a fresh list (a model swap made theirs stale) and their
@@ -84,8 +85,7 @@ class ListScheduler {
   std::unordered_set<uint32_t> held_;                 // owe a list not yet made dirty (HoldMarks, OnRefused)
   std::multimap<Clock::TimePoint, uint32_t> retry_;   // failed retriably: made dirty at the time
   std::unordered_set<uint32_t> retrying_;             // users in retry_, each once
-  Clock::TimePoint::duration retry_delay_{};         // 0 while deliveries succeed
-  Clock::TimePoint retry_delay_set_;                 // when retry_delay_ last grew
+  std::unordered_map<uint32_t, Clock::TimePoint::duration> retry_delay_;  // users whose last list failed
 };
 
 }  // namespace recd::daemon

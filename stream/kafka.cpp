@@ -62,6 +62,8 @@ class ClientEvents : public RdKafka::EventCb {
           RECD_ERROR(client_ << ": " << e.fac() << ": " << e.str());
         } else if (e.severity() == RdKafka::Event::EVENT_SEVERITY_WARNING) {
           RECD_WARN(client_ << ": " << e.fac() << ": " << e.str());
+        } else if (e.severity() == RdKafka::Event::EVENT_SEVERITY_DEBUG) {
+          RECD_DEBUG(client_ << ": " << e.fac() << ": " << e.str());  // only with a `debug` property
         } else {
           RECD_INFO(client_ << ": " << e.fac() << ": " << e.str());
         }

@@ -211,8 +211,8 @@ TEST(SchedulerTest, AListThatFailedRetriablyIsDueAgainAfterTheRetryDelayAndItsMa
 }
 
 // A refusal that persists (a broker policy) must not be tried on every sweep:
-// the delay doubles, once per delay however many lists fail together, up to a
-// minute, and an acknowledged list resets it.
+// each user's delay doubles with each failure in a row, up to a minute; their
+// own acknowledged list resets it, another user's does not.
 TEST(SchedulerTest, TheRetryDelayDoublesWhileFailuresPersistAndResetsOnSuccess) {
   ManualClock clock;
   ListScheduler s({}, clock);
@@ -237,7 +237,7 @@ TEST(SchedulerTest, TheRetryDelayDoublesWhileFailuresPersistAndResetsOnSuccess) 
   ASSERT_EQ(Turn(s), (std::vector<uint32_t>{1, 2}));
   std::vector<std::chrono::milliseconds> delays;
   for (int round = 0; round < 8; ++round) {
-    fail_all({1, 2});  // two lists failing together grow the delay once
+    fail_all({1, 2});
     const auto [waited, handed] = wait_for_retry();
     ASSERT_EQ(handed, (std::vector<uint32_t>{1, 2})) << "round " << round;
     delays.push_back(waited);
@@ -246,7 +246,11 @@ TEST(SchedulerTest, TheRetryDelayDoublesWhileFailuresPersistAndResetsOnSuccess) 
   s.OnQueued(UserId(1));
   s.OnDelivered(UserId(1), true, false);
   fail_all({2});
-  EXPECT_EQ(wait_for_retry().first, 1s) << "an acknowledged list resets the delay";
+  EXPECT_EQ(wait_for_retry().first, 60s) << "another user's acknowledged list leaves user 2's delay";
+  s.OnQueued(UserId(2));
+  s.OnDelivered(UserId(2), true, false);
+  fail_all({2});
+  EXPECT_EQ(wait_for_retry().first, 1s) << "the user's own acknowledged list resets it";
 }
 
 // A user whose lists keep failing waits once, however often they fail before
