@@ -71,6 +71,8 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_output_full_total", "Times a record found the output queue full", MetricType::Counter, v(s.output_full)),
       Family("recd_output_restarts_total", "Output producers replaced after a fatal error (their records were sent again)", MetricType::Counter, v(s.output_restarts)),
       Family("recd_brokers_reachable", "1 while recd holds a connection to a Kafka broker (its output producer's statistics)", MetricType::Gauge, s.brokers_reachable.load() ? 1.0 : 0.0),
+      Family("recd_store_writable", "0 while the store refuses writes (a full disk, a failed fsync); intake waits and retries", MetricType::Gauge, s.store_unwritable_since_ms.load() == 0 ? 1.0 : 0.0),
+      Family("recd_store_write_failures_total", "Batch commits the store refused (each is retried; nothing is lost)", MetricType::Counter, v(s.store_write_failures)),
       Family("recd_output_failing", "1 while the output's newest deliveries fail (0 after any success)", MetricType::Gauge, s.output_failing_since_ms.load() != 0 ? 1.0 : 0.0),
       Family("recd_intake_paused", "1 while intake is paused because the output is backed up", MetricType::Gauge, v(s.intake_paused)),
       Family("recd_prequential_positives_total", "Positive events of users holding a list, scored against it before applying", MetricType::Counter, v(s.positives)),
@@ -208,19 +210,25 @@ http::response<http::string_body> AdminServer::Impl::Handle(const http::request<
                                      std::to_string((SteadyNowMillis() - failing_since) / 1000) + " s (see the log)\n"
                                : "ok\n";
   } else if (target == "/readyz") {
-    // Ready: the loop has turned, and a Kafka broker is reachable. Not ready
-    // is not broken (that is /healthz): recd waits for the brokers.
-    const int64_t since = stats.brokers_unreachable_since_ms.load();
+    // Ready: the loop has turned, a Kafka broker is reachable and the store
+    // takes writes. Not ready is not broken (that is /healthz): recd waits for
+    // the brokers and the disk.
+    auto seconds_since = [](int64_t since) { return std::to_string(since == 0 ? 0 : (SteadyNowMillis() - since) / 1000); };
+    const int64_t unwritable_since = stats.store_unwritable_since_ms.load();
     const bool started = stats.heartbeat.load() > 0;
-    const bool ready = started && stats.brokers_reachable.load();
+    const bool reachable = stats.brokers_reachable.load();
+    const bool ready = started && reachable && unwritable_since == 0;
     res.result(ready ? http::status::ok : http::status::service_unavailable);
     if (ready) {
       res.body() = "ready\n";
     } else if (!started) {
       res.body() = "starting\n";
-    } else {
-      res.body() = "no Kafka broker reachable for " + std::to_string(since == 0 ? 0 : (SteadyNowMillis() - since) / 1000) +
+    } else if (!reachable) {
+      res.body() = "no Kafka broker reachable for " + seconds_since(stats.brokers_unreachable_since_ms.load()) +
                    " s (see the log)\n";
+    } else {
+      res.body() = "the store has refused writes for " + seconds_since(unwritable_since) +
+                   " s (a full disk? see the log); intake waits and loses nothing\n";
     }
   } else {
     res.result(http::status::not_found);

@@ -8,6 +8,7 @@ namespace recd::daemon {
 
 namespace {
 constexpr std::chrono::milliseconds kMaxBackoff(5000);
+constexpr std::chrono::milliseconds kFirstStoreBackoff(100);
 }
 
 Intake::Intake(store::GraphStore& store, stream::EventSource& source, stream::OutputSink& sink,
@@ -207,10 +208,29 @@ Result<std::optional<store::ApplyOutcome>> Intake::TryCommit() {
     }
     if (unsettled_ > 0) return std::optional<store::ApplyOutcome>();
   }
+  const Clock::TimePoint now = wall_.Now();
+  if (now < store_retry_at_) return std::optional<store::ApplyOutcome>();
   std::vector<PartitionOffset> offsets;
   for (const auto& [tp, position] : next_offsets_) offsets.push_back(position);
   auto outcome = store_.Apply(events_, offsets, rejected_);
-  if (!outcome.ok()) return outcome.status();
+  if (!outcome.ok()) {
+    if (outcome.status().code() != Status::Code::kUnavailable) return outcome.status();
+    // The store refused the write (a full disk, a failed fsync) and kept nothing:
+    // hold the batch, read no further, and try again after a backoff.
+    stats_.store_write_failures.fetch_add(1, std::memory_order_relaxed);
+    int64_t healthy = 0;
+    if (stats_.store_unwritable_since_ms.compare_exchange_strong(healthy, SteadyNowMillis(), std::memory_order_relaxed)) {
+      RECD_ERROR(outcome.status().ToString() << "; intake holds its batch and retries, with backoff up to "
+                                             << kMaxBackoff.count() / 1000 << " s; /readyz answers 503 meanwhile");
+    }
+    store_retry_at_ = now + store_backoff_;
+    store_backoff_ = std::min(store_backoff_ * 2, kMaxBackoff);
+    return std::optional<store::ApplyOutcome>();
+  }
+  if (const int64_t since = stats_.store_unwritable_since_ms.exchange(0, std::memory_order_relaxed); since != 0) {
+    RECD_INFO("the store takes writes again after " << (SteadyNowMillis() - since) / 1000 << " s; intake goes on");
+  }
+  store_backoff_ = kFirstStoreBackoff;
   for (const auto& o : offsets) last_input_ = Offset(o.next.value - 1);
   stats_.applied.fetch_add(outcome->applied, std::memory_order_relaxed);
   stats_.duplicates.fetch_add(outcome->duplicates, std::memory_order_relaxed);

@@ -40,7 +40,9 @@ class Intake {
   const std::vector<Event>& events() const { return events_; }
 
   // Commits the staged batch once every dead letter is settled; nullopt while
-  // some are still on their way (call again next turn). Store errors are fatal.
+  // some are still on their way, or while the store refuses writes (a full
+  // disk: the batch is held and retried with backoff, and reading stops).
+  // Call again next turn. Other store errors are fatal.
   Result<std::optional<store::ApplyOutcome>> TryCommit();
   // The outcome of a dead letter (a delivery whose tag has kDeadLetterTag).
   void OnDeadLetterDelivery(const stream::Delivery& d);
@@ -91,6 +93,9 @@ class Intake {
   size_t unsettled_ = 0;
   uint64_t rejected_ = 0;
   Offset last_input_{-1};
+  // After a refused store write: when to try again, and the next wait (doubling to kMaxBackoff).
+  Clock::TimePoint store_retry_at_{};
+  std::chrono::milliseconds store_backoff_{100};
 };
 
 }  // namespace recd::daemon

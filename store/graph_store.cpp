@@ -92,6 +92,11 @@ class IdMap {
     }
     return it->second;
   }
+  // Forgets the ids created since the map held `size` (a batch that failed to write).
+  void Truncate(size_t size) {
+    for (size_t id = size; id < names_.size(); ++id) ids_.erase(names_[id]);
+    names_.resize(std::min(size, names_.size()));
+  }
   void Load(uint32_t id, std::string external) {
     if (id >= names_.size()) names_.resize(id + 1);
     ids_.emplace(external, id);
@@ -109,6 +114,10 @@ class IdMap {
 // The bounded window of recently seen event ids, oldest first. Durable form: the
 // dedup_order column family, sequence number -> event id; the lookup set is
 // rebuilt from it on open, so each new id costs one append-like write.
+//
+// A batch adds ids with Add, then either Commit (its write landed: the window
+// trims to capacity) or Rollback (its write failed: its ids are forgotten).
+// Nothing is evicted before Commit, so Rollback needs no undo of evictions.
 class DedupWindow {
  public:
   explicit DedupWindow(size_t capacity) : capacity_(capacity) {}
@@ -121,31 +130,44 @@ class DedupWindow {
     r::PutU64BE(&seq, next_seq_);
     wb->Put(order, seq, id);
     Remember(next_seq_++, id);
-    Trim();
   }
-  // Forgets the oldest ids beyond the capacity (after Load: a smaller window
-  // than the store was written with); FinishBatch deletes them on disk.
+  // Deletes, in the batch, every sequence number that Commit will evict, with
+  // one range tombstone.
+  void FinishBatch(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* order) const {
+    const uint64_t oldest_kept = OldestKept();
+    if (oldest_kept > deleted_below_) {
+      std::string from, to;
+      r::PutU64BE(&from, deleted_below_);
+      r::PutU64BE(&to, oldest_kept);
+      wb->DeleteRange(order, from, to);
+    }
+  }
+  // The batch is on disk, with FinishBatch's deletions: trim to capacity.
+  void Commit() {
+    deleted_below_ = std::max(deleted_below_, OldestKept());
+    Trim();
+    batch_start_seq_ = next_seq_;
+  }
+  // Forgets the oldest ids beyond the capacity in memory only (after Load: a
+  // store written with a larger window); the next FinishBatch deletes them on disk.
   void Trim() {
     while (order_.size() > capacity_) {
       seq_of_.erase(*order_.front().second);
       order_.pop_front();
     }
   }
-  // Deletes every evicted sequence number with one range tombstone.
-  void FinishBatch(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* order) {
-    const uint64_t oldest_kept = order_.empty() ? next_seq_ : order_.front().first;
-    if (oldest_kept > deleted_below_) {
-      std::string from, to;
-      r::PutU64BE(&from, deleted_below_);
-      r::PutU64BE(&to, oldest_kept);
-      wb->DeleteRange(order, from, to);
-      deleted_below_ = oldest_kept;
+  // The batch never reached the disk: forget the ids it added.
+  void Rollback() {
+    while (!order_.empty() && order_.back().first >= batch_start_seq_) {
+      seq_of_.erase(*order_.back().second);
+      order_.pop_back();
     }
+    next_seq_ = batch_start_seq_;
   }
   void Load(uint64_t seq, const std::string& id) {
     if (order_.empty()) deleted_below_ = seq;
     Remember(seq, id);
-    next_seq_ = seq + 1;
+    next_seq_ = batch_start_seq_ = seq + 1;
   }
   size_t size() const { return order_.size(); }
 
@@ -154,9 +176,15 @@ class DedupWindow {
     auto it = seq_of_.emplace(id, seq).first;
     order_.emplace_back(seq, &it->first);
   }
+  // The sequence number of the oldest id the window keeps once trimmed.
+  uint64_t OldestKept() const {
+    if (order_.size() > capacity_) return order_[order_.size() - capacity_].first;
+    return order_.empty() ? next_seq_ : order_.front().first;
+  }
   size_t capacity_;
   uint64_t next_seq_ = 0;
-  uint64_t deleted_below_ = 0;  // sequence numbers below this are deleted on disk
+  uint64_t batch_start_seq_ = 0;  // the first sequence number of the batch being built
+  uint64_t deleted_below_ = 0;    // sequence numbers below this are deleted on disk
   std::unordered_map<std::string, uint64_t> seq_of_;
   std::deque<std::pair<uint64_t, const std::string*>> order_;  // points into seq_of_'s keys
 };
@@ -173,6 +201,34 @@ class GraphStore::Impl {
   }
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs[c]; }
 
+  // Every write goes through here. A refused write changes nothing in RocksDB.
+  // Out of space it is Unavailable: the next write first asks RocksDB to resume
+  // (it also retries by itself), which holds until space is back. Any other
+  // failure (a failed fsync, a broken device) is final for this process: what
+  // reached the log is known only after a reopen, so a restart must decide.
+  Status Write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch* wb, const std::string& what) {
+    if (read_only) return Status::Aborted(what + ": the store is open read-only");
+    if (write_failed) {
+      const rocksdb::Status resumed = db->Resume();
+      if (!resumed.ok()) return Refused(resumed, what + ": the store is still not writable");
+      write_failed = false;
+      RECD_INFO("store: writable again after a refused write");
+    }
+    const rocksdb::Status s = db->Write(options, wb);
+    if (s.ok()) return Status::Ok();
+    write_failed = true;
+    return Refused(s, what);
+  }
+  static Status Refused(const rocksdb::Status& s, const std::string& what) {
+    if (s.IsBusy()) return Status::Unavailable(what + ": RocksDB is recovering from an earlier refused write by itself");
+    if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kSpaceLimit) {
+      return Status::Unavailable(what + ": " + s.ToString() + "; nothing was written; free disk space and it is retried");
+    }
+    if (s.IsCorruption()) return FromRocks(s, what);
+    return Status::IoError(what + ": " + s.ToString() +
+                           "; nothing more is written by this process: restart recd, which recovers from the store's log");
+  }
+
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   rocksdb::WriteOptions write_options;
@@ -181,7 +237,10 @@ class GraphStore::Impl {
   std::map<TopicPartition, PartitionOffset> offsets;
   std::vector<bool> item_unavailable;       // by ItemId
   std::vector<EpochMillis> available_ts;    // event time of the newest `available` value
-  bool poisoned = false;                    // a write failed: refuse further writes
+  // A write failed (a full disk, a failed fsync): RocksDB refuses writes until
+  // Resume(), which the next write tries first.
+  bool write_failed = false;
+  bool read_only = false;
   // Scratch for Apply: the number of the last batch that touched each id.
   uint32_t batch_stamp = 0;
   std::vector<uint32_t> user_stamp, item_stamp;
@@ -224,13 +283,14 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     }
     descriptors.emplace_back(kCfNames[i], cf_options);
   }
+  if (options.env) db_options.env = options.env;
   rocksdb::DB* raw = nullptr;
   if (options.read_only) {
     db_options.create_if_missing = false;
     RECD_RETURN_IF_ERROR(FromRocks(
         rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &impl.cfs, &raw),
         "opening store at " + options.path + " read-only"));
-    impl.poisoned = true;  // refuses writes
+    impl.read_only = true;  // refuses writes
   } else {
     RECD_RETURN_IF_ERROR(FromRocks(
         rocksdb::DB::Open(db_options, options.path, descriptors, &impl.cfs, &raw),
@@ -359,10 +419,8 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
                                        const std::vector<PartitionOffset>& offsets,
                                        uint64_t rejected) {
   Impl& impl = *impl_;
-  if (impl.poisoned) {
-    return Status::Aborted(options_.read_only ? "the store is open read-only"
-                                              : "an earlier write to the store failed; restart to recover from disk");
-  }
+  if (impl.read_only) return Status::Aborted("applying events: the store is open read-only");
+  const size_t users_before = impl.users.size(), items_before = impl.items.size();
   rocksdb::WriteBatch wb(events.size() * 96);  // ~two edge merges per event
   ApplyOutcome out;
   Counters counters = counters_;
@@ -468,15 +526,18 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   }
   for (UserId u : out.touched_users) wb.Put(impl.cf(kPending), r::DenseKey(r::kUserKind, u.value), "");
 
-  const rocksdb::Status s = impl.db->Write(impl.write_options, &wb);
-  if (!s.ok()) {
-    // The in-memory maps already hold this batch's ids and event ids; the disk
-    // does not. Refuse further writes so a restart rebuilds them from disk.
-    impl.poisoned = true;
-    return FromRocks(s, "committing a batch of " + std::to_string(events.size()) + " events");
+  if (Status s = impl.Write(impl.write_options, &wb, "committing a batch of " + std::to_string(events.size()) + " events");
+      !s.ok()) {
+    // Nothing reached the disk: forget the ids and event ids this batch added in
+    // memory, so the same batch can be applied again.
+    impl.users.Truncate(users_before);
+    impl.items.Truncate(items_before);
+    impl.dedup.Rollback();
+    return s;
   }
 
   // Committed: bring the derived in-memory state up to date.
+  impl.dedup.Commit();
   counters_ = counters;
   latest_event_ts_ = latest;
   for (const auto& o : offsets) impl.offsets[o.tp] = o;
@@ -498,6 +559,8 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   return out;
 }
 
+bool GraphStore::writable() const { return !impl_->write_failed; }
+
 std::vector<UserId> GraphStore::PendingUsers() const {
   std::vector<UserId> users;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator({}, impl_->cf(kPending)));
@@ -509,11 +572,10 @@ std::vector<UserId> GraphStore::PendingUsers() const {
 
 Status GraphStore::ClearPending(const std::vector<UserId>& users) {
   if (users.empty()) return Status::Ok();
-  if (impl_->poisoned) return Status::Aborted("store refuses writes after a failed write");
   rocksdb::WriteBatch wb;
   for (UserId u : users) wb.Delete(impl_->cf(kPending), r::DenseKey(r::kUserKind, u.value));
   rocksdb::WriteOptions relaxed;  // losing this write only causes a republish
-  return FromRocks(impl_->db->Write(relaxed, &wb), "clearing pending lists");
+  return impl_->Write(relaxed, &wb, "clearing pending lists");
 }
 
 std::optional<Offset> GraphStore::StoredOffset(const TopicPartition& tp) const {
@@ -619,13 +681,12 @@ std::string GraphStore::ActiveModelVersion() const {
 
 Status GraphStore::RecordActiveModelVersion(const std::string& version, const std::vector<UserId>& owed_lists) {
   if (options_.read_only) return Status::InvalidArgument("store opened read-only");
-  if (impl_->poisoned) return Status::Aborted("store refuses writes after a failed write");
   rocksdb::WriteBatch wb;
   wb.Put(impl_->cf(kMeta), kActiveModelKey, version);
   for (UserId u : owed_lists) wb.Put(impl_->cf(kPending), r::DenseKey(r::kUserKind, u.value), "");
   rocksdb::WriteOptions synced;
   synced.sync = true;  // a restart must never go back past a version lists were published with
-  return FromRocks(impl_->db->Write(synced, &wb), "recording the active model");
+  return impl_->Write(synced, &wb, "recording the active model");
 }
 
 Status GraphStore::Checkpoint(const std::string& dir) const {

@@ -21,6 +21,10 @@
 #include "store/decay.h"
 #include "store/graph_view.h"
 
+namespace rocksdb {
+class Env;
+}
+
 namespace recd::store {
 
 struct StoreOptions {
@@ -35,6 +39,9 @@ struct StoreOptions {
   size_t max_attribute_names = 128;
   // Inspect a store, even one a running daemon holds: no writes, no decay check.
   bool read_only = false;
+  // The RocksDB environment the store's files go through; null is the default
+  // (the local disk). Tests inject write and sync failures through it.
+  rocksdb::Env* env = nullptr;
 };
 
 using recd::PartitionOffset;
@@ -81,7 +88,10 @@ class GraphStore {
   // Applies `events` and advances `offsets` in ONE RocksDB WriteBatch (with the
   // counters, the dedup window and the touched users marked pending publication),
   // then updates the GraphView. `rejected` counts this batch's dead-lettered
-  // messages. On a write error the store refuses further writes: reopen it.
+  // messages. A refused write changes nothing, in memory or in RocksDB. Out of
+  // disk space it is Unavailable: apply the same batch again later (the next
+  // write first resumes RocksDB). Other write errors (a failed fsync) are final:
+  // every later write fails too, and a reopen recovers from the store's log.
   Result<ApplyOutcome> Apply(const std::vector<Event>& events,
                              const std::vector<PartitionOffset>& offsets, uint64_t rejected);
 
@@ -97,6 +107,8 @@ class GraphStore {
   // before hashes were kept).
   std::optional<PartitionOffset> StoredPosition(const TopicPartition& tp) const;
   const Counters& counters() const { return counters_; }
+  // False from a refused write until a write succeeds again.
+  bool writable() const;
   const GraphView& view() const { return view_; }
   const DecayConfig& decay() const { return options_.decay; }
 

@@ -6,9 +6,11 @@
 
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include "store/graph_store.h"
 #include "store/records.h"
+#include "tests/faulty_fs.h"
 #include "tests/test_util.h"
 
 namespace recd::store {
@@ -16,6 +18,7 @@ namespace {
 
 using recd::testing::Interaction;
 using recd::testing::ItemEvent;
+using recd::testing::FaultyFileSystem;
 using recd::testing::TempDir;
 
 constexpr EpochMillis kT0 = 1769860800000;  // 2026-01-31T12:00:00Z
@@ -401,6 +404,111 @@ TEST_F(StoreTest, GraphViewKnowsEachEdgesInteractionTypesAfterAReopen) {
   EXPECT_EQ(store->view().TypesOf(u, *store->FindItem("i2")), TypeBit(EventType::kClick) | TypeBit(EventType::kPurchase));
   MustApply(*store, {Interaction(EventType::kRating, "u1", "i1", kT0, "", 4)});
   EXPECT_EQ(store->view().TypesOf(u, *store->FindItem("i1")), TypeBit(EventType::kClick) | TypeBit(EventType::kRating));
+}
+
+
+
+// A full disk under a live store: every write is refused and changes nothing;
+// once space returns, the same batch applies once (RocksDB resumes), and a
+// reopen (the WAL replayed) counts each event once.
+TEST_F(StoreTest, AFullDiskRefusesWritesUntilSpaceReturnsThenTheSameBatchAppliesOnce) {
+  auto fs = std::make_shared<FaultyFileSystem>();
+  auto env = recd::testing::EnvOver(fs);
+  StoreOptions o = Options();
+  o.env = env.get();
+  o.sync_writes = true;
+  const TopicPartition tp{"events", 0};
+  const std::vector<Event> batch = {Interaction(EventType::kPurchase, "u2", "i2", kT0 + 1, "e2"),
+                                    Interaction(EventType::kClick, "u1", "i2", kT0 + 2, "e3"),
+                                    Interaction(EventType::kClick, "u3", "i1", kT0 + 3, "e4")};
+  {
+    auto store = Open(o);
+    MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e1")}, {{tp, Offset(1), 11}});
+    fs->Arm(FaultyFileSystem::Fault::kNoSpace);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto refused = store->Apply(batch, {{tp, Offset(4), 44}}, 1);
+      ASSERT_FALSE(refused.ok());
+      EXPECT_EQ(refused.status().code(), Status::Code::kUnavailable) << refused.status().ToString();
+      EXPECT_FALSE(store->writable());
+      EXPECT_FALSE(store->FindUser("u2"));
+      EXPECT_FALSE(store->FindItem("i2"));
+      EXPECT_EQ(store->view().num_users(), 1u);
+      EXPECT_EQ(store->counters().batches, 1u);
+      EXPECT_EQ(store->StoredOffset(tp), Offset(1));
+    }
+    EXPECT_EQ(store->ClearPending({UserId(0)}).code(), Status::Code::kUnavailable);
+    EXPECT_GE(fs->injected(), 1);
+
+    // Space returns. RocksDB may be resuming by itself for a moment (Busy, also
+    // Unavailable); the intake loop retries the same way.
+    fs->Arm(FaultyFileSystem::Fault::kNone);
+    Result<ApplyOutcome> out = Status::Internal("not tried");
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      out = store->Apply(batch, {{tp, Offset(4), 44}}, 1);
+      if (out.ok() || out.status().code() != Status::Code::kUnavailable) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_TRUE(store->writable());
+    EXPECT_EQ(out->applied, 3u);
+    EXPECT_EQ(out->duplicates, 0u);  // the refused attempts' event ids were forgotten
+    EXPECT_EQ(store->FindUser("u2"), UserId(1));  // dense ids stay dense
+    EXPECT_EQ(store->FindUser("u3"), UserId(2));
+    EXPECT_EQ(MustApply(*store, batch).duplicates, 3u);  // and the written ones are remembered
+  }
+  auto store = Open(o);
+  EXPECT_EQ(store->counters().applied[static_cast<size_t>(EventType::kClick)], 3u);
+  EXPECT_EQ(store->counters().applied[static_cast<size_t>(EventType::kPurchase)], 1u);
+  EXPECT_EQ(store->counters().rejected, 1u);
+  EXPECT_EQ(store->counters().duplicates, 3u);
+  EXPECT_EQ(store->StoredOffset(tp), Offset(4));
+  ASSERT_TRUE(store->FindUser("u3"));
+  EXPECT_EQ(store->ExternalId(UserId(1)), "u2");
+  auto totals = store->SumEdges();
+  ASSERT_TRUE(totals.ok()) << totals.status().ToString();
+  EXPECT_EQ(totals->user_item, (std::array<uint64_t, 3>{3, 1, 0}));
+  EXPECT_EQ(totals->item_user, totals->user_item);
+  EXPECT_EQ(store->view().num_edges(), 4u);
+}
+
+// A failed fsync: what reached the log is unknown, so the store refuses every
+// later write as final, and the restart decides. The batch then counts once,
+// whether the log kept it or not.
+TEST_F(StoreTest, AFailedSyncIsFinalAndTheRestartCountsTheBatchOnce) {
+  auto fs = std::make_shared<FaultyFileSystem>();
+  auto env = recd::testing::EnvOver(fs);
+  StoreOptions o = Options();
+  o.env = env.get();
+  o.sync_writes = true;
+  const TopicPartition tp{"events", 0};
+  const std::vector<Event> batch = {Interaction(EventType::kPurchase, "u2", "i2", kT0 + 1, "e2"),
+                                    Interaction(EventType::kClick, "u1", "i2", kT0 + 2, "e3")};
+  {
+    auto store = Open(o);
+    MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e1")}, {{tp, Offset(1), 11}});
+    fs->Arm(FaultyFileSystem::Fault::kSyncFails);
+    auto refused = store->Apply(batch, {{tp, Offset(3), 33}}, 0);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Status::Code::kIoError) << refused.status().ToString();
+    EXPECT_FALSE(store->FindUser("u2"));
+    fs->Arm(FaultyFileSystem::Fault::kNone);
+    auto again = store->Apply(batch, {{tp, Offset(3), 33}}, 0);
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.status().code(), Status::Code::kIoError) << again.status().ToString();
+  }
+  auto store = Open(o);
+  // The intake reads from the stored offset: the batch again only if the log lost it.
+  if (store->StoredOffset(tp) == Offset(1)) {
+    MustApply(*store, batch, {{tp, Offset(3), 33}});
+  } else {
+    EXPECT_EQ(store->StoredOffset(tp), Offset(3));
+  }
+  EXPECT_EQ(store->counters().applied[static_cast<size_t>(EventType::kClick)], 2u);
+  EXPECT_EQ(store->counters().applied[static_cast<size_t>(EventType::kPurchase)], 1u);
+  EXPECT_EQ(store->counters().duplicates, 0u);
+  auto totals = store->SumEdges();
+  ASSERT_TRUE(totals.ok()) << totals.status().ToString();
+  EXPECT_EQ(totals->user_item, (std::array<uint64_t, 3>{2, 1, 0}));
 }
 
 }  // namespace
