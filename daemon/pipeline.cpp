@@ -281,7 +281,8 @@ void Pipeline::Impl::NoteOutput(bool ok, const std::string& error) {
 void Pipeline::Impl::ClearPending() {
   const std::vector<UserId> clearable = scheduler_.TakeClearable();
   if (clearable.empty()) return;
-  if (Status s = store_->ClearPending(clearable); !s.ok()) {
+  const bool was_writable = store_->writable();  // a full disk is reported once, by intake
+  if (Status s = store_->ClearPending(clearable); !s.ok() && was_writable) {
     RECD_WARN("could not clear delivered lists' pending marks (they will be republished): " << s.ToString());
   }
 }

@@ -1,6 +1,7 @@
 #include "store/graph_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -70,6 +71,17 @@ bool ParseAvailable(const AttributeValue& v) {
   }
   return true;
 }
+
+// After a full disk RocksDB would resume by itself only once free space reaches
+// the size of every write buffer (its SstFileManager's reserve), which a small
+// disk never has, and meanwhile it answers every manual Resume() with Busy.
+// recd resumes it instead, at its next write (Impl::Write).
+class ResumeOnlyWhenAsked : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
 
 }  // namespace
 
@@ -202,13 +214,14 @@ class GraphStore::Impl {
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs[c]; }
 
   // Every write goes through here. A refused write changes nothing in RocksDB.
-  // Out of space it is Unavailable: the next write first asks RocksDB to resume
-  // (it also retries by itself), which holds until space is back. Any other
+  // Out of space it is Unavailable: a later write asks RocksDB to resume (which
+  // flushes its memtables) once the disk has room again. Any other
   // failure (a failed fsync, a broken device) is final for this process: what
   // reached the log is known only after a reopen, so a restart must decide.
   Status Write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch* wb, const std::string& what) {
     if (read_only) return Status::Aborted(what + ": the store is open read-only");
     if (write_failed) {
+      RECD_RETURN_IF_ERROR(RoomToResume(what));
       const rocksdb::Status resumed = db->Resume();
       if (!resumed.ok()) return Refused(resumed, what + ": the store is still not writable");
       write_failed = false;
@@ -219,8 +232,23 @@ class GraphStore::Impl {
     write_failed = true;
     return Refused(s, what);
   }
+  // Resuming flushes every memtable first, and a resume that fails for want of
+  // space is escalated by RocksDB to a fatal error. So it is tried only once
+  // the disk has room for the memtables and some headroom (where the file
+  // system says how much it has).
+  Status RoomToResume(const std::string& what) const {
+    uint64_t free_bytes = 0, memtables = 0;
+    if (!db->GetEnv()->GetFreeSpace(path, &free_bytes).ok()) return Status::Ok();
+    db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+    constexpr uint64_t kHeadroom = 8 << 20, kMiB = 1 << 20;
+    if (free_bytes >= memtables + kHeadroom) return Status::Ok();
+    return Status::Unavailable(what + ": the disk has " + std::to_string(free_bytes / kMiB) +
+                               " MiB free; the store resumes once it has " +
+                               std::to_string((memtables + kHeadroom + kMiB - 1) / kMiB) +
+                               " MiB (its memtables are written out first): free disk space");
+  }
   static Status Refused(const rocksdb::Status& s, const std::string& what) {
-    if (s.IsBusy()) return Status::Unavailable(what + ": RocksDB is recovering from an earlier refused write by itself");
+    if (s.IsBusy()) return Status::Unavailable(what + ": RocksDB is busy recovering from an earlier refused write");
     if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kSpaceLimit) {
       return Status::Unavailable(what + ": " + s.ToString() + "; nothing was written; free disk space and it is retried");
     }
@@ -241,6 +269,7 @@ class GraphStore::Impl {
   // Resume(), which the next write tries first.
   bool write_failed = false;
   bool read_only = false;
+  std::string path;
   // Scratch for Apply: the number of the last batch that touched each id.
   uint32_t batch_stamp = 0;
   std::vector<uint32_t> user_stamp, item_stamp;
@@ -284,6 +313,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     descriptors.emplace_back(kCfNames[i], cf_options);
   }
   if (options.env) db_options.env = options.env;
+  db_options.listeners.push_back(std::make_shared<ResumeOnlyWhenAsked>());
   rocksdb::DB* raw = nullptr;
   if (options.read_only) {
     db_options.create_if_missing = false;
@@ -297,6 +327,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
         "opening store at " + options.path));
   }
   impl.db.reset(raw);
+  impl.path = options.path;
   impl.write_options.sync = options.sync_writes;
 
   // Schema and decay settings: the stored log-weights are only meaningful under

@@ -29,6 +29,15 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
     if (s.ok()) *result = std::make_unique<File>(std::move(*result), *this);
     return s;
   }
+  // A full disk has no free space (the store waits for some before resuming).
+  rocksdb::IOStatus GetFreeSpace(const std::string& path, const rocksdb::IOOptions& options, uint64_t* free_bytes,
+                                 rocksdb::IODebugContext* dbg) override {
+    if (fault_.load() == Fault::kNoSpace) {
+      *free_bytes = 0;
+      return rocksdb::IOStatus::OK();
+    }
+    return target()->GetFreeSpace(path, options, free_bytes, dbg);
+  }
   rocksdb::IOStatus ReopenWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                        std::unique_ptr<rocksdb::FSWritableFile>* result,
                                        rocksdb::IODebugContext* dbg) override {
