@@ -1,7 +1,11 @@
 #include "daemon/config.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "base/log.h"
@@ -293,9 +297,20 @@ void MergeInto(toml::table& dst, const toml::table& src) {
 }  // namespace
 
 Result<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides) {
+  if (path.empty()) return ParseConfig("", "", overrides);
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return Status::InvalidArgument(path + ": cannot read the config file (" + std::strerror(errno) +
+                                   "); pass an existing file with -c, or none for the defaults");
+  }
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return ParseConfig(text, path, overrides);
+}
+
+Result<Config> ParseConfig(std::string_view text, const std::string& path, const std::vector<std::string>& overrides) {
   toml::table root;
   try {
-    if (!path.empty()) root = toml::parse_file(path);
+    if (!text.empty()) root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
     os << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -107,5 +108,7 @@ struct Config {
 // "section.key=value" with a TOML value (bare strings are accepted). Validates
 // ranges. The message of a failure names the key, where it came from, and the fix.
 Result<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides);
+// The same from the file's text; `path` names it in messages ("" with no file).
+Result<Config> ParseConfig(std::string_view text, const std::string& path, const std::vector<std::string>& overrides);
 
 }  // namespace recd::daemon

@@ -15,6 +15,7 @@
 
 #include "base/hash.h"
 #include "base/log.h"
+#include "model/live_state.h"
 #include "model/sampler.h"
 #include "model/trained_model.h"
 
@@ -23,9 +24,6 @@ namespace recd::model {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// 2: a checksum trailer and the hash of the .ann file the state was written with.
-constexpr char kStateMagic[] = "recd-live-state-2";
 
 // FNV-1a of a whole file; nullopt when it cannot be read.
 std::optional<uint64_t> FileHash(const std::string& path) {
@@ -429,59 +427,15 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
     if (!file) return all;
     bytes.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
   }
-  // Trailer: the .ann file's hash, then the hash of everything before it.
-  uint64_t ann_hash = 0, body_hash = 0;
-  if (bytes.size() >= 2 * sizeof(uint64_t)) {
-    std::memcpy(&ann_hash, bytes.data() + bytes.size() - 16, 8);
-    std::memcpy(&body_hash, bytes.data() + bytes.size() - 8, 8);
-  }
-  if (bytes.size() < 16 || Fnv1a64(std::string_view(bytes.data(), bytes.size() - 8)) != body_hash) {
-    RECD_WARN(path << " is torn or corrupt (its checksum does not match): re-embedding every item");
+  auto parsed = ParseLiveState(bytes, live.dim, catalogue_.size());
+  if (!parsed.ok()) {
+    RECD_WARN(path << " " << parsed.status().message() << ": re-embedding every item");
     return all;
   }
-  const size_t body_end = bytes.size() - 16;
-  size_t pos = 0;
-  auto get = [&](void* p, size_t n) {
-    if (n > body_end - pos) return false;
-    if (n > 0) std::memcpy(p, bytes.data() + pos, n);
-    pos += n;
-    return true;
-  };
-  auto get_u64 = [&](uint64_t* v) { return get(v, sizeof *v); };
-  char magic[sizeof kStateMagic];
-  uint64_t dim = 0, n = 0;
-  if (!get(magic, sizeof magic) || std::memcmp(magic, kStateMagic, sizeof magic) != 0 || !get_u64(&dim) ||
-      !get_u64(&n) || dim != live.dim || n > catalogue_.size()) {
-    RECD_WARN(path << " does not match model " << live.version << " and this store: re-embedding every item");
-    return all;
-  }
-  std::vector<uint8_t> embedded(n);
-  std::vector<Neighbourhood> hoods(n);
-  std::vector<std::vector<ItemScore>> related(n);
-  const uint32_t items = static_cast<uint32_t>(catalogue_.size());
-  bool ok = true;
-  for (uint64_t i = 0; i < n && ok; ++i) {
-    uint64_t len = 0;
-    ok = get(&embedded[i], 1) && get_u64(&len) && len <= catalogue_.size();
-    if (!ok) break;
-    hoods[i].items.resize(len);
-    hoods[i].importance.resize(len);
-    ok = get(hoods[i].items.data(), len * sizeof(ItemId)) && get(hoods[i].importance.data(), len * sizeof(float)) &&
-         get_u64(&len) && len <= catalogue_.size();
-    if (!ok) break;
-    related[i].resize(len);
-    ok = get(related[i].data(), len * sizeof(ItemScore));
-    // Ids index arrays at once: one out of range would write out of bounds.
-    for (ItemId id : hoods[i].items) ok = ok && id.value < items;
-    for (const ItemScore& r : related[i]) ok = ok && r.item < items;
-  }
-  std::vector<float> embeddings(n * dim);
-  ok = ok && get(embeddings.data(), embeddings.size() * sizeof(float)) && pos == body_end;
-  if (!ok) {
-    RECD_WARN(path << " holds an item id beyond the catalogue or has the wrong length: re-embedding every item");
-    return all;
-  }
-  if (FileHash(path + ".ann") != ann_hash) {
+  LiveStateFile& state = *parsed;
+  const uint64_t n = state.embedded.size();
+  const uint64_t dim = live.dim;
+  if (FileHash(path + ".ann") != state.ann_hash) {
     RECD_WARN(path << ".ann is not the index written with " << path << ": re-embedding every item");
     return all;
   }
@@ -492,9 +446,9 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
   }
   rt.ann = std::move(*index);
   std::vector<uint32_t> covered, missing;
-  for (uint32_t i = 0; i < catalogue_.size(); ++i) (i < n && embedded[i] ? covered : missing).push_back(i);
+  for (uint32_t i = 0; i < catalogue_.size(); ++i) (i < n && state.embedded[i] ? covered : missing).push_back(i);
   for (uint32_t i : covered) {
-    rt.hoods[i] = std::move(hoods[i]);
+    rt.hoods[i] = std::move(state.hoods[i]);
     for (size_t k = 0; k < std::min(rt.top_t(), rt.hoods[i].items.size()); ++k) rt.holders[rt.hoods[i].items[k].value].push_back(i);
   }
   if (Status s = ComputeLayers(rt, covered, config_.batch, nullptr); !s.ok()) {
@@ -508,8 +462,8 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
   live.walked.assign(catalogue_.size(), {});
   for (uint32_t i : covered) {
     live.embedded[i] = 1;
-    std::copy_n(embeddings.begin() + static_cast<ptrdiff_t>(i * dim), dim, live.embeddings.begin() + static_cast<ptrdiff_t>(i * dim));
-    live.related[i] = std::move(related[i]);
+    std::copy_n(state.embeddings.begin() + static_cast<ptrdiff_t>(i * dim), dim, live.embeddings.begin() + static_cast<ptrdiff_t>(i * dim));
+    live.related[i] = std::move(state.related[i]);
     for (size_t k = 0; k < rt.hoods[i].items.size(); ++k) live.walked[i].push_back({rt.hoods[i].items[k].value, rt.hoods[i].importance[k]});
   }
   RECD_INFO("model " << live.version << ": " << covered.size() << " items' embeddings restored from " << path);
@@ -598,7 +552,7 @@ Status Refresher::Snapshot() {
     std::string body;
     auto put = [&](const void* p, size_t n) { body.append(static_cast<const char*>(p), n); };
     auto put_u64 = [&](uint64_t v) { put(&v, sizeof v); };
-    put(kStateMagic, sizeof kStateMagic);
+    put(kLiveStateMagic, sizeof kLiveStateMagic);
     std::shared_lock<std::shared_mutex> lock(live->mu);
     const uint64_t n = live->embedded.size();
     put_u64(live->dim);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install every build, test and run dependency of recd from Debian 12's packages.
 # (libopenblas0-pthread: without it Debian's LibTorch runs on the reference BLAS,
-# about 4x slower.)
+# about 4x slower. clang-14 and libclang-rt-14-dev: the libFuzzer harnesses,
+# scripts/fuzz.sh.)
 # Works as root or through sudo; does nothing when everything is already installed.
 set -euo pipefail
 PKGS=(
@@ -10,6 +11,7 @@ PKGS=(
   libboost-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
   libsystemd-dev prometheus-cpp-dev nlohmann-json3-dev gnuplot-nox libeigen3-dev libxgboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
   maven default-jre-headless
 )
 missing=()

@@ -31,7 +31,7 @@ class ItemAttributes {
  private:
   std::vector<std::vector<uint32_t>> values_;  // by item
   std::unordered_map<std::string, uint32_t> ids_;
-  const std::vector<uint32_t> none_;
+  const std::vector<uint32_t> none_{};
 };
 
 }  // namespace recd::rank

@@ -93,6 +93,10 @@ Result<std::vector<SampleGroup>> LoadRankerSamples(const std::string& root) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ParseRankerSamples(bytes, path);
+}
+
+Result<std::vector<SampleGroup>> ParseRankerSamples(std::string_view bytes, const std::string& path) {
   auto refused = [&](const std::string& why) { return Status::Corruption(path + " refused: " + why); };
   uint64_t checksum = 0;
   if (bytes.size() < sizeof checksum) return refused("truncated");

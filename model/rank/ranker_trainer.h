@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/job_thread.h"
@@ -70,6 +71,8 @@ struct SampleGroup {
 Status SaveRankerSamples(const std::string& root, const std::vector<std::shared_ptr<const SampleGroup>>& groups);
 // NotFound when there is no file; Corruption when it is refused.
 Result<std::vector<SampleGroup>> LoadRankerSamples(const std::string& root);
+// The same from the file's bytes; `path` names it in messages.
+Result<std::vector<SampleGroup>> ParseRankerSamples(std::string_view bytes, const std::string& path);
 
 class SampleBuffer {
  public:
