@@ -70,6 +70,7 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_records_lost_to_retention_total", "Records retention deleted before recd applied them (accepted under kafka.offset_rewind = reset)", MetricType::Counter, v(s.records_lost_to_retention)),
       Family("recd_output_full_total", "Times a record found the output queue full", MetricType::Counter, v(s.output_full)),
       Family("recd_output_restarts_total", "Output producers replaced after a fatal error (their records were sent again)", MetricType::Counter, v(s.output_restarts)),
+      Family("recd_input_restarts_total", "Event consumers replaced after a fatal error (they rejoin the group and read on from the store's offsets)", MetricType::Counter, v(s.input_restarts)),
       Family("recd_brokers_reachable", "1 while recd holds a connection to a Kafka broker (its output producer's statistics)", MetricType::Gauge, s.brokers_reachable.load() ? 1.0 : 0.0),
       Family("recd_store_writable", "0 while the store refuses writes (a full disk, a failed fsync); intake waits and retries", MetricType::Gauge, s.store_unwritable_since_ms.load() == 0 ? 1.0 : 0.0),
       Family("recd_store_write_failures_total", "Batch commits the store refused (each is retried; nothing is lost)", MetricType::Counter, v(s.store_write_failures)),

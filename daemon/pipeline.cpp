@@ -823,6 +823,7 @@ void Pipeline::Impl::OnRankerOutcome(const Result<rank::RankerOutcome>& outcome)
 }
 
 void Pipeline::Impl::UpdateGauges() {
+  stats.input_restarts.store(source_->restarts(), std::memory_order_relaxed);
   const store::GraphView& view = store_->view();
   stats.users.store(view.num_users(), std::memory_order_relaxed);
   stats.items.store(view.num_items(), std::memory_order_relaxed);

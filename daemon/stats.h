@@ -76,6 +76,7 @@ struct PipelineStats {
   std::atomic<uint64_t> delivery_failures{0};
   std::atomic<uint64_t> output_full{0};       // times a record found the output queue full
   std::atomic<uint64_t> output_restarts{0};   // producers replaced after a fatal error
+  std::atomic<uint64_t> input_restarts{0};    // consumers replaced after a fatal error
   // Steady-clock ms (SteadyNowMillis) of the first output failure since
   // the last success; 0 while the output works. /healthz fails after 30 s of it.
   std::atomic<int64_t> output_failing_since_ms{0};

@@ -287,19 +287,30 @@ class EventConsumer::Rebalancer : public RdKafka::RebalanceCb {
   size_t assigned_ = 0;
 };
 
+EventConsumer::EventConsumer(ConsumerConfig config, StoredOffsetLookup stored_offsets)
+    : config_(std::move(config)), stored_offsets_(std::move(stored_offsets)) {}
+
 Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfig& config,
                                                              StoredOffsetLookup stored_offsets) {
   if (config.start_from != "earliest" && config.start_from != "latest") {
     return Status::InvalidArgument("kafka.start_from is \"" + config.start_from +
                                    "\"; use \"earliest\" or \"latest\"");
   }
-  std::unique_ptr<EventConsumer> self(new EventConsumer());
-  self->rebalancer_ = std::make_unique<Rebalancer>(
-      std::move(stored_offsets), config.start_from == "earliest" ? RdKafka::Topic::OFFSET_BEGINNING
-                                                                 : RdKafka::Topic::OFFSET_END);
+  std::unique_ptr<EventConsumer> self(new EventConsumer(config, std::move(stored_offsets)));
+  RECD_RETURN_IF_ERROR(self->Connect());
+  return self;
+}
+
+Status EventConsumer::Connect() {
+  if (consumer_) consumer_->close();  // a fatal error's: leaves what it still can
+  consumer_.reset();
+  held_.clear();
+  paused_ = false;
+  rebalancer_ = std::make_unique<Rebalancer>(
+      stored_offsets_, config_.start_from == "earliest" ? RdKafka::Topic::OFFSET_BEGINNING : RdKafka::Topic::OFFSET_END);
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  KafkaProperties props = BaseProperties(config.kafka);
-  props.insert(props.end(), {{"group.id", config.group_id},
+  KafkaProperties props = BaseProperties(config_.kafka);
+  props.insert(props.end(), {{"group.id", config_.group_id},
                              {"enable.auto.commit", "false"},
                              {"enable.auto.offset.store", "false"},
                              {"partition.assignment.strategy", "cooperative-sticky"},
@@ -308,23 +319,27 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
                              // Intake then sees any gap retention made and reports it.
                              {"auto.offset.reset", "earliest"},
                              {"enable.partition.eof", "false"}});
-  if (!config.group_instance_id.empty()) props.emplace_back("group.instance.id", config.group_instance_id);
-  props.insert(props.end(), config.kafka.extra.begin(), config.kafka.extra.end());
+  if (!config_.group_instance_id.empty()) props.emplace_back("group.instance.id", config_.group_instance_id);
+  props.insert(props.end(), config_.kafka.extra.begin(), config_.kafka.extra.end());
   RECD_RETURN_IF_ERROR(SetAll(conf.get(), props));
-  self->events_ = std::make_unique<ClientEvents>("kafka consumer");
+  events_ = std::make_unique<ClientEvents>("kafka consumer");
   // No statistics: while a batch waits for its dead letters the consumer is not
   // polled, and they would pile up in its queue. The producer reports them.
-  RECD_RETURN_IF_ERROR(ListenTo(conf.get(), self->events_.get(), /*statistics=*/false));
+  RECD_RETURN_IF_ERROR(ListenTo(conf.get(), events_.get(), /*statistics=*/false));
   std::string err;
-  if (conf->set("rebalance_cb", self->rebalancer_.get(), err) != RdKafka::Conf::CONF_OK) {
+  if (conf->set("rebalance_cb", rebalancer_.get(), err) != RdKafka::Conf::CONF_OK) {
     return Status::Internal("rebalance_cb: " + err);
   }
-  self->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!self->consumer_) return Status::InvalidArgument("kafka consumer: " + err);
-  if (RdKafka::ErrorCode e = self->consumer_->subscribe(config.topics); e != RdKafka::ERR_NO_ERROR) {
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer_) return Status::InvalidArgument("kafka consumer: " + err);
+  if (RdKafka::ErrorCode e = consumer_->subscribe(config_.topics); e != RdKafka::ERR_NO_ERROR) {
     return Status::InvalidArgument("subscribe: " + RdKafka::err2str(e));
   }
-  return self;
+  return Status::Ok();
+}
+
+void EventConsumer::InjectFatalError(const std::string& reason) {
+  rd_kafka_test_fatal_error(consumer_->c_ptr(), RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, reason.c_str());
 }
 
 EventConsumer::~EventConsumer() { Close(); }
@@ -334,7 +349,7 @@ uint64_t EventConsumer::transient_errors() const { return transient_errors_ + ev
 Status EventConsumer::Poll(size_t max_records, std::chrono::milliseconds max_wait, std::vector<SourceRecord>* out) {
   held_.clear();
   int wait_ms = static_cast<int>(max_wait.count());
-  Status status;
+  std::string fatal;
   for (size_t n = 0; n < max_records; ++n) {
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms));
     wait_ms = 0;
@@ -345,7 +360,7 @@ Status EventConsumer::Poll(size_t max_records, std::chrono::milliseconds max_wai
     if (m->err() == RdKafka::ERR__FATAL) {
       std::string reason;
       consumer_->fatal_error(reason);
-      status = Status::Unavailable("kafka consumer fatal error: " + (reason.empty() ? m->errstr() : reason));
+      fatal = reason.empty() ? m->errstr() : reason;
     } else if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF) {
       ++transient_errors_;
       RECD_WARN("kafka consumer: " << m->errstr() << " (librdkafka retries on its own)");
@@ -353,17 +368,19 @@ Status EventConsumer::Poll(size_t max_records, std::chrono::milliseconds max_wai
     break;
   }
   // With an event callback, a fatal error may come only through it.
-  if (status.ok()) {
-    std::string reason;
-    if (consumer_->fatal_error(reason) != RdKafka::ERR_NO_ERROR) {
-      status = Status::Unavailable("kafka consumer fatal error: " + reason);
-    }
+  if (std::string reason; fatal.empty() && consumer_->fatal_error(reason) != RdKafka::ERR_NO_ERROR) fatal = reason;
+  if (!fatal.empty()) {
+    // Nothing of this poll is applied: the new consumer reads it again from the store's offsets.
+    ++restarts_;
+    RECD_ERROR("kafka consumer: fatal error (" << fatal << "); replacing the consumer (restart " << restarts_
+                                               << "): it rejoins the group and reads on from the store's offsets");
+    return Connect();
   }
   // held_ no longer grows: the views stay valid until the next Poll.
   for (const ConsumedMessage& m : held_) {
     out->push_back({{m.topic(), m.partition()}, Offset(m.offset()), m.key(), m.payload()});
   }
-  return status;
+  return Status::Ok();
 }
 
 // The cached watermark from the last fetch where one is known, else the

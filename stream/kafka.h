@@ -92,7 +92,11 @@ class EventConsumer final : public EventSource {
                                                        StoredOffsetLookup stored_offsets);
   ~EventConsumer() override;
 
-  // Transient errors are logged and counted; a fatal client error returns a non-OK status.
+  // Transient errors are logged and counted. A fatal client error (a fenced
+  // static member, say) replaces the consumer with a new one that rejoins the
+  // group and is positioned at the store's offsets again: the records of the
+  // failed poll are dropped, to be read again, and nothing is lost. Only a new
+  // consumer that cannot be made returns a non-OK status.
   Status Poll(size_t max_records, std::chrono::milliseconds max_wait, std::vector<SourceRecord>* out) override;
   bool AtEnd() const override { return false; }
   // The cached high watermark from the last fetch; when none is cached, asks the
@@ -113,11 +117,20 @@ class EventConsumer final : public EventSource {
 
   // Errors librdkafka reported and retries on its own.
   uint64_t transient_errors() const;
+  uint64_t restarts() const override { return restarts_; }
+  // Raises a fatal error in the consumer, as a fenced static member would
+  // (librdkafka's rd_kafka_test_fatal_error).
+  void InjectFatalError(const std::string& reason);
 
  private:
   class Rebalancer;
-  EventConsumer() = default;
+  EventConsumer(ConsumerConfig config, StoredOffsetLookup stored_offsets);
+  // Makes the client and subscribes (at creation, and after a fatal error).
+  Status Connect();
   std::optional<Offset> Watermark(const TopicPartition& tp, bool log_start);
+  const ConsumerConfig config_;
+  const StoredOffsetLookup stored_offsets_;
+  uint64_t restarts_ = 0;
   std::unique_ptr<Rebalancer> rebalancer_;  // outlives consumer_ (declared first)
   std::unique_ptr<ClientEvents> events_;    // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;

@@ -58,6 +58,8 @@ class EventSource {
   // Where the committed state now stands; informational (lag dashboards).
   virtual void Committed(const std::vector<PartitionOffset>& next_offsets) = 0;
   virtual size_t AssignedPartitions() const = 0;
+  // Clients replaced after a fatal error (0 where there is no client).
+  virtual uint64_t restarts() const { return 0; }
   virtual void Close() = 0;
 };
 

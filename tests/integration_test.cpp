@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 
 // Kafka protocol API keys (rdkafka_mock.h takes raw keys).
 constexpr int16_t kApiProduce = 0;
+constexpr int16_t kApiHeartbeat = 12;
 constexpr int16_t kApiFetch = 1;
 
 constexpr EpochMillis kT0 = 1769860800000;
@@ -370,6 +371,29 @@ TEST_F(PipelineTest, KeepsGoingWhenTheBrokerGoesDownAndComesBack) {
   Stop();
   ExpectExactCounts(0, 0);
   EXPECT_EQ(UsersWithLists().size(), 80u);
+}
+
+// Issue 17: a fatal consumer error used to end recd (for systemd to restart).
+// Here the group coordinator fences this static member, as it did after a real
+// broker restart. The consumer is replaced in place, rejoins the group and
+// reads on from the store's offsets: nothing lost, nothing counted twice.
+TEST_F(PipelineTest, AFatalConsumerErrorReplacesTheConsumerAndNothingIsLost) {
+  config_.kafka.group_instance_id = "recd-fenced";
+  ProduceInteractions(0, 1000, 50);
+  Start();
+  WaitConsumed(1000);
+  rd_kafka_mock_push_request_errors(cluster_->mock(), kApiHeartbeat, 1, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (pipeline_->stats().input_restarts.load() == 0 && std::chrono::steady_clock::now() < until && !exited_) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_FALSE(exited_) << "the pipeline stopped: " << run_status_.ToString();
+  EXPECT_EQ(pipeline_->stats().input_restarts.load(), 1u) << "the fenced consumer was not replaced";
+  ProduceInteractions(1000, 1000, 50);
+  WaitConsumed(2000, 90s);
+  Stop();
+  ExpectExactCounts(0, 0);
+  EXPECT_EQ(UsersWithLists().size(), 50u);
 }
 
 // Fault hole 3: a reject the dead-letter topic can never take (here: larger

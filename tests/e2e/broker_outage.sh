@@ -12,11 +12,10 @@ OUTAGE_S=${OUTAGE_S:-30}
 LOG="$WORK/recd.log"
 fail() { echo "FAIL: $*"; tail -40 "$LOG"; exit 1; }
 start_broker
-# Dynamic membership here: with a static group.instance.id, librdkafka 2.0.2 at
-# times raises a fatal error (the member fenced) when the coordinator comes back,
-# and recd then exits for systemd to restart it (nothing lost, but not "rides the
-# outage out"). Recreating the consumer in place is not built yet: docs/reliability.md.
-start_recd "$LOG" --set 'kafka.group_instance_id=""'
+# Static membership (lib.sh's group.instance.id): librdkafka 2.0.2 at times
+# raises a fatal error (the member fenced) when the coordinator comes back; recd
+# then replaces its consumer in place (recd_input_restarts_total) and rides on.
+start_recd "$LOG"
 
 port=$(admin_port "$LOG") || fail "no admin endpoint in the log"
 # Events stream in before, during and after the outage: the generator's producer
@@ -50,6 +49,7 @@ sleep 3  # the last sweep publishes
 kill -TERM "$RECD_PID"; wait "$RECD_PID" || fail "recd did not stop cleanly"
 RECD_PID=""
 grep -q "brokers reachable again" "$LOG" || fail "no log line for the brokers' return"
+echo "consumers replaced after a fatal error: $(grep -c 'replacing the consumer' "$LOG" || true)"
 
 "$BUILD/tools/recctl" stats --store "$WORK/store" >"$WORK/stats.json"
 "$BUILD/tools/recctl" read -b "$BROKERS" -t recd.events.dlq --idle-ms 2000 >"$WORK/dlq.jsonl"
