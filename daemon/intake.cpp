@@ -215,7 +215,7 @@ Result<std::optional<store::ApplyOutcome>> Intake::TryCommit() {
   auto outcome = store_.Apply(events_, offsets, rejected_);
   if (!outcome.ok()) {
     if (outcome.status().code() != Status::Code::kUnavailable) return outcome.status();
-    // The store refused the write (a full disk, a failed fsync) and kept nothing:
+    // The store refused the write for want of disk space and kept nothing:
     // hold the batch, read no further, and try again after a backoff.
     stats_.store_write_failures.fetch_add(1, std::memory_order_relaxed);
     int64_t healthy = 0;

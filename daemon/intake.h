@@ -93,7 +93,7 @@ class Intake {
   size_t unsettled_ = 0;
   uint64_t rejected_ = 0;
   Offset last_input_{-1};
-  // After a refused store write: when to try again, and the next wait (doubling to kMaxBackoff).
+  // After a store write refused for want of space: when to try again, and the next wait (doubling to kMaxBackoff).
   Clock::TimePoint store_retry_at_{};
   std::chrono::milliseconds store_backoff_{100};
 };

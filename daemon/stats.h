@@ -92,8 +92,8 @@ struct PipelineStats {
   // has not; 0 while it does. /readyz follows them.
   std::atomic<bool> brokers_reachable{false};
   std::atomic<int64_t> brokers_unreachable_since_ms{0};
-  // Since when (steady ms) the store has refused writes (a full disk, a failed
-  // fsync); 0 while it takes them. Intake holds its batch and retries meanwhile.
+  // Since when (steady ms) the store has refused writes for want of disk space;
+  // 0 while it takes them. Intake holds its batch and retries meanwhile.
   std::atomic<int64_t> store_unwritable_since_ms{0};
   std::atomic<uint64_t> store_write_failures{0};  // failed batch commits, each retried
   // Prequential quality (model/prequential.h): positives scored against the

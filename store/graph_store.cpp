@@ -76,10 +76,12 @@ bool ParseAvailable(const AttributeValue& v) {
 // the size of every write buffer (its SstFileManager's reserve), which a small
 // disk never has, and meanwhile it answers every manual Resume() with Busy.
 // recd resumes it instead, at its next write (Impl::Write).
+// Soft errors (a compaction out of space: writes go on) keep RocksDB's own
+// recovery, as no write of recd's would fail and ask.
 class ResumeOnlyWhenAsked : public rocksdb::EventListener {
  public:
-  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
-    *auto_recovery = false;
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status error, bool* auto_recovery) override {
+    if (error.severity() >= rocksdb::Status::Severity::kHardError) *auto_recovery = false;
   }
 };
 
@@ -248,7 +250,15 @@ class GraphStore::Impl {
                                " MiB (its memtables are written out first): free disk space");
   }
   static Status Refused(const rocksdb::Status& s, const std::string& what) {
-    if (s.IsBusy()) return Status::Unavailable(what + ": RocksDB is busy recovering from an earlier refused write");
+    if (s.severity() >= rocksdb::Status::Severity::kFatalError) {
+      // Even out of space: a resume tried on a still-full disk ends here, and
+      // RocksDB then refuses every resume. Only a reopen recovers.
+      return Status::IoError(what + ": " + s.ToString() +
+                             "; RocksDB refuses further writes for good: restart recd, which recovers from the store's log");
+    }
+    if (s.IsBusy() || s.IsIncomplete()) {
+      return Status::Unavailable(what + ": RocksDB is busy recovering from an earlier refused write (" + s.ToString() + ")");
+    }
     if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kSpaceLimit) {
       return Status::Unavailable(what + ": " + s.ToString() + "; nothing was written; free disk space and it is retried");
     }

@@ -302,9 +302,9 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
 }
 
 Status EventConsumer::Connect() {
+  held_.clear();  // every message goes before its client
   if (consumer_) consumer_->close();  // a fatal error's: leaves what it still can
   consumer_.reset();
-  held_.clear();
   paused_ = false;
   rebalancer_ = std::make_unique<Rebalancer>(
       stored_offsets_, config_.start_from == "earliest" ? RdKafka::Topic::OFFSET_BEGINNING : RdKafka::Topic::OFFSET_END);
@@ -370,6 +370,18 @@ Status EventConsumer::Poll(size_t max_records, std::chrono::milliseconds max_wai
   // With an event callback, a fatal error may come only through it.
   if (std::string reason; fatal.empty() && consumer_->fatal_error(reason) != RdKafka::ERR_NO_ERROR) fatal = reason;
   if (!fatal.empty()) {
+    // Another member with our group.instance.id fences us as we fence it, for
+    // ever: give up (systemd restarts recd, slowly) after a few replacements.
+    const auto now = std::chrono::steady_clock::now();
+    while (!recent_restarts_.empty() && now - recent_restarts_.front() > kRestartWindow) recent_restarts_.pop_front();
+    if (recent_restarts_.size() >= kMaxRestartsInWindow) {
+      return Status::Unavailable("kafka consumer: fatal error (" + fatal + ") after " +
+                                 std::to_string(recent_restarts_.size()) +
+                                 " replacements within 10 minutes; if it says fenced, another instance uses "
+                                 "group.instance.id \"" + config_.group_instance_id +
+                                 "\": give each instance its own kafka.group_instance_id");
+    }
+    recent_restarts_.push_back(now);
     // Nothing of this poll is applied: the new consumer reads it again from the store's offsets.
     ++restarts_;
     RECD_ERROR("kafka consumer: fatal error (" << fatal << "); replacing the consumer (restart " << restarts_

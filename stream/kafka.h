@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -131,6 +132,9 @@ class EventConsumer final : public EventSource {
   const ConsumerConfig config_;
   const StoredOffsetLookup stored_offsets_;
   uint64_t restarts_ = 0;
+  static constexpr auto kRestartWindow = std::chrono::minutes(10);
+  static constexpr size_t kMaxRestartsInWindow = 5;
+  std::deque<std::chrono::steady_clock::time_point> recent_restarts_;
   std::unique_ptr<Rebalancer> rebalancer_;  // outlives consumer_ (declared first)
   std::unique_ptr<ClientEvents> events_;    // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;

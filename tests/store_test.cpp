@@ -465,6 +465,35 @@ TEST_F(StoreTest, AFullDiskRefusesWritesUntilSpaceReturnsThenTheSameBatchApplies
   EXPECT_EQ(store->view().num_edges(), 4u);
 }
 
+// A refused batch that would have pushed ids out of the dedup window evicts
+// nothing: the window, in memory and on disk, is as before; applied again it
+// evicts as it should, and a reopen sees the same window.
+TEST_F(StoreTest, ARefusedBatchEvictsNothingFromTheDedupWindow) {
+  auto fs = std::make_shared<FaultyFileSystem>();
+  auto env = recd::testing::EnvOver(fs);
+  StoreOptions o = Options();
+  o.env = env.get();
+  o.dedup_window = 2;
+  const std::vector<Event> overflow = {Interaction(EventType::kClick, "u", "i", kT0, "c"),
+                                       Interaction(EventType::kClick, "u", "i", kT0, "d")};
+  {
+    auto store = Open(o);
+    MustApply(*store, {Interaction(EventType::kClick, "u", "i", kT0, "a"), Interaction(EventType::kClick, "u", "i", kT0, "b")});
+    fs->Arm(FaultyFileSystem::Fault::kNoSpace);
+    ASSERT_EQ(store->Apply(overflow, {}, 0).status().code(), Status::Code::kUnavailable);
+    fs->Arm(FaultyFileSystem::Fault::kNone);
+    // "a" and "b" are still remembered: the refused batch evicted nothing.
+    EXPECT_EQ(MustApply(*store, {Interaction(EventType::kClick, "u", "i", kT0, "a")}).duplicates, 1u);
+    EXPECT_EQ(MustApply(*store, overflow).applied, 2u);
+  }
+  auto store = Open(o);  // the window on disk: "c" and "d"
+  auto out = MustApply(*store, {Interaction(EventType::kClick, "u", "i", kT0, "b"),
+                                Interaction(EventType::kClick, "u", "i", kT0, "d")});
+  EXPECT_EQ(out.applied, 1u);
+  EXPECT_EQ(out.duplicates, 1u);
+  EXPECT_EQ(store->counters().applied[static_cast<size_t>(EventType::kClick)], 5u);
+}
+
 // A failed fsync: what reached the log is unknown, so the store refuses every
 // later write as final, and the restart decides. The batch then counts once,
 // whether the log kept it or not.

@@ -151,6 +151,49 @@ int Read(const std::string& brokers, const recd::stream::KafkaProperties& extra,
   return 0;
 }
 
+// Prints the sum over `topic`'s partitions of their high watermarks: how many
+// records were ever written (for a topic that was never truncated). Minus
+// `recctl committed`, it is recd's consumer lag in records.
+int EndOffsets(const std::string& brokers, const recd::stream::KafkaProperties& extra, const std::string& topic) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  recd::stream::KafkaProperties props = {{"bootstrap.servers", brokers}};
+  props.insert(props.end(), extra.begin(), extra.end());
+  for (const auto& [k, v] : props) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      std::fprintf(stderr, "recctl: %s\n", err.c_str());
+      return 2;
+    }
+  }
+  std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), err));
+  if (!client) {
+    std::fprintf(stderr, "recctl: %s\n", err.c_str());
+    return 1;
+  }
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(client.get(), topic, nullptr, err));
+  RdKafka::Metadata* raw = nullptr;
+  if (!handle || client->metadata(false, handle.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR) {
+    std::fprintf(stderr, "recctl: cannot read the metadata of %s\n", topic.c_str());
+    return 1;
+  }
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  if (metadata->topics()->empty() || metadata->topics()->at(0)->err() != RdKafka::ERR_NO_ERROR) {
+    std::fprintf(stderr, "recctl: no topic %s\n", topic.c_str());
+    return 1;
+  }
+  int64_t total = 0;
+  for (const auto* partition : *metadata->topics()->at(0)->partitions()) {
+    int64_t low = 0, high = 0;
+    if (client->query_watermark_offsets(topic, partition->id(), &low, &high, 10000) != RdKafka::ERR_NO_ERROR) {
+      std::fprintf(stderr, "recctl: cannot read the end offset of %s[%d]\n", topic.c_str(), partition->id());
+      return 1;
+    }
+    total += high;
+  }
+  std::printf("%lld\n", static_cast<long long>(total));
+  return 0;
+}
+
 // Produces each JSON line of `path` ("-": stdin) to `topic`, keyed by its
 // user_id (item events: item_id), and waits for every delivery. Lines that are
 // not JSON objects are refused before anything is sent.
@@ -270,6 +313,10 @@ int main(int argc, char** argv) {
   read->add_flag("-f,--follow", follow, "keep reading until interrupted");
   read->add_flag("--pretty", pretty, "print lists as 'user [source]: items...'");
 
+  auto* end_offsets = app.add_subcommand("end-offsets", "print how many records a topic holds (the sum of its partitions' high watermarks)");
+  end_offsets->add_option("-b,--brokers", brokers, "bootstrap servers")->required();
+  end_offsets->add_option("-t,--topic", topic, "topic")->required();
+
   std::string produce_path = "-";
   auto* produce = app.add_subcommand("produce", "produce JSON events, one per line, keyed by user_id (or item_id)");
   produce->add_option("-b,--brokers", brokers, "bootstrap servers")->required();
@@ -289,7 +336,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--token-file", token_file, "file holding the bearer token (admin.token_file)");
   }
   recd::stream::KafkaProperties kafka_properties;
-  for (CLI::App* cmd : {read, produce, topics}) recd::tools::AddKafkaPropertyOption(*cmd, &kafka_properties);
+  for (CLI::App* cmd : {read, produce, topics, end_offsets}) recd::tools::AddKafkaPropertyOption(*cmd, &kafka_properties);
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
@@ -301,6 +348,7 @@ int main(int argc, char** argv) {
   if (*committed) return Committed(store_path);
   if (*read) return Read(brokers, kafka_properties, topic, idle_ms, follow, pretty);
   if (*produce) return Produce(brokers, kafka_properties, topic, produce_path);
+  if (*end_offsets) return EndOffsets(brokers, kafka_properties, topic);
   if (*topics) {
     const recd::Status s = recd::stream::EnsureTopics(
         {brokers, "recctl", kafka_properties},

@@ -30,7 +30,7 @@ start_broker
 start_recd "$LOG"
 port=$(admin_port "$LOG") || fail "no admin endpoint in the log"
 
-"$BUILD/tools/recgen" --seed 41 --events 30000 --users 1500 --items 500 --malformed-fraction 0.01 --rate 1000 \
+"$BUILD/tools/recgen" --seed 41 --events 60000 --users 1500 --items 500 --malformed-fraction 0.01 --rate 1000 \
   -b "$BROKERS" --summary "$WORK/summary.json" >"$WORK/recgen.log" 2>&1 &
 GEN_PID=$!
 BACKGROUND_PIDS+=("$GEN_PID")
