@@ -402,6 +402,9 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
   b.Bind("store", "max_attribute_names", &s.max_attribute_names,
          [](size_t v) { return v >= 64 ? std::string() : std::string("must be >= 64 (one event may carry 64)"); },
          "an integer");
+  b.Bind("store", "memtable_budget_mb", &s.memtable_budget_mb,
+         [](size_t v) { return v == 0 || v >= 64 ? std::string() : std::string("must be 0 (no budget) or >= 64"); },
+         "an integer (MiB)");
   s.decay.half_life_ms = half_life_days * 86'400'000.0;
   if (s.path.empty()) s.path = "/var/lib/recd/store";
 

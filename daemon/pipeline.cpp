@@ -532,10 +532,6 @@ Status Pipeline::Impl::ManageModels() {
 
 void Pipeline::Impl::OnRetrainOutcome(const Result<model::RetrainOutcome>& outcome) {
   stats.retrain_running.store(0, std::memory_order_relaxed);
-  // A training frees hundreds of MiB of tensors on the training thread; glibc
-  // keeps them in that thread's arena, and RSS would step up at every
-  // retraining (the soak saw +50-75 MiB each). Give them back.
-  malloc_trim(0);
   const EpochMillis now = store_->LatestEventTime();
   if (!outcome.ok()) {
     stats.retrain_failures.fetch_add(1, std::memory_order_relaxed);
@@ -884,6 +880,11 @@ void Pipeline::Impl::LogStats(bool force) {
   const auto now = SystemClock().Now();
   const double secs = std::chrono::duration<double>(now - last_stats_).count();
   if (!force && secs * 1000 < config_.pipeline.stats_interval_ms) return;
+  // Give the heap glibc keeps back to the system: a retraining frees hundreds of
+  // MiB of tensors in its thread's arena, and without this RSS stepped up by
+  // 50-75 MiB at each one and never showed the live memory (tests/e2e/soak.sh).
+  // A few milliseconds per stats interval.
+  malloc_trim(0);
   const uint64_t messages = stats.messages.load();
   const auto& c = store_->counters();
   const eval::PrequentialTally& total = evaluator_.total();

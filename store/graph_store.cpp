@@ -72,12 +72,12 @@ bool ParseAvailable(const AttributeValue& v) {
   return true;
 }
 
-// After a full disk RocksDB would resume by itself only once free space reaches
-// the size of every write buffer (its SstFileManager's reserve), which a small
-// disk never has, and meanwhile it answers every manual Resume() with Busy.
-// recd resumes it instead, at its next write (Impl::Write).
-// Soft errors (a compaction out of space: writes go on) keep RocksDB's own
-// recovery, as no write of recd's would fail and ask.
+// After a hard error from a full disk, RocksDB would resume by itself only once
+// free space reaches the size of every write buffer (its SstFileManager's
+// reserve), which a small disk never has, and meanwhile it answers every manual
+// Resume() with Busy. recd resumes it instead, at its next write (Impl::Write).
+// Soft errors (a compaction out of space, while writes go on) keep RocksDB's own
+// recovery: no write of recd's fails to ask for one.
 class ResumeOnlyWhenAsked : public rocksdb::EventListener {
  public:
   void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status error, bool* auto_recovery) override {
@@ -302,6 +302,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.allow_concurrent_memtable_write = false;  // one writer; needed by the vector memtables
+  db_options.db_write_buffer_size = options.memtable_budget_mb << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf_options;

@@ -37,6 +37,10 @@ struct StoreOptions {
   // Most attribute names one item or user record keeps over all its events
   // (records.h MergeAttributes says which stay).
   size_t max_attribute_names = 128;
+  // RocksDB's memtables, every column family together (MiB): past it the
+  // largest is written out. Without it each of the 11 families may hold two
+  // 64 MiB buffers. 0: the per-family limits only.
+  size_t memtable_budget_mb = 512;
   // Inspect a store, even one a running daemon holds: no writes, no decay check.
   bool read_only = false;
   // The RocksDB environment the store's files go through; null is the default

@@ -44,7 +44,18 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r.value() : ApplyOutcome{};
   }
+  // Options whose files go through fs_, which fails writes or syncs on command.
+  StoreOptions FaultyOptions() {
+    fs_ = std::make_shared<FaultyFileSystem>();
+    env_ = recd::testing::EnvOver(fs_);
+    StoreOptions o = Options();
+    o.env = env_.get();
+    o.sync_writes = true;
+    return o;
+  }
   TempDir dir_;
+  std::shared_ptr<FaultyFileSystem> fs_;
+  std::unique_ptr<rocksdb::Env> env_;  // outlives every store a test opens
 };
 
 TEST_F(StoreTest, CountsEveryTypeExactlyInBothDirections) {
@@ -412,11 +423,7 @@ TEST_F(StoreTest, GraphViewKnowsEachEdgesInteractionTypesAfterAReopen) {
 // once space returns, the same batch applies once (RocksDB resumes), and a
 // reopen (the WAL replayed) counts each event once.
 TEST_F(StoreTest, AFullDiskRefusesWritesUntilSpaceReturnsThenTheSameBatchAppliesOnce) {
-  auto fs = std::make_shared<FaultyFileSystem>();
-  auto env = recd::testing::EnvOver(fs);
-  StoreOptions o = Options();
-  o.env = env.get();
-  o.sync_writes = true;
+  StoreOptions o = FaultyOptions();
   const TopicPartition tp{"events", 0};
   const std::vector<Event> batch = {Interaction(EventType::kPurchase, "u2", "i2", kT0 + 1, "e2"),
                                     Interaction(EventType::kClick, "u1", "i2", kT0 + 2, "e3"),
@@ -424,7 +431,7 @@ TEST_F(StoreTest, AFullDiskRefusesWritesUntilSpaceReturnsThenTheSameBatchApplies
   {
     auto store = Open(o);
     MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e1")}, {{tp, Offset(1), 11}});
-    fs->Arm(FaultyFileSystem::Fault::kNoSpace);
+    fs_->Arm(FaultyFileSystem::Fault::kNoSpace);
     for (int attempt = 0; attempt < 3; ++attempt) {
       auto refused = store->Apply(batch, {{tp, Offset(4), 44}}, 1);
       ASSERT_FALSE(refused.ok());
@@ -437,10 +444,10 @@ TEST_F(StoreTest, AFullDiskRefusesWritesUntilSpaceReturnsThenTheSameBatchApplies
       EXPECT_EQ(store->StoredOffset(tp), Offset(1));
     }
     EXPECT_EQ(store->ClearPending({UserId(0)}).code(), Status::Code::kUnavailable);
-    EXPECT_GE(fs->injected(), 1);
+    EXPECT_GE(fs_->injected(), 1);
 
     // Space returns: the next write resumes RocksDB and lands.
-    fs->Arm(FaultyFileSystem::Fault::kNone);
+    fs_->Arm(FaultyFileSystem::Fault::kNone);
     auto out = store->Apply(batch, {{tp, Offset(4), 44}}, 1);
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     EXPECT_TRUE(store->writable());
@@ -469,19 +476,16 @@ TEST_F(StoreTest, AFullDiskRefusesWritesUntilSpaceReturnsThenTheSameBatchApplies
 // nothing: the window, in memory and on disk, is as before; applied again it
 // evicts as it should, and a reopen sees the same window.
 TEST_F(StoreTest, ARefusedBatchEvictsNothingFromTheDedupWindow) {
-  auto fs = std::make_shared<FaultyFileSystem>();
-  auto env = recd::testing::EnvOver(fs);
-  StoreOptions o = Options();
-  o.env = env.get();
+  StoreOptions o = FaultyOptions();
   o.dedup_window = 2;
   const std::vector<Event> overflow = {Interaction(EventType::kClick, "u", "i", kT0, "c"),
                                        Interaction(EventType::kClick, "u", "i", kT0, "d")};
   {
     auto store = Open(o);
     MustApply(*store, {Interaction(EventType::kClick, "u", "i", kT0, "a"), Interaction(EventType::kClick, "u", "i", kT0, "b")});
-    fs->Arm(FaultyFileSystem::Fault::kNoSpace);
+    fs_->Arm(FaultyFileSystem::Fault::kNoSpace);
     ASSERT_EQ(store->Apply(overflow, {}, 0).status().code(), Status::Code::kUnavailable);
-    fs->Arm(FaultyFileSystem::Fault::kNone);
+    fs_->Arm(FaultyFileSystem::Fault::kNone);
     // "a" and "b" are still remembered: the refused batch evicted nothing.
     EXPECT_EQ(MustApply(*store, {Interaction(EventType::kClick, "u", "i", kT0, "a")}).duplicates, 1u);
     EXPECT_EQ(MustApply(*store, overflow).applied, 2u);
@@ -498,23 +502,19 @@ TEST_F(StoreTest, ARefusedBatchEvictsNothingFromTheDedupWindow) {
 // later write as final, and the restart decides. The batch then counts once,
 // whether the log kept it or not.
 TEST_F(StoreTest, AFailedSyncIsFinalAndTheRestartCountsTheBatchOnce) {
-  auto fs = std::make_shared<FaultyFileSystem>();
-  auto env = recd::testing::EnvOver(fs);
-  StoreOptions o = Options();
-  o.env = env.get();
-  o.sync_writes = true;
+  StoreOptions o = FaultyOptions();
   const TopicPartition tp{"events", 0};
   const std::vector<Event> batch = {Interaction(EventType::kPurchase, "u2", "i2", kT0 + 1, "e2"),
                                     Interaction(EventType::kClick, "u1", "i2", kT0 + 2, "e3")};
   {
     auto store = Open(o);
     MustApply(*store, {Interaction(EventType::kClick, "u1", "i1", kT0, "e1")}, {{tp, Offset(1), 11}});
-    fs->Arm(FaultyFileSystem::Fault::kSyncFails);
+    fs_->Arm(FaultyFileSystem::Fault::kSyncFails);
     auto refused = store->Apply(batch, {{tp, Offset(3), 33}}, 0);
     ASSERT_FALSE(refused.ok());
     EXPECT_EQ(refused.status().code(), Status::Code::kIoError) << refused.status().ToString();
     EXPECT_FALSE(store->FindUser("u2"));
-    fs->Arm(FaultyFileSystem::Fault::kNone);
+    fs_->Arm(FaultyFileSystem::Fault::kNone);
     auto again = store->Apply(batch, {{tp, Offset(3), 33}}, 0);
     ASSERT_FALSE(again.ok());
     EXPECT_EQ(again.status().code(), Status::Code::kIoError) << again.status().ToString();

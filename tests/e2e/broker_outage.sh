@@ -45,14 +45,8 @@ echo "/readyz 200 again $(( $(date +%s) - down_at )) s after the outage began"
 wait "$GEN_PID" || { cat "$WORK/recgen.log"; fail "the generator failed"; }
 lines=$(sed -n 's/^ *"lines": *\([0-9]*\).*/\1/p' "$WORK/summary.json")
 wait_total "$lines" 300 || fail "not every event was applied after the outage"
-sleep 3  # the last sweep publishes
-kill -TERM "$RECD_PID"; wait "$RECD_PID" || fail "recd did not stop cleanly"
-RECD_PID=""
+stop_recd
 grep -q "brokers reachable again" "$LOG" || fail "no log line for the brokers' return"
 echo "consumers replaced after a fatal error: $(grep -c 'replacing the consumer' "$LOG" || true)"
 
-"$BUILD/tools/recctl" stats --store "$WORK/store" >"$WORK/stats.json"
-"$BUILD/tools/recctl" read -b "$BROKERS" -t recd.events.dlq --idle-ms 2000 >"$WORK/dlq.jsonl"
-"$BUILD/tools/recctl" read -b "$BROKERS" -t recd.recommendations --idle-ms 2000 >"$WORK/lists.jsonl"
-"$BUILD/tests/e2e_check" --summary "$WORK/summary.json" --stats "$WORK/stats.json" \
-  --dlq "$WORK/dlq.jsonl" --lists "$WORK/lists.jsonl"
+check_exact

@@ -103,3 +103,21 @@ wait_metric() {
   echo "timed out waiting for $name >= $want (last: ${have:-none})" >&2
   return 1
 }
+
+# stop_recd: lets the last sweep publish, then stops recd with SIGTERM; fails
+# (the script's own `fail`) unless it exits 0.
+stop_recd() {
+  sleep 3
+  kill -TERM "$RECD_PID"; wait "$RECD_PID" || fail "recd did not stop cleanly"
+  RECD_PID=""
+}
+
+# check_exact: the store's per-type counts, every reject on the dead-letter
+# topic and every user's list, against what recgen produced ($WORK/summary.json).
+check_exact() {
+  "$BUILD/tools/recctl" stats --store "$WORK/store" >"$WORK/stats.json"
+  "$BUILD/tools/recctl" read -b "$BROKERS" -t recd.events.dlq --idle-ms 2000 >"$WORK/dlq.jsonl"
+  "$BUILD/tools/recctl" read -b "$BROKERS" -t recd.recommendations --idle-ms 2000 >"$WORK/lists.jsonl"
+  "$BUILD/tests/e2e_check" --summary "$WORK/summary.json" --stats "$WORK/stats.json" \
+    --dlq "$WORK/dlq.jsonl" --lists "$WORK/lists.jsonl"
+}

@@ -5,9 +5,12 @@
 # through a real Apache Kafka broker. Every 5 s it samples recd's RSS, its
 # consumer lag (records on the events topic minus records the store committed)
 # and the freshness p50/p99. It fails when
-#   - RSS still grows over the second half: the least-squares slope must stay
-#     under SOAK_MAX_SLOPE MiB/min (the users and items are a fixed set, so once
-#     all are seen only edges grow, bounded by users x items);
+#   - RSS passes SOAK_MAX_RSS MiB at any sample;
+#   - in runs of 5 minutes or more, RSS still grows over the second half: the
+#     least-squares slope must stay under SOAK_MAX_SLOPE MiB/min. The users and
+#     items are a fixed set, so once all are seen only edges grow (a few bytes
+#     each); a shorter run is still in that first growth, and its slope says
+#     nothing of a leak;
 #   - the lag over the second half exceeds SOAK_MAX_LAG_S seconds of input;
 #   - anything is lost or counted twice (e2e_check), or recd stops.
 # CI runs it for 120 s; the issue's full run: SOAK_S=600.
@@ -17,6 +20,7 @@ BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 SOAK_S=${SOAK_S:-120}
 SOAK_RATE=${SOAK_RATE:-2000}
 SOAK_MAX_SLOPE=${SOAK_MAX_SLOPE:-8}
+SOAK_MAX_RSS=${SOAK_MAX_RSS:-1500}
 SOAK_MAX_LAG_S=${SOAK_MAX_LAG_S:-10}
 LOG="$WORK/recd.log"
 RECCTL="$BUILD/tools/recctl"
@@ -69,15 +73,12 @@ read -r slope maxlag rss_first rss_last rss_max <<<"$summary"
 retrains=$(metric "$port" recd_retrains_total); swaps=$(metric "$port" recd_model_swaps_total)
 p50=$(metric "$port" recd_freshness_p50_seconds); p99=$(metric "$port" recd_freshness_p99_seconds)
 echo "soak: RSS ${rss_first} -> ${rss_last} MiB (max ${rss_max}); slope over the second half ${slope} MiB/min" \
-     "(bound ${SOAK_MAX_SLOPE}); lag max ${maxlag} records over the second half (bound $(( SOAK_RATE * SOAK_MAX_LAG_S )));" \
+     "(bound ${SOAK_MAX_SLOPE}, checked from 300 s); lag max ${maxlag} records over the second half (bound $(( SOAK_RATE * SOAK_MAX_LAG_S )));" \
      "drained ${drained} s after the start; freshness p50 ${p50} s, p99 ${p99} s; retrains ${retrains}, swaps ${swaps}"
-awk -v s="$slope" -v b="$SOAK_MAX_SLOPE" 'BEGIN { exit !(s < b) }' || fail "RSS grows ${slope} MiB/min over the second half"
+awk -v r="$rss_max" -v b="$SOAK_MAX_RSS" 'BEGIN { exit !(r < b) }' || fail "RSS reached ${rss_max} MiB (bound ${SOAK_MAX_RSS})"
+if [ "$SOAK_S" -ge 300 ]; then
+  awk -v s="$slope" -v b="$SOAK_MAX_SLOPE" 'BEGIN { exit !(s < b) }' || fail "RSS grows ${slope} MiB/min over the second half"
+fi
 [ "$maxlag" -le $(( SOAK_RATE * SOAK_MAX_LAG_S )) ] || fail "the lag reached ${maxlag} records"
-sleep 3  # the last sweep publishes
-kill -TERM "$RECD_PID"; wait "$RECD_PID" || fail "recd did not stop cleanly"
-RECD_PID=""
-"$RECCTL" stats --store "$WORK/store" >"$WORK/stats.json"
-"$RECCTL" read -b "$BROKERS" -t recd.events.dlq --idle-ms 2000 >"$WORK/dlq.jsonl"
-"$RECCTL" read -b "$BROKERS" -t recd.recommendations --idle-ms 2000 >"$WORK/lists.jsonl"
-"$BUILD/tests/e2e_check" --summary "$WORK/summary.json" --stats "$WORK/stats.json" \
-  --dlq "$WORK/dlq.jsonl" --lists "$WORK/lists.jsonl"
+stop_recd
+check_exact
