@@ -338,10 +338,6 @@ Status EventConsumer::Connect() {
   return Status::Ok();
 }
 
-void EventConsumer::InjectFatalError(const std::string& reason) {
-  rd_kafka_test_fatal_error(consumer_->c_ptr(), RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, reason.c_str());
-}
-
 EventConsumer::~EventConsumer() { Close(); }
 
 uint64_t EventConsumer::transient_errors() const { return transient_errors_ + events_->errors(); }

@@ -119,9 +119,6 @@ class EventConsumer final : public EventSource {
   // Errors librdkafka reported and retries on its own.
   uint64_t transient_errors() const;
   uint64_t restarts() const override { return restarts_; }
-  // Raises a fatal error in the consumer, as a fenced static member would
-  // (librdkafka's rd_kafka_test_fatal_error).
-  void InjectFatalError(const std::string& reason);
 
  private:
   class Rebalancer;
