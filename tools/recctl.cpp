@@ -80,23 +80,32 @@ int Stats(const std::string& path) {
   return 0;
 }
 
+// A librdkafka configuration of `props` then the user's `extra`; null (with
+// the error printed) when one is refused.
+std::unique_ptr<RdKafka::Conf> ClientConf(recd::stream::KafkaProperties props, const recd::stream::KafkaProperties& extra) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  props.insert(props.end(), extra.begin(), extra.end());
+  std::string err;
+  for (const auto& [k, v] : props) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      std::fprintf(stderr, "recctl: %s\n", err.c_str());
+      return nullptr;
+    }
+  }
+  return conf;
+}
+
 // Reads a topic from the beginning (no consumer group offsets are kept) and
 // prints one JSON object per record. Stops after `idle_ms` without a record,
 // unless following.
 int Read(const std::string& brokers, const recd::stream::KafkaProperties& extra, const std::string& topic, int idle_ms,
          bool follow, bool pretty) {
   std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   const std::string group = "recctl-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-  recd::stream::KafkaProperties props = {{"bootstrap.servers", brokers}, {"group.id", group}, {"auto.offset.reset", "earliest"},
-                                         {"enable.auto.commit", "false"}, {"enable.partition.eof", "false"}};
-  props.insert(props.end(), extra.begin(), extra.end());
-  for (const auto& [k, v] : props) {
-    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
-      std::fprintf(stderr, "recctl: %s\n", err.c_str());
-      return 2;
-    }
-  }
+  auto conf = ClientConf({{"bootstrap.servers", brokers}, {"group.id", group}, {"auto.offset.reset", "earliest"},
+                          {"enable.auto.commit", "false"}, {"enable.partition.eof", "false"}},
+                         extra);
+  if (!conf) return 2;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer) {
     std::fprintf(stderr, "recctl: %s\n", err.c_str());
@@ -156,15 +165,8 @@ int Read(const std::string& brokers, const recd::stream::KafkaProperties& extra,
 // `recctl committed`, it is recd's consumer lag in records.
 int EndOffsets(const std::string& brokers, const recd::stream::KafkaProperties& extra, const std::string& topic) {
   std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  recd::stream::KafkaProperties props = {{"bootstrap.servers", brokers}};
-  props.insert(props.end(), extra.begin(), extra.end());
-  for (const auto& [k, v] : props) {
-    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
-      std::fprintf(stderr, "recctl: %s\n", err.c_str());
-      return 2;
-    }
-  }
+  auto conf = ClientConf({{"bootstrap.servers", brokers}}, extra);
+  if (!conf) return 2;
   std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), err));
   if (!client) {
     std::fprintf(stderr, "recctl: %s\n", err.c_str());
