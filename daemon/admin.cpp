@@ -60,6 +60,7 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_delivery_failures_total", "Records the broker did not accept", MetricType::Counter, v(s.delivery_failures)),
       Family("recd_graph_users", "Users in the graph", MetricType::Gauge, v(s.users)),
       Family("recd_graph_items", "Items in the graph", MetricType::Gauge, v(s.items)),
+      Family("recd_users_evicted_total", "Cold users evicted (store.max_users, store.user_idle_days): their edges, attributes and state deleted", MetricType::Counter, v(s.users_evicted)),
       Family("recd_graph_edges", "User-item edges in the graph", MetricType::Gauge, v(s.edges)),
       Family("recd_graph_view_bytes", "Heap bytes of the in-memory adjacency", MetricType::Gauge, v(s.graph_view_bytes)),
       Family("recd_lists_due", "Users waiting for a fresh list", MetricType::Gauge, v(s.lists_due)),

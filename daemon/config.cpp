@@ -405,6 +405,10 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
   b.Bind("store", "memtable_budget_mb", &s.memtable_budget_mb,
          [](size_t v) { return v == 0 || v >= 64 ? std::string() : std::string("must be 0 (no budget) or >= 64"); },
          "an integer (MiB)");
+  b.Bind("store", "max_users", &s.max_users, Any, "an integer (0 = no cap)");
+  double user_idle_days = static_cast<double>(s.user_idle_ms) / 86'400'000.0;
+  b.Bind("store", "user_idle_days", &user_idle_days, NonNegative, "a number of days of event time (0 = never)");
+  s.user_idle_ms = static_cast<EpochMillis>(user_idle_days * 86'400'000.0);
   s.decay.half_life_ms = half_life_days * 86'400'000.0;
   if (s.path.empty()) s.path = "/var/lib/recd/store";
 

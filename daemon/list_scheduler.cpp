@@ -95,6 +95,12 @@ void ListScheduler::HoldMarks(const std::vector<UserId>& users) {
   }
 }
 
+bool ListScheduler::Holds(UserId user) const {
+  const uint32_t u = user.value;
+  return dirty_set_.count(u) || in_flight_.count(u) || acknowledged_.count(u) || held_.count(u) || retrying_.count(u) ||
+         retry_delay_.count(u);
+}
+
 std::vector<UserId> ListScheduler::TakeClearable() {
   std::vector<UserId> out;
   for (auto it = acknowledged_.begin(); it != acknowledged_.end();) {

@@ -64,6 +64,9 @@ class ListScheduler {
   // acknowledged, none is in flight and their state has not changed since.
   std::vector<UserId> TakeClearable();
 
+  // Whether the scheduler holds anything for the user: due, in flight, retrying,
+  // owing a list or acknowledged but not cleared. Such a user is not evicted.
+  bool Holds(UserId user) const;
   bool sweeping() const { return sweep_left_ > 0; }
   // Users waiting for a list: due now, or after their retry delay.
   size_t due() const { return dirty_.size() + retry_.size(); }  // a user waiting in both counts twice

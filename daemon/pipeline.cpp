@@ -158,6 +158,10 @@ class Pipeline::Impl {
   // Tells the refresher what a committed batch changed, and the ranker whose sessions moved.
   // Without a model there is no refresher to feed, and the PinSage ranker always falls back.
   void ForwardChanges(store::ApplyOutcome outcome, size_t items_before);
+  // Bounded memory: when the store has cold users to evict (graph_store.h),
+  // evicts those with no list due or in flight, and drops every per-user state
+  // the pipeline's parts hold for them before the next batch reuses their ids.
+  Status EvictColdUsers();
   // Replay only: one refresher tick when the event clock passed its interval.
   Status TickRefresherInline(bool force);
   // Related items of every item re-embedded since the last call.
@@ -386,7 +390,41 @@ Result<bool> Pipeline::Impl::Ingest() {
     for (const store::EdgeDelta& d : (*committed)->edges) blender_.Observe(d);  // applied only, in order
   }
   ForwardChanges(std::move(**committed), items_before);
+  if (store_->EvictionDue()) RECD_RETURN_IF_ERROR(EvictColdUsers());
   return true;
+}
+
+Status Pipeline::Impl::EvictColdUsers() {
+  // A user whose list is due, in flight or unacknowledged keeps its id: a
+  // delivery report names the id, and a reused one would clear another's mark.
+  auto evicted = store_->EvictColdUsers(
+      [&](UserId u) { return scheduler_.Holds(u) || unreflected_since_.count(u.value) != 0; });
+  if (!evicted.ok()) {
+    // A full disk: nothing changed; the next batch's write waits for space too.
+    if (evicted.status().code() == Status::Code::kUnavailable) return Status::Ok();
+    return evicted.status();
+  }
+  const std::vector<UserId>& users = evicted->users;
+  if (users.empty()) return Status::Ok();
+  blender_.ForgetUsers(users);
+  for (UserId u : users) pinsage_ranker_.ForgetUser(u);
+  for (const std::string& id : evicted->external_ids) evaluator_.ForgetUser(id);
+  if (republish_next_ < republish_.size()) {
+    std::unordered_set<uint32_t> gone;
+    for (UserId u : users) gone.insert(u.value);
+    auto first = republish_.begin() + static_cast<ptrdiff_t>(republish_next_);
+    republish_.erase(std::remove_if(first, republish_.end(), [&](UserId u) { return gone.count(u.value) != 0; }),
+                     republish_.end());
+  }
+  if (refresher_) {
+    model::GraphChange change;
+    change.evicted_users = users;
+    change.num_users = store_->view().num_users();
+    change.num_items = store_->view().num_items();
+    refresher_->Submit(std::move(change));
+  }
+  stats.users_evicted.fetch_add(users.size(), std::memory_order_relaxed);
+  return Status::Ok();
 }
 
 void Pipeline::Impl::ForwardChanges(store::ApplyOutcome outcome, size_t items_before) {
@@ -830,7 +868,7 @@ void Pipeline::Impl::OnRankerOutcome(const Result<rank::RankerOutcome>& outcome)
 void Pipeline::Impl::UpdateGauges() {
   stats.input_restarts.store(source_->restarts(), std::memory_order_relaxed);
   const store::GraphView& view = store_->view();
-  stats.users.store(view.num_users(), std::memory_order_relaxed);
+  stats.users.store(store_->live_users(), std::memory_order_relaxed);
   stats.items.store(view.num_items(), std::memory_order_relaxed);
   stats.edges.store(view.num_edges(), std::memory_order_relaxed);
   stats.lists_due.store(scheduler_.due(), std::memory_order_relaxed);

@@ -32,6 +32,13 @@ void PinSageRanker::ObserveEvent(UserId user, ItemId item, EpochMillis ts) {
   last = std::max(last, ts);
 }
 
+void PinSageRanker::ForgetUser(UserId user) {
+  if (user.value >= last_event_.size()) return;
+  std::vector<uint32_t>().swap(recent_[user.value]);
+  last_event_[user.value] = 0;
+  last_gap_[user.value] = -1;
+}
+
 void PinSageRanker::ObserveItem(ItemId item, const Attributes& attributes) {
   if (config_.category_cap == 0) return;
   if (item.value >= category_.size()) category_.resize(item.value + 1024, 0);

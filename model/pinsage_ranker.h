@@ -63,6 +63,8 @@ class PinSageRanker {
   // An item's metadata as the store now holds it (new items and changed ones,
   // and every item at start): its diversity category.
   void ObserveItem(ItemId item, const Attributes& attributes);
+  // An evicted user: their seeds and times go (the id may be reused).
+  void ForgetUser(UserId user);
 
   RecommendationList Recommend(UserId user, EpochMillis generated_at, const LiveModel* model) const;
   // Users with an event at or after `since` (observed since start), by id.

@@ -218,6 +218,18 @@ void Refresher::ApplySubmitted() {
   for (GraphChange& c : changes) {
     if (c.num_users > 0) replica_.EnsureUser(UserId(static_cast<uint32_t>(c.num_users - 1)));
     if (c.num_items > 0) replica_.EnsureItem(ItemId(static_cast<uint32_t>(c.num_items - 1)));
+    if (!c.evicted_users.empty()) {
+      // Their items lost a user: those neighbourhoods changed (rule 1).
+      for (UserId u : c.evicted_users) {
+        if (u.value >= replica_.num_users()) continue;
+        for (const store::Neighbor& n : replica_.ItemsOf(u)) {
+          changed_nodes_.push_back(n.id);
+          if (runtime_) MarkDirty(n.id);
+        }
+        changed_users_.push_back(u.value);
+      }
+      replica_.RemoveUsers(c.evicted_users);
+    }
     for (const store::EdgeDelta& d : c.edges) {
       replica_.AddInteraction(d.user, d.item, d.log_weight, d.types);
       changed_users_.push_back(d.user.value);

@@ -82,6 +82,9 @@ struct ItemDescription {
 
 // What one committed batch changed.
 struct GraphChange {
+  // Users the store evicted before this change (graph_store.h EvictColdUsers):
+  // removed from the replica first, since `edges` may reuse their ids.
+  std::vector<UserId> evicted_users;
   std::vector<store::EdgeDelta> edges;  // in the order the store applied them
   std::vector<ItemDescription> items;   // new items and items whose metadata changed
   std::vector<ItemId> touched;          // items that interactions touched

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <deque>
+#include <queue>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -89,7 +90,12 @@ class ResumeOnlyWhenAsked : public rocksdb::EventListener {
 
 // Dense <-> external id map for one kind, held in memory. Durable form: the ids
 // column family, kind + dense id -> external id, written in the batch that first
-// mentions the id.
+// mentions the id and deleted in the batch that evicts it.
+//
+// An evicted id is free and is reused by the next new external id, smallest
+// first, so that the same log gives the same ids whether or not the process
+// restarted in between (a restart finds the free ids as the holes in the map).
+// A batch's new ids are forgotten by Rollback when its write fails.
 class IdMap {
  public:
   explicit IdMap(char kind) : kind_(kind) {}
@@ -99,30 +105,68 @@ class IdMap {
     return it->second;
   }
   uint32_t GetOrCreate(const std::string& external, rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* ids_cf) {
-    auto [it, inserted] = ids_.try_emplace(external, static_cast<uint32_t>(names_.size()));
-    if (inserted) {
+    if (auto it = ids_.find(external); it != ids_.end()) return it->second;
+    uint32_t id;
+    if (free_.empty()) {
+      id = static_cast<uint32_t>(names_.size());
       names_.push_back(external);
-      wb->Put(ids_cf, r::DenseKey(kind_, it->second), external);
+    } else {
+      id = free_.top();
+      free_.pop();
+      names_[id] = external;
     }
-    return it->second;
+    ids_.emplace(external, id);
+    created_.push_back(id);
+    wb->Put(ids_cf, r::DenseKey(kind_, id), external);
+    return id;
   }
-  // Forgets the ids created since the map held `size` (a batch that failed to write).
-  void Truncate(size_t size) {
-    for (size_t id = size; id < names_.size(); ++id) ids_.erase(names_[id]);
-    names_.resize(std::min(size, names_.size()));
+  // A batch starts: Rollback undoes what GetOrCreate does from here.
+  void BeginBatch() {
+    created_.clear();
+    size_at_batch_ = names_.size();
+  }
+  // The batch's write failed: forget the ids it created (reused ones are free again).
+  void Rollback() {
+    for (uint32_t id : created_) {
+      ids_.erase(names_[id]);
+      if (id < size_at_batch_) {
+        names_[id].clear();
+        free_.push(id);
+      }
+    }
+    names_.resize(size_at_batch_);
+    created_.clear();
+  }
+  // The id's owner was evicted (its batch committed): the id is free for reuse.
+  void Release(uint32_t id) {
+    ids_.erase(names_[id]);
+    std::string().swap(names_[id]);
+    free_.push(id);
   }
   void Load(uint32_t id, std::string external) {
     if (id >= names_.size()) names_.resize(id + 1);
     ids_.emplace(external, id);
     names_[id] = std::move(external);
   }
+  // After the last Load: the holes are the free ids.
+  void FinishLoad() {
+    for (uint32_t id = 0; id < names_.size(); ++id) {
+      if (names_[id].empty()) free_.push(id);
+    }
+  }
+  // "" for a free id.
   const std::string& Name(uint32_t id) const { return names_.at(id); }
-  size_t size() const { return names_.size(); }
+  bool Live(uint32_t id) const { return id < names_.size() && !names_[id].empty(); }
+  size_t size() const { return names_.size(); }  // the id space: live and free ids
+  size_t live() const { return ids_.size(); }
 
  private:
   char kind_;
   std::unordered_map<std::string, uint32_t> ids_;
-  std::vector<std::string> names_;
+  std::vector<std::string> names_;  // by id; "" where free (external ids are never empty)
+  std::priority_queue<uint32_t, std::vector<uint32_t>, std::greater<uint32_t>> free_;  // smallest first
+  std::vector<uint32_t> created_;   // by the batch being built
+  size_t size_at_batch_ = 0;
 };
 
 // The bounded window of recently seen event ids, oldest first. Durable form: the
@@ -275,6 +319,8 @@ class GraphStore::Impl {
   std::map<TopicPartition, PartitionOffset> offsets;
   std::vector<bool> item_unavailable;       // by ItemId
   std::vector<EpochMillis> available_ts;    // event time of the newest `available` value
+  std::vector<EpochMillis> user_last_ts;    // by UserId: the user's newest event time (0: free id)
+  EpochMillis next_idle_sweep_ts = 0;       // event time of the next idle-user sweep
   // A write failed (a full disk, a failed fsync): RocksDB refuses writes until
   // Resume(), which the next write tries first.
   bool write_failed = false;
@@ -376,7 +422,10 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     (k[0] == r::kUserKind ? impl.users : impl.items).Load(r::GetU32BE(k.data() + 1), std::string(v));
     return Status::Ok();
   }));
+  impl.users.FinishLoad();
+  impl.items.FinishLoad();
   for (uint32_t u = 0; u < impl.users.size(); ++u) self->view_.EnsureUser(UserId(u));
+  impl.user_last_ts.assign(impl.users.size(), 0);
   for (uint32_t i = 0; i < impl.items.size(); ++i) self->view_.EnsureItem(ItemId(i));
   impl.item_unavailable.assign(impl.items.size(), false);
   impl.available_ts.assign(impl.items.size(), INT64_MIN);
@@ -388,12 +437,24 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     for (size_t t = 0; t < e.counts.size(); ++t) {
       if (e.counts[t] > 0) types |= TypeBit(static_cast<EventType>(t));
     }
-    self->view_.AddInteraction(UserId(r::GetU32BE(k.data())), ItemId(r::GetU32BE(k.data() + 4)),
-                               e.log_weight, types);
+    const uint32_t u = r::GetU32BE(k.data());
+    if (u >= impl.users.size()) return Status::Corruption("user_items record of a user with no id");
+    self->view_.AddInteraction(UserId(u), ItemId(r::GetU32BE(k.data() + 4)), e.log_weight, types);
     self->latest_event_ts_ = std::max(self->latest_event_ts_, e.last_ts);
+    impl.user_last_ts[u] = std::max(impl.user_last_ts[u], e.last_ts);
     return Status::Ok();
   }));
   self->view_.Compact();
+
+  // A user's newest event may be a user event: its attributes carry its time.
+  RECD_RETURN_IF_ERROR(scan(kUserAttrs, [&](std::string_view k, std::string_view v) {
+    r::TimedAttributes attrs;
+    if (k.size() != 5 || !r::DecodeAttributes(v, &attrs)) return Status::Corruption("bad user_attrs record");
+    const uint32_t u = r::GetU32BE(k.data() + 1);
+    if (u >= impl.users.size()) return Status::Ok();
+    for (const auto& [name, ta] : attrs) impl.user_last_ts[u] = std::max(impl.user_last_ts[u], ta.ts);
+    return Status::Ok();
+  }));
 
   RECD_RETURN_IF_ERROR(scan(kItemAttrs, [&](std::string_view k, std::string_view v) {
     r::TimedAttributes attrs;
@@ -429,7 +490,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
   }));
   impl.dedup.Trim();
 
-  RECD_INFO("store " << options.path << " open: " << impl.users.size() << " users, "
+  RECD_INFO("store " << options.path << " open: " << impl.users.live() << " users, "
                      << impl.items.size() << " items, " << self->view_.num_edges() << " edges, "
                      << impl.offsets.size() << " partition offsets, " << impl.dedup.size()
                      << " remembered event ids");
@@ -462,7 +523,8 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
                                        uint64_t rejected) {
   Impl& impl = *impl_;
   if (impl.read_only) return Status::Aborted("applying events: the store is open read-only");
-  const size_t users_before = impl.users.size(), items_before = impl.items.size();
+  impl.users.BeginBatch();
+  impl.items.BeginBatch();
   rocksdb::WriteBatch wb(events.size() * 96);  // ~two edge merges per event
   ApplyOutcome out;
   Counters counters = counters_;
@@ -476,6 +538,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
     EpochMillis ts;
   };
   std::vector<Availability> availability;
+  std::vector<std::pair<uint32_t, EpochMillis>> user_times;  // (user, event time) of each applied event
   EpochMillis latest = latest_event_ts_;
 
   auto touch_user = [&](uint32_t u) {
@@ -526,6 +589,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
         wb.Merge(impl.cf(kUserItems), r::PairKey(u, i), value);
         wb.Merge(impl.cf(kItemUsers), r::PairKey(i, u), value);
         view_edges.push_back({UserId(u), ItemId(i), rec.log_weight, TypeBit(e.type), e.ts});
+        user_times.emplace_back(u, e.ts);
         touch_user(u);
         touch_item(i);
         break;
@@ -548,6 +612,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
       case EventType::kUser: {
         const uint32_t u = impl.users.GetOrCreate(e.user_id, &wb, impl.cf(kIds));
         if (!e.attributes.empty()) wb.Merge(impl.cf(kUserAttrs), r::DenseKey(r::kUserKind, u), attrs_record(e));
+        user_times.emplace_back(u, e.ts);
         touch_user(u);
         break;
       }
@@ -572,8 +637,8 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
       !s.ok()) {
     // Nothing reached the disk: forget the ids and event ids this batch added in
     // memory, so the same batch can be applied again.
-    impl.users.Truncate(users_before);
-    impl.items.Truncate(items_before);
+    impl.users.Rollback();
+    impl.items.Rollback();
     impl.dedup.Rollback();
     return s;
   }
@@ -586,6 +651,8 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
   if (impl.users.size() > view_.num_users()) {
     view_.EnsureUser(UserId(static_cast<uint32_t>(impl.users.size() - 1)));
   }
+  impl.user_last_ts.resize(impl.users.size(), 0);
+  for (const auto& [u, ts] : user_times) impl.user_last_ts[u] = std::max(impl.user_last_ts[u], ts);
   if (impl.items.size() > impl.item_unavailable.size()) {
     impl.item_unavailable.resize(impl.items.size(), false);
     impl.available_ts.resize(impl.items.size(), INT64_MIN);
@@ -602,6 +669,79 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
 }
 
 bool GraphStore::writable() const { return !impl_->write_failed; }
+
+size_t GraphStore::live_users() const { return impl_->users.live(); }
+bool GraphStore::UserLive(UserId user) const { return impl_->users.Live(user.value); }
+
+bool GraphStore::EvictionDue() const {
+  if (impl_->read_only) return false;
+  if (options_.max_users > 0 && impl_->users.live() > options_.max_users + std::max<size_t>(1, options_.max_users / 16)) {
+    return true;
+  }
+  return options_.user_idle_ms > 0 && latest_event_ts_ >= impl_->next_idle_sweep_ts;
+}
+
+Result<GraphStore::Eviction> GraphStore::EvictColdUsers(const std::function<bool(UserId)>& keep) {
+  Impl& impl = *impl_;
+  const EpochMillis now = latest_event_ts_;
+  const EpochMillis idle_before = options_.user_idle_ms > 0 ? now - options_.user_idle_ms : INT64_MIN;
+  // Live users, oldest first by (newest event time, id): the order is the
+  // same whatever the process's history, so replays evict alike.
+  std::vector<std::pair<EpochMillis, uint32_t>> by_age;
+  by_age.reserve(impl.users.live());
+  size_t idle = 0;
+  for (uint32_t u = 0; u < impl.users.size(); ++u) {
+    if (!impl.users.Live(u)) continue;
+    by_age.emplace_back(impl.user_last_ts[u], u);
+    if (impl.user_last_ts[u] < idle_before) ++idle;
+  }
+  const size_t over_cap = options_.max_users > 0 && by_age.size() > options_.max_users ? by_age.size() - options_.max_users : 0;
+  const size_t wanted = std::max(idle, over_cap);
+  // The oldest `wanted` and a margin for the users `keep` spares, sorted.
+  const size_t considered = std::min(by_age.size(), wanted + wanted / 2 + 64);
+  std::nth_element(by_age.begin(), by_age.begin() + static_cast<ptrdiff_t>(considered), by_age.end());
+  std::sort(by_age.begin(), by_age.begin() + static_cast<ptrdiff_t>(considered));
+
+  std::vector<UserId> victims;
+  for (size_t n = 0; n < considered; ++n) {
+    const auto [ts, u] = by_age[n];
+    if (victims.size() >= over_cap && ts >= idle_before) break;
+    if (keep(UserId(u))) continue;
+    victims.emplace_back(u);
+  }
+  if (options_.user_idle_ms > 0) {
+    impl.next_idle_sweep_ts = now + std::max<EpochMillis>(options_.user_idle_ms / 64, 60'000);
+  }
+  Eviction out;
+  if (victims.empty()) return out;
+
+  rocksdb::WriteBatch wb;
+  for (UserId u : victims) {
+    for (const Neighbor& n : view_.ItemsOf(u)) {
+      wb.Delete(impl.cf(kUserItems), r::PairKey(u.value, n.id));
+      wb.Delete(impl.cf(kItemUsers), r::PairKey(n.id, u.value));
+    }
+    const std::string key = r::DenseKey(r::kUserKind, u.value);
+    wb.Delete(impl.cf(kIds), key);
+    wb.Delete(impl.cf(kUserAttrs), key);
+    wb.Delete(impl.cf(kPending), key);
+  }
+  Counters counters = counters_;
+  counters.evicted_users += victims.size();
+  wb.Put(impl.cf(kMeta), kCountersKey, r::EncodeCounters(counters));
+  RECD_RETURN_IF_ERROR(impl.Write(impl.write_options, &wb, "evicting " + std::to_string(victims.size()) + " cold users"));
+
+  counters_ = counters;
+  view_.RemoveUsers(victims);
+  out.external_ids.reserve(victims.size());
+  for (UserId u : victims) {
+    out.external_ids.push_back(impl.users.Name(u.value));
+    impl.users.Release(u.value);
+    impl.user_last_ts[u.value] = 0;
+  }
+  out.users = std::move(victims);
+  return out;
+}
 
 std::vector<UserId> GraphStore::PendingUsers() const {
   std::vector<UserId> users;

@@ -41,6 +41,11 @@ struct StoreOptions {
   // largest is written out. Without it each of the 11 families may hold two
   // 64 MiB buffers. 0: the per-family limits only.
   size_t memtable_budget_mb = 512;
+  // Bounded memory (graph_store.h EvictColdUsers): the most live users kept,
+  // 0 for no cap, and how long a user may go without an event, in event
+  // time, before eviction, 0 for ever.
+  size_t max_users = 2'000'000;
+  EpochMillis user_idle_ms = 400LL * 86'400'000;
   // Inspect a store, even one a running daemon holds: no writes, no decay check.
   bool read_only = false;
   // The RocksDB environment the store's files go through; null is the default
@@ -56,6 +61,7 @@ struct Counters {
   uint64_t duplicates = 0;  // dropped because their event_id was seen
   uint64_t rejected = 0;    // sent to the dead-letter topic
   uint64_t batches = 0;
+  uint64_t evicted_users = 0;  // users evicted as cold (EvictColdUsers)
 };
 
 // What one durable edge holds.
@@ -98,6 +104,29 @@ class GraphStore {
   // every later write fails too, and a reopen recovers from the store's log.
   Result<ApplyOutcome> Apply(const std::vector<Event>& events,
                              const std::vector<PartitionOffset>& offsets, uint64_t rejected);
+
+  // Bounded memory. Users with no event for store.user_idle_ms of event time,
+  // then the least recently active beyond store.max_users, are evicted: their
+  // edges (both directions), attributes, id and pending mark are deleted in one
+  // batch, and their view rows removed. A user who comes back is a new user.
+  // Their interactions' weight leaves the items' popularity with them.
+  //
+  // EvictionDue says whether there is work: past the cap by a slack of 1/16
+  // (so that sweeps are rare), or an idle sweep due (every 1/64 of the idle
+  // time, at least a minute, of event time). EvictColdUsers does it; `keep(u)`
+  // true spares a user this time (its list is due or in flight; it goes at a
+  // later sweep). It returns who went. Their ids are free and the next Apply
+  // may reuse them: the caller drops its own state of these ids first.
+  // Unavailable (a full disk) changes nothing.
+  struct Eviction {
+    std::vector<UserId> users;
+    std::vector<std::string> external_ids;  // parallel to users
+  };
+  bool EvictionDue() const;
+  Result<Eviction> EvictColdUsers(const std::function<bool(UserId)>& keep);
+  // Users with an id now (the id space, view().num_users(), also counts free ids).
+  size_t live_users() const;
+  bool UserLive(UserId user) const;
 
   // Users whose newest list is not known to be delivered (survives restarts).
   std::vector<UserId> PendingUsers() const;

@@ -66,6 +66,33 @@ void GraphView::Compact() {
   for (auto& l : item_users_) l.items_.shrink_to_fit();
 }
 
+void GraphView::RemoveUsers(const std::vector<UserId>& users) {
+  std::vector<bool> gone(user_items_.size(), false);
+  std::vector<uint32_t> affected;  // items that lose an entry, each once
+  std::vector<bool> is_affected(item_users_.size(), false);
+  for (UserId u : users) {
+    if (u.value >= user_items_.size() || gone[u.value]) continue;
+    gone[u.value] = true;
+    for (const Neighbor& n : user_items_[u.value]) {
+      item_popularity_[n.id] = LogSubExp2(item_popularity_[n.id], n.log_weight);
+      if (!is_affected[n.id]) {
+        is_affected[n.id] = true;
+        affected.push_back(n.id);
+      }
+      --num_edges_;
+    }
+    std::vector<Neighbor>().swap(user_items_[u.value].items_);  // frees the memory, not only the size
+    std::vector<TypeMask>().swap(user_item_types_[u.value]);
+  }
+  // One pass per item however many of its users leave.
+  for (uint32_t i : affected) {
+    auto& v = item_users_[i].items_;
+    v.erase(std::remove_if(v.begin(), v.end(), [&](const Neighbor& n) { return gone[n.id]; }), v.end());
+    if (v.empty()) item_popularity_[i] = kNoWeight;  // exactly, whatever the rounding of the removals
+    if (v.capacity() > 2 * v.size() + 16) v.shrink_to_fit();
+  }
+}
+
 size_t GraphView::MemoryBytes() const {
   size_t bytes = (user_items_.capacity() + item_users_.capacity()) * sizeof(NeighborList) +
                  item_popularity_.capacity() * sizeof(double);

@@ -183,22 +183,27 @@ bool DecodeStamped(std::string_view in, EpochMillis* ts, std::string_view* paylo
 
 std::string EncodeCounters(const Counters& c) {
   std::string out;
-  out.push_back(1);
+  out.push_back(2);
   for (uint64_t v : c.applied) PutRaw(&out, v);
   PutRaw(&out, c.duplicates);
   PutRaw(&out, c.rejected);
   PutRaw(&out, c.batches);
+  PutRaw(&out, c.evicted_users);
   return out;
 }
 
 bool DecodeCounters(std::string_view in, Counters* c) {
-  if (in.empty() || in[0] != 1) return false;
+  // Version 1 (stores written before eviction) lacks evicted_users.
+  if (in.empty() || (in[0] != 1 && in[0] != 2)) return false;
+  const char version = in[0];
   in.remove_prefix(1);
   for (uint64_t& v : c->applied) {
     if (!GetRaw(&in, &v)) return false;
   }
-  return GetRaw(&in, &c->duplicates) && GetRaw(&in, &c->rejected) && GetRaw(&in, &c->batches) &&
-         in.empty();
+  if (!GetRaw(&in, &c->duplicates) || !GetRaw(&in, &c->rejected) || !GetRaw(&in, &c->batches)) return false;
+  c->evicted_users = 0;
+  if (version == 2 && !GetRaw(&in, &c->evicted_users)) return false;
+  return in.empty();
 }
 
 namespace {

@@ -2,6 +2,8 @@
 // attributes, checkpoints — all against a real RocksDB in a temporary directory.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include <cmath>
@@ -532,6 +534,204 @@ TEST_F(StoreTest, AFailedSyncIsFinalAndTheRestartCountsTheBatchOnce) {
   auto totals = store->SumEdges();
   ASSERT_TRUE(totals.ok()) << totals.status().ToString();
   EXPECT_EQ(totals->user_item, (std::array<uint64_t, 3>{2, 1, 0}));
+}
+
+// --- Bounded memory: cold users are evicted and their ids reused. ---
+
+// The view's edges as (user external id, item external id) -> log weight, for
+// comparing stores whose dense ids differ.
+std::map<std::pair<std::string, std::string>, float> EdgesByName(const GraphStore& store) {
+  std::map<std::pair<std::string, std::string>, float> edges;
+  for (uint32_t u = 0; u < store.view().num_users(); ++u) {
+    for (const Neighbor& n : store.view().ItemsOf(UserId(u))) {
+      edges[{store.ExternalId(UserId(u)), store.ExternalId(ItemId(n.id))}] = n.log_weight;
+    }
+  }
+  return edges;
+}
+
+TEST_F(StoreTest, TheLeastRecentlyActiveUsersBeyondTheCapAreEvictedAndTheirIdsReused) {
+  StoreOptions o = Options();
+  o.max_users = 4;  // a sweep once more than 5 (the cap and a slack of 1) are live
+  o.user_idle_ms = 0;
+  {
+    auto store = Open(o);
+    std::vector<Event> batch;
+    for (int u = 0; u < 6; ++u) {
+      batch.push_back(Interaction(EventType::kClick, "u" + std::to_string(u), "i" + std::to_string(u % 3), kT0 + u));
+    }
+    batch.push_back(Interaction(EventType::kPurchase, "u0", "i2", kT0 + 10));  // u0 is now the most recent
+    MustApply(*store, batch);
+    EXPECT_EQ(store->live_users(), 6u);
+    ASSERT_TRUE(store->EvictionDue());
+    const UserId u1 = *store->FindUser("u1"), u2 = *store->FindUser("u2"), u3 = *store->FindUser("u3");
+
+    // u1 is the oldest but spared (its list is in flight): u2 and u3 go.
+    auto evicted = store->EvictColdUsers([&](UserId u) { return u == u1; });
+    ASSERT_TRUE(evicted.ok()) << evicted.status().ToString();
+    EXPECT_EQ(evicted->users, (std::vector<UserId>{u2, u3}));
+    EXPECT_EQ(evicted->external_ids, (std::vector<std::string>{"u2", "u3"}));
+    EXPECT_EQ(store->live_users(), 4u);
+    EXPECT_FALSE(store->EvictionDue());
+    EXPECT_FALSE(store->FindUser("u2"));
+    EXPECT_FALSE(store->UserLive(u2));
+    EXPECT_EQ(store->ExternalId(u2), "");
+    EXPECT_TRUE(store->view().ItemsOf(u2).empty());
+    for (uint32_t i = 0; i < store->view().num_items(); ++i) {
+      for (const Neighbor& n : store->view().UsersOf(ItemId(i))) EXPECT_TRUE(n.id != u2.value && n.id != u3.value);
+    }
+    EXPECT_EQ(store->view().num_edges(), 5u);
+    EXPECT_EQ(store->counters().evicted_users, 2u);
+    auto totals = store->SumEdges();  // gone from RocksDB, both directions
+    ASSERT_TRUE(totals.ok());
+    EXPECT_EQ(totals->user_item, (std::array<uint64_t, 3>{4, 1, 0}));
+    EXPECT_EQ(totals->item_user, totals->user_item);
+    const auto pending = store->PendingUsers();
+    EXPECT_EQ(std::count(pending.begin(), pending.end(), u2), 0);
+
+    // New users take the freed ids, smallest first, with nothing of the old owners.
+    MustApply(*store, {Interaction(EventType::kClick, "n1", "i0", kT0 + 20), Interaction(EventType::kClick, "n2", "i1", kT0 + 21)});
+    EXPECT_EQ(store->FindUser("n1"), u2);
+    EXPECT_EQ(store->FindUser("n2"), u3);
+    EXPECT_EQ(store->view().num_users(), 6u);  // no id space grew
+    ASSERT_EQ(store->view().ItemsOf(u2).size(), 1u);
+    EXPECT_EQ(store->ExternalId(ItemId(store->view().ItemsOf(u2)[0].id)), "i0");
+    auto old_edge = store->GetEdge(u2, *store->FindItem("i2"));  // u2 clicked i2
+    ASSERT_TRUE(old_edge.ok());
+    EXPECT_FALSE(old_edge->has_value());
+    // An evicted user who comes back is a new user.
+    MustApply(*store, {Interaction(EventType::kClick, "u2", "i1", kT0 + 22)});
+    EXPECT_EQ(store->FindUser("u2"), UserId(6));
+  }
+  // A reopen finds the same users, edges and counters, and the same free ids.
+  auto store = Open(o);
+  EXPECT_EQ(store->live_users(), 7u);
+  EXPECT_EQ(store->counters().evicted_users, 2u);
+  EXPECT_EQ(store->FindUser("n1"), UserId(2));
+  EXPECT_FALSE(store->FindUser("u3"));
+  auto evicted = store->EvictColdUsers([](UserId) { return false; });  // down to 4: u1, u4, u5 go
+  ASSERT_TRUE(evicted.ok());
+  EXPECT_EQ(evicted->external_ids, (std::vector<std::string>{"u1", "u4", "u5"}));
+  MustApply(*store, {Interaction(EventType::kClick, "n3", "i0", kT0 + 30)});
+  EXPECT_EQ(store->FindUser("n3"), UserId(1));  // u1's id, the smallest free
+}
+
+TEST_F(StoreTest, UsersIdleLongerThanTheHorizonAreEvictedAndUserEventsCountAsActivity) {
+  StoreOptions o = Options();
+  o.max_users = 0;
+  o.user_idle_ms = 30 * kDay;
+  Event profile;
+  profile.type = EventType::kUser;
+  profile.user_id = "profile_only";
+  profile.ts = kT0 + 20 * kDay;
+  profile.attributes = {{"tier", recd::testing::Text("gold")}};
+  {
+    auto store = Open(o);
+    MustApply(*store, {Interaction(EventType::kClick, "old", "i1", kT0), Interaction(EventType::kClick, "recent", "i1", kT0 + 10 * kDay),
+                       profile});
+    ASSERT_TRUE(store->EvictionDue());  // the first sweep is due at once
+    auto none = store->EvictColdUsers([](UserId) { return false; });
+    ASSERT_TRUE(none.ok());
+    EXPECT_TRUE(none->users.empty());
+    EXPECT_FALSE(store->EvictionDue());  // the next one after a 64th of the horizon
+    MustApply(*store, {Interaction(EventType::kClick, "now", "i2", kT0 + 45 * kDay)});
+  }
+  auto store = Open(o);  // the users' last event times are rebuilt, user events included
+  ASSERT_TRUE(store->EvictionDue());
+  auto evicted = store->EvictColdUsers([](UserId) { return false; });
+  ASSERT_TRUE(evicted.ok());
+  // Idle since kT0 and kT0+10d at kT0+45d: past 30 days. The profile (kT0+20d) is not.
+  EXPECT_EQ(evicted->external_ids, (std::vector<std::string>{"old", "recent"}));
+  EXPECT_TRUE(store->FindUser("profile_only"));
+  EXPECT_TRUE(store->FindUser("now"));
+  auto attrs = store->GetAttributes(EventType::kUser, "profile_only");
+  ASSERT_TRUE(attrs.ok());
+  EXPECT_EQ(attrs->size(), 1u);
+  // i1 lost both its users: no popularity left, not a rounding remainder.
+  EXPECT_EQ(store->view().ItemPopularity(*store->FindItem("i1")), kNoWeight);
+  EXPECT_TRUE(store->view().UsersOf(*store->FindItem("i1")).empty());
+}
+
+// The same log gives the same store whether or not the process evicted in
+// between: evicting users leaves the view, popularity included, as a store
+// that never saw them.
+TEST_F(StoreTest, AfterEvictionTheViewEqualsOneBuiltWithoutTheEvictedUsers) {
+  StoreOptions o = Options();
+  o.max_users = 0;
+  o.user_idle_ms = 0;
+  std::mt19937 rng(11);
+  std::vector<Event> kept, flood;
+  for (int n = 0; n < 600; ++n) {
+    kept.push_back(Interaction(static_cast<EventType>(rng() % 3), "u" + std::to_string(rng() % 40), "i" + std::to_string(rng() % 60),
+                               kT0 + n, "", 1 + rng() % 5));
+    flood.push_back(Interaction(EventType::kClick, "s" + std::to_string(n), "i" + std::to_string(rng() % 60), kT0 + n));
+  }
+  TempDir other;
+  StoreOptions clean = o;
+  clean.path = other.sub("clean");
+  auto reference = Open(clean);
+  MustApply(*reference, kept);
+
+  auto store = Open(o);
+  std::vector<Event> mixed;
+  for (size_t n = 0; n < kept.size(); ++n) {
+    mixed.push_back(flood[n]);
+    mixed.push_back(kept[n]);
+  }
+  MustApply(*store, mixed);
+  auto evicted = store->EvictColdUsers([](UserId) { return false; });
+  ASSERT_TRUE(evicted.ok());
+  EXPECT_TRUE(evicted->users.empty());  // no cap, no horizon: nothing to do
+  // A cap of 1 after a reopen, the kept users spared: every session user goes.
+  StoreOptions capped = o;
+  capped.max_users = 1;
+  store.reset();
+  store = Open(capped);
+  auto by_cap = store->EvictColdUsers([&](UserId u) { return store->ExternalId(u)[0] == 'u'; });
+  ASSERT_TRUE(by_cap.ok());
+  EXPECT_EQ(by_cap->users.size(), flood.size());
+  EXPECT_EQ(store->live_users(), reference->live_users());
+  const auto a = EdgesByName(*store), b = EdgesByName(*reference);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [key, w] : b) {
+    ASSERT_TRUE(a.count(key)) << key.first << " " << key.second;
+    EXPECT_NEAR(a.at(key), w, 1e-3);
+  }
+  for (int i = 0; i < 60; ++i) {
+    const std::string name = "i" + std::to_string(i);
+    const double want = reference->view().ItemPopularity(*reference->FindItem(name));
+    const double got = store->view().ItemPopularity(*store->FindItem(name));
+    if (want == kNoWeight) EXPECT_EQ(got, kNoWeight) << name;
+    else EXPECT_NEAR(got, want, 1e-3) << name;
+  }
+}
+
+// A batch that reuses a freed id and fails to write leaves the id free: the
+// same batch, applied again, gets the same id.
+TEST_F(StoreTest, ARefusedBatchGivesBackTheFreedIdsItReused) {
+  StoreOptions o = FaultyOptions();
+  o.max_users = 1;
+  o.user_idle_ms = 0;
+  auto store = Open(o);
+  MustApply(*store, {Interaction(EventType::kClick, "a", "i1", kT0), Interaction(EventType::kClick, "b", "i1", kT0 + 1),
+                     Interaction(EventType::kClick, "c", "i1", kT0 + 2)});
+  auto evicted = store->EvictColdUsers([](UserId) { return false; });
+  ASSERT_TRUE(evicted.ok());
+  EXPECT_EQ(evicted->external_ids, (std::vector<std::string>{"a", "b"}));
+  const std::vector<Event> batch = {Interaction(EventType::kClick, "d", "i2", kT0 + 3), Interaction(EventType::kClick, "e", "i2", kT0 + 4),
+                                    Interaction(EventType::kClick, "f", "i2", kT0 + 5)};
+  fs_->Arm(FaultyFileSystem::Fault::kNoSpace);
+  auto refused = store->Apply(batch, {}, 0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_FALSE(store->FindUser("d"));
+  EXPECT_EQ(store->live_users(), 1u);
+  // Eviction out of space changes nothing either.
+  fs_->Arm(FaultyFileSystem::Fault::kNone);
+  MustApply(*store, batch);
+  EXPECT_EQ(store->FindUser("d"), UserId(0));
+  EXPECT_EQ(store->FindUser("e"), UserId(1));
+  EXPECT_EQ(store->FindUser("f"), UserId(3));
+  EXPECT_EQ(store->view().num_users(), 4u);
 }
 
 }  // namespace

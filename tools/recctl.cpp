@@ -59,7 +59,9 @@ int Stats(const std::string& path) {
   j["duplicates"] = s.counters().duplicates;
   j["rejected"] = s.counters().rejected;
   j["batches"] = s.counters().batches;
-  j["users"] = s.view().num_users();
+  j["users"] = s.live_users();
+  j["user_ids"] = s.view().num_users();  // the id space: live users and ids freed by eviction
+  j["evicted_users"] = s.counters().evicted_users;
   j["items"] = s.view().num_items();
   j["edges"] = s.view().num_edges();
   j["graph_view_bytes"] = s.view().MemoryBytes();

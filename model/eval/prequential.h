@@ -56,6 +56,12 @@ class PrequentialEvaluator {
   bool Observe(const Event& e, int* rank = nullptr);
   // Call for every list handed to the output: from now on it is the user's.
   void OnList(const RecommendationList& list);
+  // The user was evicted: their list and history go, and their next event
+  // meets no list, as a new user's does.
+  void ForgetUser(const std::string& user_id) {
+    lists_.erase(user_id);
+    touched_.erase(user_id);
+  }
 
   const PrequentialTally& total() const { return total_; }
   // Over the most recent `window` scored positives.

@@ -52,6 +52,10 @@ class FeatureBuilder {
 
   // Every committed interaction, in event order (`types`: its type bits).
   void Observe(UserId user, ItemId item, EpochMillis ts, store::TypeMask types);
+  // An evicted user: their history goes (the id may be reused).
+  void ForgetUser(UserId user) {
+    if (user.value < history_.size()) std::vector<Interaction>().swap(history_[user.value]);
+  }
 
   // Appends slate.size() rows of kNumFeatures to `rows`, for `user` at event time `now`.
   void Build(UserId user, EpochMillis now, const Slate& slate, std::vector<float>* rows) const;

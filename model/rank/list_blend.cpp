@@ -133,6 +133,15 @@ bool ListBlender::OrderByModel(UserId user, Slate* slate) const {
   return true;
 }
 
+void ListBlender::ForgetUsers(const std::vector<UserId>& users) {
+  for (UserId u : users) {
+    if (sequence_) sequence_->ForgetUser(u);
+    if (covisit_) covisit_->ForgetUser(u);
+    if (session_) session_->ForgetUser(u);
+    if (features_) features_->ForgetUser(u);
+  }
+}
+
 RecommendationList ListBlender::Blend(UserId user, RecommendationList ranked) const {
   const bool fuse = !sources_.empty() || model_;
   const size_t category_cap = diversity_ ? diversity_->config().category_cap : 0;

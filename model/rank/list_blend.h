@@ -92,6 +92,9 @@ class ListBlender {
   // An item's attributes, at start and whenever they change; `seen` is the
   // event time it was described at (0 at start, from the catalogue).
   void ObserveItem(ItemId item, const Attributes& attributes, EpochMillis seen);
+  // The store evicted these users: every per-user state goes before their ids
+  // are reused. What others learnt from them (rules, popularity) stays.
+  void ForgetUsers(const std::vector<UserId>& users);
 
   // Every candidate for `user`: the ranker's `ranked` list and each source's, with
   // per-source scores and ranks and the hand blend's score, best blend first.

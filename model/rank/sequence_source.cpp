@@ -16,6 +16,10 @@ void RecentItems::Push(UserId user, uint32_t item) {
   if (recent.size() > window_) recent.erase(recent.begin());
 }
 
+void RecentItems::Forget(UserId user) {
+  if (user.value < recent_.size()) std::vector<uint32_t>().swap(recent_[user.value]);
+}
+
 std::vector<std::pair<uint32_t, double>> RecentItems::Seeds(UserId user, size_t n, bool harmonic) const {
   const std::vector<uint32_t>& recent = Before(user);
   std::vector<std::pair<uint32_t, double>> seeds;

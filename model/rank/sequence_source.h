@@ -44,6 +44,8 @@ class RecentItems {
   // The user's items before `item`; then records `item` as the newest.
   const std::vector<uint32_t>& Before(UserId user) const;
   void Push(UserId user, uint32_t item);
+  // An evicted user: their window goes (the id may be reused).
+  void Forget(UserId user);
   // The `n` newest (newest first) with weights 1/1, 1/2, ... or all 1.
   std::vector<std::pair<uint32_t, double>> Seeds(UserId user, size_t n, bool harmonic) const;
 
@@ -60,6 +62,7 @@ class SequenceSource : public CandidateSource {
   Reason reason() const override { return Reason::kSequence; }
   // Learns one committed interaction, in event order.
   void Observe(UserId user, ItemId item, EpochMillis ts);
+  void ForgetUser(UserId user) { recent_.Forget(user); }  // the rules learnt from them stay
   void Propose(UserId user, size_t limit, std::vector<Candidate>* out) const override;
   // The rule i -> j's epoch-referred log2 weight; nullopt when not kept (for tests).
   std::optional<double> RuleLogWeight(ItemId from, ItemId to) const { return rules_.LogWeight(from.value, to.value); }
@@ -78,6 +81,7 @@ class CoVisitSource : public CandidateSource {
         rules_(config.max_neighbours, config.half_life_days) {}
   Reason reason() const override { return Reason::kCoOccurrence; }
   void Observe(UserId user, ItemId item, EpochMillis ts);
+  void ForgetUser(UserId user) { recent_.Forget(user); }  // the rules learnt from them stay
   void Propose(UserId user, size_t limit, std::vector<Candidate>* out) const override;
   std::optional<double> RuleLogWeight(ItemId from, ItemId to) const { return rules_.LogWeight(from.value, to.value); }
 

@@ -42,6 +42,11 @@ class SessionKnnSource : public CandidateSource {
   Reason reason() const override { return Reason::kSession; }
   // Learns one committed interaction, in event order.
   void Observe(UserId user, ItemId item, EpochMillis ts);
+  // An evicted user: their pointer to their session goes; the session stays in
+  // the ring as evidence for others, as any past session does.
+  void ForgetUser(UserId user) {
+    if (user.value < users_.size()) users_[user.value] = UserSession{};
+  }
   void Propose(UserId user, size_t limit, std::vector<Candidate>* out) const override;
   // The items of the user's newest session, oldest first (empty: none kept).
   std::vector<uint32_t> SessionOf(UserId user) const;
