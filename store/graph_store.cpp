@@ -320,6 +320,9 @@ class GraphStore::Impl {
   std::vector<bool> item_unavailable;       // by ItemId
   std::vector<EpochMillis> available_ts;    // event time of the newest `available` value
   std::vector<EpochMillis> user_last_ts;    // by UserId: the user's newest event time (0: free id)
+  // By UserId: the user's interactions by type, which leave the edge counts
+  // with them when evicted (Counters::evicted_interactions).
+  std::vector<std::array<uint32_t, 3>> user_interactions;
   EpochMillis next_idle_sweep_ts = 0;       // event time of the next idle-user sweep
   // A write failed (a full disk, a failed fsync): RocksDB refuses writes until
   // Resume(), which the next write tries first.
@@ -426,6 +429,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
   impl.items.FinishLoad();
   for (uint32_t u = 0; u < impl.users.size(); ++u) self->view_.EnsureUser(UserId(u));
   impl.user_last_ts.assign(impl.users.size(), 0);
+  impl.user_interactions.assign(impl.users.size(), {});
   for (uint32_t i = 0; i < impl.items.size(); ++i) self->view_.EnsureItem(ItemId(i));
   impl.item_unavailable.assign(impl.items.size(), false);
   impl.available_ts.assign(impl.items.size(), INT64_MIN);
@@ -442,6 +446,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     self->view_.AddInteraction(UserId(u), ItemId(r::GetU32BE(k.data() + 4)), e.log_weight, types);
     self->latest_event_ts_ = std::max(self->latest_event_ts_, e.last_ts);
     impl.user_last_ts[u] = std::max(impl.user_last_ts[u], e.last_ts);
+    for (size_t t = 0; t < e.counts.size(); ++t) impl.user_interactions[u][t] += e.counts[t];
     return Status::Ok();
   }));
   self->view_.Compact();
@@ -538,7 +543,12 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
     EpochMillis ts;
   };
   std::vector<Availability> availability;
-  std::vector<std::pair<uint32_t, EpochMillis>> user_times;  // (user, event time) of each applied event
+  struct UserEvent {
+    uint32_t user;
+    EpochMillis ts;
+    EventType type;
+  };
+  std::vector<UserEvent> user_events;  // each applied event of a user
   EpochMillis latest = latest_event_ts_;
 
   auto touch_user = [&](uint32_t u) {
@@ -589,7 +599,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
         wb.Merge(impl.cf(kUserItems), r::PairKey(u, i), value);
         wb.Merge(impl.cf(kItemUsers), r::PairKey(i, u), value);
         view_edges.push_back({UserId(u), ItemId(i), rec.log_weight, TypeBit(e.type), e.ts});
-        user_times.emplace_back(u, e.ts);
+        user_events.push_back({u, e.ts, e.type});
         touch_user(u);
         touch_item(i);
         break;
@@ -612,7 +622,7 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
       case EventType::kUser: {
         const uint32_t u = impl.users.GetOrCreate(e.user_id, &wb, impl.cf(kIds));
         if (!e.attributes.empty()) wb.Merge(impl.cf(kUserAttrs), r::DenseKey(r::kUserKind, u), attrs_record(e));
-        user_times.emplace_back(u, e.ts);
+        user_events.push_back({u, e.ts, e.type});
         touch_user(u);
         break;
       }
@@ -652,7 +662,11 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
     view_.EnsureUser(UserId(static_cast<uint32_t>(impl.users.size() - 1)));
   }
   impl.user_last_ts.resize(impl.users.size(), 0);
-  for (const auto& [u, ts] : user_times) impl.user_last_ts[u] = std::max(impl.user_last_ts[u], ts);
+  impl.user_interactions.resize(impl.users.size(), {});
+  for (const UserEvent& e : user_events) {
+    impl.user_last_ts[e.user] = std::max(impl.user_last_ts[e.user], e.ts);
+    if (e.type != EventType::kUser) ++impl.user_interactions[e.user][static_cast<size_t>(e.type)];
+  }
   if (impl.items.size() > impl.item_unavailable.size()) {
     impl.item_unavailable.resize(impl.items.size(), false);
     impl.available_ts.resize(impl.items.size(), INT64_MIN);
@@ -728,6 +742,9 @@ Result<GraphStore::Eviction> GraphStore::EvictColdUsers(const std::function<bool
   }
   Counters counters = counters_;
   counters.evicted_users += victims.size();
+  for (UserId u : victims) {
+    for (size_t t = 0; t < 3; ++t) counters.evicted_interactions[t] += impl.user_interactions[u.value][t];
+  }
   wb.Put(impl.cf(kMeta), kCountersKey, r::EncodeCounters(counters));
   RECD_RETURN_IF_ERROR(impl.Write(impl.write_options, &wb, "evicting " + std::to_string(victims.size()) + " cold users"));
 
@@ -738,6 +755,7 @@ Result<GraphStore::Eviction> GraphStore::EvictColdUsers(const std::function<bool
     out.external_ids.push_back(impl.users.Name(u.value));
     impl.users.Release(u.value);
     impl.user_last_ts[u.value] = 0;
+    impl.user_interactions[u.value] = {};
   }
   out.users = std::move(victims);
   return out;

@@ -62,6 +62,9 @@ struct Counters {
   uint64_t rejected = 0;    // sent to the dead-letter topic
   uint64_t batches = 0;
   uint64_t evicted_users = 0;  // users evicted as cold (EvictColdUsers)
+  // The interactions, by type (click, purchase, rating), whose edges left with
+  // evicted users: edge counts plus these equal the applied interactions.
+  std::array<uint64_t, 3> evicted_interactions{};
 };
 
 // What one durable edge holds.

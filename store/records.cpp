@@ -189,6 +189,7 @@ std::string EncodeCounters(const Counters& c) {
   PutRaw(&out, c.rejected);
   PutRaw(&out, c.batches);
   PutRaw(&out, c.evicted_users);
+  for (uint64_t v : c.evicted_interactions) PutRaw(&out, v);
   return out;
 }
 
@@ -202,7 +203,13 @@ bool DecodeCounters(std::string_view in, Counters* c) {
   }
   if (!GetRaw(&in, &c->duplicates) || !GetRaw(&in, &c->rejected) || !GetRaw(&in, &c->batches)) return false;
   c->evicted_users = 0;
-  if (version == 2 && !GetRaw(&in, &c->evicted_users)) return false;
+  c->evicted_interactions = {};
+  if (version == 2) {
+    if (!GetRaw(&in, &c->evicted_users)) return false;
+    for (uint64_t& v : c->evicted_interactions) {
+      if (!GetRaw(&in, &v)) return false;
+    }
+  }
   return in.empty();
 }
 

@@ -582,6 +582,7 @@ TEST_F(StoreTest, TheLeastRecentlyActiveUsersBeyondTheCapAreEvictedAndTheirIdsRe
     }
     EXPECT_EQ(store->view().num_edges(), 5u);
     EXPECT_EQ(store->counters().evicted_users, 2u);
+    EXPECT_EQ(store->counters().evicted_interactions, (std::array<uint64_t, 3>{2, 0, 0}));
     auto totals = store->SumEdges();  // gone from RocksDB, both directions
     ASSERT_TRUE(totals.ok());
     EXPECT_EQ(totals->user_item, (std::array<uint64_t, 3>{4, 1, 0}));
@@ -614,6 +615,12 @@ TEST_F(StoreTest, TheLeastRecentlyActiveUsersBeyondTheCapAreEvictedAndTheirIdsRe
   EXPECT_EQ(evicted->external_ids, (std::vector<std::string>{"u1", "u4", "u5"}));
   MustApply(*store, {Interaction(EventType::kClick, "n3", "i0", kT0 + 30)});
   EXPECT_EQ(store->FindUser("n3"), UserId(1));  // u1's id, the smallest free
+  // The counts of interactions evicted were rebuilt at the reopen: the edges
+  // left plus those evicted are every interaction applied.
+  EXPECT_EQ(store->counters().evicted_interactions, (std::array<uint64_t, 3>{5, 0, 0}));
+  auto totals = store->SumEdges();
+  ASSERT_TRUE(totals.ok());
+  for (size_t t = 0; t < 3; ++t) EXPECT_EQ(totals->user_item[t] + store->counters().evicted_interactions[t], store->counters().applied[t]);
 }
 
 TEST_F(StoreTest, UsersIdleLongerThanTheHorizonAreEvictedAndUserEventsCountAsActivity) {

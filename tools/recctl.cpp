@@ -62,6 +62,9 @@ int Stats(const std::string& path) {
   j["users"] = s.live_users();
   j["user_ids"] = s.view().num_users();  // the id space: live users and ids freed by eviction
   j["evicted_users"] = s.counters().evicted_users;
+  for (size_t t = 0; t < 3; ++t) {
+    j["evicted_interactions"][std::string(recd::kEventTypeNames[t])] = s.counters().evicted_interactions[t];
+  }
   j["items"] = s.view().num_items();
   j["edges"] = s.view().num_edges();
   j["graph_view_bytes"] = s.view().MemoryBytes();
