@@ -63,6 +63,7 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_users_evicted_total", "Cold users evicted (store.max_users, store.user_idle_days): their edges, attributes and state deleted", MetricType::Counter, v(s.users_evicted)),
       Family("recd_graph_edges", "User-item edges in the graph", MetricType::Gauge, v(s.edges)),
       Family("recd_graph_view_bytes", "Heap bytes of the in-memory adjacency", MetricType::Gauge, v(s.graph_view_bytes)),
+      Family("recd_store_memtable_bytes", "Bytes in RocksDB's memtables, all column families (store.memtable_budget_mb caps them)", MetricType::Gauge, v(s.store_memtable_bytes)),
       Family("recd_lists_due", "Users waiting for a fresh list", MetricType::Gauge, v(s.lists_due)),
       Family("recd_assigned_partitions", "Event-topic partitions assigned to this instance", MetricType::Gauge, v(s.assigned_partitions)),
       Family("recd_latest_event_time_seconds", "Event time of the newest applied event", MetricType::Gauge, v(s.latest_event_ms) / 1000.0),

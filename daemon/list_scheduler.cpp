@@ -46,8 +46,8 @@ std::vector<UserId> ListScheduler::Next() {
   while (sweep_left_ > 0 && batch.size() < config_.batch) {
     const UserId u = dirty_.front();
     dirty_.pop_front();
-    dirty_set_.erase(u.value);
     --sweep_left_;
+    if (dirty_set_.erase(u.value) == 0) continue;  // forgotten (evicted), or handed out already
     batch.push_back(u);
   }
   return batch;
@@ -95,10 +95,23 @@ void ListScheduler::HoldMarks(const std::vector<UserId>& users) {
   }
 }
 
-bool ListScheduler::Holds(UserId user) const {
-  const uint32_t u = user.value;
-  return dirty_set_.count(u) || in_flight_.count(u) || acknowledged_.count(u) || held_.count(u) || retrying_.count(u) ||
-         retry_delay_.count(u);
+bool ListScheduler::Delivering(UserId user) const {
+  return in_flight_.count(user.value) != 0 || acknowledged_.count(user.value) != 0;
+}
+
+void ListScheduler::Forget(const std::vector<UserId>& users) {
+  bool retried = false;
+  for (UserId user : users) {
+    const uint32_t u = user.value;
+    dirty_set_.erase(u);  // its entry in dirty_ is skipped when reached
+    held_.erase(u);
+    retry_delay_.erase(u);
+    retried |= retrying_.erase(u) != 0;
+  }
+  if (!retried) return;
+  std::unordered_set<uint32_t> gone;
+  for (UserId user : users) gone.insert(user.value);
+  for (auto it = retry_.begin(); it != retry_.end();) it = gone.count(it->second) ? retry_.erase(it) : std::next(it);
 }
 
 std::vector<UserId> ListScheduler::TakeClearable() {

@@ -64,18 +64,22 @@ class ListScheduler {
   // acknowledged, none is in flight and their state has not changed since.
   std::vector<UserId> TakeClearable();
 
-  // Whether the scheduler holds anything for the user: due, in flight, retrying,
-  // owing a list or acknowledged but not cleared. Such a user is not evicted.
-  bool Holds(UserId user) const;
+  // Whether a list of the user's is in flight or acknowledged but its mark not
+  // yet cleared: a delivery report or a clear will name the id, so it must not
+  // be evicted (and reused) now.
+  bool Delivering(UserId user) const;
+  // The store evicted these users (none Delivering): they are no longer due,
+  // retried or owed a list. Their ids may be reused at once.
+  void Forget(const std::vector<UserId>& users);
   bool sweeping() const { return sweep_left_ > 0; }
   // Users waiting for a list: due now, or after their retry delay.
-  size_t due() const { return dirty_.size() + retry_.size(); }  // a user waiting in both counts twice
+  size_t due() const { return dirty_set_.size() + retry_.size(); }  // a user waiting in both counts twice
   size_t in_flight() const { return in_flight_.size(); }
 
  private:
   SchedulerConfig config_;
   const Clock& clock_;
-  std::deque<UserId> dirty_;          // first-touch order
+  std::deque<UserId> dirty_;          // first-touch order; entries not in dirty_set_ (forgotten) are skipped
   std::unordered_set<uint32_t> dirty_set_;
   size_t sweep_left_ = 0;             // users at the front of dirty_ still in the current sweep
   bool swept_once_ = false;

@@ -395,10 +395,11 @@ Result<bool> Pipeline::Impl::Ingest() {
 }
 
 Status Pipeline::Impl::EvictColdUsers() {
-  // A user whose list is due, in flight or unacknowledged keeps its id: a
-  // delivery report names the id, and a reused one would clear another's mark.
-  auto evicted = store_->EvictColdUsers(
-      [&](UserId u) { return scheduler_.Holds(u) || unreflected_since_.count(u.value) != 0; });
+  // A user whose list is in flight or unacknowledged keeps its id: a delivery
+  // report names the id, and a reused one would clear another's mark. One
+  // whose list is only due goes without it: ranking is then more than the cap
+  // of users behind, and the list would be for a user the store forgets.
+  auto evicted = store_->EvictColdUsers([&](UserId u) { return scheduler_.Delivering(u); });
   if (!evicted.ok()) {
     // A full disk: nothing changed; the next batch's write waits for space too.
     if (evicted.status().code() == Status::Code::kUnavailable) return Status::Ok();
@@ -406,6 +407,8 @@ Status Pipeline::Impl::EvictColdUsers() {
   }
   const std::vector<UserId>& users = evicted->users;
   if (users.empty()) return Status::Ok();
+  scheduler_.Forget(users);
+  for (UserId u : users) unreflected_since_.erase(u.value);
   blender_.ForgetUsers(users);
   for (UserId u : users) pinsage_ranker_.ForgetUser(u);
   for (const std::string& id : evicted->external_ids) evaluator_.ForgetUser(id);
@@ -912,6 +915,7 @@ void Pipeline::Impl::UpdateGauges() {
   if (samples_) stats.ranker_predict_failures.store(blender_.model_failures(), std::memory_order_relaxed);
   // Walking every list is not free: refresh the memory gauge about once a stats interval.
   if (gauge_turns_++ % 256 == 0) stats.graph_view_bytes.store(view.MemoryBytes(), std::memory_order_relaxed);
+  stats.store_memtable_bytes.store(store_->MemtableBytes(), std::memory_order_relaxed);
 }
 
 void Pipeline::Impl::LogStats(bool force) {

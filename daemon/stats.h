@@ -83,6 +83,7 @@ struct PipelineStats {
   std::atomic<uint64_t> heartbeat{0};         // bumped every loop turn (watchdog, /healthz)
   // Gauges, refreshed every loop turn by the pipeline thread.
   std::atomic<uint64_t> users{0}, items{0}, edges{0}, graph_view_bytes{0};
+  std::atomic<uint64_t> store_memtable_bytes{0};  // RocksDB's memtables, all column families (store.memtable_budget_mb)
   std::atomic<uint64_t> users_evicted{0};       // cold users evicted by this process (store.max_users, user_idle_days)
   std::atomic<uint64_t> lists_due{0};           // users waiting for a fresh list
   std::atomic<uint64_t> assigned_partitions{0};

@@ -685,6 +685,12 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
 bool GraphStore::writable() const { return !impl_->write_failed; }
 
 size_t GraphStore::live_users() const { return impl_->users.live(); }
+
+uint64_t GraphStore::MemtableBytes() const {
+  uint64_t bytes = 0;
+  impl_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &bytes);
+  return bytes;
+}
 bool GraphStore::UserLive(UserId user) const { return impl_->users.Live(user.value); }
 
 bool GraphStore::EvictionDue() const {

@@ -129,6 +129,8 @@ class GraphStore {
   Result<Eviction> EvictColdUsers(const std::function<bool(UserId)>& keep);
   // Users with an id now (the id space, view().num_users(), also counts free ids).
   size_t live_users() const;
+  // Bytes in RocksDB's memtables, every column family (store.memtable_budget_mb).
+  uint64_t MemtableBytes() const;
   bool UserLive(UserId user) const;
 
   // Users whose newest list is not known to be delivered (survives restarts).

@@ -234,6 +234,10 @@ int main(int argc, char** argv) {
   app.add_option("--similar", similar_path);
   app.add_option("--purchases", purchases_path, "lines \"USER ITEM AT_MS\": check each is reflected; with --lists and --similar");
   app.add_option("--bound-ms", bound_ms);
+  std::string live_users_path;
+  app.add_option("--live-users", live_users_path,
+                 "the users the store holds (recctl users): the others were evicted (store.max_users), maybe while "
+                 "their list was only due, and may lack one");
   app.add_option("--newest-lists-after", events_dump_path,
                  "recctl read of the events topic: check each user's newest list in --lists against it (needs --dlq)");
   CLI11_PARSE(app, argc, argv);
@@ -298,7 +302,18 @@ int main(int argc, char** argv) {
         with_list.insert(r["key"].get<std::string>());
       }
       size_t without = 0;
-      for (const auto& u : summary["users"]) without += with_list.count(u.get<std::string>()) ? 0 : 1;
+      std::set<std::string> live;
+      if (!live_users_path.empty()) {
+        std::ifstream in(live_users_path);
+        for (std::string id; std::getline(in, id);) live.insert(id);
+      }
+      size_t evicted_without = 0;
+      for (const auto& u : summary["users"]) {
+        const std::string& id = u.get_ref<const std::string&>();
+        if (with_list.count(id)) continue;
+        if (!live_users_path.empty() && !live.count(id)) ++evicted_without; else ++without;
+      }
+      if (!live_users_path.empty()) std::cout << "evicted users without a list (evicted while it was due): " << evicted_without << "\n";
       ExpectEq("malformed lists", bad, size_t{0});
       ExpectEq("users with an event but no list", without, size_t{0});
     }

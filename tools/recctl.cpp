@@ -39,6 +39,23 @@ int Committed(const std::string& path) {
   return 0;
 }
 
+// The external ids of the users the store holds (evicted ones are gone), one per line.
+int Users(const std::string& path) {
+  recd::store::StoreOptions options;
+  options.path = path;
+  options.read_only = true;
+  auto store = recd::store::GraphStore::Open(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "recctl: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  const auto& s = **store;
+  for (uint32_t u = 0; u < s.view().num_users(); ++u) {
+    if (s.UserLive(recd::UserId(u))) std::printf("%s\n", s.ExternalId(recd::UserId(u)).c_str());
+  }
+  return 0;
+}
+
 int Stats(const std::string& path) {
   recd::store::StoreOptions options;
   options.path = path;
@@ -310,6 +327,9 @@ int main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "print a store's counts as JSON (safe while recd runs)");
   stats->add_option("--store", store_path, "store directory")->required();
 
+  auto* users = app.add_subcommand("users", "print the ids of the users a store holds, one per line (safe while recd runs)");
+  users->add_option("--store", store_path, "store directory")->required();
+
   auto* committed = app.add_subcommand("committed", "print how many records the store has committed (cheap)");
   committed->add_option("--store", store_path, "store directory")->required();
 
@@ -352,6 +372,7 @@ int main(int argc, char** argv) {
   if (*retrain) return Admin(admin, boost::beast::http::verb::post, "/v1/retrain", token_file);
   if (*activate) return Admin(admin, boost::beast::http::verb::post, "/v1/models/" + version + "/activate", token_file);
   if (*stats) return Stats(store_path);
+  if (*users) return Users(store_path);
   if (*committed) return Committed(store_path);
   if (*read) return Read(brokers, kafka_properties, topic, idle_ms, follow, pretty);
   if (*produce) return Produce(brokers, kafka_properties, topic, produce_path);

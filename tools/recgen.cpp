@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
   std::string start = "2025-09-01T00:00:00Z", summary_path, scenario = "drift";
   recd::tools::SinkOptions sink_options;
   bool metadata = true;
+  size_t flood_sessions = 0;
   app.add_option("--seed", seed, "random seed (same seed, same output)");
   app.add_option("--items", n_items, "catalogue size");
   app.add_option("--users", n_users, "number of users");
@@ -140,6 +141,9 @@ int main(int argc, char** argv) {
   app.add_option("--malformed-fraction", malformed_fraction, "share of malformed messages, 0..1");
   app.add_option("--duplicate-fraction", duplicate_fraction, "share of re-sent events (same event_id), 0..1");
   app.add_flag("!--no-metadata", metadata, "skip the item and user metadata events");
+  app.add_option("--flood-sessions", flood_sessions,
+                 "also send this many clicks, each by a new random session id (\"anon-\" and 16 hex digits) on a "
+                 "popular item, spread evenly through the stream: an id flood (drift and seasons only)");
   recd::tools::AddSinkOptions(app, &sink_options);
   app.add_option("--rate", sink_options.rate, "interaction events per second (0: as fast as possible); metadata goes first, unpaced");
   app.add_option("--summary", summary_path, "write a JSON summary of what was emitted here");
@@ -178,6 +182,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "recgen: --anonymous-sessions, --new-items and --sold-out are shares in [0, 1]\n");
         return 2;
       }
+    }
+    if (flood_sessions > 0) {
+      std::fprintf(stderr, "recgen: --flood-sessions is for the drift and seasons scenarios\n");
+      return 2;
     }
     return RunShop(shop, **sink, summary_path);
   }
@@ -248,8 +256,24 @@ int main(int argc, char** argv) {
   const double span_ms = days * 86'400'000.0;
   std::vector<Event> recent;  // for re-sending duplicates
   size_t malformed_seq = 0;
+  // The flood has a generator of its own, so the rest of the stream is the same with it or without.
+  Rng flood_rng(seed ^ 0xF100D5E55105ULL);
+  size_t flooded = 0;
   for (size_t n = 0; n < n_events; ++n) {
     const auto ts = t0 + static_cast<recd::EpochMillis>(span_ms * static_cast<double>(n) / static_cast<double>(n_events));
+    // Before event n, the sessions due by then: flood_sessions * (n + 1) / n_events in all.
+    for (const size_t due = flood_sessions * (n + 1) / n_events; flooded < due; ++flooded) {
+      char id[32];
+      std::snprintf(id, sizeof id, "anon-%016llx", static_cast<unsigned long long>(flood_rng.Next()));
+      Event e;
+      e.type = EventType::kClick;
+      e.user_id = id;
+      const auto& pool = by_style[flood_rng.Below(kStyles.size())];
+      e.item_id = items[pool.empty() ? flood_rng.Below(n_items) : pool[flood_rng.Skewed(pool.size())]].id;
+      e.ts = ts;
+      e.event_id = "flood" + std::to_string(seed) + "-" + std::to_string(flooded);
+      emit_event(e);
+    }
     const double draw = rng.Uniform();
     if (draw < malformed_fraction) {
       const auto [kind, payload] = MalformedMessage(malformed_seq++, ts);

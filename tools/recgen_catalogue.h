@@ -29,6 +29,7 @@ constexpr std::array<const char*, 3> kSeasonNames = {"all", "winter", "summer"};
 class Rng {
  public:
   explicit Rng(uint64_t seed) : engine_(seed) {}
+  uint64_t Next() { return engine_(); }
   double Uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
   size_t Below(size_t n) { return static_cast<size_t>(Uniform() * static_cast<double>(n)); }
   // Zipf-like pick in [0, n): rank r with weight ~ 1/(r+1)^0.8, via inverse-CDF approximation.

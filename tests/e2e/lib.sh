@@ -112,12 +112,13 @@ stop_recd() {
   RECD_PID=""
 }
 
-# check_exact: the store's per-type counts, every reject on the dead-letter
-# topic and every user's list, against what recgen produced ($WORK/summary.json).
+# check_exact [E2E_CHECK ARGS...]: the store's per-type counts, every reject on
+# the dead-letter topic and every user's list, against what recgen produced
+# ($WORK/summary.json).
 check_exact() {
   "$BUILD/tools/recctl" stats --store "$WORK/store" >"$WORK/stats.json"
   "$BUILD/tools/recctl" read -b "$BROKERS" -t recd.events.dlq --idle-ms 2000 >"$WORK/dlq.jsonl"
   "$BUILD/tools/recctl" read -b "$BROKERS" -t recd.recommendations --idle-ms 2000 >"$WORK/lists.jsonl"
   "$BUILD/tests/e2e_check" --summary "$WORK/summary.json" --stats "$WORK/stats.json" \
-    --dlq "$WORK/dlq.jsonl" --lists "$WORK/lists.jsonl"
+    --dlq "$WORK/dlq.jsonl" --lists "$WORK/lists.jsonl" "$@"
 }
