@@ -284,5 +284,36 @@ TEST(SchedulerTest, AListThatCouldNotBeQueuedIsDueAgainFirst) {
   EXPECT_EQ(Turn(s), (std::vector<uint32_t>{2, 3}));
 }
 
+// Eviction: a forgotten user is no longer due, retried or held, and the id,
+// reused at once by a new user, is handed out once, for the new user.
+TEST(SchedulerTest, AForgottenUserIsNoLongerDueAndItsReusedIdIsRankedOnce) {
+  ManualClock clock(0);
+  SchedulerConfig config;
+  config.publish_interval = 0ms;
+  ListScheduler s(config, clock);
+  for (uint32_t u : {1u, 2u, 3u, 4u}) s.MarkDirty(UserId(u));
+  EXPECT_EQ(Turn(s), (std::vector<uint32_t>{1, 2, 3, 4}));
+  // User 4's list is in flight: it is Delivering until acknowledged and cleared.
+  s.OnQueued(UserId(4));
+  EXPECT_TRUE(s.Delivering(UserId(4)));
+  EXPECT_FALSE(s.Delivering(UserId(1)));
+  // 1 and 2 due again, 3 waiting for a retry.
+  s.MarkDirty(UserId(1));
+  s.MarkDirty(UserId(2));
+  s.OnQueued(UserId(3));
+  s.OnDelivered(UserId(3), /*ok=*/false, /*retriable=*/true);
+  EXPECT_EQ(s.due(), 3u);
+  s.Forget({UserId(1), UserId(3)});
+  EXPECT_EQ(s.due(), 1u);
+  s.MarkDirty(UserId(1));  // id 1 reused by a new user
+  EXPECT_EQ(Turn(s), (std::vector<uint32_t>{1, 2}));
+  clock.Advance(2s);  // past user 3's retry delay: forgotten, it does not come back
+  EXPECT_TRUE(Turn(s).empty());
+  s.OnDelivered(UserId(4), true, false);
+  EXPECT_TRUE(s.Delivering(UserId(4)));  // acknowledged, its mark not yet cleared
+  EXPECT_EQ(Values(s.TakeClearable()), (std::vector<uint32_t>{4}));
+  EXPECT_FALSE(s.Delivering(UserId(4)));
+}
+
 }  // namespace
 }  // namespace recd::daemon
