@@ -19,12 +19,4 @@ inline double LogAddExp2(double a, double b) {
   return hi + std::log2(1.0 + std::exp2(lo - hi));
 }
 
-// log2(2^a - 2^b): what is left of a sum after taking one of its terms out;
-// kNoWeight when nothing is (b >= a, rounding included).
-inline double LogSubExp2(double a, double b) {
-  if (b == kNoWeight) return a;
-  if (!(b < a)) return kNoWeight;
-  return a + std::log2(-std::expm1((b - a) * std::log(2.0)));
-}
-
 }  // namespace recd

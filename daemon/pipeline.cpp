@@ -159,7 +159,7 @@ class Pipeline::Impl {
   // Without a model there is no refresher to feed, and the PinSage ranker always falls back.
   void ForwardChanges(store::ApplyOutcome outcome, size_t items_before);
   // Bounded memory: when the store has cold users to evict (graph_store.h),
-  // evicts those with no list due or in flight, and drops every per-user state
+  // evicts those with no list in flight, and drops every per-user state
   // the pipeline's parts hold for them before the next batch reuses their ids.
   Status EvictColdUsers();
   // Replay only: one refresher tick when the event clock passed its interval.

@@ -323,7 +323,7 @@ class GraphStore::Impl {
   // By UserId: the user's interactions by type, which leave the edge counts
   // with them when evicted (Counters::evicted_interactions).
   std::vector<std::array<uint32_t, 3>> user_interactions;
-  EpochMillis next_idle_sweep_ts = 0;       // event time of the next idle-user sweep
+  EpochMillis next_idle_sweep_ts = INT64_MAX;  // event time of the next idle-user sweep (NextIdleSweep)
   // A write failed (a full disk, a failed fsync): RocksDB refuses writes until
   // Resume(), which the next write tries first.
   bool write_failed = false;
@@ -442,7 +442,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
       if (e.counts[t] > 0) types |= TypeBit(static_cast<EventType>(t));
     }
     const uint32_t u = r::GetU32BE(k.data());
-    if (u >= impl.users.size()) return Status::Corruption("user_items record of a user with no id");
+    if (!impl.users.Live(u)) return Status::Corruption("user_items record of user " + std::to_string(u) + ", who has no id");
     self->view_.AddInteraction(UserId(u), ItemId(r::GetU32BE(k.data() + 4)), e.log_weight, types);
     self->latest_event_ts_ = std::max(self->latest_event_ts_, e.last_ts);
     impl.user_last_ts[u] = std::max(impl.user_last_ts[u], e.last_ts);
@@ -494,6 +494,7 @@ Result<std::unique_ptr<GraphStore>> GraphStore::Open(const StoreOptions& options
     return Status::Ok();
   }));
   impl.dedup.Trim();
+  impl.next_idle_sweep_ts = self->NextIdleSweep(self->latest_event_ts_);
 
   RECD_INFO("store " << options.path << " open: " << impl.users.live() << " users, "
                      << impl.items.size() << " items, " << self->view_.num_edges() << " edges, "
@@ -621,8 +622,12 @@ Result<ApplyOutcome> GraphStore::Apply(const std::vector<Event>& events,
       }
       case EventType::kUser: {
         const uint32_t u = impl.users.GetOrCreate(e.user_id, &wb, impl.cf(kIds));
-        if (!e.attributes.empty()) wb.Merge(impl.cf(kUserAttrs), r::DenseKey(r::kUserKind, u), attrs_record(e));
-        user_events.push_back({u, e.ts, e.type});
+        // Activity is what a reopen can see again: a profile without
+        // attributes leaves no trace but the id.
+        if (!e.attributes.empty()) {
+          wb.Merge(impl.cf(kUserAttrs), r::DenseKey(r::kUserKind, u), attrs_record(e));
+          user_events.push_back({u, e.ts, e.type});
+        }
         touch_user(u);
         break;
       }
@@ -693,12 +698,21 @@ uint64_t GraphStore::MemtableBytes() const {
 }
 bool GraphStore::UserLive(UserId user) const { return impl_->users.Live(user.value); }
 
+// Idle sweeps fall on fixed steps of event time (a 64th of the idle time, at
+// least a minute), the first one after `now`: the same steps whether or not the
+// process restarted in between.
+EpochMillis GraphStore::NextIdleSweep(EpochMillis now) const {
+  if (options_.user_idle_ms <= 0) return INT64_MAX;
+  const EpochMillis step = std::max<EpochMillis>(options_.user_idle_ms / 64, 60'000);
+  return (now / step + 1) * step;
+}
+
 bool GraphStore::EvictionDue() const {
   if (impl_->read_only) return false;
   if (options_.max_users > 0 && impl_->users.live() > options_.max_users + std::max<size_t>(1, options_.max_users / 16)) {
     return true;
   }
-  return options_.user_idle_ms > 0 && latest_event_ts_ >= impl_->next_idle_sweep_ts;
+  return latest_event_ts_ >= impl_->next_idle_sweep_ts;
 }
 
 Result<GraphStore::Eviction> GraphStore::EvictColdUsers(const std::function<bool(UserId)>& keep) {
@@ -729,11 +743,11 @@ Result<GraphStore::Eviction> GraphStore::EvictColdUsers(const std::function<bool
     if (keep(UserId(u))) continue;
     victims.emplace_back(u);
   }
-  if (options_.user_idle_ms > 0) {
-    impl.next_idle_sweep_ts = now + std::max<EpochMillis>(options_.user_idle_ms / 64, 60'000);
-  }
   Eviction out;
-  if (victims.empty()) return out;
+  if (victims.empty()) {
+    impl.next_idle_sweep_ts = NextIdleSweep(now);
+    return out;
+  }
 
   rocksdb::WriteBatch wb;
   for (UserId u : victims) {
@@ -753,6 +767,7 @@ Result<GraphStore::Eviction> GraphStore::EvictColdUsers(const std::function<bool
   }
   wb.Put(impl.cf(kMeta), kCountersKey, r::EncodeCounters(counters));
   RECD_RETURN_IF_ERROR(impl.Write(impl.write_options, &wb, "evicting " + std::to_string(victims.size()) + " cold users"));
+  impl.next_idle_sweep_ts = NextIdleSweep(now);
 
   counters_ = counters;
   view_.RemoveUsers(victims);

@@ -115,8 +115,8 @@ class GraphStore {
   // Their interactions' weight leaves the items' popularity with them.
   //
   // EvictionDue says whether there is work: past the cap by a slack of 1/16
-  // (so that sweeps are rare), or an idle sweep due (every 1/64 of the idle
-  // time, at least a minute, of event time). EvictColdUsers does it; `keep(u)`
+  // (so that sweeps are rare), or an idle sweep due (at each step of 1/64 of
+  // the idle time, at least a minute, of event time). EvictColdUsers does it; `keep(u)`
   // true spares a user this time (its list is due or in flight; it goes at a
   // later sweep). It returns who went. Their ids are free and the next Apply
   // may reuse them: the caller drops its own state of these ids first.
@@ -192,6 +192,7 @@ class GraphStore {
  private:
   class Impl;
   explicit GraphStore(const StoreOptions& options);
+  EpochMillis NextIdleSweep(EpochMillis now) const;
   StoreOptions options_;
   std::unique_ptr<Impl> impl_;
   GraphView view_;

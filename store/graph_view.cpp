@@ -74,7 +74,6 @@ void GraphView::RemoveUsers(const std::vector<UserId>& users) {
     if (u.value >= user_items_.size() || gone[u.value]) continue;
     gone[u.value] = true;
     for (const Neighbor& n : user_items_[u.value]) {
-      item_popularity_[n.id] = LogSubExp2(item_popularity_[n.id], n.log_weight);
       if (!is_affected[n.id]) {
         is_affected[n.id] = true;
         affected.push_back(n.id);
@@ -84,11 +83,16 @@ void GraphView::RemoveUsers(const std::vector<UserId>& users) {
     std::vector<Neighbor>().swap(user_items_[u.value].items_);  // frees the memory, not only the size
     std::vector<TypeMask>().swap(user_item_types_[u.value]);
   }
-  // One pass per item however many of its users leave.
+  // One pass per item however many of its users leave. Its popularity is
+  // summed again from the users left, as a reopen sums it: subtracting the
+  // leavers' (float) weights from a sum of many would leave their rounding
+  // behind, which dwarfs what is left when a burst of them leaves.
   for (uint32_t i : affected) {
     auto& v = item_users_[i].items_;
     v.erase(std::remove_if(v.begin(), v.end(), [&](const Neighbor& n) { return gone[n.id]; }), v.end());
-    if (v.empty()) item_popularity_[i] = kNoWeight;  // exactly, whatever the rounding of the removals
+    double popularity = kNoWeight;
+    for (const Neighbor& n : v) popularity = LogAddExp2(popularity, n.log_weight);
+    item_popularity_[i] = popularity;
     if (v.capacity() > 2 * v.size() + 16) v.shrink_to_fit();
   }
 }

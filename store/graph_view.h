@@ -59,8 +59,9 @@ class GraphView {
   // Frees slack capacity after a bulk load.
   void Compact();
   // Removes every edge of `users` (evicted): their rows are emptied and freed,
-  // their entries leave the items' lists and their weight the items'
-  // popularity. The ids stay valid, with no edges, until the store reuses them.
+  // their entries leave the items' lists, and those items' popularity is
+  // summed again from the users left. The ids stay valid, with no edges, until
+  // the store reuses them.
   void RemoveUsers(const std::vector<UserId>& users);
 
   const NeighborList& ItemsOf(UserId user) const { return user_items_[user.value]; }

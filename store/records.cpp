@@ -183,11 +183,15 @@ bool DecodeStamped(std::string_view in, EpochMillis* ts, std::string_view* paylo
 
 std::string EncodeCounters(const Counters& c) {
   std::string out;
-  out.push_back(2);
+  // Version 1 until a user is evicted, so that a binary from before eviction
+  // still opens the store it wrote.
+  const bool evicted = c.evicted_users > 0;
+  out.push_back(evicted ? 2 : 1);
   for (uint64_t v : c.applied) PutRaw(&out, v);
   PutRaw(&out, c.duplicates);
   PutRaw(&out, c.rejected);
   PutRaw(&out, c.batches);
+  if (!evicted) return out;
   PutRaw(&out, c.evicted_users);
   for (uint64_t v : c.evicted_interactions) PutRaw(&out, v);
   return out;

@@ -644,6 +644,10 @@ TEST_F(StoreTest, UsersIdleLongerThanTheHorizonAreEvictedAndUserEventsCountAsAct
     MustApply(*store, {Interaction(EventType::kClick, "now", "i2", kT0 + 45 * kDay)});
   }
   auto store = Open(o);  // the users' last event times are rebuilt, user events included
+  // Idle sweeps fall on fixed steps of event time, restart or not: the next
+  // is at the step after kT0+45d, which a later event reaches.
+  EXPECT_FALSE(store->EvictionDue());
+  MustApply(*store, {Interaction(EventType::kClick, "now", "i2", kT0 + 46 * kDay)});
   ASSERT_TRUE(store->EvictionDue());
   auto evicted = store->EvictColdUsers([](UserId) { return false; });
   ASSERT_TRUE(evicted.ok());
@@ -711,6 +715,52 @@ TEST_F(StoreTest, AfterEvictionTheViewEqualsOneBuiltWithoutTheEvictedUsers) {
     if (want == kNoWeight) EXPECT_EQ(got, kNoWeight) << name;
     else EXPECT_NEAR(got, want, 1e-3) << name;
   }
+}
+
+// A burst of users on one item leaves: the item's popularity is what its
+// remaining users give it, as a store that never saw the burst has it, not the
+// rounding left over from subtracting a thousand weights from their sum.
+TEST_F(StoreTest, AnEvictedBurstLeavesAnItemThePopularityOfItsRemainingUsers) {
+  StoreOptions o = Options();
+  o.max_users = 0;
+  o.user_idle_ms = 0;
+  const EpochMillis now = kT0 + 46 * kDay;
+  std::vector<Event> burst = {Interaction(EventType::kClick, "real", "p", kT0)};
+  for (int n = 0; n < 1000; ++n) burst.push_back(Interaction(EventType::kClick, "s" + std::to_string(n), "p", now + n * 1000));
+  StoreOptions capped = o;
+  capped.max_users = 1;
+  auto store = Open(capped);
+  MustApply(*store, burst);
+  auto evicted = store->EvictColdUsers([&](UserId u) { return store->ExternalId(u) == "real"; });
+  ASSERT_TRUE(evicted.ok());
+  ASSERT_EQ(evicted->users.size(), 1000u);
+  TempDir other;
+  StoreOptions clean = o;
+  clean.path = other.sub("clean");
+  auto reference = Open(clean);
+  MustApply(*reference, {burst[0], Interaction(EventType::kClick, "other", "q", now + 999'000)});
+  const double want = reference->view().ItemPopularity(*reference->FindItem("p"));
+  EXPECT_NEAR(store->view().ItemPopularity(*store->FindItem("p")), want, 1e-3);
+  // And after a reopen, which sums the edges again.
+  store.reset();
+  store = Open(capped);
+  EXPECT_NEAR(store->view().ItemPopularity(*store->FindItem("p")), want, 1e-3);
+}
+
+TEST(Records, CountersStayInTheFirstFormatUntilAUserIsEvicted) {
+  Counters c;
+  c.applied = {3, 2, 1, 0, 0};
+  EXPECT_EQ(records::EncodeCounters(c)[0], 1);  // a binary from before eviction opens the store
+  c.evicted_users = 2;
+  c.evicted_interactions = {4, 1, 0};
+  const std::string bytes = records::EncodeCounters(c);
+  EXPECT_EQ(bytes[0], 2);
+  Counters back;
+  ASSERT_TRUE(records::DecodeCounters(bytes, &back));
+  EXPECT_EQ(back.evicted_users, 2u);
+  EXPECT_EQ(back.evicted_interactions, c.evicted_interactions);
+  ASSERT_TRUE(records::DecodeCounters(records::EncodeCounters(Counters{}), &back));
+  EXPECT_EQ(back.evicted_users, 0u);
 }
 
 // A batch that reuses a freed id and fails to write leaves the id free: the
