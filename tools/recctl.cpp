@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -39,17 +40,25 @@ int Committed(const std::string& path) {
   return 0;
 }
 
-// The external ids of the users the store holds (evicted ones are gone), one per line.
-int Users(const std::string& path) {
+// The store at `path`, opened read-only (safe while recd runs); null, with the
+// reason printed, when it does not open.
+std::unique_ptr<recd::store::GraphStore> OpenReadOnly(const std::string& path) {
   recd::store::StoreOptions options;
   options.path = path;
   options.read_only = true;
   auto store = recd::store::GraphStore::Open(options);
   if (!store.ok()) {
     std::fprintf(stderr, "recctl: %s\n", store.status().ToString().c_str());
-    return 1;
+    return nullptr;
   }
-  const auto& s = **store;
+  return std::move(store.value());
+}
+
+// The external ids of the users the store holds (evicted ones are gone), one per line.
+int Users(const std::string& path) {
+  const auto store = OpenReadOnly(path);
+  if (!store) return 1;
+  const auto& s = *store;
   for (uint32_t u = 0; u < s.view().num_users(); ++u) {
     if (s.UserLive(recd::UserId(u))) std::printf("%s\n", s.ExternalId(recd::UserId(u)).c_str());
   }
@@ -57,15 +66,9 @@ int Users(const std::string& path) {
 }
 
 int Stats(const std::string& path) {
-  recd::store::StoreOptions options;
-  options.path = path;
-  options.read_only = true;
-  auto store = recd::store::GraphStore::Open(options);
-  if (!store.ok()) {
-    std::fprintf(stderr, "recctl: %s\n", store.status().ToString().c_str());
-    return 1;
-  }
-  const auto& s = **store;
+  const auto store = OpenReadOnly(path);
+  if (!store) return 1;
+  const auto& s = *store;
   nlohmann::json j;
   for (size_t t = 0; t < recd::kEventTypeCount; ++t) {
     j["applied"][std::string(recd::kEventTypeNames[t])] = s.counters().applied[t];
