@@ -8,6 +8,9 @@
 #   scripts/kafka.sh restart DIR       start a stopped broker again, on its address, with its data
 #   KAFKA_SASL=1 scripts/kafka.sh start DIR  also a SASL_PLAINTEXT listener (PLAIN; users
 #                                      recd/recd-secret, admin/admin-secret), its address in DIR/bootstrap_sasl
+#   KAFKA_TLS=1 scripts/kafka.sh start DIR   also an SSL listener, its address in DIR/bootstrap_tls;
+#                                      a throwaway CA made with openssl signs its certificate
+#                                      (DIR/tls/ca.pem: give it to clients as ssl.ca.location)
 #   scripts/kafka.sh tool CLASS ARGS   run one of Kafka's command-line tools by class, e.g.
 #                                      org.apache.kafka.tools.DeleteRecordsCommand
 # Env: KAFKA_VERSION (default 3.9.1), RECD_KAFKA_HOME (default ~/.cache/recd/kafka-$KAFKA_VERSION).
@@ -63,6 +66,28 @@ listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"admin-secret\" user_admin=\"admin-secret\" user_recd=\"recd-secret\";"
     echo "127.0.0.1:$sport" >"$dir/bootstrap_sasl"
   fi
+  local tls_props=""
+  if [ "${KAFKA_TLS:-0}" = 1 ]; then
+    # An SSL listener besides the others. Its certificate names 127.0.0.1 (so
+    # clients verify the host), signed by a CA made here for this broker only.
+    local tport
+    tport=$(free_port)
+    while [ "$tport" = "$bport" ] || [ "$tport" = "$cport" ] || [ "$tport" = "${sport:-}" ]; do tport=$(free_port); done
+    mkdir -p "$dir/tls"
+    (
+      cd "$dir/tls"
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=recd-test-ca
+      openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj /CN=127.0.0.1
+      printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+      openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem -days 2 -extfile san.ext
+      cat broker.key broker.pem >keystore.pem
+    ) >"$dir/tls.log" 2>&1 || { cat "$dir/tls.log" >&2; return 1; }
+    listeners="${listeners/,CONTROLLER:/,SSL://127.0.0.1:$tport,CONTROLLER:}"
+    advertised="$advertised,SSL://127.0.0.1:$tport"
+    tls_props="listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$dir/tls/keystore.pem"
+    echo "127.0.0.1:$tport" >"$dir/bootstrap_tls"
+  fi
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -70,8 +95,9 @@ controller.quorum.voters=1@127.0.0.1:$cport
 listeners=$listeners
 advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT
 $sasl_props
+$tls_props
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
 num.partitions=4

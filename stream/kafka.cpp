@@ -50,6 +50,10 @@ class ClientEvents : public RdKafka::EventCb {
           ++errors_;
           RECD_ERROR(client_ << ": the broker refused the credentials: " << e.str()
                              << "; check sasl.username and sasl.password under [kafka.client] (retrying)");
+        } else if (e.err() == RdKafka::ERR__SSL) {
+          ++errors_;
+          RECD_ERROR(client_ << ": the TLS handshake failed: " << e.str()
+                             << "; check ssl.ca.location under [kafka.client] (retrying)");
         } else if (e.fatal()) {
           RECD_ERROR(client_ << ": fatal: " << RdKafka::err2str(e.err()) << ": " << e.str());
         } else {
@@ -137,13 +141,16 @@ Status EnsureTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
       return Status::InvalidArgument("kafka property " + k + ": " + errstr);
     }
   }
-  // Credentials the broker refuses never get better by waiting: the first
-  // authentication error ends the wait.
-  std::string auth_error;
-  rd_kafka_conf_set_opaque(conf, &auth_error);
+  // Credentials the broker refuses, or a TLS handshake that fails (the broker's
+  // certificate not signed by the CA given), never get better by waiting: the
+  // first such error ends the wait.
+  std::pair<int, std::string> refusal{0, ""};
+  rd_kafka_conf_set_opaque(conf, &refusal);
   rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t*, int err, const char* reason, void* opaque) {
-    auto* first = static_cast<std::string*>(opaque);
-    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION && first->empty()) *first = reason;
+    auto* first = static_cast<std::pair<int, std::string>*>(opaque);
+    if ((err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) && first->first == 0) {
+      *first = {err, reason};
+    }
   });
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!rk) {
@@ -170,13 +177,18 @@ Status EnsureTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
   Status status;
   rd_kafka_event_t* ev = nullptr;
   const auto deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(5);
-  while (!ev && auth_error.empty() && std::chrono::steady_clock::now() < deadline) {
+  while (!ev && refusal.first == 0 && std::chrono::steady_clock::now() < deadline) {
     ev = rd_kafka_queue_poll(queue, 200);
     rd_kafka_poll(rk, 0);  // serves the error callback
   }
-  if (!auth_error.empty()) {
-    status = Status::InvalidArgument("kafka at " + config.brokers + " refused recd's credentials: " + auth_error +
+  if (refusal.first == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+    status = Status::InvalidArgument("kafka at " + config.brokers + " refused recd's credentials: " + refusal.second +
                                       "; check sasl.username and sasl.password (and sasl.mechanism) under [kafka.client]");
+  } else if (refusal.first == RD_KAFKA_RESP_ERR__SSL) {
+    status = Status::InvalidArgument("the TLS handshake with kafka at " + config.brokers + " failed: " + refusal.second +
+                                      "; check ssl.ca.location under [kafka.client] (the CA that signed the broker's "
+                                      "certificate), that the certificate names the host in kafka.brokers, and "
+                                      "ssl.certificate.location/ssl.key.location where the broker asks for a client certificate");
   } else if (!ev) {
     status = Status::TimedOut("creating topics: no answer from " + config.brokers + " within " +
                               std::to_string(timeout.count()) + " ms; is the broker up?");
