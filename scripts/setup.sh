@@ -2,7 +2,7 @@
 # Install every build, test and run dependency of recd from Debian 12's packages.
 # (libopenblas0-pthread: without it Debian's LibTorch runs on the reference BLAS,
 # about 4x slower. clang-14 and libclang-rt-14-dev: the libFuzzer harnesses,
-# scripts/fuzz.sh.)
+# scripts/fuzz.sh. openssl: the throwaway CA of the TLS test, tests/e2e/tls.sh.)
 # Works as root or through sudo; does nothing when everything is already installed.
 set -euo pipefail
 PKGS=(
@@ -12,7 +12,7 @@ PKGS=(
   libsystemd-dev prometheus-cpp-dev nlohmann-json3-dev gnuplot-nox libeigen3-dev libxgboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  maven default-jre-headless
+  maven default-jre-headless openssl
 )
 missing=()
 for p in "${PKGS[@]}"; do
