@@ -915,7 +915,6 @@ void Pipeline::Impl::UpdateGauges() {
   if (samples_) stats.ranker_predict_failures.store(blender_.model_failures(), std::memory_order_relaxed);
   // Walking every list is not free: refresh the memory gauge about once a stats interval.
   if (gauge_turns_++ % 256 == 0) stats.graph_view_bytes.store(view.MemoryBytes(), std::memory_order_relaxed);
-  stats.store_memtable_bytes.store(store_->MemtableBytes(), std::memory_order_relaxed);
 }
 
 void Pipeline::Impl::LogStats(bool force) {
@@ -927,6 +926,8 @@ void Pipeline::Impl::LogStats(bool force) {
   // 50-75 MiB at each one and never showed the live memory (tests/e2e/soak.sh).
   // A few milliseconds per stats interval.
   malloc_trim(0);
+  // RocksDB sums its memtables over every column family: once an interval, not every turn.
+  stats.store_memtable_bytes.store(store_->MemtableBytes(), std::memory_order_relaxed);
   const uint64_t messages = stats.messages.load();
   const auto& c = store_->counters();
   const eval::PrequentialTally& total = evaluator_.total();
