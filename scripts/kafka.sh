@@ -76,11 +76,11 @@ listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.secu
     mkdir -p "$dir/tls"
     (
       cd "$dir/tls"
-      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=recd-test-ca
-      openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj /CN=127.0.0.1
-      printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
-      openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem -days 2 -extfile san.ext
-      cat broker.key broker.pem >keystore.pem
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=recd-test-ca &&
+        openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj /CN=127.0.0.1 &&
+        printf 'subjectAltName=IP:127.0.0.1\n' >san.ext &&
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem -days 2 -extfile san.ext &&
+        cat broker.key broker.pem >keystore.pem
     ) >"$dir/tls.log" 2>&1 || { cat "$dir/tls.log" >&2; return 1; }
     listeners="${listeners/,CONTROLLER:/,SSL://127.0.0.1:$tport,CONTROLLER:}"
     advertised="$advertised,SSL://127.0.0.1:$tport"

@@ -148,9 +148,12 @@ Status EnsureTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
   rd_kafka_conf_set_opaque(conf, &refusal);
   rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t*, int err, const char* reason, void* opaque) {
     auto* first = static_cast<std::pair<int, std::string>*>(opaque);
-    if ((err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) && first->first == 0) {
-      *first = {err, reason};
-    }
+    // A TLS error ends the wait only when the certificate was refused; a
+    // transport error (a broker restarting mid-handshake) is waited out.
+    const bool refused_certificate = err == RD_KAFKA_RESP_ERR__SSL && reason != nullptr &&
+                                     (std::strstr(reason, "certificate verify failed") != nullptr ||
+                                      std::strstr(reason, "could not be verified") != nullptr);
+    if ((err == RD_KAFKA_RESP_ERR__AUTHENTICATION || refused_certificate) && first->first == 0) *first = {err, reason};
   });
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!rk) {
