@@ -4,6 +4,8 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <cstring>
+
 #include "base/log.h"
 
 namespace recd::stream {
