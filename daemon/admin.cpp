@@ -1,11 +1,21 @@
 #include "daemon/admin.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -17,19 +27,18 @@
 
 #include "base/log.h"
 #include "base/text.h"
+#include "base/time.h"
 
 namespace recd::daemon {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
 
 bool StartsWith(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-bool EndsWith(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
 
 prometheus::MetricFamily Family(const std::string& name, const std::string& help, prometheus::MetricType type,
                                 double value) {
@@ -161,178 +170,535 @@ bool ConstantTimeEquals(const std::string& given, const std::string& expected) {
   return diff == 0;
 }
 
-struct AdminServer::Impl {
-  Impl(const PipelineStats& s, AdminControl c) : stats(s), control(std::move(c)), acceptor(io) {}
-  void Serve();
-  http::response<http::string_body> Handle(const http::request<http::string_body>& req);
+namespace {
 
-  // The /v1 endpoints (the rest answers 404 from Handle).
-  void HandleV1(const http::request<http::string_body>& req, http::response<http::string_body>* res);
+// ---- Requests, responses and the route table -------------------------------
 
-  const PipelineStats& stats;
-  AdminControl control;
-  asio::io_context io;
-  tcp::acceptor acceptor;
-  std::thread thread;
-  std::atomic<bool> stopping{false};
-  // /healthz: the heartbeat last seen and when it last moved.
-  uint64_t last_beat = ~uint64_t(0);
-  std::chrono::steady_clock::time_point last_move = std::chrono::steady_clock::now();
+struct Request {
+  http::verb method = http::verb::get;
+  std::string path;                           // percent-decoded, without the query
+  std::map<std::string, std::string> query;   // percent-decoded
+  std::map<std::string, std::string> params;  // the pattern's {name} segments, decoded
 };
 
-http::response<http::string_body> AdminServer::Impl::Handle(const http::request<http::string_body>& req) {
-  http::response<http::string_body> res;
-  res.version(req.version());
-  res.keep_alive(false);
-  res.set(http::field::server, "recd");
-  const auto target = req.target();
-  if (StartsWith(std::string(target), "/v1/")) {
-    HandleV1(req, &res);
-  } else if (req.method() != http::verb::get) {
-    res.result(http::status::method_not_allowed);
-    res.body() = "use GET\n";
-  } else if (target == "/metrics") {
-    res.result(http::status::ok);
-    res.set(http::field::content_type, "text/plain; version=0.0.4");
-    res.body() = RenderMetrics(stats);
-  } else if (target == "/healthz") {
-    const uint64_t beat = stats.heartbeat.load();
-    const auto now = std::chrono::steady_clock::now();
+struct Response {
+  http::status status = http::status::ok;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<http::field, std::string>> headers;
+};
+
+Response Json(http::status status, const nlohmann::json& body) {
+  return {status, "application/json", body.dump() + "\n", {}};
+}
+Response Text(http::status status, std::string body) { return {status, "text/plain; charset=utf-8", std::move(body), {}}; }
+// Every error: what was wrong (a stable word) and how to fix it.
+Response Error(http::status status, const std::string& error, const std::string& message) {
+  return Json(status, {{"error", error}, {"message", message}});
+}
+
+Response ForStatus(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kNotFound: return Error(http::status::not_found, "not_found", s.message());
+    case Status::Code::kInvalidArgument: return Error(http::status::bad_request, "bad_request", s.message());
+    default: return Error(http::status::service_unavailable, "unavailable", s.message());
+  }
+}
+
+struct Route {
+  http::verb method;
+  std::string pattern;  // segments; "{name}" matches one non-empty segment
+  bool needs_token;
+  std::function<Response(const Request&)> handler;
+};
+
+std::vector<std::string> Segments(std::string_view path) {
+  std::vector<std::string> out;
+  size_t start = 1;  // paths start with '/'
+  while (start <= path.size()) {
+    const size_t slash = path.find('/', start);
+    const size_t end = slash == std::string_view::npos ? path.size() : slash;
+    out.emplace_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// Decodes %XX (and '+' as a space in a query); nullopt on a broken escape.
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+        return std::nullopt;
+      }
+      out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(plus_is_space && in[i] == '+' ? ' ' : in[i]);
+    }
+  }
+  return out;
+}
+
+bool Matches(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
+             std::map<std::string, std::string>* params) {
+  if (pattern.size() != path.size()) return false;
+  std::map<std::string, std::string> captured;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const std::string& p = pattern[i];
+    if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+      if (path[i].empty()) return false;
+      captured[p.substr(1, p.size() - 2)] = path[i];
+    } else if (p != path[i]) {
+      return false;
+    }
+  }
+  *params = std::move(captured);
+  return true;
+}
+
+std::string RouteName(const Route& r) { return std::string(http::to_string(r.method)) + " " + r.pattern; }
+
+// A strictly checked non-negative integer query parameter.
+Result<size_t> CountParam(const Request& req, const std::string& name, size_t fallback, size_t most) {
+  auto it = req.query.find(name);
+  if (it == req.query.end()) return fallback;
+  const std::string& v = it->second;
+  if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return Status::InvalidArgument("query parameter " + name + "=" + v + " must be a whole number (0.." +
+                                   std::to_string(most) + ")");
+  }
+  const size_t n = std::stoul(v);
+  if (n > most) {
+    return Status::InvalidArgument("query parameter " + name + "=" + v + " is above its limit " + std::to_string(most));
+  }
+  return n;
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = std::min(s.find(',', start), s.size());
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Version names as the registries write them: v or r, then digits.
+bool IsVersionName(const std::string& v) {
+  return v.size() >= 2 && v.size() <= 10 && (v[0] == 'v' || v[0] == 'r') &&
+         std::all_of(v.begin() + 1, v.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+constexpr size_t kMostItemsPerPage = 1000;
+
+}  // namespace
+
+// ---- The server ------------------------------------------------------------
+
+struct AdminServer::Impl {
+  Impl(const AdminOptions& o, const PipelineStats& s, AdminControl c)
+      : options(o), stats(s), control(std::move(c)), acceptor(io) {
+    routes = RouteTable();
+    for (const Route& r : routes) route_segments.push_back(Segments(r.pattern));
+  }
+
+  std::vector<Route> RouteTable();
+  Response Dispatch(const http::request<http::string_body>& req);
+  void Accept();
+
+  // Route handlers.
+  Response Healthz();
+  Response Readyz() const;
+  Response Status() const;
+  Response Recommendations(const Request& req) const;
+
+  const AdminOptions options;
+  const PipelineStats& stats;
+  const AdminControl control;
+  const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::vector<Route> routes;
+  std::vector<std::vector<std::string>> route_segments;  // parallel to routes
+  std::atomic<size_t> connections{0};
+  // /healthz: the heartbeat last seen and when it last moved.
+  std::mutex health_mu;
+  uint64_t last_beat = ~uint64_t(0);
+  std::chrono::steady_clock::time_point last_move = std::chrono::steady_clock::now();
+  // Declared last: destroyed first, with every session it still holds (their
+  // destructors touch `connections`).
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+};
+
+std::vector<Route> AdminServer::Impl::RouteTable() {
+  using http::verb;
+  std::vector<Route> table = {
+      // Operations.
+      {verb::get, "/metrics", false,
+       [this](const Request&) {
+         Response r = Text(http::status::ok, RenderMetrics(stats));
+         r.content_type = "text/plain; version=0.0.4";
+         return r;
+       }},
+      {verb::get, "/healthz", false, [this](const Request&) { return Healthz(); }},
+      {verb::get, "/readyz", false, [this](const Request&) { return Readyz(); }},
+      {verb::get, "/v1/status", false, [this](const Request&) { return Status(); }},
+  };
+  // Models.
+  if (control.models) {
+    table.push_back({verb::get, "/v1/models", false, [this](const Request&) {
+                       auto models = control.models();
+                       if (!models.ok()) return ForStatus(models.status());
+                       return Response{http::status::ok, "application/json", *models + "\n", {}};
+                     }});
+  }
+  if (control.retrain) {
+    table.push_back({verb::post, "/v1/retrain", true, [this](const Request&) {
+                       const recd::Status s = control.retrain();
+                       if (!s.ok()) return ForStatus(s);
+                       return Json(http::status::accepted,
+                                   {{"status", "retrain requested; see the log and GET /v1/models for the decision"}});
+                     }});
+  }
+  if (control.activate) {
+    table.push_back({verb::post, "/v1/models/{version}/activate", true, [this](const Request& req) {
+                       const std::string& version = req.params.at("version");
+                       if (!IsVersionName(version)) {
+                         return Error(http::status::bad_request, "bad_version",
+                                      "'" + version + "' is not a version name: vNNNN (PinSage) or rNNNN (ranker), as GET /v1/models lists them");
+                       }
+                       const recd::Status s = control.activate(version);
+                       if (!s.ok()) return ForStatus(s);
+                       return Json(http::status::accepted,
+                                   {{"status", version + " activation requested; it serves once loaded (recd_model_loads_total for "
+                                                         "PinSage versions, the log and recd_ranker_active for ranker versions)"}});
+                     }});
+  }
+  // Lists.
+  if (control.shelf) {
+    table.push_back({verb::get, "/v1/users/{id}/recommendations", false,
+                     [this](const Request& req) { return Recommendations(req); }});
+  }
+  return table;
+}
+
+Response AdminServer::Impl::Healthz() {
+  const uint64_t beat = stats.heartbeat.load();
+  const auto now = std::chrono::steady_clock::now();
+  bool turning;
+  {
+    std::lock_guard<std::mutex> lock(health_mu);
     if (beat != last_beat) {
       last_beat = beat;
       last_move = now;
     }
     // The loop turns at least every poll timeout; 30 s without a turn is a stall.
-    // An output that has failed every delivery for 30 s is as broken.
-    const bool turning = now - last_move < std::chrono::seconds(30);
-    const int64_t failing_since = stats.output_failing_since_ms.load();
-    const bool delivering = failing_since == 0 || SteadyNowMillis() - failing_since < 30'000;
-    res.result(turning && delivering ? http::status::ok : http::status::service_unavailable);
-    res.body() = !turning      ? "pipeline stalled\n"
-                 : !delivering ? "output failing: nothing delivered for " +
-                                     std::to_string((SteadyNowMillis() - failing_since) / 1000) + " s (see the log)\n"
-                               : "ok\n";
-  } else if (target == "/readyz") {
-    // Ready: the loop has turned, a Kafka broker is reachable and the store
-    // takes writes. Not ready is not broken (that is /healthz): recd waits for
-    // the brokers and the disk.
-    auto seconds_since = [](int64_t since) { return std::to_string(since == 0 ? 0 : (SteadyNowMillis() - since) / 1000); };
-    const int64_t unwritable_since = stats.store_unwritable_since_ms.load();
-    const bool started = stats.heartbeat.load() > 0;
-    const bool reachable = stats.brokers_reachable.load();
-    const bool ready = started && reachable && unwritable_since == 0;
-    res.result(ready ? http::status::ok : http::status::service_unavailable);
-    if (ready) {
-      res.body() = "ready\n";
-    } else if (!started) {
-      res.body() = "starting\n";
-    } else if (!reachable) {
-      res.body() = "no Kafka broker reachable for " + seconds_since(stats.brokers_unreachable_since_ms.load()) +
-                   " s (see the log)\n";
-    } else {
-      res.body() = "the store has refused writes for " + seconds_since(unwritable_since) +
-                   " s (a full disk? see the log); intake waits and loses nothing\n";
-    }
-  } else {
-    res.result(http::status::not_found);
-    res.body() = "try /metrics, /healthz, /readyz or /v1/models\n";
+    turning = now - last_move < std::chrono::seconds(30);
   }
-  res.prepare_payload();
-  return res;
+  // An output that has failed every delivery for 30 s is as broken.
+  const int64_t failing_since = stats.output_failing_since_ms.load();
+  const bool delivering = failing_since == 0 || SteadyNowMillis() - failing_since < 30'000;
+  return Text(turning && delivering ? http::status::ok : http::status::service_unavailable,
+              !turning      ? "pipeline stalled\n"
+              : !delivering ? "output failing: nothing delivered for " +
+                                  std::to_string((SteadyNowMillis() - failing_since) / 1000) + " s (see the log)\n"
+                            : "ok\n");
+}
+
+Response AdminServer::Impl::Readyz() const {
+  // Ready: the loop has turned, a Kafka broker is reachable and the store
+  // takes writes. Not ready is not broken (that is /healthz): recd waits for
+  // the brokers and the disk.
+  auto seconds_since = [](int64_t since) { return std::to_string(since == 0 ? 0 : (SteadyNowMillis() - since) / 1000); };
+  const int64_t unwritable_since = stats.store_unwritable_since_ms.load();
+  const bool started = stats.heartbeat.load() > 0;
+  const bool reachable = stats.brokers_reachable.load();
+  if (started && reachable && unwritable_since == 0) return Text(http::status::ok, "ready\n");
+  return Text(http::status::service_unavailable,
+              !started     ? "starting\n"
+              : !reachable ? "no Kafka broker reachable for " + seconds_since(stats.brokers_unreachable_since_ms.load()) +
+                                 " s (see the log)\n"
+                           : "the store has refused writes for " + seconds_since(unwritable_since) +
+                                 " s (a full disk? see the log); intake waits and loses nothing\n");
+}
+
+Response AdminServer::Impl::Status() const {
+  auto v = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+  nlohmann::json j = {
+      {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count()},
+      {"assigned_partitions", v(stats.assigned_partitions)},
+      {"events_applied", v(stats.applied)},
+      {"events_rejected", v(stats.rejected)},
+      {"lists_published", v(stats.lists_published)},
+      {"lists_due", v(stats.lists_due)},
+      {"users", v(stats.users)},
+      {"items", v(stats.items)},
+      {"store_writable", v(stats.store_unwritable_since_ms) == 0},
+      {"brokers_reachable", stats.brokers_reachable.load()},
+      {"model_active", v(stats.model_active) != 0},
+      {"retrain_running", v(stats.retrain_running) != 0},
+      {"ranker_active", v(stats.ranker_active) != 0},
+      {"freshness_p50_seconds", stats.freshness.Quantile(0.5) / 1000.0},
+      {"freshness_p99_seconds", stats.freshness.Quantile(0.99) / 1000.0},
+  };
+  if (control.status) {
+    const nlohmann::json extra = nlohmann::json::parse(control.status());  // outlives the loop's items()
+    for (const auto& [key, value] : extra.items()) j[key] = value;
+  }
+  return Json(http::status::ok, j);
+}
+
+Response AdminServer::Impl::Recommendations(const Request& req) const {
+  const std::string& user = req.params.at("id");
+  auto k = CountParam(req, "k", 0, kMostItemsPerPage);
+  if (!k.ok()) return ForStatus(k.status());
+  auto offset = CountParam(req, "offset", 0, 100'000);
+  if (!offset.ok()) return ForStatus(offset.status());
+  std::set<std::string> exclude;
+  if (auto it = req.query.find("exclude"); it != req.query.end()) {
+    for (std::string& item : SplitComma(it->second)) exclude.insert(std::move(item));
+  }
+  const std::string* category = nullptr;
+  if (auto it = req.query.find("category"); it != req.query.end()) category = &it->second;
+  for (const auto& [name, value] : req.query) {
+    if (name != "k" && name != "offset" && name != "exclude" && name != "category") {
+      return Error(http::status::bad_request, "bad_parameter",
+                   "unknown query parameter '" + name + "'; this route takes k, offset, category and exclude");
+    }
+  }
+
+  ListShelf::Entry entry = control.shelf->Get(user);
+  const bool known = entry != nullptr;
+  if (!known) entry = control.shelf->ColdStart();
+  nlohmann::json items = nlohmann::json::array();
+  size_t matching = 0;  // items passing the filters, over the whole list
+  const size_t page = *k == 0 ? (entry ? entry->list.k : 0) : *k;
+  if (entry) {
+    for (size_t i = 0; i < entry->list.items.size(); ++i) {
+      const ScoredItem& item = entry->list.items[i];
+      if (exclude.count(item.item_id)) continue;
+      if (category && entry->categories[i] != *category) continue;
+      if (matching >= *offset && matching < *offset + page) {
+        nlohmann::json j = {{"item_id", item.item_id}, {"score", item.score}};
+        for (Reason r : item.reasons.list()) j["reasons"].push_back(Name(r));
+        if (!entry->categories[i].empty()) j["category"] = entry->categories[i];
+        items.push_back(std::move(j));
+      }
+      ++matching;
+    }
+  }
+  return Json(http::status::ok,
+              {{"user_id", user},
+               {"items", std::move(items)},
+               {"offset", *offset},
+               {"total", matching},  // items the filters leave in the held list
+               {"model_version", entry ? entry->list.model_version : ""},
+               {"source", !known ? std::string("cold_start") : std::string(Name(entry->list.source))},
+               {"generated_at", entry ? FormatRfc3339(entry->list.generated_at) : ""}});
+}
+
+Response AdminServer::Impl::Dispatch(const http::request<http::string_body>& raw) {
+  const std::string_view target(raw.target().data(), raw.target().size());
+  const size_t question = target.find('?');
+  Request req;
+  req.method = raw.method();
+  const std::string_view raw_path = target.substr(0, question);
+  if (raw_path.empty() || raw_path.front() != '/') {
+    return Error(http::status::bad_request, "bad_target", "the request target must be a path like /v1/status");
+  }
+  // Split first, then decode each segment: an encoded '/' stays inside its segment.
+  std::vector<std::string> segments = Segments(raw_path);
+  for (std::string& segment : segments) {
+    auto decoded = PercentDecode(segment, false);
+    if (!decoded) return Error(http::status::bad_request, "bad_target", "a broken %-escape in the path: " + segment);
+    segment = std::move(*decoded);
+  }
+  req.path = std::string(raw_path);
+  if (question != std::string_view::npos) {
+    std::string_view query = target.substr(question + 1);
+    while (!query.empty()) {
+      const size_t amp = query.find('&');
+      const std::string_view pair = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+      if (pair.empty()) continue;
+      const size_t eq = pair.find('=');
+      auto name = PercentDecode(pair.substr(0, eq), true);
+      auto value = PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+      if (!name || !value) {
+        return Error(http::status::bad_request, "bad_query", "a broken %-escape in the query string: " + std::string(pair));
+      }
+      req.query[*name] = *value;
+    }
+  }
+
+  std::vector<std::string> allowed;  // methods of the routes the path matches
+  for (size_t i = 0; i < routes.size(); ++i) {
+    std::map<std::string, std::string> params;
+    if (!Matches(route_segments[i], segments, &params)) continue;
+    const Route& route = routes[i];
+    if (route.method != req.method) {
+      allowed.emplace_back(http::to_string(route.method));
+      continue;
+    }
+    if (route.needs_token) {
+      if (control.token.empty()) {
+        return Error(http::status::forbidden, "forbidden",
+                     "POST routes are off: set admin.token_file to a file holding a token");
+      }
+      const std::string auth(raw[http::field::authorization]);
+      const std::string bearer = "Bearer ";
+      if (!StartsWith(auth, bearer) || !ConstantTimeEquals(auth.substr(bearer.size()), control.token)) {
+        Response r = Error(http::status::unauthorized, "unauthorized",
+                           "missing or wrong bearer token (Authorization: Bearer <admin.token_file's token>)");
+        r.headers.emplace_back(http::field::www_authenticate, "Bearer realm=\"recd\"");
+        return r;
+      }
+    }
+    req.params = std::move(params);
+    return route.handler(req);
+  }
+  if (!allowed.empty()) {
+    std::string methods;
+    for (const auto& m : allowed) methods += (methods.empty() ? "" : ", ") + m;
+    Response r = Error(http::status::method_not_allowed, "method_not_allowed",
+                       req.path + " takes " + methods + ", not " + std::string(http::to_string(req.method)));
+    r.headers.emplace_back(http::field::allow, methods);
+    return r;
+  }
+  std::string valid;
+  for (const Route& r : routes) valid += (valid.empty() ? "" : ", ") + RouteName(r);
+  return Error(http::status::not_found, "not_found", "no route " + req.path + "; the routes are: " + valid);
 }
 
 namespace {
 
-void Reply(http::response<http::string_body>* res, http::status status, const std::string& message) {
-  res->result(status);
-  res->set(http::field::content_type, "application/json");
-  res->body() = nlohmann::json{{status < http::status::bad_request ? "status" : "error", message}}.dump() + "\n";
-}
-
-http::status ForStatus(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kNotFound: return http::status::not_found;
-    case Status::Code::kInvalidArgument: return http::status::bad_request;
-    default: return http::status::service_unavailable;
+// One client connection: wait for a request (read deadline for the first, idle
+// deadline between keep-alive requests), read it whole within the read
+// deadline and the limits, answer within the write deadline, repeat.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  using Dispatcher = std::function<Response(const http::request<http::string_body>&)>;
+  Session(tcp::socket socket, const AdminOptions& options, std::atomic<size_t>& connections, Dispatcher dispatch)
+      : stream_(std::move(socket)), options_(options), connections_(connections), dispatch_(std::move(dispatch)) {
+    connections_.fetch_add(1);
   }
-}
+  ~Session() { connections_.fetch_sub(1); }
+
+  void Start() { WaitForRequest(std::chrono::milliseconds(options_.read_timeout_ms)); }
+
+  // Answers 503 at once and closes (too many connections).
+  void Refuse() {
+    Response r = Error(http::status::service_unavailable, "too_many_connections",
+                       "the admin server holds admin.max_connections connections; retry, or reuse a keep-alive connection");
+    r.headers.emplace_back(http::field::retry_after, "1");
+    Send(std::move(r), 11, false);
+  }
+
+ private:
+  void WaitForRequest(std::chrono::milliseconds wait) {
+    if (buffer_.size() > 0) return ReadRequest();  // pipelined bytes are already here
+    stream_.expires_after(wait);
+    stream_.async_read_some(buffer_.prepare(512), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->Close();
+      self->buffer_.commit(n);
+      self->ReadRequest();
+    });
+  }
+
+  void ReadRequest() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(options_.header_limit_bytes));
+    parser_->body_limit(options_.body_limit_bytes);
+    stream_.expires_after(std::chrono::milliseconds(options_.read_timeout_ms));
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnRead(ec);
+    });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return Send(Error(http::status::payload_too_large, "body_too_large",
+                        "the body exceeds admin.body_limit_bytes (" + std::to_string(options_.body_limit_bytes) + ")"),
+                  11, false);
+    }
+    if (ec == http::error::header_limit) {
+      return Send(Error(http::status::request_header_fields_too_large, "headers_too_large",
+                        "the headers exceed admin.header_limit_bytes (" + std::to_string(options_.header_limit_bytes) + ")"),
+                  11, false);
+    }
+    if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    if (ec) {
+      return Send(Error(http::status::bad_request, "bad_request", "not a valid HTTP/1.1 request: " + ec.message()), 11,
+                  false);
+    }
+    const http::request<http::string_body>& req = parser_->get();
+    Send(dispatch_(req), req.version(), req.keep_alive());
+  }
+
+  void Send(Response r, unsigned version, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>(r.status, version);
+    res->set(http::field::server, "recd");
+    res->set(http::field::content_type, r.content_type);
+    for (auto& [field, value] : r.headers) res->set(field, value);
+    res->keep_alive(keep_alive);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::milliseconds(options_.write_timeout_ms));
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec || !res->keep_alive()) return self->Close();
+      self->WaitForRequest(std::chrono::milliseconds(self->options_.idle_timeout_ms));
+    });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const AdminOptions& options_;
+  std::atomic<size_t>& connections_;
+  Dispatcher dispatch_;
+};
 
 }  // namespace
 
-void AdminServer::Impl::HandleV1(const http::request<http::string_body>& req, http::response<http::string_body>* res) {
-  const std::string target(req.target());
-  if (target == "/v1/models") {
-    if (req.method() != http::verb::get) {
-      res->set(http::field::allow, "GET");
-      return Reply(res, http::status::method_not_allowed, "use GET " + target);
+void AdminServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      auto session = std::make_shared<Session>(std::move(socket), options, connections,
+                                               [this](const http::request<http::string_body>& req) { return Dispatch(req); });
+      // `connections` counts this one too.
+      if (connections.load() > options.max_connections) session->Refuse(); else session->Start();
+    } else {
+      RECD_WARN("admin endpoint: accept failed: " << ec.message());
     }
-    if (!control.models) return Reply(res, http::status::not_found, "no model registry here");
-    auto models = control.models();
-    if (!models.ok()) return Reply(res, ForStatus(models.status()), models.status().message());
-    res->result(http::status::ok);
-    res->set(http::field::content_type, "application/json");
-    res->body() = *models + "\n";
-    return;
-  }
-  const std::string prefix = "/v1/models/", suffix = "/activate";
-  const bool activate = target.size() > prefix.size() + suffix.size() && StartsWith(target, prefix) &&
-                        EndsWith(target, suffix);
-  if (target != "/v1/retrain" && !activate) {
-    return Reply(res, http::status::not_found, "no such endpoint; try GET /v1/models, POST /v1/retrain or POST /v1/models/{version}/activate");
-  }
-  if (req.method() != http::verb::post) {
-    res->set(http::field::allow, "POST");
-    return Reply(res, http::status::method_not_allowed, "use POST " + target);
-  }
-  if (control.token.empty()) {
-    return Reply(res, http::status::forbidden, "POST endpoints are off: set admin.token_file to a file holding a token");
-  }
-  const std::string auth(req[http::field::authorization]);
-  const std::string bearer = "Bearer ";
-  if (!StartsWith(auth, bearer) || !ConstantTimeEquals(auth.substr(bearer.size()), control.token)) {
-    res->set(http::field::www_authenticate, "Bearer realm=\"recd\"");
-    return Reply(res, http::status::unauthorized, "missing or wrong bearer token (Authorization: Bearer <admin.token_file's token>)");
-  }
-  if (!activate) {
-    if (!control.retrain) return Reply(res, http::status::not_found, "retraining is not available here");
-    const Status s = control.retrain();
-    if (!s.ok()) return Reply(res, ForStatus(s), s.message());
-    return Reply(res, http::status::accepted, "retrain requested; see the log and GET /v1/models for the decision");
-  }
-  const std::string version = target.substr(prefix.size(), target.size() - prefix.size() - suffix.size());
-  if (!control.activate) return Reply(res, http::status::not_found, "activation is not available here");
-  const Status s = control.activate(version);
-  if (!s.ok()) return Reply(res, ForStatus(s), s.message());
-  Reply(res, http::status::accepted,
-        version + " activation requested; it serves once loaded (recd_model_loads_total for PinSage versions, "
-                  "the log and recd_ranker_active for ranker versions)");
+    Accept();
+  });
 }
 
-void AdminServer::Impl::Serve() {
-  while (!stopping.load()) {
-    tcp::socket socket(io);
-    boost::system::error_code ec;
-    acceptor.accept(socket, ec);
-    if (ec) {
-      if (stopping.load()) return;
-      continue;
-    }
-    boost::beast::flat_buffer buffer;
-    http::request<http::string_body> req;
-    http::read(socket, buffer, req, ec);
-    if (!ec) http::write(socket, Handle(req), ec);
-    socket.shutdown(tcp::socket::shutdown_both, ec);
-  }
-}
-
-Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen, const PipelineStats& stats,
+Result<std::unique_ptr<AdminServer>> AdminServer::Start(const AdminOptions& options, const PipelineStats& stats,
                                                         AdminControl control) {
+  const std::string& listen = options.listen;
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     return Status::InvalidArgument("admin.listen \"" + listen + "\" must be host:port, e.g. 127.0.0.1:9464");
   }
   std::unique_ptr<AdminServer> self(new AdminServer());
-  self->impl_ = std::make_unique<Impl>(stats, std::move(control));
+  self->impl_ = std::make_unique<Impl>(options, stats, std::move(control));
   Impl& impl = *self->impl_;
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(listen.substr(0, colon), ec);
@@ -351,17 +717,21 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
   if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::Unavailable("admin endpoint on " + listen + ": " + ec.message());
   self->port_ = impl.acceptor.local_endpoint().port();
-  impl.thread = std::thread([&impl] { impl.Serve(); });
-  RECD_INFO("admin endpoint on http://" << listen.substr(0, colon) << ":" << self->port_ << " (/metrics, /healthz, /readyz, /v1/models)");
+  impl.Accept();
+  for (int t = 0; t < std::max(1, options.threads); ++t) {
+    impl.threads.emplace_back([&impl] { impl.io.run(); });
+  }
+  RECD_INFO("admin endpoint on http://" << listen.substr(0, colon) << ":" << self->port_
+                                        << " (/metrics, /healthz, /readyz, /v1/status, /v1/users/{id}/recommendations)");
   return self;
 }
 
 AdminServer::~AdminServer() {
   if (!impl_) return;
-  impl_->stopping.store(true);
-  // On Linux, shutdown() wakes a thread blocked in accept() on this socket; close() alone does not.
-  ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);
-  if (impl_->thread.joinable()) impl_->thread.join();
+  // Stops every handler where it stands: sessions are not waited for; the
+  // io_context's destruction (with Impl) closes their sockets.
+  impl_->io.stop();
+  for (std::thread& t : impl_->threads) t.join();
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
 }

@@ -1,40 +1,64 @@
-// recd::daemon — the admin HTTP endpoint for operators (Boost.Beast):
-//   GET /metrics  Prometheus text format (prometheus-cpp's serializer)
-//   GET /healthz  200 while the pipeline loop turns, 503 when it has stalled
-//   GET  /v1/models                 the model registry (JSON)
-//   POST /v1/retrain                retrain now (the on-demand trigger)
-//   POST /v1/models/{V}/activate    serve version V (rollback)
-// POSTs need "Authorization: Bearer <token>", the token read from
-// admin.token_file, compared in constant time; without a token file they are
-// refused. It runs on its own thread, reads PipelineStats' atomics, and hands
-// requests to the pipeline through AdminControl (which queues them).
+// recd::daemon — the admin HTTP server for operators and shops (Boost.Beast,
+// asynchronous, on an Asio io_context with a small thread pool of its own).
+//
+// Every route is one row of one table (admin.cpp, `RouteTable`): method,
+// path pattern, whether it needs the bearer token, handler. Unknown paths get
+// 404 and wrong methods 405, each a JSON error naming the valid routes.
+//
+// Every request has a read deadline, a write deadline, a header limit and a
+// body limit; an idle or slow client is dropped at its deadline and never
+// delays another request or the server's destruction (which does not wait
+// for clients). Errors are JSON: {"error": what, "message": how to fix it}.
+//
+// The server never reads state the pipeline thread owns: PipelineStats are
+// atomics, lists come from the ListShelf (immutable per-user entries), and the
+// rest goes through AdminControl's functions, which must be thread-safe.
+// POSTs need "Authorization: Bearer <token>" (admin.token_file, compared in
+// constant time); without a token they are refused.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "base/status.h"
-#include "daemon/pipeline.h"
+#include "daemon/list_shelf.h"
+#include "daemon/stats.h"
 
 namespace recd::daemon {
 
-// What the /v1 endpoints do; an unset function answers 404.
+// [admin] settings the server itself uses.
+struct AdminOptions {
+  std::string listen = "127.0.0.1:9464";  // host:port; port 0 picks a free one
+  int threads = 2;                        // the server's own io threads
+  int read_timeout_ms = 5000;             // a request must arrive whole within this
+  int write_timeout_ms = 5000;            // a response must be taken within this
+  int idle_timeout_ms = 30000;            // a keep-alive connection with no request is closed after this
+  size_t header_limit_bytes = 8 * 1024;   // larger headers: 431
+  size_t body_limit_bytes = 64 * 1024;    // larger bodies: 413
+  size_t max_connections = 1024;          // beyond it, new connections get 503 and are closed
+};
+
+// What the /v1 routes do beyond reading stats and the shelf. An unset
+// function leaves its route out (404). Each may be called from any admin
+// thread at any time, concurrently.
 struct AdminControl {
-  std::string token;  // "" = the POST endpoints are refused
+  std::string token;  // "" = the POST routes are refused (403)
   std::function<Status()> retrain;
   std::function<Status(const std::string& version)> activate;
-  std::function<Result<std::string>()> models;
+  std::function<Result<std::string>()> models;  // JSON
+  // /v1/status beyond the stats: model version, partitions, lag (JSON object).
+  std::function<std::string()> status;
+  const ListShelf* shelf = nullptr;  // null: the list routes are left out
 };
 
 class AdminServer {
  public:
-  // Binds `listen` ("host:port"; port 0 picks a free one) and starts serving.
-  static Result<std::unique_ptr<AdminServer>> Start(const std::string& listen, const PipelineStats& stats,
+  static Result<std::unique_ptr<AdminServer>> Start(const AdminOptions& options, const PipelineStats& stats,
                                                     AdminControl control = {});
-  ~AdminServer();  // stops and joins
+  // Stops accepting, drops every connection and joins the threads; waits for
+  // no client.
+  ~AdminServer();
   int port() const { return port_; }
 
  private:

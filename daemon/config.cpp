@@ -1,6 +1,8 @@
 #include "daemon/config.h"
 
+#include <algorithm>
 #include <cctype>
+#include <unistd.h>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -25,18 +27,91 @@ std::string Where(const toml::node& n, const std::string& origin) {
   return origin + ":" + std::to_string(src.begin.line);
 }
 
+// A value as TOML writes it (--print-config).
+template <typename T>
+std::string Render(const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v ? "true" : "false";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    std::ostringstream os;
+    os << toml::value<std::string>(v);  // quoted and escaped
+    return os.str();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    std::ostringstream os;
+    os << toml::value<double>(static_cast<double>(v));
+    return os.str();
+  } else {
+    return std::to_string(v);
+  }
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean X?)" for the closest known name within a third of its length.
+std::string DidYouMean(const std::string& given, const std::set<std::string>& known) {
+  std::string best;
+  size_t best_distance = std::numeric_limits<size_t>::max();
+  for (const std::string& k : known) {
+    const size_t d = EditDistance(given, k);
+    if (d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  }
+  if (best.empty() || best_distance > std::max<size_t>(2, best.size() / 3)) return "";
+  return " (did you mean " + best + "?)";
+}
+
 // Binds typed config fields to TOML keys and collects every problem it finds.
 class Binder {
  public:
-  Binder(const toml::table& root, std::string origin) : root_(root), origin_(std::move(origin)) {}
+  // `origins`: where keys set outside the file came from ("environment
+  // variable RECD_…", "--set …"), by dotted name.
+  Binder(const toml::table& root, std::string origin, std::map<std::string, std::string> origins)
+      : root_(root), origin_(std::move(origin)), origins_(std::move(origins)) {}
+
+  // Where `name`'s value came from, for messages.
+  std::string WhereOf(const std::string& name, const toml::node& n) const {
+    if (auto it = origins_.find(name); it != origins_.end()) return it->second;
+    // A section that only an override created: the override that named it.
+    if (auto it = origins_.lower_bound(name + "."); it != origins_.end() && it->first.rfind(name + ".", 0) == 0) {
+      return it->second;
+    }
+    return Where(n, origin_);
+  }
 
   template <typename T, typename Check>
   void Bind(const std::string& section, const std::string& key, T* dst, Check check, const char* expect) {
     known_[section].insert(key);
+    const std::string name = section + "." + key;
     const toml::table* tbl = Section(section);
-    if (!tbl) return;
-    const toml::node* n = tbl->get(key);
-    if (!n) return;
+    const toml::node* n = tbl ? tbl->get(key) : nullptr;
+    if (!n) {
+      settings_.push_back({section, key, Render(*dst), "default"});
+      return;
+    }
+    // Recorded before the checks: a failed key is reported, not printed.
+    struct Record {
+      Binder& b;
+      const std::string& section;
+      const std::string& key;
+      const toml::node& n;
+      T* dst;
+      ~Record() { b.settings_.push_back({section, key, Render(*dst), b.WhereOf(section + "." + key, n)}); }
+    } record{*this, section, key, *n, dst};
     std::optional<T> v;
     bool out_of_range = false;  // a number of the right kind that T cannot hold
     if constexpr (std::is_same_v<T, bool>) {
@@ -55,18 +130,17 @@ class Binder {
                             : *i >= 0 && static_cast<uint64_t>(*i) <= static_cast<uint64_t>(Limits::max());
       if (fits) v = static_cast<T>(*i); else out_of_range = true;  // e.g. a negative count
     }
-    const std::string name = section + "." + key;
     if (out_of_range) {
-      Error(name + " at " + Where(*n, origin_) + " is out of range: it must be " + expect +
+      Error(name + " at " + WhereOf(name, *n) + " is out of range: it must be " + expect +
             " (finite, and not negative where a count is meant)");
       return;
     }
     if (!v) {
-      Error(name + " at " + Where(*n, origin_) + " must be " + expect);
+      Error(name + " at " + WhereOf(name, *n) + " must be " + expect);
       return;
     }
     if (std::string why = check(*v); !why.empty()) {
-      Error(name + " at " + Where(*n, origin_) + ": " + why);
+      Error(name + " at " + WhereOf(name, *n) + ": " + why);
       return;
     }
     *dst = *v;
@@ -84,10 +158,14 @@ class Binder {
       else if (auto b = node.value_exact<bool>()) value = *b ? "true" : "false";
       else if (auto d = node.value_exact<double>()) value = std::to_string(*d);
       else {
-        Error(section + "." + std::string(k.str()) + " at " + Where(node, origin_) +
+        Error(section + "." + std::string(k.str()) + " at " + WhereOf(section + "." + std::string(k.str()), node) +
               " must be a string, number or boolean (it is passed to librdkafka as-is)");
         continue;
       }
+      const std::string name = section + "." + std::string(k.str());
+      // Secrets (sasl.password, ssl.key.password) are not printed.
+      const bool secret = name.find("password") != std::string::npos || name.find("secret") != std::string::npos;
+      settings_.push_back({section, std::string(k.str()), secret ? "\"(hidden)\"" : Render(value), WhereOf(name, node)});
       dst->emplace_back(std::string(k.str()), value);
     }
   }
@@ -97,12 +175,13 @@ class Binder {
     for (const auto& [key, node] : root_) {
       const std::string section(key.str());
       if (!known_.count(section)) {
-        Error("unknown section [" + section + "] at " + Where(node, origin_) + "; known sections: " + KnownSections());
+        Error("unknown section [" + section + "] at " + WhereOf(section, node) + DidYouMean(section, SectionNames()) +
+              "; known sections: " + KnownSections());
         continue;
       }
       const toml::table* tbl = node.as_table();
       if (!tbl) {
-        Error(section + " at " + Where(node, origin_) + " must be a table ([" + section + "])");
+        Error(section + " at " + WhereOf(section, node) + " must be a table ([" + section + "])");
         continue;
       }
       for (const auto& [sub, subnode] : *tbl) {
@@ -110,21 +189,29 @@ class Binder {
         if (known_[section].count(std::string(sub.str())) || known_.count(name)) continue;
         std::string keys;
         for (const auto& k : known_[section]) keys += (keys.empty() ? "" : ", ") + k;
-        Error("unknown key " + name + " at " + Where(subnode, origin_) + "; [" + section +
-              "] knows: " + keys + " (see config/recd.toml)");
+        Error("unknown key " + name + " at " + WhereOf(name, subnode) + DidYouMean(std::string(sub.str()), known_[section]) +
+              "; [" + section + "] knows: " + keys + " (see config/recd.toml)");
       }
     }
   }
 
   const std::vector<std::string>& errors() const { return errors_; }
+  std::vector<ConfigSetting> TakeSettings() { return std::move(settings_); }
   // Registers a key bound by hand (not through Bind).
   void Known(const std::string& section, const std::string& key) { known_[section].insert(key); }
+  // Records a hand-bound key's effective value (--print-config).
+  void Note(ConfigSetting setting) { settings_.push_back(std::move(setting)); }
   void Error(std::string e) { errors_.push_back(std::move(e)); }
 
  private:
   const toml::table* Section(const std::string& dotted) const {
     const toml::node* n = root_.at_path(dotted).node();
     return n ? n->as_table() : nullptr;
+  }
+  std::set<std::string> SectionNames() const {
+    std::set<std::string> names;
+    for (const auto& [k, v] : known_) names.insert(k);
+    return names;
   }
   std::string KnownSections() const {
     std::string s;
@@ -136,8 +223,10 @@ class Binder {
 
   const toml::table& root_;
   std::string origin_;
+  std::map<std::string, std::string> origins_;
   std::map<std::string, std::set<std::string>> known_;
   std::vector<std::string> errors_;
+  std::vector<ConfigSetting> settings_;
 };
 
 auto Positive = [](auto v) { return v > 0 ? std::string() : std::string("must be > 0"); };
@@ -150,12 +239,19 @@ auto Any = [](const auto&) { return std::string(); };
 auto UnitInterval = [](float v) { return v >= 0 && v <= 1 ? std::string() : std::string("must be in [0, 1]"); };
 
 // ranker.exclude: an array of interaction type names.
-void BindExclude(Binder& b, const toml::table& root, const std::string& origin, store::TypeMask* dst) {
+void BindExclude(Binder& b, const toml::table& root, store::TypeMask* dst) {
   b.Known("ranker", "exclude");
   const toml::node* n = root.at_path("ranker.exclude").node();
-  if (!n) return;
+  auto note = [&](const std::string& origin_of_value) {
+    std::string names;
+    for (EventType t : {EventType::kClick, EventType::kPurchase, EventType::kRating}) {
+      if (*dst & store::TypeBit(t)) names += std::string(names.empty() ? "" : ", ") + "\"" + std::string(Name(t)) + "\"";
+    }
+    b.Note({"ranker", "exclude", "[" + names + "]", origin_of_value});
+  };
+  if (!n) return note("default");
   const toml::array* arr = n->as_array();
-  const std::string where = "ranker.exclude at " + Where(*n, origin);
+  const std::string where = "ranker.exclude at " + b.WhereOf("ranker.exclude", *n);
   if (!arr) {
     b.Error(where + " must be an array of event types, e.g. [\"purchase\", \"rating\"] (or [] to list everything)");
     return;
@@ -177,6 +273,7 @@ void BindExclude(Binder& b, const toml::table& root, const std::string& origin, 
     }
   }
   *dst = mask;
+  note(b.WhereOf("ranker.exclude", *n));
 }
 
 // Passthrough librdkafka properties recd sets itself, or relies on, checked
@@ -255,7 +352,7 @@ const std::vector<ClientPropertyRule>& ClientPropertyRules() {
 // Refuses passthrough properties that collide with recd's own keys, and (unless
 // kafka.allow_unsafe) those that break its delivery guarantees. [kafka.client]
 // reaches the consumer and the producer alike, so both sets of rules apply to it.
-void CheckClientProperties(Binder& b, const toml::table& root, const std::string& origin, const KafkaSection& k) {
+void CheckClientProperties(Binder& b, const toml::table& root, const KafkaSection& k) {
   for (const auto& [section, props] :
        {std::pair<std::string, const stream::KafkaProperties*>{"kafka.client", &k.client},
         std::pair<std::string, const stream::KafkaProperties*>{"kafka.consumer", &k.consumer},
@@ -266,7 +363,7 @@ void CheckClientProperties(Binder& b, const toml::table& root, const std::string
         if ((section != rule.section && section != "kafka.client") || key != rule.key) continue;
         const toml::node* n = root["kafka"][table][key].node();
         const std::string name = "[" + section + "] \"" + key + "\" = \"" + value + "\"" +
-                                 (n ? " at " + Where(*n, origin) : std::string());
+                                 (n ? " at " + b.WhereOf(section + "." + key, *n) : std::string());
         if (rule.owned_by) {
           const std::string fix = std::string(rule.owned_by);
           if (fix.rfind("kafka.", 0) == 0) {
@@ -296,18 +393,60 @@ void MergeInto(toml::table& dst, const toml::table& src) {
 
 }  // namespace
 
+Environment RecdEnvironment() {
+  Environment env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry(*e);
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string name = entry.substr(0, eq);
+    // Only RECD_<SECTION>__<KEY>: RECD_CONFIG and other single-underscore names are not config keys.
+    if (name.rfind("RECD_", 0) == 0 && name.find("__") != std::string::npos) env.emplace_back(name, entry.substr(eq + 1));
+  }
+  std::sort(env.begin(), env.end());
+  return env;
+}
+
+Result<std::string> EnvironmentKey(const std::string& variable) {
+  std::vector<std::string> parts;
+  const std::string rest = variable.substr(5);  // after RECD_
+  for (size_t start = 0;;) {
+    const size_t sep = rest.find("__", start);
+    parts.push_back(rest.substr(start, sep == std::string::npos ? std::string::npos : sep - start));
+    if (sep == std::string::npos) break;
+    start = sep + 2;
+  }
+  for (std::string& part : parts) {
+    for (char& ch : part) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  const bool properties = parts.size() == 3 && parts[0] == "kafka" &&
+                          (parts[1] == "client" || parts[1] == "consumer" || parts[1] == "producer");
+  if (properties) {
+    // librdkafka's property names use dots: RECD_KAFKA__CLIENT__SASL_PASSWORD is sasl.password.
+    std::replace(parts[2].begin(), parts[2].end(), '_', '.');
+    return "kafka." + parts[1] + ".\"" + parts[2] + "\"";
+  }
+  if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+    return Status::InvalidArgument("environment variable " + variable +
+                                   ": expected RECD_<SECTION>__<KEY> (e.g. RECD_PIPELINE__SHUTDOWN_TIMEOUT_MS) or "
+                                   "RECD_KAFKA__CLIENT__<PROPERTY> (e.g. RECD_KAFKA__CLIENT__SASL_PASSWORD)");
+  }
+  return parts[0] + "." + parts[1];
+}
+
 Result<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides) {
-  if (path.empty()) return ParseConfig("", "", overrides);
+  if (path.empty()) return ParseConfig("", "", overrides, RecdEnvironment());
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     return Status::InvalidArgument(path + ": cannot read the config file (" + std::strerror(errno) +
                                    "); pass an existing file with -c, or none for the defaults");
   }
   const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  return ParseConfig(text, path, overrides);
+  return ParseConfig(text, path, overrides, RecdEnvironment());
 }
 
-Result<Config> ParseConfig(std::string_view text, const std::string& path, const std::vector<std::string>& overrides) {
+Result<Config> ParseConfig(std::string_view text, const std::string& path, const std::vector<std::string>& overrides,
+                           const Environment& env) {
   toml::table root;
   try {
     if (!text.empty()) root = toml::parse(text, path);
@@ -317,12 +456,9 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
        << e.description() << " (the file must be TOML; see config/recd.toml)";
     return Status::InvalidArgument(os.str());
   }
-  for (const std::string& o : overrides) {
-    const size_t eq = o.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return Status::InvalidArgument("--set " + o + ": expected section.key=value, e.g. store.path=/tmp/recd");
-    }
-    const std::string key = o.substr(0, eq), value = o.substr(eq + 1);
+  // Precedence: defaults < file < environment < --set; each later one merged over.
+  std::map<std::string, std::string> origins;  // dotted key -> where it was set, outside the file
+  auto apply = [&](const std::string& key, const std::string& value, const std::string& origin) -> Status {
     toml::table t;
     try {
       t = toml::parse(key + " = " + value);
@@ -336,14 +472,30 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
       try {
         t = toml::parse(key + " = " + quoted);
       } catch (const toml::parse_error& e) {
-        return Status::InvalidArgument("--set " + o + ": " + std::string(e.description()));
+        return Status::InvalidArgument(origin + ": " + std::string(e.description()));
       }
     }
+    std::string dotted = key;
+    dotted.erase(std::remove(dotted.begin(), dotted.end(), '"'), dotted.end());
+    origins[dotted] = origin;
     MergeInto(root, t);
+    return Status::Ok();
+  };
+  for (const auto& [variable, value] : env) {
+    auto key = EnvironmentKey(variable);
+    if (!key.ok()) return key.status();
+    RECD_RETURN_IF_ERROR(apply(*key, value, "environment variable " + variable));
+  }
+  for (const std::string& o : overrides) {
+    const size_t eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("--set " + o + ": expected section.key=value, e.g. store.path=/tmp/recd");
+    }
+    RECD_RETURN_IF_ERROR(apply(o.substr(0, eq), o.substr(eq + 1), "--set " + o));
   }
 
   Config c;
-  Binder b(root, path.empty() ? "--set" : path);
+  Binder b(root, path.empty() ? "--set" : path, std::move(origins));
   auto& k = c.kafka;
   b.Bind("kafka", "brokers", &k.brokers, NonEmpty, "a string like \"host1:9092,host2:9092\"");
   b.Bind("kafka", "embedded", &k.embedded, Any, "true or false");
@@ -375,7 +527,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
   b.BindProperties("kafka.consumer", &k.consumer);
   b.BindProperties("kafka.producer", &k.producer);
   b.Bind("kafka", "allow_unsafe", &k.allow_unsafe, Any, "true or false");
-  CheckClientProperties(b, root, path.empty() ? "--set" : path, k);
+  CheckClientProperties(b, root, k);
 
   auto& d = c.decoder;
   b.Bind("stream", "max_event_bytes", &d.max_event_bytes, Positive, "an integer (bytes)");
@@ -466,7 +618,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
   b.Bind("ranker", "rrf_k", &bl.rrf_k, Positive, "a number");
   b.Bind("ranker", "max_seen_share", &bl.max_seen_share, UnitInterval, "a number in [0, 1] (1: no cap)");
 
-  BindExclude(b, root, path.empty() ? "--set" : path, &r.exclude_types);
+  BindExclude(b, root, &r.exclude_types);
 
   auto& m = c.model;
   auto& rf = m.refresher;
@@ -642,19 +794,51 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
            return log::ParseLevel(v, &l) ? std::string() : "must be debug, info, warn, error or critical";
          },
          "a string");
-  b.Bind("admin", "listen", &c.admin_listen, Any, "\"host:port\" or \"\" to turn it off");
+  auto& a = c.admin;
+  b.Bind("admin", "listen", &a.listen, Any, "\"host:port\" or \"\" to turn it off");
+  b.Bind("admin", "threads", &a.threads, [](int v) { return v >= 1 && v <= 64 ? std::string() : std::string("must be in 1..64"); },
+         "an integer (threads)");
+  b.Bind("admin", "read_timeout_ms", &a.read_timeout_ms, Positive, "an integer (ms)");
+  b.Bind("admin", "write_timeout_ms", &a.write_timeout_ms, Positive, "an integer (ms)");
+  b.Bind("admin", "idle_timeout_ms", &a.idle_timeout_ms, Positive, "an integer (ms)");
+  b.Bind("admin", "header_limit_bytes", &a.header_limit_bytes,
+         [](size_t v) { return v >= 1024 && v <= (1u << 20) ? std::string() : std::string("must be in 1024..1048576"); },
+         "an integer (bytes)");
+  b.Bind("admin", "body_limit_bytes", &a.body_limit_bytes,
+         [](size_t v) { return v <= (64u << 20) ? std::string() : std::string("must be at most 67108864 (64 MiB)"); },
+         "an integer (bytes)");
+  b.Bind("admin", "max_connections", &a.max_connections, Positive, "an integer (connections)");
   b.Bind("admin", "token_file", &c.admin_token_file, Any,
          "a file holding the bearer token of POST /v1/retrain and /v1/models/{V}/activate (\"\" = refused)");
   b.CheckUnknown();
 
   if (d.rating_min >= d.rating_max) b.Error("stream.rating_min must be below stream.rating_max");
   s.decay.rating_max = d.rating_max;
+  c.settings = b.TakeSettings();
   if (!b.errors().empty()) {
     std::string msg = "bad configuration:";
     for (const auto& e : b.errors()) msg += "\n  " + e;
     return Status::InvalidArgument(msg);
   }
   return c;
+}
+
+std::string PrintConfig(const Config& config) {
+  std::map<std::string, std::vector<const ConfigSetting*>> by_section;
+  for (const ConfigSetting& s : config.settings) by_section[s.section].push_back(&s);
+  std::ostringstream os;
+  os << "# recd's effective configuration; each value's origin follows it\n"
+        "# (default, file:line, environment variable RECD_<SECTION>__<KEY>, or --set)\n";
+  for (const auto& [section, settings] : by_section) {
+    os << "\n[" << section << "]\n";
+    for (const ConfigSetting* s : settings) {
+      const bool bare = std::all_of(s->key.begin(), s->key.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
+      });
+      os << (bare ? s->key : "\"" + s->key + "\"") << " = " << s->value << "  # " << s->origin << "\n";
+    }
+  }
+  return os.str();
 }
 
 }  // namespace recd::daemon

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "daemon/admin.h"
 #include "model/baseline_ranker.h"
 #include "model/pinsage_ranker.h"
 #include "model/rank/list_blend.h"
@@ -88,6 +89,14 @@ struct RetrainSection {
   int thread_nice = 15;  // the training thread's nice value: intake and refresh win a contended core
 };
 
+// One key's effective value, as TOML, and where it came from (--print-config).
+struct ConfigSetting {
+  std::string section;  // "pipeline", "kafka.client"
+  std::string key;
+  std::string value;
+  std::string origin;  // "default", "recd.toml:12", "environment variable RECD_…", "--set …"
+};
+
 struct Config {
   KafkaSection kafka;
   stream::DecoderLimits decoder;
@@ -100,15 +109,27 @@ struct Config {
   eval::PrequentialConfig eval;
   PipelineSection pipeline;
   std::string log_level = "info";
-  std::string admin_listen = "127.0.0.1:9464";  // /metrics and /healthz; "" = off
+  AdminOptions admin;            // [admin]: listen ("" = off), threads, deadlines, limits
   std::string admin_token_file;  // bearer token of the POST endpoints; "" = they are refused
+  std::vector<ConfigSetting> settings;  // every key, in binding order (secrets hidden)
 };
 
-// Loads `path` (may be empty: defaults only), then applies `overrides`, each
-// "section.key=value" with a TOML value (bare strings are accepted). Validates
-// ranges. The message of a failure names the key, where it came from, and the fix.
+// Environment variables RECD_<SECTION>__<KEY>=value, name-sorted.
+using Environment = std::vector<std::pair<std::string, std::string>>;
+// This process's RECD_*__* variables (RECD_CONFIG and other names without "__" are not keys).
+Environment RecdEnvironment();
+
+// Loads `path` (may be empty: defaults only), then this process's environment
+// (RECD_<SECTION>__<KEY>; RECD_KAFKA__CLIENT__SASL_PASSWORD sets the
+// [kafka.client] property sasl.password), then `overrides`, each
+// "section.key=value" with a TOML value (bare strings are accepted); later
+// wins. Validates ranges. The message of a failure names the key, where it came
+// from (file:line, variable or --set), the fix, and a near key for a typo.
 Result<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides);
 // The same from the file's text; `path` names it in messages ("" with no file).
-Result<Config> ParseConfig(std::string_view text, const std::string& path, const std::vector<std::string>& overrides);
+Result<Config> ParseConfig(std::string_view text, const std::string& path, const std::vector<std::string>& overrides,
+                           const Environment& env = {});
+// The effective configuration as TOML, each value commented with its origin.
+std::string PrintConfig(const Config& config);
 
 }  // namespace recd::daemon

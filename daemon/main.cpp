@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "base/log.h"
@@ -26,7 +27,7 @@
 namespace {
 
 constexpr int kExitFailure = 1;
-constexpr int kExitBadConfig = 2;
+constexpr int kExitBadConfig = 78;  // EX_CONFIG (sysexits.h); the unit's ExecStartPre check relies on it
 
 }  // namespace
 
@@ -36,9 +37,15 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::vector<std::string> overrides;
   bool check_only = false;
+  bool print_config = false;
   app.add_option("-c,--config", config_path, "TOML config file (see config/recd.toml)");
   app.add_option("-s,--set", overrides, "override one key: section.key=value (repeatable)");
-  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  app.add_flag("--check-config", check_only, "validate the configuration and exit (78 when it is bad)");
+  app.add_flag("--print-config", print_config,
+               "print the effective configuration as TOML, each value's origin beside it, and exit");
+  app.footer("Configuration precedence: defaults < the -c file < environment variables RECD_<SECTION>__<KEY> "
+             "(e.g. RECD_PIPELINE__SHUTDOWN_TIMEOUT_MS=5000; RECD_KAFKA__CLIENT__SASL_PASSWORD sets the "
+             "[kafka.client] property sasl.password) < --set. A bad configuration exits with 78 (EX_CONFIG).");
   daemon::ReplayOptions replay;
   CLI::App* replay_cmd = app.add_subcommand(
       "replay", "drive the pipeline from a JSONL events file on event time (no Kafka); write every list it "
@@ -68,6 +75,10 @@ int main(int argc, char** argv) {
       return kExitBadConfig;
     }
     admin_token = std::move(*token);
+  }
+  if (print_config) {
+    std::fputs(daemon::PrintConfig(config).c_str(), stdout);
+    return 0;
   }
   if (check_only) {
     std::printf("recd: configuration OK\n");
@@ -134,14 +145,23 @@ int main(int argc, char** argv) {
   std::unique_ptr<daemon::Pipeline> pipeline = std::move(created.value());
 
   std::unique_ptr<daemon::AdminServer> admin;
-  if (!config.admin_listen.empty()) {
+  if (!config.admin.listen.empty()) {
     daemon::AdminControl control;
     control.token = admin_token;
     daemon::Pipeline* p = pipeline.get();
     control.retrain = [p] { return p->RequestRetrain(); };
     control.activate = [p](const std::string& v) { return p->RequestActivate(v); };
     control.models = [p] { return p->ModelsJson(); };
-    auto started = daemon::AdminServer::Start(config.admin_listen, pipeline->stats(), std::move(control));
+    control.shelf = &pipeline->shelf();
+    control.status = [&config] {
+      return nlohmann::json{{"version", RECD_VERSION},
+                            {"events_topic", config.kafka.events_topic},
+                            {"recommendations_topic", config.kafka.recommendations_topic},
+                            {"group_id", config.kafka.group_id},
+                            {"model_dir", config.model.refresher.model_root}}
+          .dump();
+    };
+    auto started = daemon::AdminServer::Start(config.admin, pipeline->stats(), std::move(control));
     if (!started.ok()) {
       RECD_ERROR("cannot start: " << started.status().ToString());
       return kExitFailure;

@@ -102,6 +102,7 @@ class Pipeline::Impl {
     for (const model::ItemDescription& d : catalogue) {
       pinsage_ranker_.ObserveItem(d.item, d.attributes);
       blender_.ObserveItem(d.item, d.attributes, /*seen=*/0);
+      NoteCategory(d.item, d.attributes);
     }
     if (config_.ranker_model.dir.empty()) config_.ranker_model.dir = config_.store.path + "-ranker";
     if (config_.ranker_model.enabled) StartLearntRanker();
@@ -131,6 +132,7 @@ class Pipeline::Impl {
   std::vector<ModelEvent> model_events;
   const eval::PrequentialEvaluator& evaluator() const { return evaluator_; }
   const store::GraphStore& store() const { return *store_; }
+  const ListShelf& shelf() const { return shelf_; }
   const std::string& model_root() const { return config_.model.refresher.model_root; }
   bool learns_ranker() const { return samples_ != nullptr; }
   const std::string& ranker_root() const { return config_.ranker_model.dir; }
@@ -166,6 +168,13 @@ class Pipeline::Impl {
   Status TickRefresherInline(bool force);
   // Related items of every item re-embedded since the last call.
   void PublishSimilarItems();
+  // The pull API's shelf: each published list with its items' categories, and
+  // the cold-start list (trending) for users recd does not know. Kept only
+  // where an admin server may read it (replay turns it off).
+  bool serves_pull_api() const { return !config_.admin.listen.empty(); }
+  void NoteCategory(ItemId item, const Attributes& attributes);
+  void Shelve(const RecommendationList& list);
+  void ShelveColdStart();
   // Retraining: starts one when a trigger fires, takes a finished one's outcome,
   // applies an operator's activation, and notices swaps (recorded in the store,
   // active users' lists republished at the configured rate).
@@ -222,6 +231,8 @@ class Pipeline::Impl {
   Clock::TimePoint last_inline_tick_{};
   std::shared_ptr<const model::LiveModel> live_;  // the model this turn ranks with
   std::unordered_map<uint32_t, Clock::TimePoint> unreflected_since_;  // user -> first event not yet in a list
+  ListShelf shelf_;                          // written here only; read by the admin threads
+  std::vector<std::string> item_category_;  // by item: its model.diversity_field value ("" = none)
   Clock::TimePoint turn_arrival_{};
   eval::PrequentialEvaluator evaluator_;
   model::RetrainTrigger trigger_;
@@ -310,6 +321,7 @@ bool Pipeline::Impl::OutputBackedUp() {
 void Pipeline::Impl::RankDue(bool backlog, Clock::TimePoint::duration ingest_time, bool drain) {
   if (scheduler_.BeginTurn(backlog, ingest_time, drain)) {
     ranker_.RefreshTrending();
+    ShelveColdStart();
     PublishSimilarItems();
   }
   // live_ is what ManageModels adopted: a new version only once it is recorded.
@@ -322,6 +334,7 @@ void Pipeline::Impl::RankDue(bool backlog, Clock::TimePoint::duration ingest_tim
       const Status s = sink_->PublishList(list, stamp, u.value);
       if (s.ok()) {
         scheduler_.OnQueued(u);
+        Shelve(list);
         if (auto it = unreflected_since_.find(u.value); it != unreflected_since_.end()) {
           stats.freshness.Observe(std::chrono::duration<double, std::milli>(clock_.Now() - it->second).count());
           unreflected_since_.erase(it);
@@ -376,13 +389,14 @@ Result<bool> Pipeline::Impl::Ingest() {
     scheduler_.MarkDirty(u);
     unreflected_since_.emplace(u.value, arrival);
   }
-  if (blender_.needs_attributes()) {
+  if (blender_.needs_attributes() || serves_pull_api()) {
     // New items and items whose metadata changed, before their interactions:
     // the attribute-aware sources count those under the item's values.
     const EpochMillis seen = store_->LatestEventTime();
     for (ItemId i : (*committed)->described_items) {
       if (auto attrs = store_->GetAttributes(EventType::kItem, store_->ExternalId(i)); attrs.ok()) {
-        blender_.ObserveItem(i, *attrs, seen);
+        if (blender_.needs_attributes()) blender_.ObserveItem(i, *attrs, seen);
+        NoteCategory(i, *attrs);
       }
     }
   }
@@ -411,7 +425,10 @@ Status Pipeline::Impl::EvictColdUsers() {
   for (UserId u : users) unreflected_since_.erase(u.value);
   blender_.ForgetUsers(users);
   for (UserId u : users) pinsage_ranker_.ForgetUser(u);
-  for (const std::string& id : evicted->external_ids) evaluator_.ForgetUser(id);
+  for (const std::string& id : evicted->external_ids) {
+    evaluator_.ForgetUser(id);
+    shelf_.Forget(id);
+  }
   if (republish_next_ < republish_.size()) {
     std::unordered_set<uint32_t> gone;
     for (UserId u : users) gone.insert(u.value);
@@ -428,6 +445,52 @@ Status Pipeline::Impl::EvictColdUsers() {
   }
   stats.users_evicted.fetch_add(users.size(), std::memory_order_relaxed);
   return Status::Ok();
+}
+
+void Pipeline::Impl::NoteCategory(ItemId item, const Attributes& attributes) {
+  if (!serves_pull_api()) return;
+  std::string value;
+  for (const auto& [name, v] : attributes) {
+    if (name != config_.model.ranker.diversity_field) continue;
+    if (v.is_number) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", v.number);
+      value = text;
+    } else {
+      value = v.text;
+    }
+  }
+  if (item.value >= item_category_.size()) item_category_.resize(item.value + 1);
+  item_category_[item.value] = std::move(value);
+}
+
+void Pipeline::Impl::Shelve(const RecommendationList& list) {
+  if (!serves_pull_api()) return;
+  ShelvedList shelved{list, {}};
+  shelved.categories.reserve(list.items.size());
+  for (const ScoredItem& item : list.items) {
+    const auto id = store_->FindItem(item.item_id);
+    shelved.categories.push_back(id && id->value < item_category_.size() ? item_category_[id->value] : std::string());
+  }
+  shelf_.Put(std::move(shelved));
+}
+
+void Pipeline::Impl::ShelveColdStart() {
+  if (!serves_pull_api()) return;
+  ShelvedList cold;
+  cold.list.k = config_.ranker.k;
+  cold.list.model_version = model::kBaselineModelVersion;
+  cold.list.generated_at = clock_.WallMillis();
+  cold.list.source = ListSource::kColdStart;
+  const auto& trending = ranker_.trending();
+  const double top = trending.empty() ? 0 : store_->view().ItemPopularity(trending.front());
+  for (ItemId t : trending) {
+    if (cold.list.items.size() >= config_.ranker.k) break;
+    cold.list.items.push_back({store_->ExternalId(t), static_cast<float>(std::exp2(store_->view().ItemPopularity(t) - top)),
+                               {Reason::kTrending}});
+    cold.categories.push_back(t.value < item_category_.size() ? item_category_[t.value] : std::string());
+  }
+  shelf_.PutColdStart(std::move(cold));
 }
 
 void Pipeline::Impl::ForwardChanges(store::ApplyOutcome outcome, size_t items_before) {
@@ -1020,7 +1083,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, Pipelin
   // The attributes the learnt ranker's features and the attribute-aware sources read.
   const bool attributes = config.ranker_model.enabled || config.blend.category_trending_weight > 0 ||
                           config.blend.new_items_weight > 0;
-  if (attributes) catalogue = Catalogue(*ends.store);
+  // The pull API's category filter reads the catalogue's categories too.
+  if (attributes || !config.admin.listen.empty()) catalogue = Catalogue(*ends.store);
   if (!config.model.refresher.model_root.empty()) {
     RestoreActiveVersion(*ends.store, config.model.refresher.model_root);
     for (const std::string& name : model::RemoveAbandoned(config.model.refresher.model_root)) {
@@ -1072,6 +1136,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const s
 Status Pipeline::Run() { return impl_->Run(); }
 void Pipeline::RequestStop() { impl_->stop.store(true); }
 const PipelineStats& Pipeline::stats() const { return impl_->stats; }
+const ListShelf& Pipeline::shelf() const { return impl_->shelf(); }
 const std::vector<ModelEvent>& Pipeline::model_events() const { return impl_->model_events; }
 
 Status Pipeline::RequestRetrain() {

@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "daemon/config.h"
+#include "daemon/list_shelf.h"
 #include "daemon/stats.h"
 #include "model/eval/prequential.h"
 #include "store/graph_store.h"
@@ -69,6 +70,8 @@ class Pipeline {
   // The registry under model.dir as JSON (GET /v1/models); NotFound without one.
   Result<std::string> ModelsJson() const;
   const PipelineStats& stats() const;
+  // Any thread: each user's newest published list (the pull API).
+  const ListShelf& shelf() const;
   // Read only after Run() has returned.
   const std::vector<ModelEvent>& model_events() const;
   // Read only after Run() has returned.

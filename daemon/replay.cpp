@@ -106,6 +106,7 @@ Status RunReplay(Config config, const ReplayOptions& options) {
     config.model.refresher.state_dir = options.store_dir + "-live";
   }
   config.store.sync_writes = false;  // a replay is re-run, not recovered
+  config.admin.listen.clear();       // no admin server reads its lists
   // One record per turn: a sweep may fall between any two events, exactly as
   // the publish interval says in event time.
   config.pipeline.batch_max_events = 1;

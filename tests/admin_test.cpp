@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <fstream>
 
 #include "daemon/admin.h"
@@ -31,13 +34,19 @@ std::pair<int, std::string> Send(int port, http::verb verb, const std::string& t
 
 std::pair<int, std::string> Get(int port, const std::string& target) { return Send(port, http::verb::get, target); }
 
+AdminOptions Local() {
+  AdminOptions o;
+  o.listen = "127.0.0.1:0";
+  return o;
+}
+
 TEST(Admin, ServesMetricsAndHealth) {
   PipelineStats stats;
   stats.applied = 7;
   stats.rejected = 2;
   stats.edges = 40;
   stats.heartbeat = 1;
-  auto server = AdminServer::Start("127.0.0.1:0", stats);
+  auto server = AdminServer::Start(Local(), stats);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
   ASSERT_GT(port, 0);
@@ -52,7 +61,7 @@ TEST(Admin, ServesMetricsAndHealth) {
 
 TEST(Admin, RejectsABadListenAddress) {
   PipelineStats stats;
-  auto server = AdminServer::Start("localhost-no-port", stats);
+  auto server = AdminServer::Start(AdminOptions{"localhost-no-port"}, stats);
   ASSERT_FALSE(server.ok());
   EXPECT_NE(server.status().message().find("must be host:port"), std::string::npos);
 }
@@ -73,7 +82,7 @@ TEST(Admin, V1EndpointsNeedTheBearerTokenForPosts) {
     return Status::Ok();
   };
   control.models = [] { return Result<std::string>(std::string("[{\"version\": \"v0002\"}]")); };
-  auto server = AdminServer::Start("127.0.0.1:0", stats, control);
+  auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
   const std::string bearer = std::string("Bearer ") + kToken;
@@ -102,7 +111,7 @@ TEST(Admin, PostsAreRefusedWithoutATokenFile) {
   int retrains = 0;
   AdminControl control;
   control.retrain = [&] { ++retrains; return Status::Ok(); };
-  auto server = AdminServer::Start("127.0.0.1:0", stats, control);
+  auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   auto reply = Send((*server)->port(), http::verb::post, "/v1/retrain", "Bearer anything-at-all-here");
   EXPECT_EQ(reply.first, 403);
@@ -132,6 +141,270 @@ TEST(Admin, TokenComparisonAndTokenFiles) {
   EXPECT_NE(missing.status().message().find("cannot be read"), std::string::npos);
   std::remove(good.c_str());
   std::remove(short_one.c_str());
+}
+
+// ---- The asynchronous server: deadlines, limits, many connections ----------
+
+// A raw client: writes bytes, reads what comes back until the server closes
+// or `want` bytes arrived.
+class RawClient {
+ public:
+  explicit RawClient(int port) : socket_(io_) {
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  }
+  void Write(const std::string& bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }
+  // Everything until the server closes the connection.
+  std::string ReadToClose() {
+    std::string out;
+    boost::system::error_code ec;
+    char buf[4096];
+    for (;;) {
+      const size_t n = socket_.read_some(boost::asio::buffer(buf), ec);
+      out.append(buf, n);
+      if (ec) return out;
+    }
+  }
+  std::pair<int, std::string> Request(const std::string& target) {
+    http::request<http::empty_body> req(http::verb::get, target, 11);
+    req.keep_alive(true);
+    http::write(socket_, req);
+    http::response<http::string_body> res;
+    http::read(socket_, buffer_, res);
+    return {res.result_int(), res.body()};
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+TEST(AdminServer, AnIdleClientDelaysNeitherOthersNorTheServersStop) {
+  PipelineStats stats;
+  AdminOptions options = Local();
+  options.threads = 1;  // even one io thread: nothing blocks on the idle client
+  options.read_timeout_ms = 120'000;
+  const auto begin = std::chrono::steady_clock::now();
+  {
+    auto server = AdminServer::Start(options, stats);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    RawClient idle((*server)->port());       // connects, sends nothing
+    RawClient half((*server)->port());
+    half.Write("GET /metrics HTTP/1.1\r\nHost: x\r\n");  // headers never finished
+    EXPECT_EQ(Get((*server)->port(), "/metrics").first, 200);
+    EXPECT_EQ(Get((*server)->port(), "/healthz").first, 200);
+  }  // the server stops with both clients still connected
+  // Had the stop waited for a client, it would have taken the 120 s deadline.
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(60));
+}
+
+TEST(AdminServer, SlowAndIdleClientsAreDroppedAtTheirDeadline) {
+  PipelineStats stats;
+  AdminOptions options = Local();
+  options.read_timeout_ms = 200;
+  options.idle_timeout_ms = 200;
+  auto server = AdminServer::Start(options, stats);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  RawClient idle((*server)->port());
+  EXPECT_EQ(idle.ReadToClose(), "");  // closed without a word
+  RawClient slow((*server)->port());
+  slow.Write("GET /metrics HTTP/1.1\r\n");
+  EXPECT_EQ(slow.ReadToClose(), "");
+  // A keep-alive client is served, then closed once idle.
+  RawClient kept((*server)->port());
+  EXPECT_EQ(kept.Request("/healthz").first, 200);
+  EXPECT_EQ(kept.Request("/healthz").first, 200);
+  EXPECT_EQ(kept.ReadToClose(), "");
+}
+
+TEST(AdminServer, OversizedRequestsGet413And431) {
+  PipelineStats stats;
+  AdminOptions options = Local();
+  options.body_limit_bytes = 100;
+  options.header_limit_bytes = 1024;
+  auto server = AdminServer::Start(options, stats);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  RawClient big_body((*server)->port());
+  big_body.Write("POST /v1/retrain HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'a'));
+  const std::string body_reply = big_body.ReadToClose();
+  EXPECT_EQ(body_reply.rfind("HTTP/1.1 413", 0), 0u) << body_reply;
+  EXPECT_NE(body_reply.find("admin.body_limit_bytes"), std::string::npos) << body_reply;
+  RawClient big_header((*server)->port());
+  big_header.Write("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(4000, 'b') + "\r\n\r\n");
+  const std::string header_reply = big_header.ReadToClose();
+  EXPECT_EQ(header_reply.rfind("HTTP/1.1 431", 0), 0u) << header_reply;
+  RawClient garbage((*server)->port());
+  garbage.Write("NOT HTTP AT ALL\r\n\r\n");
+  const std::string garbage_reply = garbage.ReadToClose();
+  EXPECT_EQ(garbage_reply.rfind("HTTP/1.1 400", 0), 0u) << garbage_reply;
+  EXPECT_EQ(Get((*server)->port(), "/healthz").first, 200);
+}
+
+TEST(AdminServer, ServesTwoHundredKeepAliveConnectionsAtOnce) {
+  PipelineStats stats;
+  stats.applied = 3;
+  auto server = AdminServer::Start(Local(), stats);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int c = 0; c < 200; ++c) clients.push_back(std::make_unique<RawClient>((*server)->port()));
+  for (int round = 0; round < 3; ++round) {
+    for (auto& client : clients) {
+      auto [code, body] = client->Request("/metrics");
+      ASSERT_EQ(code, 200);
+      ASSERT_NE(body.find("recd_events_applied_total 3\n"), std::string::npos);
+    }
+  }
+}
+
+TEST(AdminServer, ConnectionsBeyondTheLimitGet503WithRetryAfter) {
+  PipelineStats stats;
+  AdminOptions options = Local();
+  options.max_connections = 2;
+  auto server = AdminServer::Start(options, stats);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  RawClient a((*server)->port()), b((*server)->port());
+  EXPECT_EQ(a.Request("/healthz").first, 200);
+  EXPECT_EQ(b.Request("/healthz").first, 200);
+  RawClient third((*server)->port());
+  const std::string reply = third.ReadToClose();
+  EXPECT_EQ(reply.rfind("HTTP/1.1 503", 0), 0u) << reply;
+  EXPECT_NE(reply.find("Retry-After: 1"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("admin.max_connections"), std::string::npos) << reply;
+}
+
+TEST(AdminServer, UnknownRoutesAndWrongMethodsAreJsonErrorsNamingTheValidOnes) {
+  PipelineStats stats;
+  AdminControl control;
+  control.models = [] { return Result<std::string>(std::string("[]")); };
+  auto server = AdminServer::Start(Local(), stats, control);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  auto [code, body] = Get(port, "/v2/nothing");
+  EXPECT_EQ(code, 404);
+  auto json = nlohmann::json::parse(body);
+  EXPECT_EQ(json["error"], "not_found");
+  EXPECT_NE(json["message"].get<std::string>().find("GET /v1/models"), std::string::npos) << body;
+  EXPECT_NE(json["message"].get<std::string>().find("GET /metrics"), std::string::npos) << body;
+  RawClient raw(port);
+  raw.Write("DELETE /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string reply = raw.ReadToClose();
+  EXPECT_EQ(reply.rfind("HTTP/1.1 405", 0), 0u) << reply;
+  EXPECT_NE(reply.find("Allow: GET"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("\"error\":\"method_not_allowed\""), std::string::npos) << reply;
+  // Without a retrain function its route does not exist.
+  EXPECT_EQ(Send(port, http::verb::post, "/v1/retrain").first, 404);
+}
+
+TEST(AdminServer, ActivationTakesOnlyVersionNames) {
+  PipelineStats stats;
+  std::vector<std::string> asked;
+  AdminControl control;
+  control.token = kToken;
+  control.activate = [&](const std::string& v) { asked.push_back(v); return Status::Ok(); };
+  auto server = AdminServer::Start(Local(), stats, control);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string bearer = std::string("Bearer ") + kToken;
+  const int port = (*server)->port();
+  EXPECT_EQ(Send(port, http::verb::post, "/v1/models/..%2F..%2Fetc/activate", bearer).first, 400);
+  EXPECT_EQ(Send(port, http::verb::post, "/v1/models/v12x/activate", bearer).first, 400);
+  EXPECT_EQ(Send(port, http::verb::post, "/v1/models/r0003/activate", bearer).first, 202);
+  EXPECT_EQ(asked, std::vector<std::string>{"r0003"});
+}
+
+// ---- The pull API ------------------------------------------------------------
+
+ShelvedList ListOf(const std::string& user, std::vector<std::pair<std::string, std::string>> items) {
+  ShelvedList s;
+  s.list.user_id = user;
+  s.list.k = static_cast<uint32_t>(items.size());
+  s.list.model_version = "v0007";
+  s.list.generated_at = 1'700'000'000'000;
+  float score = 1.0f;
+  for (auto& [item, category] : items) {
+    s.list.items.push_back({item, score, {Reason::kCoOccurrence}});
+    s.categories.push_back(category);
+    score /= 2;
+  }
+  return s;
+}
+
+std::vector<std::string> ItemsOf(const nlohmann::json& j) {
+  std::vector<std::string> out;
+  for (const auto& item : j["items"]) out.push_back(item["item_id"]);
+  return out;
+}
+
+TEST(AdminServer, RecommendationsPageFilterAndFallBackToColdStart) {
+  PipelineStats stats;
+  ListShelf shelf;
+  shelf.Put(ListOf("u 1/é", {{"a", "coats"}, {"b", "shoes"}, {"c", "coats"}, {"d", "hats"}, {"e", "coats"}}));
+  AdminControl control;
+  control.shelf = &shelf;
+  auto server = AdminServer::Start(Local(), stats, control);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  auto get = [&](const std::string& target) {
+    auto [code, body] = Get(port, target);
+    EXPECT_EQ(code, 200) << target << " " << body;
+    return nlohmann::json::parse(body);
+  };
+  const std::string user = "/v1/users/u%201%2F%C3%A9/recommendations";
+  auto all = get(user);
+  EXPECT_EQ(ItemsOf(all), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+  EXPECT_EQ(all["user_id"], "u 1/é");
+  EXPECT_EQ(all["source"], "personalized");
+  EXPECT_EQ(all["model_version"], "v0007");
+  EXPECT_EQ(all["generated_at"], "2023-11-14T22:13:20.000Z");
+  EXPECT_EQ(all["total"], 5);
+  EXPECT_EQ(all["items"][0]["reasons"], nlohmann::json::array({"co_occurrence"}));
+  EXPECT_EQ(all["items"][0]["category"], "coats");
+  EXPECT_EQ(ItemsOf(get(user + "?k=2")), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ItemsOf(get(user + "?k=2&offset=2")), (std::vector<std::string>{"c", "d"}));
+  EXPECT_EQ(ItemsOf(get(user + "?k=2&offset=4")), (std::vector<std::string>{"e"}));
+  EXPECT_EQ(ItemsOf(get(user + "?offset=9")), (std::vector<std::string>{}));
+  auto coats = get(user + "?category=coats&k=2");
+  EXPECT_EQ(ItemsOf(coats), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(coats["total"], 3);
+  EXPECT_EQ(ItemsOf(get(user + "?category=coats&exclude=a,e")), (std::vector<std::string>{"c"}));
+  EXPECT_EQ(ItemsOf(get(user + "?category=nothing")), (std::vector<std::string>{}));
+
+  // A user recd does not know: the cold-start list, said so; empty before one exists.
+  auto unknown = get("/v1/users/stranger/recommendations");
+  EXPECT_EQ(unknown["source"], "cold_start");
+  EXPECT_EQ(ItemsOf(unknown), (std::vector<std::string>{}));
+  shelf.PutColdStart(ListOf("", {{"p", "coats"}, {"q", "hats"}}));
+  unknown = get("/v1/users/stranger/recommendations?category=hats");
+  EXPECT_EQ(unknown["source"], "cold_start");
+  EXPECT_EQ(unknown["user_id"], "stranger");
+  EXPECT_EQ(ItemsOf(unknown), (std::vector<std::string>{"q"}));
+
+  // Bad parameters name themselves.
+  for (const std::string bad : {"?k=-1", "?k=ten", "?k=100000", "?offset=1.5", "?colour=red", "?k=%zz"}) {
+    auto [code, body] = Get(port, user + bad);
+    EXPECT_EQ(code, 400) << bad << " " << body;
+    EXPECT_NO_THROW(EXPECT_TRUE(nlohmann::json::parse(body).contains("message")));
+  }
+  // A user forgotten (evicted) gets the cold-start list.
+  shelf.Forget("u 1/é");
+  EXPECT_EQ(get(user)["source"], "cold_start");
+}
+
+TEST(AdminServer, StatusReportsStatsAndTheControlsFields) {
+  PipelineStats stats;
+  stats.applied = 12;
+  stats.assigned_partitions = 4;
+  AdminControl control;
+  control.status = [] { return std::string(R"({"version": "9.9.9", "group_id": "g"})"); };
+  auto server = AdminServer::Start(Local(), stats, control);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto [code, body] = Get((*server)->port(), "/v1/status");
+  ASSERT_EQ(code, 200);
+  auto j = nlohmann::json::parse(body);
+  EXPECT_EQ(j["events_applied"], 12);
+  EXPECT_EQ(j["assigned_partitions"], 4);
+  EXPECT_EQ(j["version"], "9.9.9");
+  EXPECT_EQ(j["group_id"], "g");
+  EXPECT_TRUE(j.contains("uptime_seconds"));
 }
 
 }  // namespace

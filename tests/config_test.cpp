@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
+#include <sstream>
 
 #include "daemon/config.h"
 #include "tests/test_util.h"
@@ -27,6 +29,92 @@ TEST_F(ConfigTest, ShippedConfigLoadsWithItsDocumentedDefaults) {
   EXPECT_DOUBLE_EQ(c->store.decay.half_life_ms, 14.0 * 86'400'000);
   EXPECT_EQ(c->ranker.k, 20u);
   EXPECT_TRUE(c->store.sync_writes);
+}
+
+// config/recd.toml documents every key the loader knows: loading it leaves no
+// key at its built-in default (and a key the loader does not know is an error).
+TEST_F(ConfigTest, TheShippedFileNamesEveryKeyTheLoaderKnows) {
+  auto c = ParseConfig("", "", {});
+  ASSERT_TRUE(c.ok());
+  std::set<std::string> known;
+  for (const ConfigSetting& s : c->settings) {
+    if (s.section.rfind("kafka.", 0) != 0) known.insert(s.section + "." + s.key);  // property tables are free-form
+  }
+  EXPECT_GT(known.size(), 150u);
+  auto shipped = LoadConfig(RECD_SOURCE_DIR "/config/recd.toml", {});
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  std::set<std::string> in_file;
+  for (const ConfigSetting& s : shipped->settings) {
+    if (s.origin != "default") in_file.insert(s.section + "." + s.key);
+  }
+  for (const std::string& key : known) EXPECT_TRUE(in_file.count(key)) << key << " is missing from config/recd.toml";
+}
+
+// defaults < file < environment < --set, each value's origin reported.
+TEST_F(ConfigTest, EnvironmentSitsBetweenTheFileAndSetAndEachOriginIsNamed) {
+  const std::string file = "[ranker]\nk = 5\nrecent_items = 6\n[pipeline]\nrank_slice_ms = 70\n";
+  const Environment env = {{"RECD_RANKER__K", "8"},
+                           {"RECD_PIPELINE__RANK_SLICE_MS", "90"},
+                           {"RECD_KAFKA__CLIENT__SASL_PASSWORD", "hunter2"},
+                           {"RECD_STORE__PATH", "/from/env"}};
+  auto c = ParseConfig(file, "f.toml", {"ranker.k=9"}, env);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ranker.k, 9u);               // --set beats the environment
+  EXPECT_EQ(c->ranker.recent_items, 6u);    // the file beats the default
+  EXPECT_EQ(c->pipeline.rank_slice_ms, 90);  // the environment beats the file
+  EXPECT_EQ(c->store.path, "/from/env");    // a bare string
+  ASSERT_EQ(c->kafka.client.size(), 1u);
+  EXPECT_EQ(c->kafka.client[0], (std::pair<std::string, std::string>{"sasl.password", "hunter2"}));
+  const std::string printed = PrintConfig(*c);
+  EXPECT_NE(printed.find("k = 9  # --set ranker.k=9\n"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("recent_items = 6  # f.toml:3\n"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("rank_slice_ms = 90  # environment variable RECD_PIPELINE__RANK_SLICE_MS\n"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("batch_max_events = 10000  # default\n"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("\"sasl.password\" = \"(hidden)\""), std::string::npos) << printed;
+  EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
+  // What it prints loads back to the same values.
+  std::string reloaded_text;
+  {
+    std::istringstream lines(printed);
+    for (std::string line; std::getline(lines, line);) reloaded_text += line.substr(0, line.find("  # ")) + "\n";
+  }
+  auto reloaded = ParseConfig(reloaded_text, "printed.toml", {});
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString() << "\n" << reloaded_text;
+  EXPECT_EQ(reloaded->ranker.k, 9u);
+  EXPECT_EQ(reloaded->pipeline.rank_slice_ms, 90);
+  EXPECT_EQ(reloaded->store.path, "/from/env");
+}
+
+TEST_F(ConfigTest, EnvironmentAndSetMistakesNameTheVariableAndANearKey) {
+  auto typo = ParseConfig("", "", {}, {{"RECD_PIPELINE__SHUTDOWN_TIMEOT_MS", "5"}});
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unknown key pipeline.shutdown_timeot_ms at environment variable "
+                                         "RECD_PIPELINE__SHUTDOWN_TIMEOT_MS (did you mean shutdown_timeout_ms?)"),
+            std::string::npos)
+      << typo.status().message();
+  auto bad_value = ParseConfig("", "", {}, {{"RECD_PIPELINE__SHUTDOWN_TIMEOUT_MS", "-5"}});
+  ASSERT_FALSE(bad_value.ok());
+  EXPECT_NE(bad_value.status().message().find(
+                "pipeline.shutdown_timeout_ms at environment variable RECD_PIPELINE__SHUTDOWN_TIMEOUT_MS: must be > 0"),
+            std::string::npos)
+      << bad_value.status().message();
+  auto shape = ParseConfig("", "", {}, {{"RECD_PIPELINE__A__B__C", "1"}});
+  ASSERT_FALSE(shape.ok());
+  EXPECT_NE(shape.status().message().find("expected RECD_<SECTION>__<KEY>"), std::string::npos);
+  auto section = ParseConfig("", "", {"rankr.k=3"});
+  ASSERT_FALSE(section.ok());
+  EXPECT_NE(section.status().message().find("unknown section [rankr] at --set rankr.k=3 (did you mean ranker?)"),
+            std::string::npos)
+      << section.status().message();
+  auto wrong_type = ParseConfig("[ranker]\nk = 5\n", "f.toml", {"ranker.k=\"ten\""});
+  ASSERT_FALSE(wrong_type.ok());
+  EXPECT_NE(wrong_type.status().message().find("ranker.k at --set ranker.k=\"ten\" must be an integer"),
+            std::string::npos)
+      << wrong_type.status().message();
+  // Far from every key: no guess.
+  auto far = ParseConfig("", "", {"ranker.zzzzzzzzzzzz=1"});
+  ASSERT_FALSE(far.ok());
+  EXPECT_EQ(far.status().message().find("did you mean"), std::string::npos) << far.status().message();
 }
 
 // The shipped [ranker] blend keys are the code's defaults (docs/evaluation.md
@@ -314,10 +402,12 @@ TEST_F(ConfigTest, ClientPropertiesThatBreakTheGuaranteesAreRefusedUnlessAllowed
                                 "kafka.consumer.\"metadata.broker.list\"=h:1"});
   ASSERT_FALSE(client.ok());
   const std::string& cm = client.status().message();
-  EXPECT_NE(cm.find("[kafka.client] \"acks\" = \"1\" at --set breaks"), std::string::npos) << cm;
-  EXPECT_NE(cm.find("[kafka.client] \"group.id\" = \"x\" at --set: recd sets this itself"), std::string::npos) << cm;
-  EXPECT_NE(cm.find("\"retries\" = \"3\" at --set breaks"), std::string::npos) << cm;
-  EXPECT_NE(cm.find("\"metadata.broker.list\" = \"h:1\" at --set: recd sets this itself; use kafka.brokers"),
+  EXPECT_NE(cm.find("[kafka.client] \"acks\" = \"1\" at --set kafka.client.acks=1 breaks"), std::string::npos) << cm;
+  EXPECT_NE(cm.find("[kafka.client] \"group.id\" = \"x\" at --set kafka.client.\"group.id\"=x: recd sets this itself"),
+            std::string::npos) << cm;
+  EXPECT_NE(cm.find("\"retries\" = \"3\" at --set kafka.producer.retries=3 breaks"), std::string::npos) << cm;
+  EXPECT_NE(cm.find("\"metadata.broker.list\" = \"h:1\" at --set kafka.consumer.\"metadata.broker.list\"=h:1: recd "
+                    "sets this itself; use kafka.brokers"),
             std::string::npos) << cm;
   EXPECT_EQ(cm.find("security.protocol"), std::string::npos) << cm;
 }

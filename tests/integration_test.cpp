@@ -110,6 +110,25 @@ class PipelineTest : public ::testing::Test {
     EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
     pipeline_.reset();
   }
+  // The pull API's shelf holds exactly each user's newest list on the topic,
+  // for every user this incarnation published (a restart starts it empty).
+  // Call after Run() returned, before the pipeline is reset.
+  void ExpectShelfHoldsTheNewestLists() {
+    std::map<std::string, std::string> newest;
+    for (const auto& r : ReadTopic(cluster_->bootstrap_servers(), config_.kafka.recommendations_topic)) {
+      newest[r.key] = r.value;
+    }
+    size_t shelved_users = 0;
+    for (const auto& [user, value] : newest) {
+      const auto shelved = pipeline_->shelf().Get(user);
+      if (!shelved) continue;
+      ++shelved_users;
+      EXPECT_EQ(stream::EncodeRecommendationList(shelved->list), value) << user;
+      EXPECT_EQ(shelved->categories.size(), shelved->list.items.size());
+    }
+    EXPECT_EQ(shelved_users, pipeline_->shelf().size());
+    EXPECT_GT(shelved_users, 0u);
+  }
   // Waits for Run() to return on its own (a fatal error); false on timeout.
   bool WaitExit(std::chrono::seconds timeout) {
     const auto until = std::chrono::steady_clock::now() + timeout;
@@ -214,7 +233,11 @@ TEST_F(PipelineTest, AppliesExactlyDeadLettersBadInputAndPublishesEveryUser) {
   ProduceRaw("u3", stream::EncodeEvent(testing::Interaction(EventType::kClick, "u3", "i21", kT0 + 3, "ev-3")));
   ProduceRaw("u4", stream::EncodeEvent(testing::Interaction(EventType::kPurchase, "u4", "i28", kT0 + 4, "ev-4")));
   WaitConsumed(3004);
-  Stop();
+  pipeline_->RequestStop();
+  thread_.join();
+  ASSERT_TRUE(run_status_.ok()) << run_status_.ToString();
+  ExpectShelfHoldsTheNewestLists();
+  pipeline_.reset();
   ExpectExactCounts(2, 2);
 
   const auto dlq = ReadTopic(cluster_->bootstrap_servers(), config_.kafka.dlq_topic);
