@@ -15,6 +15,8 @@
 #include <prometheus/text_serializer.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -89,7 +91,7 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_intake_paused", "1 while intake is paused because the output is backed up", MetricType::Gauge, v(s.intake_paused)),
       Family("recd_prequential_positives_total", "Positive events of users holding a list, scored against it before applying", MetricType::Counter, v(s.positives)),
       Family("recd_prequential_hits_total", "Scored positives whose item was in the top 10 of the user's list", MetricType::Counter, v(s.hits)),
-      Family("recd_prequential_ndcg_sum", "Sum of NDCG@10 gains over scored positives (divide by positives)", MetricType::Counter, v(s.ndcg_sum)),
+      Family("recd_prequential_ndcg_gain_total", "Sum of NDCG@10 gains over scored positives (divide by recd_prequential_positives_total)", MetricType::Counter, v(s.ndcg_sum)),
       Family("recd_prequential_without_list_total", "Positive events of users who had no list yet", MetricType::Counter, v(s.positives_without_list)),
       Family("recd_prequential_hr_at_10", "HR@10 over the most recent eval.window scored positives", MetricType::Gauge, v(s.window_hr)),
       Family("recd_prequential_ndcg_at_10", "NDCG@10 over the most recent eval.window scored positives", MetricType::Gauge, v(s.window_ndcg)),
@@ -181,11 +183,59 @@ struct Request {
   std::map<std::string, std::string> params;  // the pattern's {name} segments, decoded
 };
 
+class PendingReply;
+
 struct Response {
   http::status status = http::status::ok;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<http::field, std::string>> headers;
+  // Set by a route whose answer comes later, from another thread: the session
+  // waits for it until the read deadline, then answers 503.
+  std::shared_ptr<PendingReply> pending;
+};
+
+// A response that another thread (the pipeline's) fills in. Fulfil and OnReady
+// may come in either order, from any threads; the wake runs once both have.
+class PendingReply {
+ public:
+  void Fulfil(Response r) {
+    std::function<void()> wake;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      response_ = std::move(r);
+      wake = std::move(wake_);
+    }
+    if (wake) wake();
+  }
+  void OnReady(std::function<void()> wake) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!response_) {
+        wake_ = std::move(wake);
+        return;
+      }
+    }
+    wake();
+  }
+  // The response, if it came; a later Fulfil is then dropped.
+  std::optional<Response> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = nullptr;
+    return std::move(response_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::optional<Response> response_;
+  std::function<void()> wake_;
+};
+
+// Open while the io_context runs: a late reply from another thread reaches a
+// session only through it (after the server's stop it does nothing).
+struct Gate {
+  std::mutex mu;
+  bool open = true;
 };
 
 Response Json(http::status status, const nlohmann::json& body) {
@@ -325,6 +375,7 @@ struct AdminServer::Impl {
   std::vector<Route> routes;
   std::vector<std::vector<std::string>> route_segments;  // parallel to routes
   std::atomic<size_t> connections{0};
+  const std::shared_ptr<Gate> gate = std::make_shared<Gate>();
   // /healthz: the heartbeat last seen and when it last moved.
   std::mutex health_mu;
   uint64_t last_beat = ~uint64_t(0);
@@ -454,37 +505,50 @@ Response AdminServer::Impl::Status() const {
   return Json(http::status::ok, j);
 }
 
-Response AdminServer::Impl::Recommendations(const Request& req) const {
-  const std::string& user = req.params.at("id");
-  auto k = CountParam(req, "k", 0, kMostItemsPerPage);
-  if (!k.ok()) return ForStatus(k.status());
-  auto offset = CountParam(req, "offset", 0, 100'000);
-  if (!offset.ok()) return ForStatus(offset.status());
+namespace {
+
+struct ListQuery {
+  size_t k = 0;  // 0: the list's own k
+  size_t offset = 0;
   std::set<std::string> exclude;
-  if (auto it = req.query.find("exclude"); it != req.query.end()) {
-    for (std::string& item : SplitComma(it->second)) exclude.insert(std::move(item));
-  }
-  const std::string* category = nullptr;
-  if (auto it = req.query.find("category"); it != req.query.end()) category = &it->second;
+  std::optional<std::string> category;
+};
+
+Result<ListQuery> ParseListQuery(const Request& req) {
+  ListQuery q;
   for (const auto& [name, value] : req.query) {
     if (name != "k" && name != "offset" && name != "exclude" && name != "category") {
-      return Error(http::status::bad_request, "bad_parameter",
-                   "unknown query parameter '" + name + "'; this route takes k, offset, category and exclude");
+      return Status::InvalidArgument("unknown query parameter '" + name +
+                                     "'; this route takes k, offset, category and exclude");
     }
   }
+  auto k = CountParam(req, "k", 0, kMostItemsPerPage);
+  if (!k.ok()) return k.status();
+  auto offset = CountParam(req, "offset", 0, 100'000);
+  if (!offset.ok()) return offset.status();
+  q.k = *k;
+  q.offset = *offset;
+  if (auto it = req.query.find("exclude"); it != req.query.end()) {
+    for (std::string& item : SplitComma(it->second)) q.exclude.insert(std::move(item));
+  }
+  if (auto it = req.query.find("category"); it != req.query.end()) q.category = it->second;
+  return q;
+}
 
-  ListShelf::Entry entry = control.shelf->Get(user);
-  const bool known = entry != nullptr;
-  if (!known) entry = control.shelf->ColdStart();
+// One page of `entry` (may be null: no list) for `user`. `cold_start`: the
+// user is unknown and `entry` is the cold-start list. `published`: whether the
+// list is the one on the topic (or made just now for this request).
+Response RenderList(const std::string& user, const ListQuery& q, const ShelvedList* entry, bool cold_start,
+                    bool published) {
   nlohmann::json items = nlohmann::json::array();
   size_t matching = 0;  // items passing the filters, over the whole list
-  const size_t page = *k == 0 ? (entry ? entry->list.k : 0) : *k;
+  const size_t page = q.k == 0 ? (entry ? entry->list.k : 0) : q.k;
   if (entry) {
     for (size_t i = 0; i < entry->list.items.size(); ++i) {
       const ScoredItem& item = entry->list.items[i];
-      if (exclude.count(item.item_id)) continue;
-      if (category && entry->categories[i] != *category) continue;
-      if (matching >= *offset && matching < *offset + page) {
+      if (q.exclude.count(item.item_id)) continue;
+      if (q.category && entry->categories[i] != *q.category) continue;
+      if (matching >= q.offset && matching < q.offset + page) {
         nlohmann::json j = {{"item_id", item.item_id}, {"score", item.score}};
         for (Reason r : item.reasons.list()) j["reasons"].push_back(Name(r));
         if (!entry->categories[i].empty()) j["category"] = entry->categories[i];
@@ -496,11 +560,42 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
   return Json(http::status::ok,
               {{"user_id", user},
                {"items", std::move(items)},
-               {"offset", *offset},
-               {"total", matching},  // items the filters leave in the held list
+               {"offset", q.offset},
+               {"total", matching},  // items the filters leave in the list
                {"model_version", entry ? entry->list.model_version : ""},
-               {"source", !known ? std::string("cold_start") : std::string(Name(entry->list.source))},
+               {"source", cold_start ? std::string("cold_start") : std::string(Name(entry->list.source))},
+               {"published", published},
                {"generated_at", entry ? FormatRfc3339(entry->list.generated_at) : ""}});
+}
+
+Response Busy(const std::string& message) {
+  Response r = Error(http::status::service_unavailable, "busy", message);
+  r.headers.emplace_back(http::field::retry_after, "1");
+  return r;
+}
+
+}  // namespace
+
+Response AdminServer::Impl::Recommendations(const Request& req) const {
+  const std::string& user = req.params.at("id");
+  auto query = ParseListQuery(req);
+  if (!query.ok()) return Error(http::status::bad_request, "bad_parameter", query.status().message());
+  if (ListShelf::Entry entry = control.shelf->Get(user)) return RenderList(user, *query, entry.get(), false, true);
+  if (!control.make_list) return RenderList(user, *query, control.shelf->ColdStart().get(), true, false);
+  // No published list here (a restart, or a user not yet ranked): the pipeline
+  // makes one now, or says the user is unknown.
+  auto pending = std::make_shared<PendingReply>();
+  const ListShelf* shelf = control.shelf;
+  const recd::Status pushed =
+      control.make_list(user, [pending, shelf, user, q = *query](Result<std::optional<ShelvedList>> made) {
+        if (!made.ok()) return pending->Fulfil(Busy(made.status().message() + "; retry"));
+        if (*made) return pending->Fulfil(RenderList(user, q, &**made, false, false));
+        pending->Fulfil(RenderList(user, q, shelf->ColdStart().get(), true, false));
+      });
+  if (!pushed.ok()) return Busy(pushed.message() + "; retry in a second");
+  Response later;
+  later.pending = std::move(pending);
+  return later;
 }
 
 Response AdminServer::Impl::Dispatch(const http::request<http::string_body>& raw) {
@@ -584,8 +679,14 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   using Dispatcher = std::function<Response(const http::request<http::string_body>&)>;
-  Session(tcp::socket socket, const AdminOptions& options, std::atomic<size_t>& connections, Dispatcher dispatch)
-      : stream_(std::move(socket)), options_(options), connections_(connections), dispatch_(std::move(dispatch)) {
+  Session(tcp::socket socket, const AdminOptions& options, std::atomic<size_t>& connections, Dispatcher dispatch,
+          std::shared_ptr<Gate> gate)
+      : stream_(std::move(socket)),
+        timer_(stream_.get_executor()),
+        options_(options),
+        connections_(connections),
+        dispatch_(std::move(dispatch)),
+        gate_(std::move(gate)) {
     connections_.fetch_add(1);
   }
   ~Session() { connections_.fetch_sub(1); }
@@ -641,7 +742,25 @@ class Session : public std::enable_shared_from_this<Session> {
                   false);
     }
     const http::request<http::string_body>& req = parser_->get();
-    Send(dispatch_(req), req.version(), req.keep_alive());
+    Response response = dispatch_(req);
+    if (response.pending) return AwaitReply(std::move(response.pending), req.version(), req.keep_alive());
+    Send(std::move(response), req.version(), req.keep_alive());
+  }
+
+  // Waits, within the read deadline, for another thread's answer. The wake
+  // cancels the timer on this session's strand, through the gate.
+  void AwaitReply(std::shared_ptr<PendingReply> pending, unsigned version, bool keep_alive) {
+    timer_.expires_after(std::chrono::milliseconds(options_.read_timeout_ms));
+    timer_.async_wait([self = shared_from_this(), pending, version, keep_alive](beast::error_code) {
+      std::optional<Response> r = pending->Take();
+      if (!r) r = Busy("no answer from the pipeline within admin.read_timeout_ms; retry");
+      self->Send(std::move(*r), version, keep_alive);
+    });
+    pending->OnReady([gate = gate_, weak = weak_from_this()] {
+      std::lock_guard<std::mutex> lock(gate->mu);
+      if (!gate->open) return;
+      if (auto self = weak.lock()) asio::post(self->stream_.get_executor(), [self] { self->timer_.cancel(); });
+    });
   }
 
   void Send(Response r, unsigned version, bool keep_alive) {
@@ -666,11 +785,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  asio::steady_timer timer_;  // AwaitReply's deadline
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const AdminOptions& options_;
   std::atomic<size_t>& connections_;
   Dispatcher dispatch_;
+  std::shared_ptr<Gate> gate_;
 };
 
 }  // namespace
@@ -680,7 +801,8 @@ void AdminServer::Impl::Accept() {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec) {
       auto session = std::make_shared<Session>(std::move(socket), options, connections,
-                                               [this](const http::request<http::string_body>& req) { return Dispatch(req); });
+                                               [this](const http::request<http::string_body>& req) { return Dispatch(req); },
+                                               gate);
       // `connections` counts this one too.
       if (connections.load() > options.max_connections) session->Refuse(); else session->Start();
     } else {
@@ -729,7 +851,12 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const AdminOptions& opti
 AdminServer::~AdminServer() {
   if (!impl_) return;
   // Stops every handler where it stands: sessions are not waited for; the
-  // io_context's destruction (with Impl) closes their sockets.
+  // io_context's destruction (with Impl) closes their sockets. Replies still
+  // to come from other threads find the gate closed.
+  {
+    std::lock_guard<std::mutex> lock(impl_->gate->mu);
+    impl_->gate->open = false;
+  }
   impl_->io.stop();
   for (std::thread& t : impl_->threads) t.join();
   boost::system::error_code ec;

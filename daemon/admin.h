@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -50,6 +51,9 @@ struct AdminControl {
   // /v1/status beyond the stats: model version, partitions, lag (JSON object).
   std::function<std::string()> status;
   const ListShelf* shelf = nullptr;  // null: the list routes are left out
+  // A list made now for a user the shelf has none for (Pipeline::RequestList);
+  // unset: such users get the cold-start list.
+  std::function<Status(std::string user, std::function<void(Result<std::optional<ShelvedList>>)> reply)> make_list;
 };
 
 class AdminServer {

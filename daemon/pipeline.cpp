@@ -133,6 +133,7 @@ class Pipeline::Impl {
   const eval::PrequentialEvaluator& evaluator() const { return evaluator_; }
   const store::GraphStore& store() const { return *store_; }
   const ListShelf& shelf() const { return shelf_; }
+  AdminCommands& commands() { return commands_; }
   const std::string& model_root() const { return config_.model.refresher.model_root; }
   bool learns_ranker() const { return samples_ != nullptr; }
   const std::string& ranker_root() const { return config_.ranker_model.dir; }
@@ -174,6 +175,9 @@ class Pipeline::Impl {
   bool serves_pull_api() const { return !config_.admin.listen.empty(); }
   void NoteCategory(ItemId item, const Attributes& attributes);
   void Shelve(const RecommendationList& list);
+  ShelvedList WithCategories(const RecommendationList& list) const;
+  // The admin threads' commands: a list made now for each user asked about.
+  void ServeCommands();
   void ShelveColdStart();
   // Retraining: starts one when a trigger fires, takes a finished one's outcome,
   // applies an operator's activation, and notices swaps (recorded in the store,
@@ -232,6 +236,7 @@ class Pipeline::Impl {
   std::shared_ptr<const model::LiveModel> live_;  // the model this turn ranks with
   std::unordered_map<uint32_t, Clock::TimePoint> unreflected_since_;  // user -> first event not yet in a list
   ListShelf shelf_;                          // written here only; read by the admin threads
+  AdminCommands commands_{1024};             // pushed by the admin threads; taken here each turn
   std::vector<std::string> item_category_;  // by item: its model.diversity_field value ("" = none)
   Clock::TimePoint turn_arrival_{};
   eval::PrequentialEvaluator evaluator_;
@@ -464,15 +469,32 @@ void Pipeline::Impl::NoteCategory(ItemId item, const Attributes& attributes) {
   item_category_[item.value] = std::move(value);
 }
 
-void Pipeline::Impl::Shelve(const RecommendationList& list) {
-  if (!serves_pull_api()) return;
+ShelvedList Pipeline::Impl::WithCategories(const RecommendationList& list) const {
   ShelvedList shelved{list, {}};
   shelved.categories.reserve(list.items.size());
   for (const ScoredItem& item : list.items) {
     const auto id = store_->FindItem(item.item_id);
     shelved.categories.push_back(id && id->value < item_category_.size() ? item_category_[id->value] : std::string());
   }
-  shelf_.Put(std::move(shelved));
+  return shelved;
+}
+
+void Pipeline::Impl::Shelve(const RecommendationList& list) {
+  if (serves_pull_api()) shelf_.Put(WithCategories(list));
+}
+
+void Pipeline::Impl::ServeCommands() {
+  for (ListCommand& command : commands_.TakeAll()) {
+    const auto user = store_->FindUser(command.user_id);
+    if (!user || !store_->UserLive(*user)) {
+      command.reply(std::optional<ShelvedList>());
+      continue;
+    }
+    // As RankDue makes it, but not published: the shelf keeps what the topic has.
+    const RecommendationList list =
+        blender_.Blend(*user, pinsage_ranker_.Recommend(*user, clock_.WallMillis(), live_.get()));
+    command.reply(std::optional<ShelvedList>(WithCategories(list)));
+  }
 }
 
 void Pipeline::Impl::ShelveColdStart() {
@@ -1036,6 +1058,7 @@ Status Pipeline::Impl::Run() {
       break;
     }
     ManageRanker();
+    ServeCommands();
     // Records arriving means intake is busy: ranking then gets its share of this
     // turn's time. An idle turn ranks for one slice.
     RankDue(*ingested, SystemClock().Now() - turn_start, /*drain=*/false);
@@ -1050,6 +1073,7 @@ Status Pipeline::Impl::Run() {
     RECD_WARN("stopping with a batch whose dead letters were not acknowledged; it is read again at the next start");
     intake_.Abandon();
   }
+  for (ListCommand& command : commands_.TakeAll()) command.reply(Status::Unavailable("recd is stopping"));
   if (refresher_ && !inline_refresh_) refresher_->Stop();
   KeepRankerSamples();
   if (failure.ok()) {
@@ -1137,6 +1161,12 @@ Status Pipeline::Run() { return impl_->Run(); }
 void Pipeline::RequestStop() { impl_->stop.store(true); }
 const PipelineStats& Pipeline::stats() const { return impl_->stats; }
 const ListShelf& Pipeline::shelf() const { return impl_->shelf(); }
+Status Pipeline::RequestList(std::string user_id, std::function<void(Result<std::optional<ShelvedList>>)> reply) {
+  if (!impl_->commands().Push({std::move(user_id), std::move(reply)})) {
+    return Status::Unavailable("the pipeline's command queue is full");
+  }
+  return Status::Ok();
+}
 const std::vector<ModelEvent>& Pipeline::model_events() const { return impl_->model_events; }
 
 Status Pipeline::RequestRetrain() {

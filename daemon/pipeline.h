@@ -14,6 +14,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "daemon/config.h"
+#include "daemon/admin_commands.h"
 #include "daemon/list_shelf.h"
 #include "daemon/stats.h"
 #include "model/eval/prequential.h"
@@ -72,6 +75,9 @@ class Pipeline {
   const PipelineStats& stats() const;
   // Any thread: each user's newest published list (the pull API).
   const ListShelf& shelf() const;
+  // Any thread: `user_id`'s list made at the next loop turn, given to `reply`
+  // on the pipeline thread (see ListCommand); Unavailable when the queue is full.
+  Status RequestList(std::string user_id, std::function<void(Result<std::optional<ShelvedList>>)> reply);
   // Read only after Run() has returned.
   const std::vector<ModelEvent>& model_events() const;
   // Read only after Run() has returned.

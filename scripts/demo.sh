@@ -31,7 +31,9 @@ if [ "${DEMO_MODEL:-1}" != 0 ]; then
   model_args=(--set "model.dir=$dir/models" --set retrain.enabled=true --set retrain.epochs=4
               --set retrain.max_batches_per_epoch=80)
 fi
-build/daemon/recd -c config/recd.toml --set kafka.embedded=true --set "store.path=$dir/store" \
+# setsid: the terminal's Ctrl-C reaches only this script, whose trap sends recd
+# one SIGTERM (an orderly stop); a second signal would make recd exit at once.
+setsid build/daemon/recd -c config/recd.toml --set kafka.embedded=true --set "store.path=$dir/store" \
   --set "kafka.embedded_bootstrap_file=$dir/bootstrap" --set pipeline.stats_interval_ms=5000 "${model_args[@]}" \
   >"$dir/recd.log" 2>&1 &
 pids+=($!)
@@ -40,6 +42,7 @@ for _ in $(seq 1 100); do [ -s "$dir/bootstrap" ] && break; sleep 0.1; done
 brokers=$(cat "$dir/bootstrap")
 echo "recd is running on an embedded Kafka cluster at $brokers (log: $dir/recd.log)"
 echo "recgen is producing ~${DEMO_RATE:-500} events/s; lists follow as 'user [source]: items'. Ctrl-C to stop."
+echo "Pull one: curl 'http://127.0.0.1:9464/v1/users/u1/recommendations?k=5'   (status: /v1/status, metrics: /metrics)"
 build/tools/recgen --seed "${DEMO_SEED:-1}" --events "${DEMO_EVENTS:-1000000}" --users 2000 --items 800 \
   --malformed-fraction 0.01 --rate "${DEMO_RATE:-500}" -b "$brokers" 2>>"$dir/recgen.log" &
 pids+=($!)

@@ -9,10 +9,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <fstream>
 
 #include "daemon/admin.h"
+#include "daemon/admin_commands.h"
 
 namespace recd::daemon {
 namespace {
@@ -387,6 +389,69 @@ TEST(AdminServer, RecommendationsPageFilterAndFallBackToColdStart) {
   // A user forgotten (evicted) gets the cold-start list.
   shelf.Forget("u 1/é");
   EXPECT_EQ(get(user)["source"], "cold_start");
+}
+
+// A user the shelf has no list for: the pipeline's command queue makes one
+// (here a test thread plays the pipeline), says the user is unknown (the
+// cold-start list), does not answer in time (503), or is full (503).
+TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
+  PipelineStats stats;
+  ListShelf shelf;
+  shelf.PutColdStart(ListOf("", {{"p", ""}}));
+  AdminCommands commands(2);
+  AdminControl control;
+  control.shelf = &shelf;
+  control.make_list = [&](std::string user, std::function<void(Result<std::optional<ShelvedList>>)> reply) {
+    return commands.Push({std::move(user), std::move(reply)}) ? Status::Ok() : Status::Unavailable("full");
+  };
+  AdminOptions options = Local();
+  options.read_timeout_ms = 500;
+  auto server = AdminServer::Start(options, stats, control);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+
+  std::atomic<bool> serving{true};
+  std::vector<ListCommand> kept;  // "silent" commands, answered after the server is gone
+  std::thread pipeline([&] {
+    while (serving) {
+      for (ListCommand& c : commands.TakeAll()) {
+        if (c.user_id == "known") c.reply(std::optional<ShelvedList>(ListOf("known", {{"x", "hats"}, {"y", ""}})));
+        else if (c.user_id == "silent") kept.push_back(std::move(c));
+        else c.reply(std::optional<ShelvedList>());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  auto known = Get(port, "/v1/users/known/recommendations?k=1");
+  ASSERT_EQ(known.first, 200) << known.second;
+  auto j = nlohmann::json::parse(known.second);
+  EXPECT_EQ(ItemsOf(j), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(j["source"], "personalized");
+  EXPECT_EQ(j["published"], false);
+  EXPECT_EQ(j["total"], 2);
+  auto ghost = Get(port, "/v1/users/ghost/recommendations");
+  ASSERT_EQ(ghost.first, 200);
+  EXPECT_EQ(nlohmann::json::parse(ghost.second)["source"], "cold_start");
+  EXPECT_EQ(ItemsOf(nlohmann::json::parse(ghost.second)), (std::vector<std::string>{"p"}));
+  auto silent = Get(port, "/v1/users/silent/recommendations");
+  EXPECT_EQ(silent.first, 503);
+  EXPECT_NE(silent.second.find("admin.read_timeout_ms"), std::string::npos) << silent.second;
+  serving = false;
+  pipeline.join();
+  // With nobody taking commands the queue fills: 503 with Retry-After.
+  RawClient c(port), d(port), e(port);
+  d.Write("GET /v1/users/u3/recommendations HTTP/1.1\r\nHost: x\r\n\r\n");
+  e.Write("GET /v1/users/u4/recommendations HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (int spin = 0; spin < 2000 && commands.size() < 2; ++spin) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(commands.size(), 2u);  // full
+  c.Write("GET /v1/users/u5/recommendations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string full = c.ReadToClose();
+  EXPECT_EQ(full.rfind("HTTP/1.1 503", 0), 0u) << full;
+  EXPECT_NE(full.find("Retry-After: 1"), std::string::npos) << full;
+  EXPECT_NE(full.find("full"), std::string::npos) << full;
+  server->reset();  // the server stops with replies still owed
+  for (ListCommand& late : kept) late.reply(std::optional<ShelvedList>(ListOf("silent", {{"z", ""}})));
+  for (ListCommand& late : commands.TakeAll()) late.reply(Status::Unavailable("stopping"));
 }
 
 TEST(AdminServer, StatusReportsStatsAndTheControlsFields) {

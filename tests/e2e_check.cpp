@@ -218,6 +218,35 @@ int NewestListsReflect(const std::string& events_path, const std::string& dlq_pa
   return g_failures ? 1 : 0;
 }
 
+// Pull-API answers (GET /v1/users/{id}/recommendations?k=1000, one JSON per
+// line) against the topic: each is the user's newest list there, in order, with
+// its model version and source, and says it is the published one (`published`
+// expected). Fails when none were given.
+int PulledMatchTopic(const std::string& lists_path, const std::string& pulled_path, bool published) {
+  const auto lists = ListsByUser(lists_path);
+  size_t compared = 0, differ = 0;
+  for (const json& answer : ReadLines(pulled_path)) {
+    const std::string user = answer.at("user_id");
+    const auto it = lists.find(user);
+    if (it == lists.end()) {
+      std::cout << "FAIL  " << user << " was answered but has no list on the topic\n";
+      ++g_failures;
+      continue;
+    }
+    const TimedList& newest = it->second.back();
+    std::vector<std::string> items;
+    for (const auto& item : answer.at("items")) items.push_back(item.at("item_id"));
+    const bool same = items == newest.items && answer.at("model_version") == newest.model_version &&
+                      answer.at("source") == newest.source && answer.at("published") == published &&
+                      answer.at("total") == newest.items.size();
+    if (!same && ++differ <= 5) std::cout << "      " << user << ": pulled " << answer.dump() << "\n";
+    ++compared;
+  }
+  ExpectEq("pulled lists compared", compared > 0, true);
+  ExpectEq("pulled lists that differ from the newest on the topic", differ, size_t{0});
+  return g_failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,8 +269,13 @@ int main(int argc, char** argv) {
                  "their list was only due, and may lack one");
   app.add_option("--newest-lists-after", events_dump_path,
                  "recctl read of the events topic: check each user's newest list in --lists against it (needs --dlq)");
+  std::string pulled_path;
+  bool pulled_published = true;
+  app.add_option("--pulled", pulled_path, "pull-API answers, one per line: each must equal its user's newest list in --lists");
+  app.add_option("--pulled-published", pulled_published, "whether the answers must say published (default true)");
   CLI11_PARSE(app, argc, argv);
   try {
+    if (!pulled_path.empty()) return PulledMatchTopic(lists_path, pulled_path, pulled_published);
     if (pick > 0) return Pick(lists_path, summary_path, pick);
     if (!purchases_path.empty()) return Reflects(lists_path, similar_path, purchases_path, bound_ms);
     if (!events_dump_path.empty()) return NewestListsReflect(events_dump_path, dlq_path, lists_path);

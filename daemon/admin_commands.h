@@ -1,0 +1,59 @@
+// recd::daemon — the one bounded, typed queue from the admin threads to the
+// pipeline thread, for what needs the pipeline's own state: a list made now
+// for a user the shelf has no list for (after a restart, say).
+//
+// Any thread pushes; only the pipeline thread takes, once per loop turn, and
+// answers every command it takes exactly once (from its own thread). A full
+// queue refuses the push: the caller answers 503 with Retry-After. Replies
+// must be safe to call at any time, however late (see AdminServer's gate).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "daemon/list_shelf.h"
+
+namespace recd::daemon {
+
+// "Make `user_id`'s list now." The reply gets the list, nullopt for a user the
+// store does not hold, or Unavailable when the pipeline stops first.
+struct ListCommand {
+  std::string user_id;
+  std::function<void(Result<std::optional<ShelvedList>>)> reply;
+};
+
+class AdminCommands {
+ public:
+  explicit AdminCommands(size_t capacity) : capacity_(capacity) {}
+
+  // Any thread; false when the queue is full (the command is not taken).
+  bool Push(ListCommand command) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() >= capacity_) return false;
+    queue_.push_back(std::move(command));
+    return true;
+  }
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return queue_.size();
+  }
+  // The pipeline thread: everything queued so far, oldest first.
+  std::vector<ListCommand> TakeAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<ListCommand> taken(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+    queue_.clear();
+    return taken;
+  }
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::deque<ListCommand> queue_;
+};
+
+}  // namespace recd::daemon

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The admin HTTP server and the pull API on a live recd, against a real Apache
+# Kafka broker, with curl (issue 16):
+#   - /metrics parses with promtool (when installed: Debian's prometheus);
+#   - GET /v1/users/{id}/recommendations answers each user's newest list on the
+#     topic, in order; an unknown user gets the cold-start list; paging, the
+#     category filter and bad parameters;
+#   - 404 and 405 are JSON naming the routes;
+#   - a client that connects and sends nothing, and one that never finishes its
+#     headers, delay neither /metrics nor SIGTERM;
+#   - after a restart (an empty shelf) a known user's list is made on demand.
+# usage: admin_http.sh BUILD_DIR SRC_DIR
+BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
+command -v curl >/dev/null || { echo "SKIP: curl is not installed (scripts/setup.sh installs it)"; exit 77; }
+. "$SRC/tests/e2e/lib.sh"
+LOG="$WORK/recd.log"
+fail() { echo "FAIL: $*"; tail -30 "$LOG"; exit 1; }
+get() {  # get PATH: the body in $WORK/body, the status code printed
+  curl -s -o "$WORK/body" -w '%{http_code}' "http://127.0.0.1:$port$1"
+}
+
+start_broker
+"$BUILD/tools/recgen" --seed 17 --events 20000 --users 1000 --items 400 --malformed-fraction 0.01 \
+  -b "$BROKERS" --summary "$WORK/summary.json" >"$WORK/recgen.log" 2>&1 || { cat "$WORK/recgen.log"; exit 1; }
+lines=$(sed -n 's/^ *"lines": *\([0-9]*\).*/\1/p' "$WORK/summary.json")
+start_recd "$LOG" --set pipeline.shutdown_timeout_ms=5000 --set admin.read_timeout_ms=60000
+port=$(admin_port "$LOG") || exit 1
+wait_total "$lines" 180 || fail "not every event was applied"
+
+# Two stalled clients, held open through everything below and the stop.
+exec 5<>"/dev/tcp/127.0.0.1/$port"
+exec 6<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n' >&6
+
+[ "$(get /metrics)" = 200 ] || fail "/metrics with stalled clients connected"
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$WORK/body" || fail "promtool check metrics refused /metrics"
+  echo "promtool check metrics: OK"
+else
+  echo "promtool not installed: /metrics not linted"
+fi
+[ "$(get /v1/status)" = 200 ] || fail "/v1/status"
+grep -q '"events_applied":' "$WORK/body" && grep -q '"version":' "$WORK/body" || fail "/v1/status lacks fields: $(cat "$WORK/body")"
+[ "$(get /v1/nothing)" = 404 ] || fail "an unknown route"
+grep -q '"error":"not_found"' "$WORK/body" && grep -q 'GET /v1/users/{id}/recommendations' "$WORK/body" || fail "404 body: $(cat "$WORK/body")"
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' -X DELETE "http://127.0.0.1:$port/v1/status")
+[ "$code" = 405 ] && grep -q '"error":"method_not_allowed"' "$WORK/body" || fail "DELETE /v1/status: $code $(cat "$WORK/body")"
+[ "$(get '/v1/users/u1/recommendations?k=abc')" = 400 ] || fail "a bad k"
+
+# Settled: nothing due, nothing in flight; then every sampled user's pulled
+# list is their newest on the topic.
+for _ in $(seq 1 100); do
+  [ "$(metric "$port" recd_lists_due)" = 0 ] && break
+  sleep 0.2
+done
+sleep 2
+"$BUILD/tools/recctl" read -b "$BROKERS" -t recd.recommendations --idle-ms 2000 >"$WORK/lists.jsonl"
+# (awk, not head: an early exit would SIGPIPE the pipeline under pipefail)
+users=$(grep -o '"key":"[^"]*"' "$WORK/lists.jsonl" | cut -d'"' -f4 | sort -u | awk 'NR <= 200')
+[ -n "$users" ] || fail "no lists on the topic"
+: >"$WORK/pulled.jsonl"
+for u in $users; do
+  [ "$(get "/v1/users/$u/recommendations?k=1000")" = 200 ] || fail "GET $u: $(cat "$WORK/body")"
+  cat "$WORK/body" >>"$WORK/pulled.jsonl"
+done
+"$BUILD/tests/e2e_check" --lists "$WORK/lists.jsonl" --pulled "$WORK/pulled.jsonl" || fail "pulled lists differ from the topic"
+
+# Paging and filters on one user's list.
+u=$(awk 'NR == 1' <<<"$users")
+get "/v1/users/$u/recommendations?k=1000" >/dev/null
+all=$(grep -o '"item_id":"[^"]*"' "$WORK/body" | cut -d'"' -f4 | tr '\n' ' ')
+get "/v1/users/$u/recommendations?k=2&offset=1" >/dev/null
+page=$(grep -o '"item_id":"[^"]*"' "$WORK/body" | cut -d'"' -f4 | tr '\n' ' ')
+[ "$page" = "$(cut -d' ' -f2-3 <<<"$all") " ] || fail "offset 1, k 2 of [$all] gave [$page]"
+first=$(cut -d' ' -f1 <<<"$all")
+get "/v1/users/$u/recommendations?k=1000&exclude=$first" >/dev/null
+grep -q "\"item_id\":\"$first\"" "$WORK/body" && fail "exclude=$first still lists it"
+category=$(grep -ho '"category":"[^"]*"' "$WORK/pulled.jsonl" | cut -d'"' -f4 | awk 'NR == 1')
+[ -n "$category" ] || fail "no pulled item carries its category (recgen's items have one)"
+pulled_with=$(grep -o "\"category\":\"$category\"" "$WORK/pulled.jsonl" | wc -l)
+: >"$WORK/filtered.jsonl"
+for user in $users; do
+  get "/v1/users/$user/recommendations?k=1000&category=$category" >/dev/null
+  cat "$WORK/body" >>"$WORK/filtered.jsonl"
+done
+others=$(grep -o '"category":"[^"]*"' "$WORK/filtered.jsonl" | grep -vc "\"$category\"" || true)
+kept=$(grep -o "\"category\":\"$category\"" "$WORK/filtered.jsonl" | wc -l)
+[ "$others" = 0 ] && [ "$kept" = "$pulled_with" ] ||
+  fail "category=$category: $kept items kept of $pulled_with, $others of other categories"
+echo "category=$category: $kept items of $(awk 'END { print NR }' "$WORK/filtered.jsonl") users' lists, none of another"
+[ "$(get /v1/users/nobody-at-all/recommendations)" = 200 ] && grep -q '"source":"cold_start"' "$WORK/body" ||
+  fail "an unknown user: $(cat "$WORK/body")"
+grep -q '"item_id"' "$WORK/body" || fail "the cold-start list is empty"
+
+# SIGTERM with both stalled clients still connected (their read deadline is a minute away).
+t0=$(date +%s)
+kill -TERM "$RECD_PID"; wait "$RECD_PID" || fail "recd did not stop cleanly"
+RECD_PID=""
+took=$(( $(date +%s) - t0 ))
+[ "$took" -le 12 ] || fail "the stop took $took s with stalled clients connected (shutdown_timeout_ms 5000)"
+echo "SIGTERM with two stalled admin clients: stopped in $took s"
+exec 5<&- 5>&- 6<&- 6>&-
+
+# A restart starts with an empty shelf: a known user's list is made on demand.
+LOG="$WORK/recd-2.log"
+start_recd "$LOG"
+port=$(admin_port "$LOG") || exit 1
+wait_status "$port" /readyz 200 60 || fail "not ready after the restart"
+[ "$(get "/v1/users/$u/recommendations")" = 200 ] || fail "after the restart: $(cat "$WORK/body")"
+grep -q '"published":false' "$WORK/body" && grep -q '"item_id"' "$WORK/body" && ! grep -q '"source":"cold_start"' "$WORK/body" ||
+  fail "after the restart $u's list was not made on demand: $(cat "$WORK/body")"
+stop_recd
+echo "admin HTTP end to end: OK"
