@@ -238,10 +238,11 @@ struct Gate {
   bool open = true;
 };
 
+// Invalid UTF-8 (a client's bytes echoed back) is replaced, never thrown.
 Response Json(http::status status, const nlohmann::json& body) {
-  return {status, "application/json", body.dump() + "\n", {}};
+  return {status, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", {}, nullptr};
 }
-Response Text(http::status status, std::string body) { return {status, "text/plain; charset=utf-8", std::move(body), {}}; }
+Response Text(http::status status, std::string body) { return {status, "text/plain; charset=utf-8", std::move(body), {}, nullptr}; }
 // Every error: what was wrong (a stable word) and how to fix it.
 Response Error(http::status status, const std::string& error, const std::string& message) {
   return Json(status, {{"error", error}, {"message", message}});
@@ -346,6 +347,7 @@ bool IsVersionName(const std::string& v) {
 }
 
 constexpr size_t kMostItemsPerPage = 1000;
+const std::string kNoCategory;
 
 }  // namespace
 
@@ -384,6 +386,7 @@ struct AdminServer::Impl {
   // destructors touch `connections`).
   asio::io_context io;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_backoff{io};
   std::vector<std::thread> threads;
 };
 
@@ -406,7 +409,7 @@ std::vector<Route> AdminServer::Impl::RouteTable() {
     table.push_back({verb::get, "/v1/models", false, [this](const Request&) {
                        auto models = control.models();
                        if (!models.ok()) return ForStatus(models.status());
-                       return Response{http::status::ok, "application/json", *models + "\n", {}};
+                       return Response{http::status::ok, "application/json", *models + "\n", {}, nullptr};
                      }});
   }
   if (control.retrain) {
@@ -547,11 +550,12 @@ Response RenderList(const std::string& user, const ListQuery& q, const ShelvedLi
     for (size_t i = 0; i < entry->list.items.size(); ++i) {
       const ScoredItem& item = entry->list.items[i];
       if (q.exclude.count(item.item_id)) continue;
-      if (q.category && entry->categories[i] != *q.category) continue;
+      const std::string& category = i < entry->categories.size() ? entry->categories[i] : kNoCategory;
+      if (q.category && category != *q.category) continue;
       if (matching >= q.offset && matching < q.offset + page) {
         nlohmann::json j = {{"item_id", item.item_id}, {"score", item.score}};
         for (Reason r : item.reasons.list()) j["reasons"].push_back(Name(r));
-        if (!entry->categories[i].empty()) j["category"] = entry->categories[i];
+        if (!category.empty()) j["category"] = category;
         items.push_back(std::move(j));
       }
       ++matching;
@@ -580,7 +584,9 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
   const std::string& user = req.params.at("id");
   auto query = ParseListQuery(req);
   if (!query.ok()) return Error(http::status::bad_request, "bad_parameter", query.status().message());
-  if (ListShelf::Entry entry = control.shelf->Get(user)) return RenderList(user, *query, entry.get(), false, true);
+  if (ListShelf::Entry entry = control.shelf->Get(user)) {
+    return RenderList(user, *query, entry.get(), false, entry->published);
+  }
   if (!control.make_list) return RenderList(user, *query, control.shelf->ColdStart().get(), true, false);
   // No published list here (a restart, or a user not yet ranked): the pipeline
   // makes one now, or says the user is unknown.
@@ -588,9 +594,14 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
   const ListShelf* shelf = control.shelf;
   const recd::Status pushed =
       control.make_list(user, [pending, shelf, user, q = *query](Result<std::optional<ShelvedList>> made) {
-        if (!made.ok()) return pending->Fulfil(Busy(made.status().message() + "; retry"));
-        if (*made) return pending->Fulfil(RenderList(user, q, &**made, false, false));
-        pending->Fulfil(RenderList(user, q, shelf->ColdStart().get(), true, false));
+        // Runs on the pipeline thread: nothing may escape into it.
+        try {
+          if (!made.ok()) return pending->Fulfil(Busy(made.status().message() + "; retry"));
+          if (*made) return pending->Fulfil(RenderList(user, q, &**made, false, (*made)->published));
+          pending->Fulfil(RenderList(user, q, shelf->ColdStart().get(), true, false));
+        } catch (const std::exception& e) {
+          pending->Fulfil(Error(http::status::internal_server_error, "internal", e.what()));
+        }
       });
   if (!pushed.ok()) return Busy(pushed.message() + "; retry in a second");
   Response later;
@@ -637,7 +648,8 @@ Response AdminServer::Impl::Dispatch(const http::request<http::string_body>& raw
     std::map<std::string, std::string> params;
     if (!Matches(route_segments[i], segments, &params)) continue;
     const Route& route = routes[i];
-    if (route.method != req.method) {
+    // HEAD is GET without the body (the session drops it).
+    if (route.method != req.method && !(req.method == http::verb::head && route.method == http::verb::get)) {
       allowed.emplace_back(http::to_string(route.method));
       continue;
     }
@@ -742,7 +754,14 @@ class Session : public std::enable_shared_from_this<Session> {
                   false);
     }
     const http::request<http::string_body>& req = parser_->get();
-    Response response = dispatch_(req);
+    head_ = req.method() == http::verb::head;
+    Response response;
+    try {
+      response = dispatch_(req);
+    } catch (const std::exception& e) {
+      RECD_ERROR("admin endpoint: " << req.method_string() << " " << req.target() << " failed: " << e.what());
+      response = Error(http::status::internal_server_error, "internal", "the request failed (see recd's log)");
+    }
     if (response.pending) return AwaitReply(std::move(response.pending), req.version(), req.keep_alive());
     Send(std::move(response), req.version(), req.keep_alive());
   }
@@ -750,16 +769,21 @@ class Session : public std::enable_shared_from_this<Session> {
   // Waits, within the read deadline, for another thread's answer. The wake
   // cancels the timer on this session's strand, through the gate.
   void AwaitReply(std::shared_ptr<PendingReply> pending, unsigned version, bool keep_alive) {
+    const uint64_t wait = ++wait_number_;  // a late wake of an earlier wait must not cancel this one
     timer_.expires_after(std::chrono::milliseconds(options_.read_timeout_ms));
     timer_.async_wait([self = shared_from_this(), pending, version, keep_alive](beast::error_code) {
       std::optional<Response> r = pending->Take();
       if (!r) r = Busy("no answer from the pipeline within admin.read_timeout_ms; retry");
       self->Send(std::move(*r), version, keep_alive);
     });
-    pending->OnReady([gate = gate_, weak = weak_from_this()] {
+    pending->OnReady([gate = gate_, weak = weak_from_this(), wait] {
       std::lock_guard<std::mutex> lock(gate->mu);
       if (!gate->open) return;
-      if (auto self = weak.lock()) asio::post(self->stream_.get_executor(), [self] { self->timer_.cancel(); });
+      if (auto self = weak.lock()) {
+        asio::post(self->stream_.get_executor(), [self, wait] {
+          if (self->wait_number_ == wait) self->timer_.cancel();
+        });
+      }
     });
   }
 
@@ -771,6 +795,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive);
     res->body() = std::move(r.body);
     res->prepare_payload();
+    if (head_) {  // HEAD: GET's headers, Content-Length included, and no body
+      const auto length = res->body().size();
+      res->body().clear();
+      res->content_length(length);
+    }
     stream_.expires_after(std::chrono::milliseconds(options_.write_timeout_ms));
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec || !res->keep_alive()) return self->Close();
@@ -786,8 +815,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   asio::steady_timer timer_;  // AwaitReply's deadline
+  uint64_t wait_number_ = 0;  // AwaitReply's, on the strand
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  bool head_ = false;  // the request being answered is a HEAD
   const AdminOptions& options_;
   std::atomic<size_t>& connections_;
   Dispatcher dispatch_;
@@ -805,10 +836,15 @@ void AdminServer::Impl::Accept() {
                                                gate);
       // `connections` counts this one too.
       if (connections.load() > options.max_connections) session->Refuse(); else session->Start();
+      Accept();
     } else {
-      RECD_WARN("admin endpoint: accept failed: " << ec.message());
+      // Out of descriptors, say: wait a little rather than spin on the error.
+      RECD_WARN("admin endpoint: accept failed: " << ec.message() << "; retrying in 100 ms");
+      accept_backoff.expires_after(std::chrono::milliseconds(100));
+      accept_backoff.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) Accept();
+      });
     }
-    Accept();
   });
 }
 

@@ -8,6 +8,9 @@
 // must be safe to call at any time, however late (see AdminServer's gate).
 #pragma once
 
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -36,17 +39,24 @@ class AdminCommands {
     std::lock_guard<std::mutex> lock(mu_);
     if (queue_.size() >= capacity_) return false;
     queue_.push_back(std::move(command));
+    waiting_.store(true, std::memory_order_release);
     return true;
   }
+  // Lock-free: whether a command may be waiting (the pipeline checks it often).
+  bool waiting() const { return waiting_.load(std::memory_order_acquire); }
   size_t size() const {
     std::lock_guard<std::mutex> lock(mu_);
     return queue_.size();
   }
-  // The pipeline thread: everything queued so far, oldest first.
-  std::vector<ListCommand> TakeAll() {
+  // The pipeline thread: up to `most` commands, oldest first (a budget per
+  // call, so that a full queue cannot stall intake for long).
+  std::vector<ListCommand> Take(size_t most = SIZE_MAX) {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<ListCommand> taken(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
-    queue_.clear();
+    const size_t n = std::min(most, queue_.size());
+    std::vector<ListCommand> taken(std::make_move_iterator(queue_.begin()),
+                                   std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+    waiting_.store(!queue_.empty(), std::memory_order_release);
     return taken;
   }
 
@@ -54,6 +64,7 @@ class AdminCommands {
   const size_t capacity_;
   mutable std::mutex mu_;
   std::deque<ListCommand> queue_;
+  std::atomic<bool> waiting_{false};
 };
 
 }  // namespace recd::daemon

@@ -27,6 +27,14 @@ std::string Where(const toml::node& n, const std::string& origin) {
   return origin + ":" + std::to_string(src.begin.line);
 }
 
+// librdkafka properties whose values are credentials: --print-config hides them.
+bool IsSecretProperty(const std::string& key) {
+  for (const char* marker : {"password", "secret", "pem", "ssl.key", "jaas", "oauthbearer.config", "token"}) {
+    if (key.find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
 // A value as TOML writes it (--print-config).
 template <typename T>
 std::string Render(const T& v) {
@@ -163,8 +171,7 @@ class Binder {
         continue;
       }
       const std::string name = section + "." + std::string(k.str());
-      // Secrets (sasl.password, ssl.key.password) are not printed.
-      const bool secret = name.find("password") != std::string::npos || name.find("secret") != std::string::npos;
+      const bool secret = IsSecretProperty(std::string(k.str()));
       settings_.push_back({section, std::string(k.str()), secret ? "\"(hidden)\"" : Render(value), WhereOf(name, node)});
       dst->emplace_back(std::string(k.str()), value);
     }
@@ -422,9 +429,15 @@ Result<std::string> EnvironmentKey(const std::string& variable) {
   const bool properties = parts.size() == 3 && parts[0] == "kafka" &&
                           (parts[1] == "client" || parts[1] == "consumer" || parts[1] == "producer");
   if (properties) {
+    if (parts[2].empty()) return Status::InvalidArgument("environment variable " + variable + " names no property");
     // librdkafka's property names use dots: RECD_KAFKA__CLIENT__SASL_PASSWORD is sasl.password.
     std::replace(parts[2].begin(), parts[2].end(), '_', '.');
     return "kafka." + parts[1] + ".\"" + parts[2] + "\"";
+  }
+  if (parts.size() == 2 && parts[0] == "kafka" && (parts[1] == "client" || parts[1] == "consumer" || parts[1] == "producer")) {
+    return Status::InvalidArgument("environment variable " + variable + " names the table [kafka." + parts[1] +
+                                   "]: set one property, e.g. RECD_KAFKA__" + variable.substr(12) +
+                                   "__SASL_PASSWORD");
   }
   if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
     return Status::InvalidArgument("environment variable " + variable +
@@ -458,19 +471,25 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
   }
   // Precedence: defaults < file < environment < --set; each later one merged over.
   std::map<std::string, std::string> origins;  // dotted key -> where it was set, outside the file
-  auto apply = [&](const std::string& key, const std::string& value, const std::string& origin) -> Status {
+  // `raw`: the value is a string as given (client properties from the
+  // environment: a password "1e5" stays "1e5").
+  auto apply = [&](const std::string& key, const std::string& value, const std::string& origin, bool raw) -> Status {
+    auto quoted = [](const std::string& v) {  // a bare word or path: take it as a string
+      std::string q = "\"";
+      for (char ch : v) {
+        if (ch == '"' || ch == '\\') q.push_back('\\');
+        q.push_back(ch);
+      }
+      q.push_back('"');
+      return q;
+    };
     toml::table t;
     try {
-      t = toml::parse(key + " = " + value);
+      t = toml::parse(key + " = " + (raw ? quoted(value) : value));
     } catch (const toml::parse_error&) {
-      std::string quoted = "\"";  // a bare word or path: take it as a string
-      for (char ch : value) {
-        if (ch == '"' || ch == '\\') quoted.push_back('\\');
-        quoted.push_back(ch);
-      }
-      quoted.push_back('"');
       try {
-        t = toml::parse(key + " = " + quoted);
+        if (raw) throw;  // no second reading of a raw value
+        t = toml::parse(key + " = " + quoted(value));
       } catch (const toml::parse_error& e) {
         return Status::InvalidArgument(origin + ": " + std::string(e.description()));
       }
@@ -484,14 +503,16 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
   for (const auto& [variable, value] : env) {
     auto key = EnvironmentKey(variable);
     if (!key.ok()) return key.status();
-    RECD_RETURN_IF_ERROR(apply(*key, value, "environment variable " + variable));
+    const bool property = key->find('"') != std::string::npos;  // kafka.<table>."<property>"
+    RECD_RETURN_IF_ERROR(apply(*key, value, "environment variable " + variable, property));
   }
   for (const std::string& o : overrides) {
     const size_t eq = o.find('=');
     if (eq == std::string::npos || eq == 0) {
       return Status::InvalidArgument("--set " + o + ": expected section.key=value, e.g. store.path=/tmp/recd");
     }
-    RECD_RETURN_IF_ERROR(apply(o.substr(0, eq), o.substr(eq + 1), "--set " + o));
+    // The origin names the key only: a --set value may be a secret.
+    RECD_RETURN_IF_ERROR(apply(o.substr(0, eq), o.substr(eq + 1), "--set " + o.substr(0, eq), false));
   }
 
   Config c;
@@ -835,7 +856,13 @@ std::string PrintConfig(const Config& config) {
       const bool bare = std::all_of(s->key.begin(), s->key.end(), [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
       });
-      os << (bare ? s->key : "\"" + s->key + "\"") << " = " << s->value << "  # " << s->origin << "\n";
+      std::string quoted = "\"";
+      for (char ch : s->key) {
+        if (ch == '"' || ch == '\\') quoted.push_back('\\');
+        quoted.push_back(ch);
+      }
+      quoted.push_back('"');
+      os << (bare ? s->key : quoted) << " = " << s->value << "  # " << s->origin << "\n";
     }
   }
   return os.str();

@@ -11,9 +11,11 @@ ListShelf::Shard& ListShelf::ShardOf(const std::string& user_id) const {
 
 void ListShelf::Put(ShelvedList list) {
   Shard& shard = ShardOf(list.list.user_id);
-  auto entry = std::make_shared<const ShelvedList>(std::move(list));
+  Entry entry = std::make_shared<const ShelvedList>(std::move(list));
+  const std::string& user = entry->list.user_id;
   std::unique_lock lock(shard.mu);
-  shard.lists[entry->list.user_id] = std::move(entry);
+  shard.lists[user].swap(entry);  // `entry` now holds the replaced one
+  lock.unlock();                  // and frees it outside the lock
 }
 
 void ListShelf::Forget(const std::string& user_id) {

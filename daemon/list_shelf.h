@@ -2,7 +2,8 @@
 // pull API (GET /v1/users/{id}/recommendations).
 //
 // One writer, many readers. The pipeline thread is the only writer: it puts a
-// list once the output has queued it, and forgets users it evicts. Admin
+// list once the output has queued it (or once it made one on demand for a
+// user without one), and forgets users it evicts. Admin
 // threads read. An entry is immutable once put (a shared_ptr to const), so a
 // reader holds its copy as long as it likes while the writer replaces it.
 // The shelf is sharded by user id so that readers and the writer rarely meet
@@ -28,6 +29,9 @@ namespace recd::daemon {
 struct ShelvedList {
   RecommendationList list;
   std::vector<std::string> categories;  // parallel to list.items
+  // False for a list made on demand for the pull API (not on the topic); the
+  // user's next published list replaces it.
+  bool published = true;
 };
 
 class ListShelf {

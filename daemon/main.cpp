@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
     return kExitBadConfig;
   }
   const daemon::Config& config = loaded.value();
+  if (print_config) {
+    std::fputs(daemon::PrintConfig(config).c_str(), stdout);
+    return 0;
+  }
   std::string admin_token;
   if (!config.admin_token_file.empty()) {
     auto token = daemon::ReadTokenFile(config.admin_token_file);
@@ -75,10 +79,6 @@ int main(int argc, char** argv) {
       return kExitBadConfig;
     }
     admin_token = std::move(*token);
-  }
-  if (print_config) {
-    std::fputs(daemon::PrintConfig(config).c_str(), stdout);
-    return 0;
   }
   if (check_only) {
     std::printf("recd: configuration OK\n");

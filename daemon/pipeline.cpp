@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -77,9 +78,11 @@ void RestoreActiveVersion(const store::GraphStore& store, const std::string& roo
 
 class Pipeline::Impl {
  public:
-  // `catalogue`: the items' metadata at start, for the ranker's diversity categories.
+  // `catalogue`: the items' metadata at start, for the ranker's diversity
+  // categories and attribute-aware sources when `rank_with_catalogue` (the
+  // same whether or not the pull API reads it too), and the pull API's categories.
   Impl(const Config& config, PipelineEnds ends, std::unique_ptr<model::Refresher> refresher,
-       const std::vector<model::ItemDescription>& catalogue)
+       const std::vector<model::ItemDescription>& catalogue, bool rank_with_catalogue)
       : config_(config),
         store_(std::move(ends.store)),
         source_(std::move(ends.source)),
@@ -100,8 +103,10 @@ class Pipeline::Impl {
         trigger_(config.retrain.retrain) {
     if (config_.ranker_model.enabled) blender_.EnableFeatures(config_.ranker_model.features);
     for (const model::ItemDescription& d : catalogue) {
-      pinsage_ranker_.ObserveItem(d.item, d.attributes);
-      blender_.ObserveItem(d.item, d.attributes, /*seen=*/0);
+      if (rank_with_catalogue) {
+        pinsage_ranker_.ObserveItem(d.item, d.attributes);
+        blender_.ObserveItem(d.item, d.attributes, /*seen=*/0);
+      }
       NoteCategory(d.item, d.attributes);
     }
     if (config_.ranker_model.dir.empty()) config_.ranker_model.dir = config_.store.path + "-ranker";
@@ -134,6 +139,7 @@ class Pipeline::Impl {
   const store::GraphStore& store() const { return *store_; }
   const ListShelf& shelf() const { return shelf_; }
   AdminCommands& commands() { return commands_; }
+  void WakeForCommands() { source_->Wake(); }
   const std::string& model_root() const { return config_.model.refresher.model_root; }
   bool learns_ranker() const { return samples_ != nullptr; }
   const std::string& ranker_root() const { return config_.ranker_model.dir; }
@@ -332,6 +338,7 @@ void Pipeline::Impl::RankDue(bool backlog, Clock::TimePoint::duration ingest_tim
   // live_ is what ManageModels adopted: a new version only once it is recorded.
   const stream::ListStamp stamp{store_->LatestEventTime(), intake_.last_input()};
   for (std::vector<UserId> batch = scheduler_.Next(); !batch.empty(); batch = scheduler_.Next()) {
+    if (commands_.waiting()) ServeCommands();  // a long ranking stretch does not hold the pull API up
     for (size_t n = 0; n < batch.size(); ++n) {
       const UserId u = batch[n];
       const RecommendationList list =
@@ -458,8 +465,9 @@ void Pipeline::Impl::NoteCategory(ItemId item, const Attributes& attributes) {
   for (const auto& [name, v] : attributes) {
     if (name != config_.model.ranker.diversity_field) continue;
     if (v.is_number) {
-      char text[32];
-      std::snprintf(text, sizeof text, "%g", v.number);
+      char text[32];  // whole numbers in full (1234567, not 1.23457e+06)
+      const bool whole = std::abs(v.number) < 1e15 && v.number == std::floor(v.number);
+      std::snprintf(text, sizeof text, whole ? "%.0f" : "%g", v.number);
       value = text;
     } else {
       value = v.text;
@@ -484,16 +492,21 @@ void Pipeline::Impl::Shelve(const RecommendationList& list) {
 }
 
 void Pipeline::Impl::ServeCommands() {
-  for (ListCommand& command : commands_.TakeAll()) {
+  // 64 lists (~15 ms) per call at most; the rest waits for the next call.
+  for (ListCommand& command : commands_.Take(64)) {
     const auto user = store_->FindUser(command.user_id);
     if (!user || !store_->UserLive(*user)) {
       command.reply(std::optional<ShelvedList>());
       continue;
     }
-    // As RankDue makes it, but not published: the shelf keeps what the topic has.
+    // As RankDue makes it, not published; shelved (marked so) until the
+    // user's next published list replaces it, so the next ask is served at once.
     const RecommendationList list =
         blender_.Blend(*user, pinsage_ranker_.Recommend(*user, clock_.WallMillis(), live_.get()));
-    command.reply(std::optional<ShelvedList>(WithCategories(list)));
+    ShelvedList made = WithCategories(list);
+    made.published = false;
+    command.reply(std::optional<ShelvedList>(made));
+    shelf_.Put(std::move(made));
   }
 }
 
@@ -1073,7 +1086,7 @@ Status Pipeline::Impl::Run() {
     RECD_WARN("stopping with a batch whose dead letters were not acknowledged; it is read again at the next start");
     intake_.Abandon();
   }
-  for (ListCommand& command : commands_.TakeAll()) command.reply(Status::Unavailable("recd is stopping"));
+  for (ListCommand& command : commands_.Take()) command.reply(Status::Unavailable("recd is stopping"));
   if (refresher_ && !inline_refresh_) refresher_->Stop();
   KeepRankerSamples();
   if (failure.ok()) {
@@ -1122,7 +1135,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, Pipelin
     if (!created.ok()) return created.status();
     refresher = std::move(*created);
   }
-  auto impl = std::make_unique<Impl>(config, std::move(ends), std::move(refresher), catalogue);
+  const bool rank_with_catalogue = attributes || !config.model.refresher.model_root.empty();
+  auto impl = std::make_unique<Impl>(config, std::move(ends), std::move(refresher), catalogue, rank_with_catalogue);
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
 }
 
@@ -1165,6 +1179,7 @@ Status Pipeline::RequestList(std::string user_id, std::function<void(Result<std:
   if (!impl_->commands().Push({std::move(user_id), std::move(reply)})) {
     return Status::Unavailable("the pipeline's command queue is full");
   }
+  impl_->WakeForCommands();  // a poll waiting for records returns now
   return Status::Ok();
 }
 const std::vector<ModelEvent>& Pipeline::model_events() const { return impl_->model_events; }

@@ -320,6 +320,7 @@ Result<std::unique_ptr<EventConsumer>> EventConsumer::Create(const ConsumerConfi
 
 Status EventConsumer::Connect() {
   held_.clear();  // every message goes before its client
+  ReleaseWakeQueue();
   if (consumer_) consumer_->close();  // a fatal error's: leaves what it still can
   consumer_.reset();
   paused_ = false;
@@ -349,13 +350,31 @@ Status EventConsumer::Connect() {
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!consumer_) return Status::InvalidArgument("kafka consumer: " + err);
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    wake_queue_ = rd_kafka_queue_get_consumer(consumer_->c_ptr());
+  }
   if (RdKafka::ErrorCode e = consumer_->subscribe(config_.topics); e != RdKafka::ERR_NO_ERROR) {
     return Status::InvalidArgument("subscribe: " + RdKafka::err2str(e));
   }
   return Status::Ok();
 }
 
-EventConsumer::~EventConsumer() { Close(); }
+EventConsumer::~EventConsumer() {
+  Close();
+  ReleaseWakeQueue();
+}
+
+void EventConsumer::ReleaseWakeQueue() {
+  std::lock_guard<std::mutex> lock(wake_mu_);
+  if (wake_queue_) rd_kafka_queue_destroy(wake_queue_);
+  wake_queue_ = nullptr;
+}
+
+void EventConsumer::Wake() {
+  std::lock_guard<std::mutex> lock(wake_mu_);
+  if (wake_queue_) rd_kafka_queue_yield(wake_queue_);
+}
 
 uint64_t EventConsumer::transient_errors() const { return transient_errors_ + events_->errors(); }
 

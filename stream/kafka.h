@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,8 @@
 #include "base/ids.h"
 #include "base/status.h"
 #include "stream/source.h"
+
+struct rd_kafka_queue_s;  // librdkafka's C queue (rdkafka.h), for EventConsumer::Wake
 
 namespace RdKafka {
 class Message;
@@ -113,6 +116,8 @@ class EventConsumer final : public EventSource {
   // source of truth is the store). Asynchronous, best-effort.
   void Committed(const std::vector<PartitionOffset>& next_offsets) override;
   size_t AssignedPartitions() const override;
+  // Any thread: yields the consumer queue a Poll waits on.
+  void Wake() override;
   // Leaves the group cleanly. Idempotent.
   void Close() override;
 
@@ -125,6 +130,7 @@ class EventConsumer final : public EventSource {
   EventConsumer(ConsumerConfig config, StoredOffsetLookup stored_offsets);
   // Makes the client and subscribes (at creation, and after a fatal error).
   Status Connect();
+  void ReleaseWakeQueue();
   std::optional<Offset> Watermark(const TopicPartition& tp, bool log_start);
   const ConsumerConfig config_;
   const StoredOffsetLookup stored_offsets_;
@@ -135,6 +141,9 @@ class EventConsumer final : public EventSource {
   std::unique_ptr<Rebalancer> rebalancer_;  // outlives consumer_ (declared first)
   std::unique_ptr<ClientEvents> events_;    // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  // consumer_'s queue, for Wake from other threads; replaced with consumer_ under wake_mu_.
+  std::mutex wake_mu_;
+  ::rd_kafka_queue_s* wake_queue_ = nullptr;
   std::vector<ConsumedMessage> held_;       // what the last Poll's views point into
   uint64_t transient_errors_ = 0;
   bool paused_ = false;

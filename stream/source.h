@@ -60,6 +60,9 @@ class EventSource {
   virtual size_t AssignedPartitions() const = 0;
   // Clients replaced after a fatal error (0 where there is no client).
   virtual uint64_t restarts() const { return 0; }
+  // Any thread: makes a Poll waiting for records return now (the pipeline has
+  // other work: an admin command). A no-op where Poll does not wait.
+  virtual void Wake() {}
   virtual void Close() = 0;
 };
 

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <thread>
 #include <nlohmann/json.hpp>
 #include <fstream>
@@ -153,6 +155,9 @@ class RawClient {
  public:
   explicit RawClient(int port) : socket_(io_) {
     socket_.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    // A server that never answers fails the test instead of hanging it.
+    const timeval timeout{20, 0};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   }
   void Write(const std::string& bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }
   // Everything until the server closes the connection.
@@ -405,7 +410,7 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
     return commands.Push({std::move(user), std::move(reply)}) ? Status::Ok() : Status::Unavailable("full");
   };
   AdminOptions options = Local();
-  options.read_timeout_ms = 500;
+  options.read_timeout_ms = 3000;  // the fake pipeline answers within ms; only "silent" waits it out
   auto server = AdminServer::Start(options, stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
@@ -414,8 +419,12 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
   std::vector<ListCommand> kept;  // "silent" commands, answered after the server is gone
   std::thread pipeline([&] {
     while (serving) {
-      for (ListCommand& c : commands.TakeAll()) {
-        if (c.user_id == "known") c.reply(std::optional<ShelvedList>(ListOf("known", {{"x", "hats"}, {"y", ""}})));
+      for (ListCommand& c : commands.Take()) {
+        if (c.user_id == "known") {
+          ShelvedList made = ListOf("known", {{"x", "hats"}, {"y", ""}});
+          made.published = false;  // as the pipeline marks a list made on demand
+          c.reply(std::optional<ShelvedList>(std::move(made)));
+        }
         else if (c.user_id == "silent") kept.push_back(std::move(c));
         else c.reply(std::optional<ShelvedList>());
       }
@@ -451,7 +460,54 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
   EXPECT_NE(full.find("full"), std::string::npos) << full;
   server->reset();  // the server stops with replies still owed
   for (ListCommand& late : kept) late.reply(std::optional<ShelvedList>(ListOf("silent", {{"z", ""}})));
-  for (ListCommand& late : commands.TakeAll()) late.reply(Status::Unavailable("stopping"));
+  for (ListCommand& late : commands.Take()) late.reply(Status::Unavailable("stopping"));
+}
+
+// Bytes that are not UTF-8, in a path, a query or a user id that goes to the
+// pipeline thread, are answered (replaced in the JSON), never thrown.
+TEST(AdminServer, BytesThatAreNotUtf8AreAnsweredNotThrown) {
+  PipelineStats stats;
+  ListShelf shelf;
+  AdminCommands commands(8);
+  AdminControl control;
+  control.shelf = &shelf;
+  control.make_list = [&](std::string user, std::function<void(Result<std::optional<ShelvedList>>)> reply) {
+    return commands.Push({std::move(user), std::move(reply)}) ? Status::Ok() : Status::Unavailable("full");
+  };
+  auto server = AdminServer::Start(Local(), stats, control);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  std::thread pipeline([&] {
+    for (int spin = 0; spin < 2000 && commands.size() == 0; ++spin) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (ListCommand& c : commands.Take()) c.reply(std::optional<ShelvedList>());  // unknown: cold start
+  });
+  auto unknown = Get(port, "/v1/users/%FF%FE/recommendations");
+  pipeline.join();
+  EXPECT_EQ(unknown.first, 200) << unknown.second;
+  EXPECT_NE(unknown.second.find("cold_start"), std::string::npos) << unknown.second;
+  EXPECT_EQ(Get(port, "/v1/users/x/recommendations?%FF=1").first, 400);
+  RawClient raw(port);
+  raw.Write("GET /\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string reply = raw.ReadToClose();
+  EXPECT_EQ(reply.rfind("HTTP/1.1 404", 0), 0u) << reply;
+  EXPECT_EQ(Get(port, "/healthz").first, 200);
+}
+
+// HEAD is GET without the body; two requests in one write are both answered.
+TEST(AdminServer, HeadAndPipelinedRequests) {
+  PipelineStats stats;
+  auto server = AdminServer::Start(Local(), stats);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  RawClient client((*server)->port());
+  client.Write("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string replies = client.ReadToClose();
+  const size_t first = replies.find("HTTP/1.1 200");
+  const size_t second = replies.find("HTTP/1.1 200", first + 1);
+  ASSERT_NE(first, std::string::npos) << replies;
+  ASSERT_NE(second, std::string::npos) << replies;
+  EXPECT_NE(replies.find("Content-Length: 3"), std::string::npos) << replies;  // "ok\n", not sent after HEAD
+  EXPECT_EQ(replies.substr(second).find("ok\n"), replies.size() - second - 3) << replies;
+  EXPECT_EQ(replies.substr(0, second).find("ok\n"), std::string::npos) << replies;
 }
 
 TEST(AdminServer, StatusReportsStatsAndTheControlsFields) {
