@@ -9,8 +9,10 @@
 #include <boost/beast/http.hpp>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <fstream>
@@ -276,9 +278,10 @@ int Produce(const std::string& brokers, const recd::stream::KafkaProperties& ext
 }  // namespace
 
 // One request to the daemon's admin endpoint ("host:port"); prints the reply's
-// body and returns 0 on a 2xx answer, 1 otherwise.
+// body (through `print` on a 2xx answer, when given) and returns 0 on a 2xx
+// answer, 1 otherwise.
 int Admin(const std::string& address, boost::beast::http::verb verb, const std::string& target,
-          const std::string& token_file) {
+          const std::string& token_file, const std::function<void(const std::string&)>& print = nullptr) {
   namespace http = boost::beast::http;
   using tcp = boost::asio::ip::tcp;
   const size_t colon = address.rfind(':');
@@ -310,13 +313,65 @@ int Admin(const std::string& address, boost::beast::http::verb verb, const std::
     http::response<http::string_body> res;
     http::read(socket, buffer, res);
     const unsigned status = res.result_int();
-    std::fprintf(status / 100 == 2 ? stdout : stderr, "%s", res.body().c_str());
+    if (status / 100 == 2 && print) {
+      print(res.body());
+    } else {
+      std::fprintf(status / 100 == 2 ? stdout : stderr, "%s", res.body().c_str());
+    }
     if (status == 401 && token_file.empty()) std::fprintf(stderr, "recctl: give --token-file (admin.token_file)\n");
     return status / 100 == 2 ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "recctl: admin endpoint %s: %s (is recd running with admin.listen = \"%s\"?)\n",
                  address.c_str(), e.what(), address.c_str());
     return 1;
+  }
+}
+
+// %-encodes everything but unreserved characters (RFC 3986), for a path
+// segment or a query value.
+std::string PercentEncode(const std::string& in) {
+  std::string out;
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+// GET /v1/users/{id}/recommendations as a table: rank, item, score, category, reasons.
+void PrintList(const std::string& body) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) {
+    std::fputs(body.c_str(), stdout);
+    return;
+  }
+  std::printf("user %s: %s list, model %s, generated %s, %s; %zu of %zu items from offset %zu\n",
+              j.value("user_id", "").c_str(), j.value("source", "").c_str(), j.value("model_version", "").c_str(),
+              j.value("generated_at", "").c_str(), j.value("published", false) ? "published" : "made on demand",
+              j["items"].size(), j.value("total", size_t{0}), j.value("offset", size_t{0}));
+  size_t rank = j.value("offset", size_t{0});
+  for (const auto& item : j["items"]) {
+    std::string reasons;
+    for (const auto& r : item.value("reasons", nlohmann::json::array())) reasons += (reasons.empty() ? "" : ",") + r.get<std::string>();
+    std::printf("%5zu  %-24s %10.4f  %-16s %s\n", ++rank, item.value("item_id", "").c_str(), item.value("score", 0.0),
+                item.value("category", "").c_str(), reasons.c_str());
+  }
+}
+
+// GET /v1/status as "key: value" lines.
+void PrintStatus(const std::string& body) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    std::fputs(body.c_str(), stdout);
+    return;
+  }
+  for (const auto& [key, value] : j.items()) {
+    std::printf("%-24s %s\n", key.c_str(), value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
   }
 }
 
@@ -361,7 +416,18 @@ int main(int argc, char** argv) {
   auto* retrain = app.add_subcommand("retrain", "ask a running daemon to retrain now (POST /v1/retrain)");
   auto* activate = app.add_subcommand("activate", "make a model version active, e.g. to roll back (POST /v1/models/V/activate)");
   activate->add_option("version", version, "the version, as `recctl models` lists it (vNNNN: PinSage; rNNNN: the learnt ranker)")->required();
-  for (CLI::App* cmd : {models, retrain, activate}) {
+  auto* status = app.add_subcommand("status", "a running daemon's state: version, uptime, totals, model (GET /v1/status)");
+  auto* recommend = app.add_subcommand("recommend", "a user's current list (GET /v1/users/USER/recommendations)");
+  std::string user, category, exclude;
+  size_t k = 0, offset = 0;
+  bool as_json = false;
+  recommend->add_option("user", user, "the user id")->required();
+  recommend->add_option("--k", k, "items on the page (0: the list's own k)");
+  recommend->add_option("--offset", offset, "items to skip");
+  recommend->add_option("--category", category, "only items of this category (model.diversity_field)");
+  recommend->add_option("--exclude", exclude, "comma-separated item ids to leave out");
+  for (CLI::App* cmd : {status, recommend}) cmd->add_flag("--json", as_json, "print the daemon's JSON as it is");
+  for (CLI::App* cmd : {models, retrain, activate, status, recommend}) {
     cmd->add_option("--admin", admin, "the daemon's admin endpoint, host:port (admin.listen)")->capture_default_str();
     cmd->add_option("--token-file", token_file, "file holding the bearer token (admin.token_file)");
   }
@@ -372,6 +438,14 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, [](int) { g_stop = 1; });
 
   if (*models) return Admin(admin, boost::beast::http::verb::get, "/v1/models", token_file);
+  if (*status) return Admin(admin, boost::beast::http::verb::get, "/v1/status", token_file, as_json ? nullptr : PrintStatus);
+  if (*recommend) {
+    std::string target = "/v1/users/" + PercentEncode(user) + "/recommendations?offset=" + std::to_string(offset);
+    if (k > 0) target += "&k=" + std::to_string(k);
+    if (!category.empty()) target += "&category=" + PercentEncode(category);
+    if (!exclude.empty()) target += "&exclude=" + PercentEncode(exclude);
+    return Admin(admin, boost::beast::http::verb::get, target, token_file, as_json ? nullptr : PrintList);
+  }
   if (*retrain) return Admin(admin, boost::beast::http::verb::post, "/v1/retrain", token_file);
   if (*activate) return Admin(admin, boost::beast::http::verb::post, "/v1/models/" + version + "/activate", token_file);
   if (*stats) return Stats(store_path);

@@ -90,6 +90,14 @@ kept=$(grep -o "\"category\":\"$category\"" "$WORK/filtered.jsonl" | wc -l)
 [ "$others" = 0 ] && [ "$kept" = "$pulled_with" ] ||
   fail "category=$category: $kept items kept of $pulled_with, $others of other categories"
 echo "category=$category: $kept items of $(awk 'END { print NR }' "$WORK/filtered.jsonl") users' lists, none of another"
+# recctl's view of the same: a table, or the daemon's JSON.
+"$BUILD/tools/recctl" recommend "$u" --k 3 --admin "127.0.0.1:$port" >"$WORK/recctl.txt" || fail "recctl recommend"
+grep -q "^user $u: personalized list" "$WORK/recctl.txt" && [ "$(grep -c '^ *[0-9]  ' "$WORK/recctl.txt")" = 3 ] ||
+  fail "recctl recommend: $(cat "$WORK/recctl.txt")"
+"$BUILD/tools/recctl" recommend "$u" --offset 1 --k 2 --json --admin "127.0.0.1:$port" >"$WORK/recctl.json"
+[ "$(grep -o '"item_id":"[^"]*"' "$WORK/recctl.json" | cut -d'"' -f4 | tr '\n' ' ')" = "$page" ] ||
+  fail "recctl recommend --offset 1 --k 2: $(cat "$WORK/recctl.json")"
+"$BUILD/tools/recctl" status --admin "127.0.0.1:$port" | grep -q "^events_applied " || fail "recctl status"
 [ "$(get /v1/users/nobody-at-all/recommendations)" = 200 ] && grep -q '"source":"cold_start"' "$WORK/body" ||
   fail "an unknown user: $(cat "$WORK/body")"
 grep -q '"item_id"' "$WORK/body" || fail "the cold-start list is empty"
