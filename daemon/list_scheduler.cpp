@@ -28,12 +28,12 @@ bool ListScheduler::BeginTurn(bool backlog, Clock::TimePoint::duration ingest_ti
     swept_once_ = true;
     started = true;
   }
-  turn_unbounded_ = drain;
   handed_this_turn_ = false;
   const Clock::TimePoint::duration slice = config_.rank_slice;
   const auto share = std::chrono::duration_cast<Clock::TimePoint::duration>(
       ingest_time * (config_.rank_share / (1.0 - config_.rank_share)));
-  turn_deadline_ = now + (backlog ? std::min(slice, share) : slice);
+  // (In replay the clock is event time, which a drain does not move: it ranks everyone.)
+  turn_deadline_ = now + (drain ? config_.drain_budget : backlog ? std::min(slice, share) : slice);
   return started;
 }
 
@@ -41,7 +41,7 @@ std::vector<UserId> ListScheduler::Next() {
   std::vector<UserId> batch;
   if (sweep_left_ == 0) return batch;
   // The first batch of a turn always goes out, so even a busy loop makes progress.
-  if (handed_this_turn_ && !turn_unbounded_ && clock_.Now() > turn_deadline_) return batch;
+  if (handed_this_turn_ && clock_.Now() > turn_deadline_) return batch;
   handed_this_turn_ = true;
   while (sweep_left_ > 0 && batch.size() < config_.batch) {
     const UserId u = dirty_.front();

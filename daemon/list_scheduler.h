@@ -22,6 +22,9 @@ struct SchedulerConfig {
   double rank_share = 0.25;                          // share of a busy turn's intake time ranking may take
   std::chrono::milliseconds rank_slice{100};         // longest ranking stretch in one turn
   size_t batch = 64;                                 // users handed out per Next(); the budget is checked between
+  // The shutdown drain's budget: users not ranked within it stay pending (their
+  // marks are in the store) and are published at the next start.
+  std::chrono::milliseconds drain_budget{5000};
 };
 
 class ListScheduler {
@@ -35,8 +38,9 @@ class ListScheduler {
   // Begins one loop turn's ranking. `backlog`: records arrived this turn, which
   // took `ingest_time`; ranking then gets rank_share of it (at most rank_slice).
   // Idle turns get one rank_slice. A sweep (every user dirty at its start)
-  // begins at most once per publish_interval; `drain` starts one now and lifts
-  // the budget. Returns true when a new sweep began (refresh shared inputs).
+  // begins at most once per publish_interval; `drain` (the shutdown's) starts
+  // one now with drain_budget as the turn's budget. Returns true when a new
+  // sweep began (refresh shared inputs).
   bool BeginTurn(bool backlog, Clock::TimePoint::duration ingest_time, bool drain = false);
   // The next users to rank in this turn, oldest first; empty once the sweep is
   // done or the turn's budget is spent (the rest waits for later turns).
@@ -85,7 +89,6 @@ class ListScheduler {
   bool swept_once_ = false;
   Clock::TimePoint last_sweep_;
   Clock::TimePoint turn_deadline_;
-  bool turn_unbounded_ = false;
   bool handed_this_turn_ = false;
   std::unordered_map<uint32_t, uint32_t> in_flight_;  // lists queued, not yet acknowledged
   std::unordered_set<uint32_t> acknowledged_;         // newest list acknowledged; clear candidates

@@ -150,6 +150,7 @@ class Pipeline::Impl {
     s.publish_interval = milliseconds(p.publish_interval_ms);
     s.rank_share = p.rank_share;
     s.rank_slice = milliseconds(p.rank_slice_ms);
+    s.drain_budget = milliseconds(p.shutdown_timeout_ms / 2);  // the flush has the rest
     return s;
   }
   // Takes one batch in, or retries the commit of the batch in hand; true when a batch committed.
@@ -1089,12 +1090,18 @@ Status Pipeline::Impl::Run() {
   for (ListCommand& command : commands_.Take()) command.reply(Status::Unavailable("recd is stopping"));
   if (refresher_ && !inline_refresh_) refresher_->Stop();
   KeepRankerSamples();
+  // The drain and the flush share pipeline.shutdown_timeout_ms: the drain at
+  // most half of it, the flush what is left.
+  const auto drain_start = SystemClock().Now();
   if (failure.ok()) {
     if (Status s = TickRefresherInline(true); !s.ok()) RECD_WARN("refresher: " << s.ToString());
-    RankDue(false, Clock::TimePoint::duration::zero(), /*drain=*/true);  // every committed change
+    RankDue(false, Clock::TimePoint::duration::zero(), /*drain=*/true);  // committed changes, within its budget
   }
+  const auto drained = std::chrono::duration_cast<milliseconds>(SystemClock().Now() - drain_start);
+  const milliseconds flush_budget =
+      std::max(milliseconds(config_.pipeline.shutdown_timeout_ms) - drained, milliseconds(config_.pipeline.shutdown_timeout_ms / 2));
   RECD_INFO("stopping: flushing " << sink_->InFlight() << " record(s)");
-  const int left = sink_->Flush(milliseconds(config_.pipeline.shutdown_timeout_ms), &deliveries_);
+  const int left = sink_->Flush(flush_budget, &deliveries_);
   OnDeliveries();
   ClearPending();
   if (left > 0) {
@@ -1102,7 +1109,9 @@ Status Pipeline::Impl::Run() {
                       "republished at the next start");
   }
   if (scheduler_.due() > 0) {
-    RECD_WARN(scheduler_.due() << " user(s) not ranked before shutdown (output full); they stay pending");
+    RECD_WARN(scheduler_.due() << " user(s) not ranked before shutdown (the drain's half of "
+                               << "pipeline.shutdown_timeout_ms ran out, or the output was full); they stay "
+                                  "pending and are published at the next start");
   }
   UpdateGauges();
   LogStats(true);

@@ -112,14 +112,27 @@ TEST(SchedulerTest, ABusyTurnRanksForItsShareOfIntakeTime) {
   EXPECT_EQ(HandedWhileEachCosts(s, clock, 5ms), 5u);
 }
 
-TEST(SchedulerTest, DrainRanksEveryoneNowWhateverTheIntervalAndBudget) {
+TEST(SchedulerTest, DrainRanksEveryoneNowWhateverTheIntervalAndSlice) {
   ManualClock clock;
   ListScheduler s(WithBatchAndSlice(1, 1ms), clock);
   s.MarkDirty(UserId(7));
   Turn(s);
   for (uint32_t u = 0; u < 6; ++u) s.MarkDirty(UserId(u));
   s.BeginTurn(false, 0ms, /*drain=*/true);
-  EXPECT_EQ(HandedWhileEachCosts(s, clock, 5ms), 6u);
+  EXPECT_EQ(HandedWhileEachCosts(s, clock, 5ms), 6u);  // 30 ms, within the default 5 s drain budget
+}
+
+// The shutdown drain stops at its budget; the users left stay due (pending).
+TEST(SchedulerTest, DrainStopsAtItsBudgetAndTheRestStayDue) {
+  ManualClock clock;
+  SchedulerConfig config = WithBatchAndSlice(1, 1ms);
+  config.drain_budget = 12ms;
+  ListScheduler s(config, clock);
+  for (uint32_t u = 0; u < 10; ++u) s.MarkDirty(UserId(u));
+  s.BeginTurn(false, 0ms, /*drain=*/true);
+  // 5 ms each: after the third the clock is at 15 ms, past the budget.
+  EXPECT_EQ(HandedWhileEachCosts(s, clock, 5ms), 3u);
+  EXPECT_EQ(s.due(), 7u);
 }
 
 // Fault hole 1: an acknowledgement of an older list must not clear the pending
