@@ -33,3 +33,9 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The prometheus package is here for promtool only: on a machine run by
+# systemd its server starts with the install; stop it and keep it off.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
+   systemctl is-enabled --quiet prometheus 2>/dev/null; then
+  "${sudo[@]}" systemctl disable --now prometheus || true
+fi
