@@ -367,7 +367,7 @@ struct AdminServer::Impl {
   // Route handlers.
   Response Healthz();
   Response Readyz() const;
-  Response Status() const;
+  Response StatusReport() const;
   Response Recommendations(const Request& req) const;
 
   const AdminOptions options;
@@ -402,7 +402,7 @@ std::vector<Route> AdminServer::Impl::RouteTable() {
        }},
       {verb::get, "/healthz", false, [this](const Request&) { return Healthz(); }},
       {verb::get, "/readyz", false, [this](const Request&) { return Readyz(); }},
-      {verb::get, "/v1/status", false, [this](const Request&) { return Status(); }},
+      {verb::get, "/v1/status", false, [this](const Request&) { return StatusReport(); }},
   };
   // Models.
   if (control.models) {
@@ -414,7 +414,7 @@ std::vector<Route> AdminServer::Impl::RouteTable() {
   }
   if (control.retrain) {
     table.push_back({verb::post, "/v1/retrain", true, [this](const Request&) {
-                       const recd::Status s = control.retrain();
+                       const Status s = control.retrain();
                        if (!s.ok()) return ForStatus(s);
                        return Json(http::status::accepted,
                                    {{"status", "retrain requested; see the log and GET /v1/models for the decision"}});
@@ -427,7 +427,7 @@ std::vector<Route> AdminServer::Impl::RouteTable() {
                          return Error(http::status::bad_request, "bad_version",
                                       "'" + version + "' is not a version name: vNNNN (PinSage) or rNNNN (ranker), as GET /v1/models lists them");
                        }
-                       const recd::Status s = control.activate(version);
+                       const Status s = control.activate(version);
                        if (!s.ok()) return ForStatus(s);
                        return Json(http::status::accepted,
                                    {{"status", version + " activation requested; it serves once loaded (recd_model_loads_total for "
@@ -482,7 +482,7 @@ Response AdminServer::Impl::Readyz() const {
                                  " s (a full disk? see the log); intake waits and loses nothing\n");
 }
 
-Response AdminServer::Impl::Status() const {
+Response AdminServer::Impl::StatusReport() const {
   auto v = [](const auto& a) { return a.load(std::memory_order_relaxed); };
   nlohmann::json j = {
       {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count()},
@@ -592,7 +592,7 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
   // makes one now, or says the user is unknown.
   auto pending = std::make_shared<PendingReply>();
   const ListShelf* shelf = control.shelf;
-  const recd::Status pushed =
+  const Status pushed =
       control.make_list(user, [pending, shelf, user, q = *query](Result<std::optional<ShelvedList>> made) {
         // Runs on the pipeline thread: nothing may escape into it.
         try {

@@ -27,6 +27,22 @@ std::string Where(const toml::node& n, const std::string& origin) {
   return origin + ":" + std::to_string(src.begin.line);
 }
 
+// A TOML basic string: quoted, with '"' and '\' escaped.
+std::string QuoteToml(const std::string& v) {
+  std::string q = "\"";
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') q.push_back('\\');
+    q.push_back(ch);
+  }
+  q.push_back('"');
+  return q;
+}
+
+// [kafka.client], [kafka.consumer], [kafka.producer]: free-form librdkafka properties.
+bool IsPropertyTable(const std::string& table) {
+  return table == "client" || table == "consumer" || table == "producer";
+}
+
 // librdkafka properties whose values are credentials: --print-config hides them.
 bool IsSecretProperty(const std::string& key) {
   for (const char* marker : {"password", "secret", "pem", "ssl.key", "jaas", "oauthbearer.config", "token"}) {
@@ -160,17 +176,16 @@ class Binder {
     const toml::table* tbl = Section(section);
     if (!tbl) return;
     for (const auto& [k, node] : *tbl) {
+      const std::string name = section + "." + std::string(k.str());
       std::string value;
       if (auto s = node.value_exact<std::string>()) value = *s;
       else if (auto i = node.value_exact<int64_t>()) value = std::to_string(*i);
       else if (auto b = node.value_exact<bool>()) value = *b ? "true" : "false";
       else if (auto d = node.value_exact<double>()) value = std::to_string(*d);
       else {
-        Error(section + "." + std::string(k.str()) + " at " + WhereOf(section + "." + std::string(k.str()), node) +
-              " must be a string, number or boolean (it is passed to librdkafka as-is)");
+        Error(name + " at " + WhereOf(name, node) + " must be a string, number or boolean (it is passed to librdkafka as-is)");
         continue;
       }
-      const std::string name = section + "." + std::string(k.str());
       const bool secret = IsSecretProperty(std::string(k.str()));
       settings_.push_back({section, std::string(k.str()), secret ? "\"(hidden)\"" : Render(value), WhereOf(name, node)});
       dst->emplace_back(std::string(k.str()), value);
@@ -426,15 +441,13 @@ Result<std::string> EnvironmentKey(const std::string& variable) {
   for (std::string& part : parts) {
     for (char& ch : part) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   }
-  const bool properties = parts.size() == 3 && parts[0] == "kafka" &&
-                          (parts[1] == "client" || parts[1] == "consumer" || parts[1] == "producer");
-  if (properties) {
+  if (parts.size() == 3 && parts[0] == "kafka" && IsPropertyTable(parts[1])) {
     if (parts[2].empty()) return Status::InvalidArgument("environment variable " + variable + " names no property");
     // librdkafka's property names use dots: RECD_KAFKA__CLIENT__SASL_PASSWORD is sasl.password.
     std::replace(parts[2].begin(), parts[2].end(), '_', '.');
     return "kafka." + parts[1] + ".\"" + parts[2] + "\"";
   }
-  if (parts.size() == 2 && parts[0] == "kafka" && (parts[1] == "client" || parts[1] == "consumer" || parts[1] == "producer")) {
+  if (parts.size() == 2 && parts[0] == "kafka" && IsPropertyTable(parts[1])) {
     return Status::InvalidArgument("environment variable " + variable + " names the table [kafka." + parts[1] +
                                    "]: set one property, e.g. RECD_KAFKA__" + variable.substr(12) +
                                    "__SASL_PASSWORD");
@@ -474,22 +487,13 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
   // `raw`: the value is a string as given (client properties from the
   // environment: a password "1e5" stays "1e5").
   auto apply = [&](const std::string& key, const std::string& value, const std::string& origin, bool raw) -> Status {
-    auto quoted = [](const std::string& v) {  // a bare word or path: take it as a string
-      std::string q = "\"";
-      for (char ch : v) {
-        if (ch == '"' || ch == '\\') q.push_back('\\');
-        q.push_back(ch);
-      }
-      q.push_back('"');
-      return q;
-    };
     toml::table t;
     try {
-      t = toml::parse(key + " = " + (raw ? quoted(value) : value));
+      t = toml::parse(key + " = " + (raw ? QuoteToml(value) : value));
     } catch (const toml::parse_error&) {
       try {
         if (raw) throw;  // no second reading of a raw value
-        t = toml::parse(key + " = " + quoted(value));
+        t = toml::parse(key + " = " + QuoteToml(value));  // a bare word or path: take it as a string
       } catch (const toml::parse_error& e) {
         return Status::InvalidArgument(origin + ": " + std::string(e.description()));
       }
@@ -856,13 +860,7 @@ std::string PrintConfig(const Config& config) {
       const bool bare = std::all_of(s->key.begin(), s->key.end(), [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
       });
-      std::string quoted = "\"";
-      for (char ch : s->key) {
-        if (ch == '"' || ch == '\\') quoted.push_back('\\');
-        quoted.push_back(ch);
-      }
-      quoted.push_back('"');
-      os << (bare ? s->key : quoted) << " = " << s->value << "  # " << s->origin << "\n";
+      os << (bare ? s->key : QuoteToml(s->key)) << " = " << s->value << "  # " << s->origin << "\n";
     }
   }
   return os.str();
