@@ -725,6 +725,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadRequest() {
+    head_ = false;  // an error answer to this request has its body
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(options_.header_limit_bytes));
     parser_->body_limit(options_.body_limit_bytes);

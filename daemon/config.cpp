@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -27,10 +28,18 @@ std::string Where(const toml::node& n, const std::string& origin) {
   return origin + ":" + std::to_string(src.begin.line);
 }
 
-// A TOML basic string: quoted, with '"' and '\' escaped.
+// A TOML basic string: quoted, with '"', '\' and control bytes escaped (a
+// PEM from the environment has newlines).
 std::string QuoteToml(const std::string& v) {
   std::string q = "\"";
   for (char ch : v) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (byte < 0x20 || byte == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+      q += escaped;
+      continue;
+    }
     if (ch == '"' || ch == '\\') q.push_back('\\');
     q.push_back(ch);
   }

@@ -495,6 +495,11 @@ void Pipeline::Impl::Shelve(const RecommendationList& list) {
 void Pipeline::Impl::ServeCommands() {
   // 64 lists (~15 ms) per call at most; the rest waits for the next call.
   for (ListCommand& command : commands_.Take(64)) {
+    // Shelved since the ask (published meanwhile, or asked twice): that one.
+    if (ListShelf::Entry shelved = shelf_.Get(command.user_id)) {
+      command.reply(std::optional<ShelvedList>(*shelved));
+      continue;
+    }
     const auto user = store_->FindUser(command.user_id);
     if (!user || !store_->UserLive(*user)) {
       command.reply(std::optional<ShelvedList>());
@@ -1138,13 +1143,16 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, Pipelin
     }
     // Read once: the refresher's copy, and the ranker's categories when a cap is set.
     if (catalogue.empty()) catalogue = Catalogue(*ends.store);
-    const bool categories = config.model.ranker.category_cap > 0 || attributes;
+    // A copy stays for the ranker's categories and for the pull API's.
+    const bool categories = config.model.ranker.category_cap > 0 || attributes || !config.admin.listen.empty();
     auto created = model::Refresher::Create(config.model.refresher, ends.store->view(),
                                             categories ? catalogue : std::move(catalogue));
     if (!created.ok()) return created.status();
     refresher = std::move(*created);
   }
-  const bool rank_with_catalogue = attributes || !config.model.refresher.model_root.empty();
+  // The rankers see the catalogue exactly as without the pull API (replay turns it off).
+  const bool rank_with_catalogue =
+      attributes || (!config.model.refresher.model_root.empty() && config.model.ranker.category_cap > 0);
   auto impl = std::make_unique<Impl>(config, std::move(ends), std::move(refresher), catalogue, rank_with_catalogue);
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
 }

@@ -488,6 +488,7 @@ void EventConsumer::Close() {
   if (closed_ || !consumer_) return;
   closed_ = true;
   held_.clear();
+  ReleaseWakeQueue();  // librdkafka: a queue handle goes before the consumer's close
   consumer_->close();
 }
 

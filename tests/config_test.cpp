@@ -117,6 +117,10 @@ TEST_F(ConfigTest, EnvironmentAndSetMistakesNameTheVariableAndANearKey) {
   ASSERT_TRUE(raw.ok()) << raw.status().ToString();
   EXPECT_EQ(raw->kafka.client[0].second, "1e5");
   EXPECT_EQ(raw->kafka.producer[0], (std::pair<std::string, std::string>{"linger.ms", "0x1F"}));
+  const std::string pem = "-----BEGIN PRIVATE KEY-----\nMIIB\"x\\y\r\n-----END PRIVATE KEY-----\n";
+  auto multiline = ParseConfig("", "", {}, {{"RECD_KAFKA__CLIENT__SSL_KEY_PEM", pem}});
+  ASSERT_TRUE(multiline.ok()) << multiline.status().ToString();
+  EXPECT_EQ(multiline->kafka.client[0], (std::pair<std::string, std::string>{"ssl.key.pem", pem}));
   auto table = ParseConfig("", "", {}, {{"RECD_KAFKA__CLIENT", "x"}});
   ASSERT_FALSE(table.ok());
   EXPECT_NE(table.status().message().find("names the table [kafka.client]"), std::string::npos) << table.status().message();

@@ -353,9 +353,9 @@ void PrintList(const std::string& body) {
   std::printf("user %s: %s list, model %s, generated %s, %s; %zu of %zu items from offset %zu\n",
               j.value("user_id", "").c_str(), j.value("source", "").c_str(), j.value("model_version", "").c_str(),
               j.value("generated_at", "").c_str(), j.value("published", false) ? "published" : "made on demand",
-              j["items"].size(), j.value("total", size_t{0}), j.value("offset", size_t{0}));
+              j.value("items", nlohmann::json::array()).size(), j.value("total", size_t{0}), j.value("offset", size_t{0}));
   size_t rank = j.value("offset", size_t{0});
-  for (const auto& item : j["items"]) {
+  for (const auto& item : j.value("items", nlohmann::json::array())) {
     std::string reasons;
     for (const auto& r : item.value("reasons", nlohmann::json::array())) reasons += (reasons.empty() ? "" : ",") + r.get<std::string>();
     std::printf("%5zu  %-24s %10.4f  %-16s %s\n", ++rank, item.value("item_id", "").c_str(), item.value("score", 0.0),
