@@ -77,6 +77,7 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_store_memtable_bytes", "Bytes in RocksDB's memtables, all column families (store.memtable_budget_mb caps them)", MetricType::Gauge, v(s.store_memtable_bytes)),
       Family("recd_lists_due", "Users waiting for a fresh list", MetricType::Gauge, v(s.lists_due)),
       Family("recd_assigned_partitions", "Event-topic partitions assigned to this instance", MetricType::Gauge, v(s.assigned_partitions)),
+      Family("recd_consumer_lag_records", "Records the assigned partitions hold beyond what recd has read (-1: not known yet)", MetricType::Gauge, v(s.consumer_lag)),
       Family("recd_latest_event_time_seconds", "Event time of the newest applied event", MetricType::Gauge, v(s.latest_event_ms) / 1000.0),
       Family("recd_dead_letters_lost_total", "Refused records the dead-letter topic could never take (logged with their coordinates)", MetricType::Counter, v(s.dead_letters_lost)),
       Family("recd_offset_rewinds_total", "Times a partition's log was found replaced under the stored offset (recreated or truncated)", MetricType::Counter, v(s.offset_rewinds)),
@@ -97,6 +98,7 @@ std::string RenderMetrics(const PipelineStats& s) {
       Family("recd_prequential_ndcg_at_10", "NDCG@10 over the most recent eval.window scored positives", MetricType::Gauge, v(s.window_ndcg)),
       Family("recd_prequential_window_positives", "Scored positives in the sliding window", MetricType::Gauge, v(s.window_positives)),
       Family("recd_model_active", "1 while a PinSage model ranks (0: the co-occurrence ranker)", MetricType::Gauge, v(s.model_active)),
+      Family("recd_model_version", "N of the PinSage version vNNNN that serves (0: none)", MetricType::Gauge, v(s.model_version)),
       Family("recd_model_items_refreshed_total", "Item embeddings recomputed by the refresher (model loads included)", MetricType::Counter, v(s.model_items_refreshed)),
       Family("recd_model_dirty_items", "Items waiting to be re-embedded", MetricType::Gauge, v(s.model_dirty)),
       Family("recd_model_loads_total", "Model versions taken into service", MetricType::Counter, v(s.model_loads)),
@@ -466,20 +468,25 @@ Response AdminServer::Impl::Healthz() {
 }
 
 Response AdminServer::Impl::Readyz() const {
-  // Ready: the loop has turned, a Kafka broker is reachable and the store
-  // takes writes. Not ready is not broken (that is /healthz): recd waits for
-  // the brokers and the disk.
+  // Ready: the loop has turned, a Kafka broker is reachable, the store takes
+  // writes and the group has assigned this instance a partition. Not ready is
+  // not broken (that is /healthz): recd waits for the brokers, the disk and
+  // the group.
   auto seconds_since = [](int64_t since) { return std::to_string(since == 0 ? 0 : (SteadyNowMillis() - since) / 1000); };
   const int64_t unwritable_since = stats.store_unwritable_since_ms.load();
   const bool started = stats.heartbeat.load() > 0;
   const bool reachable = stats.brokers_reachable.load();
-  if (started && reachable && unwritable_since == 0) return Text(http::status::ok, "ready\n");
+  const bool assigned = stats.assigned_partitions.load() > 0;
+  if (started && reachable && unwritable_since == 0 && assigned) return Text(http::status::ok, "ready\n");
   return Text(http::status::service_unavailable,
               !started     ? "starting\n"
               : !reachable ? "no Kafka broker reachable for " + seconds_since(stats.brokers_unreachable_since_ms.load()) +
                                  " s (see the log)\n"
-                           : "the store has refused writes for " + seconds_since(unwritable_since) +
-                                 " s (a full disk? see the log); intake waits and loses nothing\n");
+              : unwritable_since != 0
+                  ? "the store has refused writes for " + seconds_since(unwritable_since) +
+                        " s (a full disk? see the log); intake waits and loses nothing\n"
+                  : "no partition of the events topic is assigned to this instance yet (the group is still "
+                    "assigning, or it has more members than the topic has partitions)\n");
 }
 
 Response AdminServer::Impl::StatusReport() const {
@@ -487,6 +494,7 @@ Response AdminServer::Impl::StatusReport() const {
   nlohmann::json j = {
       {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count()},
       {"assigned_partitions", v(stats.assigned_partitions)},
+      {"consumer_lag_records", v(stats.consumer_lag) < 0 ? nlohmann::json() : nlohmann::json(v(stats.consumer_lag))},
       {"events_applied", v(stats.applied)},
       {"events_rejected", v(stats.rejected)},
       {"lists_published", v(stats.lists_published)},

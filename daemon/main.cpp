@@ -1,19 +1,18 @@
 // recd — the streaming recommender daemon. Thin: parse flags, load config, start
-// the embedded cluster when asked, create topics, start the admin endpoint, run
-// the pipeline on its own thread, and turn SIGTERM/SIGINT into an orderly stop
-// (a second one exits at once) (Boost.Asio), telling systemd where we are
-// (sd_notify: READY, STATUS, WATCHDOG, STOPPING). `recd replay` drives the same
-// pipeline from a file on event time (daemon/replay.h).
-#include <systemd/sd-daemon.h>
-
+// the embedded cluster when asked, create topics, make the pipeline, start the
+// admin endpoint and run the pipeline on this thread. A service thread
+// (Boost.Asio) turns SIGTERM/SIGINT into an orderly stop (a second one exits at
+// once; one while starting exits at once too) and tells systemd where we are
+// (daemon/service_notifier.h). `recd replay` drives the same pipeline from a
+// file on event time (daemon/replay.h).
 #include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <atomic>
 #include <thread>
 
 #include "base/log.h"
@@ -21,6 +20,7 @@
 #include "daemon/config.h"
 #include "daemon/pipeline.h"
 #include "daemon/replay.h"
+#include "daemon/service_notifier.h"
 #include "daemon/signals.h"
 #include "stream/kafka.h"
 
@@ -96,6 +96,47 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // The service thread: signals and systemd's notifications, from the first
+  // startup phase on; the pipeline runs on this thread once it is made.
+  boost::asio::io_context io;
+  auto keep_running = boost::asio::make_work_guard(io);
+  daemon::ServiceNotifier notifier(io);
+  std::atomic<daemon::Pipeline*> running{nullptr};
+  daemon::StopSignals signals(
+      io,
+      [&](int signo) {
+        daemon::Pipeline* pipeline = running.load();
+        if (pipeline == nullptr) {
+          // Nothing runs yet that an orderly stop would finish: the store is
+          // crash-safe, and a model loading is loaded again at the next start.
+          RECD_INFO("signal " << signo << " while starting: exiting");
+          log::Flush();
+          std::_Exit(0);
+        }
+        RECD_INFO("signal " << signo << ": stopping intake (send it again to exit at once)");
+        notifier.Stopping();
+        pipeline->RequestStop();
+      },
+      [&](int signo) {
+        // State is crash-safe (kill -9 loses nothing); lists not yet acknowledged
+        // stay pending in the store and are published at the next start.
+        RECD_WARN("signal " << signo << " again: exiting now without waiting for the orderly stop");
+        log::Flush();
+        std::_Exit(kExitFailure);
+      });
+  std::thread service([&io] { io.run(); });
+  // Stopped and joined before the pipeline its timer reads goes away, and on
+  // every early return.
+  struct ServiceThread {
+    boost::asio::io_context& io;
+    std::thread& thread;
+    void Stop() {
+      io.stop();
+      if (thread.joinable()) thread.join();
+    }
+    ~ServiceThread() { Stop(); }
+  } service_thread{io, service};
+
   std::unique_ptr<stream::EmbeddedCluster> embedded;
   std::string brokers = config.kafka.brokers;
   const std::vector<std::pair<std::string, int>> topics = {
@@ -104,6 +145,7 @@ int main(int argc, char** argv) {
       {config.kafka.recommendations_topic, config.kafka.events_partitions},
       {config.kafka.similar_items_topic, config.kafka.events_partitions}};
   if (config.kafka.embedded) {
+    notifier.SetPhase("starting the embedded Kafka cluster");
     auto started = stream::EmbeddedCluster::Start(config.kafka.embedded_brokers);
     if (!started.ok()) {
       RECD_ERROR(started.status().ToString());
@@ -122,6 +164,7 @@ int main(int argc, char** argv) {
       std::ofstream(config.kafka.embedded_bootstrap_file) << brokers << "\n";
     }
   } else if (config.kafka.create_topics) {
+    notifier.SetPhase("creating the topics on " + brokers);
     std::vector<stream::TopicSpec> specs;
     for (const auto& [name, partitions] : topics) {
       specs.push_back({name, partitions, config.kafka.replication, {}});
@@ -137,7 +180,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto created = daemon::Pipeline::Create(config, brokers);
+  auto created = daemon::Pipeline::Create(config, brokers, [&notifier](const std::string& phase) { notifier.SetPhase(phase); });
   if (!created.ok()) {
     RECD_ERROR("cannot start: " << created.status().ToString());
     return created.status().code() == Status::Code::kInvalidArgument ? kExitBadConfig : kExitFailure;
@@ -172,49 +215,12 @@ int main(int argc, char** argv) {
     admin = std::move(started.value());
   }
 
-  boost::asio::io_context io;
-  Status result;
-  std::thread worker([&] {
-    result = pipeline->Run();
-    boost::asio::post(io, [&io] { io.stop(); });
-  });
-
-  daemon::StopSignals signals(
-      io,
-      [&](int signo) {
-        RECD_INFO("signal " << signo << ": stopping intake (send it again to exit at once)");
-        sd_notify(0, "STOPPING=1\nSTATUS=draining");
-        pipeline->RequestStop();
-      },
-      [&](int signo) {
-        // State is crash-safe (kill -9 loses nothing); lists not yet acknowledged
-        // stay pending in the store and are published at the next start.
-        RECD_WARN("signal " << signo << " again: exiting now without waiting for the orderly stop");
-        log::Flush();
-        std::_Exit(kExitFailure);
-      });
-
-  // Watchdog: pet systemd only while the pipeline loop keeps turning.
-  uint64_t watchdog_usec = 0;
-  boost::asio::steady_timer watchdog(io);
-  uint64_t last_beat = ~uint64_t(0);
-  std::function<void()> pet = [&] {
-    watchdog.expires_after(std::chrono::microseconds(watchdog_usec / 2));
-    watchdog.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      const uint64_t beat = pipeline->stats().heartbeat.load();
-      if (beat != last_beat) sd_notify(0, "WATCHDOG=1");
-      last_beat = beat;
-      pet();
-    });
-  };
-  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) pet();
-
-  sd_notify(0, "READY=1\nSTATUS=consuming");
+  running.store(pipeline.get());
+  notifier.Running(&pipeline->stats());
   RECD_INFO("recd running: events from " << config.kafka.events_topic << ", lists to "
                                          << config.kafka.recommendations_topic);
-  io.run();
-  worker.join();
+  const Status result = pipeline->Run();
+  service_thread.Stop();
   if (!result.ok()) {
     RECD_ERROR("stopped on error: " << result.ToString());
     return kExitFailure;

@@ -74,6 +74,17 @@ void RestoreActiveVersion(const store::GraphStore& store, const std::string& roo
                         << (latest.empty() ? "vNNNN" : latest) << "` serves it)");
 }
 
+// N of a version named vNNNN; 0 for any other name.
+uint64_t VersionNumber(const std::string& version) {
+  if (version.size() < 2 || version[0] != 'v') return 0;
+  uint64_t n = 0;
+  for (size_t i = 1; i < version.size(); ++i) {
+    if (version[i] < '0' || version[i] > '9' || n > (uint64_t(1) << 40)) return 0;
+    n = n * 10 + static_cast<uint64_t>(version[i] - '0');
+  }
+  return n;
+}
+
 }  // namespace
 
 class Pipeline::Impl {
@@ -261,6 +272,7 @@ class Pipeline::Impl {
   Clock::TimePoint last_stats_ = SystemClock().Now();
   uint64_t last_stats_messages_ = 0;
   uint64_t gauge_turns_ = 0;
+  std::chrono::steady_clock::time_point lag_read_at_{};
 };
 
 void Pipeline::Impl::ServeDeliveries(milliseconds wait) {
@@ -980,6 +992,11 @@ void Pipeline::Impl::UpdateGauges() {
   stats.edges.store(view.num_edges(), std::memory_order_relaxed);
   stats.lists_due.store(scheduler_.due(), std::memory_order_relaxed);
   stats.assigned_partitions.store(source_->AssignedPartitions(), std::memory_order_relaxed);
+  if (const auto now = std::chrono::steady_clock::now(); now - lag_read_at_ >= std::chrono::seconds(1)) {
+    lag_read_at_ = now;
+    const std::optional<uint64_t> lag = source_->Lag();
+    stats.consumer_lag.store(lag ? static_cast<int64_t>(*lag) : -1, std::memory_order_relaxed);
+  }
   // The output's producer is served every turn, even while a batch waits for
   // its dead letters (the consumer then is not), and reaches the same cluster.
   const bool reachable = sink_->BrokersReachable();
@@ -1011,6 +1028,7 @@ void Pipeline::Impl::UpdateGauges() {
   if (refresher_) {
     const model::RefresherStats& r = refresher_->stats();
     stats.model_active.store(live_ ? 1 : 0, std::memory_order_relaxed);
+    stats.model_version.store(live_ ? VersionNumber(live_->version) : 0, std::memory_order_relaxed);
     stats.model_items_refreshed.store(r.items_refreshed.load(), std::memory_order_relaxed);
     stats.model_dirty.store(r.dirty.load(), std::memory_order_relaxed);
     stats.model_loads.store(r.model_loads.load(), std::memory_order_relaxed);
@@ -1127,22 +1145,33 @@ Status Pipeline::Impl::Run() {
 Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Pipeline::~Pipeline() = default;
 
-Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, PipelineEnds ends) {
+Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, PipelineEnds ends,
+                                                   const StartupProgress& progress) {
   RECD_CHECK(ends.store && ends.source && ends.sink, "a pipeline needs a store, a source and a sink");
+  auto phase = [&progress](const std::string& what) {
+    if (progress) progress(what);
+  };
   std::unique_ptr<model::Refresher> refresher;
   std::vector<model::ItemDescription> catalogue;
   // The attributes the learnt ranker's features and the attribute-aware sources read.
   const bool attributes = config.ranker_model.enabled || config.blend.category_trending_weight > 0 ||
                           config.blend.new_items_weight > 0;
   // The pull API's category filter reads the catalogue's categories too.
-  if (attributes || !config.admin.listen.empty()) catalogue = Catalogue(*ends.store);
+  if (attributes || !config.admin.listen.empty()) {
+    phase("reading the item catalogue");
+    catalogue = Catalogue(*ends.store);
+  }
   if (!config.model.refresher.model_root.empty()) {
     RestoreActiveVersion(*ends.store, config.model.refresher.model_root);
     for (const std::string& name : model::RemoveAbandoned(config.model.refresher.model_root)) {
       RECD_INFO("removed " << name << " from " << config.model.refresher.model_root << ": left by a killed writer");
     }
     // Read once: the refresher's copy, and the ranker's categories when a cap is set.
-    if (catalogue.empty()) catalogue = Catalogue(*ends.store);
+    if (catalogue.empty()) {
+      phase("reading the item catalogue");
+      catalogue = Catalogue(*ends.store);
+    }
+    phase("loading the model under " + config.model.refresher.model_root + " and embedding the catalogue");
     // A copy stays for the ranker's categories and for the pull API's.
     const bool categories = config.model.ranker.category_cap > 0 || attributes || !config.admin.listen.empty();
     auto created = model::Refresher::Create(config.model.refresher, ends.store->view(),
@@ -1157,8 +1186,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, Pipelin
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
 }
 
-Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const std::string& brokers) {
+Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const std::string& brokers,
+                                                   const StartupProgress& progress) {
   PipelineEnds ends;
+  if (progress) progress("opening the store " + config.store.path + " (the graph is read into memory)");
   auto store = store::GraphStore::Open(config.store);
   if (!store.ok()) return store.status();
   ends.store = std::move(store.value());
@@ -1185,7 +1216,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const Config& config, const s
   });
   if (!consumer.ok()) return consumer.status();
   ends.source = std::move(consumer.value());
-  return Create(config, std::move(ends));
+  return Create(config, std::move(ends), progress);
 }
 
 Status Pipeline::Run() { return impl_->Run(); }

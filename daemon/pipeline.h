@@ -52,12 +52,18 @@ struct ModelEvent {
   std::string detail;
 };
 
+// Told each startup phase as it begins ("opening the store", ...), on the
+// creating thread (main passes it on to systemd's STATUS=).
+using StartupProgress = std::function<void(const std::string& phase)>;
+
 class Pipeline {
  public:
   // Live: opens the store, the Kafka consumer and the Kafka output. `brokers`
   // overrides config.kafka.brokers (the embedded cluster's address).
-  static Result<std::unique_ptr<Pipeline>> Create(const Config& config, const std::string& brokers);
-  static Result<std::unique_ptr<Pipeline>> Create(const Config& config, PipelineEnds ends);
+  static Result<std::unique_ptr<Pipeline>> Create(const Config& config, const std::string& brokers,
+                                                  const StartupProgress& progress = {});
+  static Result<std::unique_ptr<Pipeline>> Create(const Config& config, PipelineEnds ends,
+                                                  const StartupProgress& progress = {});
   ~Pipeline();
 
   // Runs until RequestStop(), a fatal error, or the end of a finite source

@@ -87,6 +87,9 @@ struct PipelineStats {
   std::atomic<uint64_t> users_evicted{0};       // cold users evicted by this process (store.max_users, user_idle_days)
   std::atomic<uint64_t> lists_due{0};           // users waiting for a fresh list
   std::atomic<uint64_t> assigned_partitions{0};
+  // Records the events topic holds beyond what recd has read (cached high
+  // watermarks, refreshed about once a second); -1 while unknown.
+  std::atomic<int64_t> consumer_lag{-1};
   std::atomic<uint64_t> intake_paused{0};       // 1 while the output is backed up
   std::atomic<int64_t> latest_event_ms{0};      // newest event time applied
   // Whether the output's producer holds a connection to a broker (librdkafka's
@@ -109,6 +112,7 @@ struct PipelineStats {
   LatencyHistogram freshness;
   // The PinSage model (all 0 while none is active).
   std::atomic<uint64_t> model_active{0};
+  std::atomic<uint64_t> model_version{0};  // N of the serving version vNNNN (0: none)
   std::atomic<uint64_t> model_items_refreshed{0}, model_dirty{0}, model_loads{0}, model_load_failures{0};
   std::atomic<uint64_t> similar_items_published{0};
   // Retraining (daemon/pipeline.cpp).

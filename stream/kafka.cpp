@@ -484,6 +484,24 @@ void EventConsumer::Committed(const std::vector<PartitionOffset>& next_offsets) 
 
 size_t EventConsumer::AssignedPartitions() const { return rebalancer_->assigned(); }
 
+std::optional<uint64_t> EventConsumer::Lag() {
+  if (closed_ || !consumer_) return std::nullopt;
+  TopicPartitions tps;
+  if (consumer_->assignment(tps.v) != RdKafka::ERR_NO_ERROR || tps.v.empty()) return std::nullopt;
+  if (consumer_->position(tps.v) != RdKafka::ERR_NO_ERROR) return std::nullopt;
+  std::optional<uint64_t> lag;
+  for (const RdKafka::TopicPartition* tp : tps.v) {
+    int64_t low = -1, high = -1;
+    // The position is the next offset Poll hands out; negative while none is known.
+    if (tp->offset() < 0 ||
+        consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) != RdKafka::ERR_NO_ERROR || high < 0) {
+      continue;
+    }
+    lag = lag.value_or(0) + static_cast<uint64_t>(std::max<int64_t>(0, high - tp->offset()));
+  }
+  return lag;
+}
+
 void EventConsumer::Close() {
   if (closed_ || !consumer_) return;
   closed_ = true;

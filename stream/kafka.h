@@ -116,6 +116,7 @@ class EventConsumer final : public EventSource {
   // source of truth is the store). Asynchronous, best-effort.
   void Committed(const std::vector<PartitionOffset>& next_offsets) override;
   size_t AssignedPartitions() const override;
+  std::optional<uint64_t> Lag() override;
   // Any thread: yields the consumer queue a Poll waits on.
   void Wake() override;
   // Leaves the group cleanly. Idempotent.

@@ -58,6 +58,10 @@ class EventSource {
   // Where the committed state now stands; informational (lag dashboards).
   virtual void Committed(const std::vector<PartitionOffset>& next_offsets) = 0;
   virtual size_t AssignedPartitions() const = 0;
+  // Records the logs hold beyond the source's position, summed over the
+  // assigned partitions, from cached high watermarks (no broker round trip);
+  // nullopt when nothing is known yet. Informational (STATUS=, metrics).
+  virtual std::optional<uint64_t> Lag() { return std::nullopt; }
   // Clients replaced after a fatal error (0 where there is no client).
   virtual uint64_t restarts() const { return 0; }
   // Any thread: makes a Poll waiting for records return now (the pipeline has

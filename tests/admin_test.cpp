@@ -63,6 +63,28 @@ TEST(Admin, ServesMetricsAndHealth) {
   EXPECT_EQ(Get(port, "/other").first, 404);
 }
 
+// /readyz: 200 only once the loop turns, a broker answers, the store takes
+// writes and a partition is assigned; each missing condition is named.
+TEST(Admin, ReadyzNamesWhatIsMissing) {
+  PipelineStats stats;
+  auto server = AdminServer::Start(Local(), stats);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  EXPECT_EQ(Get(port, "/readyz"), (std::pair<int, std::string>{503, "starting\n"}));
+  stats.heartbeat = 1;
+  EXPECT_EQ(Get(port, "/readyz").first, 503);
+  EXPECT_NE(Get(port, "/readyz").second.find("no Kafka broker reachable"), std::string::npos);
+  stats.brokers_reachable = true;
+  stats.store_unwritable_since_ms = SteadyNowMillis();
+  EXPECT_NE(Get(port, "/readyz").second.find("the store has refused writes"), std::string::npos);
+  stats.store_unwritable_since_ms = 0;
+  EXPECT_EQ(Get(port, "/readyz").first, 503);
+  EXPECT_NE(Get(port, "/readyz").second.find("no partition of the events topic is assigned"), std::string::npos);
+  stats.assigned_partitions = 2;
+  EXPECT_EQ(Get(port, "/readyz"), (std::pair<int, std::string>{200, "ready\n"}));
+  EXPECT_EQ(Get(port, "/healthz").first, 200);  // liveness does not wait for the group
+}
+
 TEST(Admin, RejectsABadListenAddress) {
   PipelineStats stats;
   auto server = AdminServer::Start(AdminOptions{"localhost-no-port"}, stats);
