@@ -349,6 +349,8 @@ bool IsVersionName(const std::string& v) {
 }
 
 constexpr size_t kMostItemsPerPage = 1000;
+// The serving model keeps model.related neighbours per item (50 by default).
+constexpr size_t kMostSimilarItems = 200;
 const std::string kNoCategory;
 
 }  // namespace
@@ -371,6 +373,11 @@ struct AdminServer::Impl {
   Response Readyz() const;
   Response StatusReport() const;
   Response Recommendations(const Request& req) const;
+  Response SimilarItems(const Request& req) const;
+  // Hands the pipeline thread the command `make(reply)` builds and answers
+  // with its JSON once it replies; `unknown` is the 404's message for nullopt.
+  template <typename Make>
+  Response AskPipeline(Make make, std::string unknown) const;
 
   const AdminOptions options;
   const PipelineStats& stats;
@@ -440,6 +447,29 @@ std::vector<Route> AdminServer::Impl::RouteTable() {
   if (control.shelf) {
     table.push_back({verb::get, "/v1/users/{id}/recommendations", false,
                      [this](const Request& req) { return Recommendations(req); }});
+  }
+  // What the pipeline thread answers (its queue).
+  if (control.submit) {
+    table.push_back({verb::get, "/v1/items/{id}/similar", false,
+                     [this](const Request& req) { return SimilarItems(req); }});
+    table.push_back({verb::get, "/v1/users/{id}", false, [this](const Request& req) {
+                       if (!req.query.empty()) {
+                         return Error(http::status::bad_request, "bad_parameter", "this route takes no query parameters");
+                       }
+                       const std::string& user = req.params.at("id");
+                       return AskPipeline([&](JsonReply reply) { return UserCommand{user, std::move(reply)}; },
+                                          "recd holds no user '" + user + "' (never seen, or evicted as cold)");
+                     }});
+    table.push_back({verb::post, "/v1/checkpoint", true, [this](const Request& req) {
+                       auto dir = req.query.find("dir");
+                       if (dir == req.query.end() || req.query.size() != 1) {
+                         return Error(http::status::bad_request, "bad_parameter",
+                                      "name the checkpoint's directory: POST /v1/checkpoint?dir=/absolute/new/dir "
+                                      "(it must not exist; recd's user must be able to write its parent)");
+                       }
+                       return AskPipeline([&](JsonReply reply) { return CheckpointCommand{dir->second, std::move(reply)}; },
+                                          "");
+                     }});
   }
   return table;
 }
@@ -595,13 +625,13 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
   if (ListShelf::Entry entry = control.shelf->Get(user)) {
     return RenderList(user, *query, entry.get(), false, entry->published);
   }
-  if (!control.make_list) return RenderList(user, *query, control.shelf->ColdStart().get(), true, false);
+  if (!control.submit) return RenderList(user, *query, control.shelf->ColdStart().get(), true, false);
   // No published list here (a restart, or a user not yet ranked): the pipeline
   // makes one now, or says the user is unknown.
   auto pending = std::make_shared<PendingReply>();
   const ListShelf* shelf = control.shelf;
-  const Status pushed =
-      control.make_list(user, [pending, shelf, user, q = *query](Result<std::optional<ShelvedList>> made) {
+  const Status pushed = control.submit(ListCommand{
+      user, [pending, shelf, user, q = *query](Result<std::optional<ShelvedList>> made) {
         // Runs on the pipeline thread: nothing may escape into it.
         try {
           if (!made.ok()) return pending->Fulfil(Busy(made.status().message() + "; retry"));
@@ -610,11 +640,57 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
         } catch (const std::exception& e) {
           pending->Fulfil(Error(http::status::internal_server_error, "internal", e.what()));
         }
-      });
+      }});
   if (!pushed.ok()) return Busy(pushed.message() + "; retry in a second");
   Response later;
   later.pending = std::move(pending);
   return later;
+}
+
+template <typename Make>
+Response AdminServer::Impl::AskPipeline(Make make, std::string unknown) const {
+  auto pending = std::make_shared<PendingReply>();
+  JsonReply reply = [pending, unknown = std::move(unknown)](Result<std::optional<std::string>> answer) {
+    // Runs on the pipeline thread: nothing may escape into it.
+    try {
+      if (!answer.ok()) {
+        const Status& s = answer.status();
+        if (s.code() == Status::Code::kInvalidArgument) {
+          return pending->Fulfil(Error(http::status::bad_request, "bad_request", s.message()));
+        }
+        if (s.code() == Status::Code::kUnavailable) return pending->Fulfil(Busy(s.message() + "; retry"));
+        return pending->Fulfil(Error(http::status::internal_server_error, "failed", s.ToString()));
+      }
+      if (!*answer) return pending->Fulfil(Error(http::status::not_found, "not_found", unknown));
+      pending->Fulfil(Response{http::status::ok, "application/json", **answer + "\n", {}, nullptr});
+    } catch (const std::exception& e) {
+      pending->Fulfil(Error(http::status::internal_server_error, "internal", e.what()));
+    }
+  };
+  const Status pushed = control.submit(make(std::move(reply)));
+  if (!pushed.ok()) return Busy(pushed.message() + "; retry in a second");
+  Response later;
+  later.pending = std::move(pending);
+  return later;
+}
+
+Response AdminServer::Impl::SimilarItems(const Request& req) const {
+  for (const auto& [name, value] : req.query) {
+    if (name != "k" && name != "category") {
+      return Error(http::status::bad_request, "bad_parameter",
+                   "unknown query parameter '" + name + "'; this route takes k and category");
+    }
+  }
+  auto k = CountParam(req, "k", 10, kMostSimilarItems);
+  if (!k.ok()) return Error(http::status::bad_request, "bad_parameter", k.status().message());
+  if (*k == 0) return Error(http::status::bad_request, "bad_parameter", "k must be at least 1");
+  const std::string& item = req.params.at("id");
+  auto category = req.query.find("category");
+  return AskPipeline(
+      [&](JsonReply reply) {
+        return SimilarCommand{item, *k, category == req.query.end() ? "" : category->second, std::move(reply)};
+      },
+      "recd holds no item '" + item + "' (item ids are the events' item_id)");
 }
 
 Response AdminServer::Impl::Dispatch(const http::request<http::string_body>& raw) {

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "daemon/admin_commands.h"
 #include "daemon/list_shelf.h"
 #include "daemon/stats.h"
 
@@ -51,9 +52,10 @@ struct AdminControl {
   // /v1/status beyond the stats: model version, partitions, lag (JSON object).
   std::function<std::string()> status;
   const ListShelf* shelf = nullptr;  // null: the list routes are left out
-  // A list made now for a user the shelf has none for (Pipeline::RequestList);
-  // unset: such users get the cold-start list.
-  std::function<Status(std::string user, std::function<void(Result<std::optional<ShelvedList>>)> reply)> make_list;
+  // Hands a command to the pipeline thread (Pipeline::Submit); Unavailable
+  // when its queue is full. Unset: users the shelf has no list for get the
+  // cold-start list, and the routes that need the pipeline are left out.
+  std::function<Status(AdminCommand command)> submit;
 };
 
 class AdminServer {

@@ -1,6 +1,7 @@
 // recd::daemon — the one bounded, typed queue from the admin threads to the
 // pipeline thread, for what needs the pipeline's own state: a list made now
-// for a user the shelf has no list for (after a restart, say).
+// for a user the shelf has no list for (after a restart, say), an item's
+// related items, a user's profile, a checkpoint of the store.
 //
 // Any thread pushes; only the pipeline thread takes, once per loop turn, and
 // answers every command it takes exactly once (from its own thread). A full
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "base/status.h"
@@ -30,12 +32,46 @@ struct ListCommand {
   std::function<void(Result<std::optional<ShelvedList>>)> reply;
 };
 
+// The reply of the commands below: a JSON object, nullopt when the subject
+// (item, user) is not in the store, or an error status (InvalidArgument: the
+// request was wrong; Unavailable: the pipeline stops or failed).
+using JsonReply = std::function<void(Result<std::optional<std::string>>)>;
+
+// "The `k` items most related to `item_id`": by the serving model's
+// embeddings, or by co-occurrence without one; `category` ("" = any) filters
+// on model.diversity_field.
+struct SimilarCommand {
+  std::string item_id;
+  size_t k = 10;
+  std::string category;
+  JsonReply reply;
+};
+
+// "What recd holds about `user_id`": interactions, the newest list, whether one is due.
+struct UserCommand {
+  std::string user_id;
+  JsonReply reply;
+};
+
+// "Write a consistent copy of the store to `dir`" (absolute, not existing).
+struct CheckpointCommand {
+  std::string dir;
+  JsonReply reply;
+};
+
+using AdminCommand = std::variant<ListCommand, SimilarCommand, UserCommand, CheckpointCommand>;
+
+// Answers `command` with `status` (a refusal: the pipeline is stopping).
+inline void Refuse(AdminCommand& command, const Status& status) {
+  std::visit([&status](auto& c) { c.reply(status); }, command);
+}
+
 class AdminCommands {
  public:
   explicit AdminCommands(size_t capacity) : capacity_(capacity) {}
 
   // Any thread; false when the queue is full (the command is not taken).
-  bool Push(ListCommand command) {
+  bool Push(AdminCommand command) {
     std::lock_guard<std::mutex> lock(mu_);
     if (queue_.size() >= capacity_) return false;
     queue_.push_back(std::move(command));
@@ -50,10 +86,10 @@ class AdminCommands {
   }
   // The pipeline thread: up to `most` commands, oldest first (a budget per
   // call, so that a full queue cannot stall intake for long).
-  std::vector<ListCommand> Take(size_t most = SIZE_MAX) {
+  std::vector<AdminCommand> Take(size_t most = SIZE_MAX) {
     std::lock_guard<std::mutex> lock(mu_);
     const size_t n = std::min(most, queue_.size());
-    std::vector<ListCommand> taken(std::make_move_iterator(queue_.begin()),
+    std::vector<AdminCommand> taken(std::make_move_iterator(queue_.begin()),
                                    std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
     waiting_.store(!queue_.empty(), std::memory_order_release);
@@ -63,7 +99,7 @@ class AdminCommands {
  private:
   const size_t capacity_;
   mutable std::mutex mu_;
-  std::deque<ListCommand> queue_;
+  std::deque<AdminCommand> queue_;
   std::atomic<bool> waiting_{false};
 };
 

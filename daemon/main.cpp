@@ -196,9 +196,7 @@ int main(int argc, char** argv) {
     control.activate = [p](const std::string& v) { return p->RequestActivate(v); };
     control.models = [p] { return p->ModelsJson(); };
     control.shelf = &pipeline->shelf();
-    control.make_list = [p](std::string user, std::function<void(Result<std::optional<daemon::ShelvedList>>)> reply) {
-      return p->RequestList(std::move(user), std::move(reply));
-    };
+    control.submit = [p](daemon::AdminCommand command) { return p->Submit(std::move(command)); };
     control.status = [&config] {
       return nlohmann::json{{"version", RECD_VERSION},
                             {"events_topic", config.kafka.events_topic},

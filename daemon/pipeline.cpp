@@ -194,8 +194,13 @@ class Pipeline::Impl {
   void NoteCategory(ItemId item, const Attributes& attributes);
   void Shelve(const RecommendationList& list);
   ShelvedList WithCategories(const RecommendationList& list) const;
-  // The admin threads' commands: a list made now for each user asked about.
+  // The admin threads' commands (daemon/admin_commands.h), a budget per call.
   void ServeCommands();
+  void ServeList(ListCommand& command);
+  const std::string& CategoryOf(uint32_t item) const;  // "" = none
+  Result<std::optional<std::string>> SimilarItemsJson(const SimilarCommand& command) const;
+  Result<std::optional<std::string>> UserJson(const std::string& user_id) const;
+  Result<std::optional<std::string>> WriteCheckpoint(const std::string& dir) const;
   void ShelveColdStart();
   // Retraining: starts one when a trigger fires, takes a finished one's outcome,
   // applies an operator's activation, and notices swaps (recorded in the store,
@@ -505,27 +510,143 @@ void Pipeline::Impl::Shelve(const RecommendationList& list) {
 }
 
 void Pipeline::Impl::ServeCommands() {
-  // 64 lists (~15 ms) per call at most; the rest waits for the next call.
-  for (ListCommand& command : commands_.Take(64)) {
-    // Shelved since the ask (published meanwhile, or asked twice): that one.
-    if (ListShelf::Entry shelved = shelf_.Get(command.user_id)) {
-      command.reply(std::optional<ShelvedList>(*shelved));
-      continue;
+  // 64 commands (~15 ms of lists) per call at most; the rest waits for the next call.
+  for (AdminCommand& command : commands_.Take(64)) {
+    if (auto* list = std::get_if<ListCommand>(&command)) {
+      ServeList(*list);
+    } else if (auto* similar = std::get_if<SimilarCommand>(&command)) {
+      similar->reply(SimilarItemsJson(*similar));
+    } else if (auto* user = std::get_if<UserCommand>(&command)) {
+      user->reply(UserJson(user->user_id));
+    } else if (auto* checkpoint = std::get_if<CheckpointCommand>(&command)) {
+      checkpoint->reply(WriteCheckpoint(checkpoint->dir));
     }
-    const auto user = store_->FindUser(command.user_id);
-    if (!user || !store_->UserLive(*user)) {
-      command.reply(std::optional<ShelvedList>());
-      continue;
-    }
-    // As RankDue makes it, not published; shelved (marked so) until the
-    // user's next published list replaces it, so the next ask is served at once.
-    const RecommendationList list =
-        blender_.Blend(*user, pinsage_ranker_.Recommend(*user, clock_.WallMillis(), live_.get()));
-    ShelvedList made = WithCategories(list);
-    made.published = false;
-    command.reply(std::optional<ShelvedList>(made));
-    shelf_.Put(std::move(made));
   }
+}
+
+void Pipeline::Impl::ServeList(ListCommand& command) {
+  // Shelved since the ask (published meanwhile, or asked twice): that one.
+  if (ListShelf::Entry shelved = shelf_.Get(command.user_id)) {
+    command.reply(std::optional<ShelvedList>(*shelved));
+    return;
+  }
+  const auto user = store_->FindUser(command.user_id);
+  if (!user || !store_->UserLive(*user)) {
+    command.reply(std::optional<ShelvedList>());
+    return;
+  }
+  // As RankDue makes it, not published; shelved (marked so) until the
+  // user's next published list replaces it, so the next ask is served at once.
+  const RecommendationList list =
+      blender_.Blend(*user, pinsage_ranker_.Recommend(*user, clock_.WallMillis(), live_.get()));
+  ShelvedList made = WithCategories(list);
+  made.published = false;
+  command.reply(std::optional<ShelvedList>(made));
+  shelf_.Put(std::move(made));
+}
+
+const std::string& Pipeline::Impl::CategoryOf(uint32_t item) const {
+  static const std::string kNone;
+  return item < item_category_.size() ? item_category_[item] : kNone;
+}
+
+Result<std::optional<std::string>> Pipeline::Impl::SimilarItemsJson(const SimilarCommand& command) const {
+  const std::optional<ItemId> item = store_->FindItem(command.item_id);
+  if (!item) return std::optional<std::string>();
+  const size_t num_items = store_->view().num_items();
+  auto keep = [&](uint32_t j) {
+    return j != item->value && j < num_items && store_->ItemAvailable(ItemId(j)) &&
+           (command.category.empty() || CategoryOf(j) == command.category);
+  };
+  nlohmann::json items = nlohmann::json::array();
+  auto add = [&](uint32_t j, float score) {
+    nlohmann::json entry = {{"item_id", store_->ExternalId(ItemId(j))}, {"score", score}};
+    if (!CategoryOf(j).empty()) entry["category"] = CategoryOf(j);
+    items.push_back(std::move(entry));
+  };
+  nlohmann::json answer = {{"item_id", command.item_id}, {"generated_at", FormatRfc3339(clock_.WallMillis())}};
+  // The serving model's neighbours when it has embedded the item; co-occurrence otherwise.
+  const std::shared_ptr<const model::LiveModel> live = live_;
+  bool by_model = false;
+  if (live) {
+    std::shared_lock<std::shared_mutex> lock(live->mu);
+    if (item->value < live->related.size() && !live->related[item->value].empty()) {
+      by_model = true;
+      for (const model::ItemScore& r : live->related[item->value]) {
+        if (items.size() >= command.k) break;
+        if (keep(r.item)) add(r.item, r.score);
+      }
+      answer["source"] = "embedding";
+      answer["model_version"] = "pinsage-" + live->version;
+    }
+  }
+  if (!by_model) {
+    for (const auto& [j, score] : ranker_.RelatedItems(*item, command.k, [&](ItemId j) { return keep(j.value); })) {
+      add(j.value, score);
+    }
+    answer["source"] = "co_occurrence";
+    answer["model_version"] = model::kBaselineModelVersion;
+  }
+  answer["items"] = std::move(items);
+  return std::optional<std::string>(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+Result<std::optional<std::string>> Pipeline::Impl::UserJson(const std::string& user_id) const {
+  const std::optional<UserId> user = store_->FindUser(user_id);
+  if (!user || !store_->UserLive(*user)) return std::optional<std::string>();
+  const store::GraphView& view = store_->view();
+  const store::NeighborList& items = view.ItemsOf(*user);
+  // The heaviest interactions (recent and repeated ones weigh most), with their types.
+  constexpr size_t kShown = 50;
+  nlohmann::json recent = nlohmann::json::array();
+  const std::vector<store::Neighbor> heaviest = model::Heaviest(items, kShown);
+  for (const store::Neighbor& n : heaviest) {
+    nlohmann::json types = nlohmann::json::array();
+    const store::TypeMask mask = view.TypesOf(*user, ItemId(n.id));
+    for (size_t t = 0; t < kEventTypeCount; ++t) {
+      if (mask & store::TypeBit(static_cast<EventType>(t))) types.push_back(kEventTypeNames[t]);
+    }
+    recent.push_back({{"item_id", store_->ExternalId(ItemId(n.id))},
+                      {"types", std::move(types)},
+                      {"weight", std::exp2(n.log_weight - heaviest.front().log_weight)}});
+  }
+  nlohmann::json answer = {{"user_id", user_id},
+                           {"interactions", items.size()},
+                           {"items", std::move(recent)},
+                           {"events_not_yet_in_a_list", unreflected_since_.count(user->value) > 0}};
+  if (ListShelf::Entry shelved = shelf_.Get(user_id)) {
+    answer["list"] = {{"model_version", shelved->list.model_version},
+                      {"source", Name(shelved->list.source)},
+                      {"items", shelved->list.items.size()},
+                      {"published", shelved->published},
+                      {"generated_at", FormatRfc3339(shelved->list.generated_at)}};
+  } else {
+    answer["list"] = nullptr;
+  }
+  return std::optional<std::string>(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+Result<std::optional<std::string>> Pipeline::Impl::WriteCheckpoint(const std::string& dir) const {
+  if (dir.empty() || dir.front() != '/') {
+    return Status::InvalidArgument("the checkpoint directory must be an absolute path, not '" + dir + "'");
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return Status::InvalidArgument(dir + " exists; name a directory that does not (the checkpoint creates it)");
+  }
+  // Between two batches on this thread: the copy holds whole batches with their offsets.
+  const auto start = std::chrono::steady_clock::now();
+  if (Status s = store_->Checkpoint(dir); !s.ok()) return s;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  RECD_INFO("checkpoint of the store written to " << dir << " in " << seconds << " s");
+  nlohmann::json answer = {{"dir", dir},
+                           {"seconds", seconds},
+                           {"store", config_.store.path},
+                           {"latest_event_time", FormatRfc3339(store_->LatestEventTime())},
+                           {"model_version", serving_version_},
+                           {"restore", "stop recd, replace store.path (" + config_.store.path + ") with " + dir +
+                                           ", start recd: it reads on from the checkpoint's offsets"}};
+  return std::optional<std::string>(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void Pipeline::Impl::ShelveColdStart() {
@@ -1110,7 +1231,7 @@ Status Pipeline::Impl::Run() {
     RECD_WARN("stopping with a batch whose dead letters were not acknowledged; it is read again at the next start");
     intake_.Abandon();
   }
-  for (ListCommand& command : commands_.Take()) command.reply(Status::Unavailable("recd is stopping"));
+  for (AdminCommand& command : commands_.Take()) Refuse(command, Status::Unavailable("recd is stopping"));
   if (refresher_ && !inline_refresh_) refresher_->Stop();
   KeepRankerSamples();
   // The drain and the flush share pipeline.shutdown_timeout_ms: the drain at
@@ -1223,8 +1344,8 @@ Status Pipeline::Run() { return impl_->Run(); }
 void Pipeline::RequestStop() { impl_->stop.store(true); }
 const PipelineStats& Pipeline::stats() const { return impl_->stats; }
 const ListShelf& Pipeline::shelf() const { return impl_->shelf(); }
-Status Pipeline::RequestList(std::string user_id, std::function<void(Result<std::optional<ShelvedList>>)> reply) {
-  if (!impl_->commands().Push({std::move(user_id), std::move(reply)})) {
+Status Pipeline::Submit(AdminCommand command) {
+  if (!impl_->commands().Push(std::move(command))) {
     return Status::Unavailable("the pipeline's command queue is full");
   }
   impl_->WakeForCommands();  // a poll waiting for records returns now

@@ -81,9 +81,10 @@ class Pipeline {
   const PipelineStats& stats() const;
   // Any thread: each user's newest published list (the pull API).
   const ListShelf& shelf() const;
-  // Any thread: `user_id`'s list made at the next loop turn, given to `reply`
-  // on the pipeline thread (see ListCommand); Unavailable when the queue is full.
-  Status RequestList(std::string user_id, std::function<void(Result<std::optional<ShelvedList>>)> reply);
+  // Any thread: `command` served at the next loop turn (or between ranking
+  // batches), its reply called on the pipeline thread (daemon/admin_commands.h);
+  // Unavailable when the queue is full.
+  Status Submit(AdminCommand command);
   // Read only after Run() has returned.
   const std::vector<ModelEvent>& model_events() const;
   // Read only after Run() has returned.

@@ -129,4 +129,39 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_
   return list;
 }
 
+std::vector<std::pair<ItemId, float>> BaselineRanker::RelatedItems(ItemId item, size_t limit,
+                                                                   const std::function<bool(ItemId)>& keep) const {
+  const store::GraphView& view = store_.view();
+  std::vector<std::pair<ItemId, float>> related;
+  if (item.value >= view.num_items() || limit == 0) return related;
+  scratch_scores_.resize(view.num_items(), 0.0f);
+  const auto co_users = Heaviest(view.UsersOf(item), config_.co_users_per_item * 4);
+  for (const store::Neighbor& co : co_users) {
+    const float w_vi = std::exp2(co.log_weight - co_users[0].log_weight);
+    const store::NeighborList& items = view.ItemsOf(UserId(co.id));
+    const size_t step = std::max<size_t>(1, items.size() / config_.items_per_co_user);
+    float top_vj = items[0].log_weight;
+    for (size_t n = 0; n < items.size(); n += step) top_vj = std::max(top_vj, items[n].log_weight);
+    for (size_t n = 0; n < items.size(); n += step) {
+      const store::Neighbor& j = items[n];
+      if (j.id == item.value) continue;
+      if (scratch_scores_[j.id] == 0.0f) scratch_touched_.push_back(j.id);
+      scratch_scores_[j.id] += w_vi * std::exp2(j.log_weight - top_vj);
+    }
+  }
+  std::vector<std::pair<float, uint32_t>> candidates;
+  for (uint32_t j : scratch_touched_) {
+    if (keep(ItemId(j))) {
+      candidates.emplace_back(scratch_scores_[j] / std::sqrt(static_cast<float>(view.UsersOf(ItemId(j)).size())), j);
+    }
+    scratch_scores_[j] = 0.0f;
+  }
+  scratch_touched_.clear();
+  const size_t take = std::min(candidates.size(), limit);
+  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(take), candidates.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  for (size_t n = 0; n < take; ++n) related.emplace_back(ItemId(candidates[n].second), candidates[n].first);
+  return related;
+}
+
 }  // namespace recd::model

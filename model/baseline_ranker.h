@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "base/event.h"
@@ -45,6 +47,14 @@ class BaselineRanker {
   // weights are epoch-referred, so no "now" enters the order); `generated_at`
   // is copied into the list as metadata.
   RecommendationList Recommend(UserId user, EpochMillis generated_at) const;
+
+  // Up to `limit` items most co-interacted with `item`, best first, that
+  // `keep` accepts: over the item's heaviest co-users v, the sum of
+  // w(v,item) * w(v,j), each weight relative to its list's heaviest, divided by
+  // sqrt(#users of j) so that sheer popularity does not win (item-kNN's cosine
+  // in spirit). The related items without a model (GET /v1/items/{id}/similar).
+  std::vector<std::pair<ItemId, float>> RelatedItems(ItemId item, size_t limit,
+                                                     const std::function<bool(ItemId)>& keep) const;
 
   // Whether the filters keep `item` out of `user`'s lists.
   bool Excluded(UserId user, ItemId item) const;

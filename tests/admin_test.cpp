@@ -428,8 +428,8 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
   AdminCommands commands(2);
   AdminControl control;
   control.shelf = &shelf;
-  control.make_list = [&](std::string user, std::function<void(Result<std::optional<ShelvedList>>)> reply) {
-    return commands.Push({std::move(user), std::move(reply)}) ? Status::Ok() : Status::Unavailable("full");
+  control.submit = [&](AdminCommand command) {
+    return commands.Push(std::move(command)) ? Status::Ok() : Status::Unavailable("full");
   };
   AdminOptions options = Local();
   options.read_timeout_ms = 3000;  // the fake pipeline answers within ms; only "silent" waits it out
@@ -441,7 +441,8 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
   std::vector<ListCommand> kept;  // "silent" commands, answered after the server is gone
   std::thread pipeline([&] {
     while (serving) {
-      for (ListCommand& c : commands.Take()) {
+      for (AdminCommand& command : commands.Take()) {
+        ListCommand& c = std::get<ListCommand>(command);
         if (c.user_id == "known") {
           ShelvedList made = ListOf("known", {{"x", "hats"}, {"y", ""}});
           made.published = false;  // as the pipeline marks a list made on demand
@@ -482,7 +483,76 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
   EXPECT_NE(full.find("full"), std::string::npos) << full;
   server->reset();  // the server stops with replies still owed
   for (ListCommand& late : kept) late.reply(std::optional<ShelvedList>(ListOf("silent", {{"z", ""}})));
-  for (ListCommand& late : commands.Take()) late.reply(Status::Unavailable("stopping"));
+  for (AdminCommand& late : commands.Take()) Refuse(late, Status::Unavailable("stopping"));
+}
+
+// The routes the pipeline thread answers through the command queue: related
+// items, a user's profile and a checkpoint (a test thread plays the pipeline).
+TEST(AdminServer, SimilarItemsUserAndCheckpointGoThroughTheCommandQueue) {
+  PipelineStats stats;
+  ListShelf shelf;
+  AdminCommands commands(8);
+  AdminControl control;
+  control.token = kToken;
+  control.shelf = &shelf;
+  control.submit = [&](AdminCommand command) {
+    return commands.Push(std::move(command)) ? Status::Ok() : Status::Unavailable("full");
+  };
+  auto server = AdminServer::Start(Local(), stats, control);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  std::atomic<bool> serving{true};
+  std::vector<std::string> seen;  // what reached the pipeline, in order
+  std::thread pipeline([&] {
+    while (serving) {
+      for (AdminCommand& command : commands.Take()) {
+        if (auto* c = std::get_if<SimilarCommand>(&command)) {
+          seen.push_back("similar " + c->item_id + " k=" + std::to_string(c->k) + " category=" + c->category);
+          if (c->item_id == "ghost") c->reply(std::optional<std::string>());
+          else c->reply(std::optional<std::string>(R"({"item_id":")" + c->item_id + R"(","items":[]})"));
+        } else if (auto* u = std::get_if<UserCommand>(&command)) {
+          seen.push_back("user " + u->user_id);
+          u->reply(std::optional<std::string>(R"({"user_id":")" + u->user_id + R"("})"));
+        } else if (auto* p = std::get_if<CheckpointCommand>(&command)) {
+          seen.push_back("checkpoint " + p->dir);
+          if (p->dir == "relative") p->reply(Status::InvalidArgument("must be absolute"));
+          else if (p->dir == "/full") p->reply(Status::IoError("No space left on device"));
+          else p->reply(std::optional<std::string>(R"({"dir":")" + p->dir + R"("})"));
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  auto similar = Get(port, "/v1/items/i1/similar?k=5&category=hats");
+  EXPECT_EQ(similar.first, 200) << similar.second;
+  EXPECT_EQ(nlohmann::json::parse(similar.second)["item_id"], "i1");
+  EXPECT_EQ(Get(port, "/v1/items/i2/similar").first, 200);
+  auto ghost = Get(port, "/v1/items/ghost/similar");
+  EXPECT_EQ(ghost.first, 404);
+  EXPECT_NE(ghost.second.find("no item 'ghost'"), std::string::npos) << ghost.second;
+  EXPECT_EQ(Get(port, "/v1/items/i1/similar?k=0").first, 400);
+  EXPECT_EQ(Get(port, "/v1/items/i1/similar?k=201").first, 400);
+  EXPECT_EQ(Get(port, "/v1/items/i1/similar?offset=1").first, 400);
+  auto user = Get(port, "/v1/users/u%2F1");
+  EXPECT_EQ(user.first, 200) << user.second;
+  EXPECT_EQ(nlohmann::json::parse(user.second)["user_id"], "u/1");
+  EXPECT_EQ(Get(port, "/v1/users/u1?x=1").first, 400);
+
+  const std::string bearer = std::string("Bearer ") + kToken;
+  EXPECT_EQ(Send(port, http::verb::post, "/v1/checkpoint?dir=/tmp/x").first, 401);
+  EXPECT_EQ(Send(port, http::verb::get, "/v1/checkpoint?dir=/tmp/x", bearer).first, 405);
+  EXPECT_EQ(Send(port, http::verb::post, "/v1/checkpoint", bearer).first, 400);
+  auto written = Send(port, http::verb::post, "/v1/checkpoint?dir=/tmp/x", bearer);
+  EXPECT_EQ(written.first, 200) << written.second;
+  EXPECT_EQ(Send(port, http::verb::post, "/v1/checkpoint?dir=relative", bearer).first, 400);
+  auto full = Send(port, http::verb::post, "/v1/checkpoint?dir=/full", bearer);
+  EXPECT_EQ(full.first, 500);
+  EXPECT_NE(full.second.find("No space left"), std::string::npos) << full.second;
+  serving = false;
+  pipeline.join();
+  EXPECT_EQ(seen, (std::vector<std::string>{"similar i1 k=5 category=hats", "similar i2 k=10 category=",
+                                            "similar ghost k=10 category=", "user u/1", "checkpoint /tmp/x",
+                                            "checkpoint relative", "checkpoint /full"}));
 }
 
 // Bytes that are not UTF-8, in a path, a query or a user id that goes to the
@@ -493,15 +563,15 @@ TEST(AdminServer, BytesThatAreNotUtf8AreAnsweredNotThrown) {
   AdminCommands commands(8);
   AdminControl control;
   control.shelf = &shelf;
-  control.make_list = [&](std::string user, std::function<void(Result<std::optional<ShelvedList>>)> reply) {
-    return commands.Push({std::move(user), std::move(reply)}) ? Status::Ok() : Status::Unavailable("full");
+  control.submit = [&](AdminCommand command) {
+    return commands.Push(std::move(command)) ? Status::Ok() : Status::Unavailable("full");
   };
   auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
   std::thread pipeline([&] {
     for (int spin = 0; spin < 2000 && commands.size() == 0; ++spin) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    for (ListCommand& c : commands.Take()) c.reply(std::optional<ShelvedList>());  // unknown: cold start
+    for (AdminCommand& c : commands.Take()) std::get<ListCommand>(c).reply(std::optional<ShelvedList>());  // unknown: cold start
   });
   auto unknown = Get(port, "/v1/users/%FF%FE/recommendations");
   pipeline.join();

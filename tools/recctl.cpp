@@ -15,6 +15,7 @@
 #include <functional>
 #include <cstdio>
 #include <memory>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -363,6 +364,47 @@ void PrintList(const std::string& body) {
   }
 }
 
+// GET /v1/items/{id}/similar as a table: rank, item, score, category.
+void PrintSimilar(const std::string& body) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    std::fputs(body.c_str(), stdout);
+    return;
+  }
+  const auto items = j.value("items", nlohmann::json::array());
+  std::printf("item %s: %zu related items by %s, model %s\n", j.value("item_id", "").c_str(), items.size(),
+              j.value("source", "") == "embedding" ? "embedding" : "co-occurrence", j.value("model_version", "").c_str());
+  size_t rank = 0;
+  for (const auto& item : items) {
+    std::printf("%5zu  %-24s %10.4f  %s\n", ++rank, item.value("item_id", "").c_str(), item.value("score", 0.0),
+                item.value("category", "").c_str());
+  }
+}
+
+// GET /v1/users/{id}: the user's list's state, then their heaviest items.
+void PrintUser(const std::string& body) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    std::fputs(body.c_str(), stdout);
+    return;
+  }
+  std::printf("user %s: %zu interactions; events not yet in a list: %s\n", j.value("user_id", "").c_str(),
+              j.value("interactions", size_t{0}), j.value("events_not_yet_in_a_list", false) ? "yes" : "no");
+  const auto& list = j.contains("list") ? j["list"] : nlohmann::json();
+  if (list.is_object()) {
+    std::printf("list: %zu items, %s, model %s, generated %s, %s\n", list.value("items", size_t{0}),
+                list.value("source", "").c_str(), list.value("model_version", "").c_str(),
+                list.value("generated_at", "").c_str(), list.value("published", false) ? "published" : "made on demand");
+  } else {
+    std::printf("list: none yet (recctl recommend makes one)\n");
+  }
+  for (const auto& item : j.value("items", nlohmann::json::array())) {
+    std::string types;
+    for (const auto& t : item.value("types", nlohmann::json::array())) types += (types.empty() ? "" : ",") + t.get<std::string>();
+    std::printf("  %-24s %8.4f  %s\n", item.value("item_id", "").c_str(), item.value("weight", 0.0), types.c_str());
+  }
+}
+
 // GET /v1/status as "key: value" lines.
 void PrintStatus(const std::string& body) {
   const auto j = nlohmann::json::parse(body, nullptr, false);
@@ -426,8 +468,19 @@ int main(int argc, char** argv) {
   recommend->add_option("--offset", offset, "items to skip");
   recommend->add_option("--category", category, "only items of this category (model.diversity_field)");
   recommend->add_option("--exclude", exclude, "comma-separated item ids to leave out");
-  for (CLI::App* cmd : {status, recommend}) cmd->add_flag("--json", as_json, "print the daemon's JSON as it is");
-  for (CLI::App* cmd : {models, retrain, activate, status, recommend}) {
+  std::string item, checkpoint_dir;
+  size_t similar_k = 10;
+  auto* similar = app.add_subcommand("similar", "an item's related items (GET /v1/items/ITEM/similar)");
+  similar->add_option("item", item, "the item id")->required();
+  similar->add_option("--k", similar_k, "how many")->capture_default_str();
+  similar->add_option("--category", category, "only items of this category (model.diversity_field)");
+  auto* user_cmd = app.add_subcommand("user", "what recd holds about a user: interactions, list (GET /v1/users/USER)");
+  user_cmd->add_option("user", user, "the user id")->required();
+  auto* checkpoint = app.add_subcommand(
+      "checkpoint", "write a consistent copy of a running daemon's store to DIR, for a backup (POST /v1/checkpoint)");
+  checkpoint->add_option("dir", checkpoint_dir, "a directory that does not exist yet, writable by recd's user")->required();
+  for (CLI::App* cmd : {status, recommend, similar, user_cmd}) cmd->add_flag("--json", as_json, "print the daemon's JSON as it is");
+  for (CLI::App* cmd : {models, retrain, activate, status, recommend, similar, user_cmd, checkpoint}) {
     cmd->add_option("--admin", admin, "the daemon's admin endpoint, host:port (admin.listen)")->capture_default_str();
     cmd->add_option("--token-file", token_file, "file holding the bearer token (admin.token_file)");
   }
@@ -445,6 +498,20 @@ int main(int argc, char** argv) {
     if (!category.empty()) target += "&category=" + PercentEncode(category);
     if (!exclude.empty()) target += "&exclude=" + PercentEncode(exclude);
     return Admin(admin, boost::beast::http::verb::get, target, token_file, as_json ? nullptr : PrintList);
+  }
+  if (*similar) {
+    std::string target = "/v1/items/" + PercentEncode(item) + "/similar?k=" + std::to_string(similar_k);
+    if (!category.empty()) target += "&category=" + PercentEncode(category);
+    return Admin(admin, boost::beast::http::verb::get, target, token_file, as_json ? nullptr : PrintSimilar);
+  }
+  if (*user_cmd) {
+    return Admin(admin, boost::beast::http::verb::get, "/v1/users/" + PercentEncode(user), token_file,
+                 as_json ? nullptr : PrintUser);
+  }
+  if (*checkpoint) {
+    // The daemon writes it: a relative DIR means recctl's working directory.
+    const std::string dir = std::filesystem::absolute(checkpoint_dir).lexically_normal().string();
+    return Admin(admin, boost::beast::http::verb::post, "/v1/checkpoint?dir=" + PercentEncode(dir), token_file);
   }
   if (*retrain) return Admin(admin, boost::beast::http::verb::post, "/v1/retrain", token_file);
   if (*activate) return Admin(admin, boost::beast::http::verb::post, "/v1/models/" + version + "/activate", token_file);

@@ -8,7 +8,10 @@
 #   - 404 and 405 are JSON naming the routes;
 #   - a client that connects and sends nothing, and one that never finishes its
 #     headers, delay neither /metrics nor SIGTERM;
-#   - after a restart (an empty shelf) a known user's list is made on demand.
+#   - GET /v1/items/{id}/similar (co-occurrence: no model here) and
+#     GET /v1/users/{id}, through recctl too; unknown ids 404;
+#   - POST /v1/checkpoint (token) writes a copy of the store, and the restart
+#     runs on that copy: a known user's list is made on demand (an empty shelf).
 # usage: admin_http.sh BUILD_DIR SRC_DIR
 BUILD=$(cd "$1" && pwd); SRC=$(cd "$2" && pwd)
 command -v curl >/dev/null || { echo "SKIP: curl is not installed (scripts/setup.sh installs it)"; exit 77; }
@@ -23,7 +26,8 @@ start_broker
 "$BUILD/tools/recgen" --seed 17 --events 20000 --users 1000 --items 400 --malformed-fraction 0.01 \
   -b "$BROKERS" --summary "$WORK/summary.json" >"$WORK/recgen.log" 2>&1 || { cat "$WORK/recgen.log"; exit 1; }
 lines=$(sed -n 's/^ *"lines": *\([0-9]*\).*/\1/p' "$WORK/summary.json")
-start_recd "$LOG" --set pipeline.shutdown_timeout_ms=5000 --set admin.read_timeout_ms=60000
+printf 'e2e-admin-token-0123456789\n' >"$WORK/token"; chmod 600 "$WORK/token"
+start_recd "$LOG" --set pipeline.shutdown_timeout_ms=5000 --set admin.read_timeout_ms=60000 --set "admin.token_file=\"$WORK/token\""
 port=$(admin_port "$LOG") || exit 1
 wait_total "$lines" 180 || fail "not every event was applied"
 
@@ -102,6 +106,38 @@ grep -q "^user $u: personalized list" "$WORK/recctl.txt" && [ "$(grep -c '^ *[0-
   fail "an unknown user: $(cat "$WORK/body")"
 grep -q '"item_id"' "$WORK/body" || fail "the cold-start list is empty"
 
+# Related items (co-occurrence without a model) and a user's profile.
+item=$(grep -o '"item_id":"[^"]*"' "$WORK/pulled.jsonl" | cut -d'"' -f4 | awk 'NR == 1')
+[ "$(get "/v1/items/$item/similar?k=5")" = 200 ] || fail "similar items of $item: $(cat "$WORK/body")"
+grep -q '"source":"co_occurrence"' "$WORK/body" || fail "similar items without a model: $(cat "$WORK/body")"
+related=$(grep -o '"item_id":"[^"]*"' "$WORK/body" | cut -d'"' -f4 | grep -vx "$item" | wc -l)
+[ "$related" -ge 1 ] && [ "$related" -le 5 ] || fail "similar ?k=5 of $item gave $related other items: $(cat "$WORK/body")"
+[ "$(grep -o "\"item_id\":\"$item\"" "$WORK/body" | wc -l)" = 1 ] || fail "$item is listed as similar to itself"
+[ "$(get "/v1/items/$item/similar?k=50&category=$category")" = 200 ] || fail "similar with a category"
+[ "$(grep -o '"category":"[^"]*"' "$WORK/body" | grep -vc "\"$category\"" || true)" = 0 ] ||
+  fail "similar ?category=$category lists other categories: $(cat "$WORK/body")"
+[ "$(get /v1/items/no-such-item/similar)" = 404 ] || fail "similar items of an unknown item"
+[ "$(get "/v1/users/$u")" = 200 ] || fail "GET /v1/users/$u: $(cat "$WORK/body")"
+grep -q '"interactions":[1-9]' "$WORK/body" && grep -q '"published":true' "$WORK/body" ||
+  fail "the profile of $u: $(cat "$WORK/body")"
+[ "$(get /v1/users/nobody-at-all)" = 404 ] || fail "the profile of an unknown user"
+"$BUILD/tools/recctl" similar "$item" --k 3 --admin "127.0.0.1:$port" >"$WORK/recctl.txt" &&
+  grep -q "^item $item: [1-3] related items by co-occurrence" "$WORK/recctl.txt" || fail "recctl similar: $(cat "$WORK/recctl.txt")"
+"$BUILD/tools/recctl" user "$u" --admin "127.0.0.1:$port" >"$WORK/recctl.txt" &&
+  grep -q "^user $u: [1-9][0-9]* interactions" "$WORK/recctl.txt" || fail "recctl user: $(cat "$WORK/recctl.txt")"
+
+# A checkpoint of the live store: refused without the token, written with it.
+code=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/checkpoint?dir=$WORK/backup")
+[ "$code" = 401 ] || fail "a checkpoint without the token: $code"
+"$BUILD/tools/recctl" checkpoint "$WORK/backup" --token-file "$WORK/token" --admin "127.0.0.1:$port" >"$WORK/body" ||
+  fail "recctl checkpoint: $(cat "$WORK/body")"
+grep -q "\"dir\":\"$WORK/backup\"" "$WORK/body" && [ -f "$WORK/backup/CURRENT" ] || fail "no checkpoint in $WORK/backup: $(cat "$WORK/body")"
+"$BUILD/tools/recctl" checkpoint "$WORK/backup" --token-file "$WORK/token" --admin "127.0.0.1:$port" 2>"$WORK/body" &&
+  fail "a checkpoint over an existing directory was accepted"
+grep -q 'exists' "$WORK/body" || fail "a checkpoint over an existing directory: $(cat "$WORK/body")"
+[ "$("$BUILD/tools/recctl" committed --store "$WORK/backup")" = "$lines" ] || fail "the checkpoint does not hold every event"
+echo "similar items, user profile and checkpoint: OK"
+
 # SIGTERM with both stalled clients still connected (their read deadline is a minute away).
 t0=$(date +%s)
 kill -TERM "$RECD_PID"; wait "$RECD_PID" || fail "recd did not stop cleanly"
@@ -111,9 +147,9 @@ took=$(( $(date +%s) - t0 ))
 echo "SIGTERM with two stalled admin clients: stopped in $took s"
 exec 5<&- 5>&- 6<&- 6>&-
 
-# A restart starts with an empty shelf: a known user's list is made on demand.
+# A restart on the checkpoint starts with an empty shelf: a known user's list is made on demand.
 LOG="$WORK/recd-2.log"
-start_recd "$LOG"
+start_recd "$LOG" --set "store.path=\"$WORK/backup\""
 port=$(admin_port "$LOG") || exit 1
 wait_status "$port" /readyz 200 60 || fail "not ready after the restart"
 republished=$(metric "$port" recd_lists_published_total)
