@@ -964,8 +964,9 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const AdminOptions& opti
   for (int t = 0; t < std::max(1, options.threads); ++t) {
     impl.threads.emplace_back([&impl] { impl.io.run(); });
   }
-  RECD_INFO("admin endpoint on http://" << listen.substr(0, colon) << ":" << self->port_
-                                        << " (/metrics, /healthz, /readyz, /v1/status, /v1/users/{id}/recommendations)");
+  std::string names;
+  for (const Route& r : impl.routes) names += (names.empty() ? "" : ", ") + RouteName(r);
+  RECD_INFO("admin endpoint on http://" << listen.substr(0, colon) << ":" << self->port_ << " (" << names << ")");
   return self;
 }
 

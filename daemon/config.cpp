@@ -875,4 +875,44 @@ std::string PrintConfig(const Config& config) {
   return os.str();
 }
 
+bool IsLiveKey(const std::string& name) {
+  static const std::set<std::string> kLive = [] {
+    std::set<std::string> keys = {"daemon.log_level",     "ranker.k",           "ranker.exclude",
+                                  "ranker.max_seen_share", "ranker.rrf_k",      "pipeline.publish_interval_ms",
+                                  "model.category_cap",   "retrain.interval_days"};
+    for (const char* source : {"viewed", "sequence", "covisit", "unseen_trending", "session", "seasonal",
+                               "category_trending", "new_items"}) {
+      keys.insert(std::string("ranker.") + source + "_weight");
+      keys.insert(std::string("ranker.") + source + "_items");
+    }
+    for (const char* mode : {"session", "returning"}) {
+      for (const char* part : {"related", "walked", "profile", "trending"}) {
+        keys.insert(std::string("model.") + mode + "_" + part);
+      }
+    }
+    return keys;
+  }();
+  return kLive.count(name) > 0;
+}
+
+std::vector<ConfigChange> ChangedSettings(const std::vector<ConfigSetting>& running,
+                                          const std::vector<ConfigSetting>& next) {
+  std::map<std::string, const ConfigSetting*> before;
+  for (const ConfigSetting& s : running) before[s.section + "." + s.key] = &s;
+  std::vector<ConfigChange> changes;
+  for (const ConfigSetting& s : next) {
+    const std::string name = s.section + "." + s.key;
+    auto it = before.find(name);
+    if (it != before.end()) {
+      if (it->second->value != s.value) changes.push_back({name, it->second->value, s.value, s.origin, IsLiveKey(name)});
+      before.erase(it);
+    } else {
+      changes.push_back({name, "(unset)", s.value, s.origin, IsLiveKey(name)});
+    }
+  }
+  // Keys the reload no longer sets (client properties removed from the file).
+  for (const auto& [name, s] : before) changes.push_back({name, s->value, "(unset)", "the reloaded configuration", IsLiveKey(name)});
+  return changes;
+}
+
 }  // namespace recd::daemon

@@ -132,4 +132,19 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path, const
 // The effective configuration as TOML, each value commented with its origin.
 std::string PrintConfig(const Config& config);
 
+// A key whose value differs between the running configuration and a reload.
+struct ConfigChange {
+  std::string name;      // "ranker.k"
+  std::string from, to;  // TOML values ("(unset)" where the key is absent)
+  std::string origin;    // where `to` came from
+  bool live = false;     // SIGHUP applies it; otherwise it needs a restart
+};
+// The keys a running recd applies on SIGHUP (docs/operations.md lists them):
+// the log level, k, the publish interval, the blend weights and depths, the
+// filters, the category cap and the retraining interval.
+bool IsLiveKey(const std::string& name);
+// What differs from `running` to `next` (ConfigSetting lists), in `next`'s order.
+std::vector<ConfigChange> ChangedSettings(const std::vector<ConfigSetting>& running,
+                                          const std::vector<ConfigSetting>& next);
+
 }  // namespace recd::daemon

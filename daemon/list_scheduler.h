@@ -30,6 +30,8 @@ struct SchedulerConfig {
 class ListScheduler {
  public:
   ListScheduler(SchedulerConfig config, const Clock& clock);
+  // A reload (SIGHUP): sweeps start at most this often from the next one on.
+  void SetPublishInterval(std::chrono::milliseconds interval) { config_.publish_interval = interval; }
 
   // The user's committed state changed: they need a fresh list. Coalesces. An
   // earlier acknowledgement no longer covers the user's pending mark.

@@ -124,6 +124,22 @@ int main(int argc, char** argv) {
         log::Flush();
         std::_Exit(kExitFailure);
       });
+  // SIGHUP: the file, the environment and --set read again; the pipeline
+  // applies the keys that can change live and names the rest.
+  daemon::HangupSignal hangup(io, [&] {
+    daemon::Pipeline* pipeline = running.load();
+    if (pipeline == nullptr) {
+      RECD_WARN("SIGHUP while starting: ignored; send it again once recd runs");
+      return;
+    }
+    auto reloaded = daemon::LoadConfig(config_path, overrides);
+    if (!reloaded.ok()) {
+      RECD_ERROR("reload refused, the running configuration stays: " << reloaded.status().message());
+      return;
+    }
+    RECD_INFO("SIGHUP: configuration read again" << (config_path.empty() ? "" : " from " + config_path));
+    pipeline->Reload(std::move(reloaded.value()));
+  });
   std::thread service([&io] { io.run(); });
   // Stopped and joined before the pipeline its timer reads goes away, and on
   // every early return.

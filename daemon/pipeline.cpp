@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
@@ -141,6 +142,8 @@ class Pipeline::Impl {
   std::atomic<bool> stop{false};
   std::atomic<bool> retrain_demanded{false};
   std::atomic<bool> ranker_training_demanded{false};
+  std::mutex reload_mu;
+  std::optional<Config> reload_requested;   // guarded by reload_mu
   std::mutex activation_mu;
   std::string activation_requested;         // guarded by activation_mu
   std::string ranker_activation_requested;  // guarded by activation_mu
@@ -194,6 +197,8 @@ class Pipeline::Impl {
   void NoteCategory(ItemId item, const Attributes& attributes);
   void Shelve(const RecommendationList& list);
   ShelvedList WithCategories(const RecommendationList& list) const;
+  // A reload's live keys, applied part by part; the rest logged as restart-only.
+  void ApplyReload();
   // The admin threads' commands (daemon/admin_commands.h), a budget per call.
   void ServeCommands();
   void ServeList(ListCommand& command);
@@ -520,6 +525,88 @@ void Pipeline::Impl::ServeCommands() {
       user->reply(UserJson(user->user_id));
     } else if (auto* checkpoint = std::get_if<CheckpointCommand>(&command)) {
       checkpoint->reply(WriteCheckpoint(checkpoint->dir));
+    }
+  }
+}
+
+void Pipeline::Impl::ApplyReload() {
+  std::optional<Config> next;
+  {
+    std::lock_guard<std::mutex> lock(reload_mu);
+    next.swap(reload_requested);
+  }
+  if (!next) return;
+  const std::vector<ConfigChange> changes = ChangedSettings(config_.settings, next->settings);
+  if (changes.empty()) {
+    RECD_INFO("reload: the configuration is unchanged");
+    return;
+  }
+  using Names = bool (*)(const std::string&);
+  auto changed = [&](Names in) {
+    return std::any_of(changes.begin(), changes.end(), [&](const ConfigChange& c) { return c.live && in(c.name); });
+  };
+  std::set<std::string> refused;  // live keys whose part would not take them
+  auto refuse = [&](Names in, const Status& why) {
+    for (const ConfigChange& c : changes) {
+      if (!c.live || !in(c.name)) continue;
+      refused.insert(c.name);
+      RECD_WARN("reload: " << c.name << " = " << c.to << " not applied: " << why.message());
+    }
+  };
+  // Each part takes its live keys whole, or none of them.
+  const Names blend = [](const std::string& n) { return n.rfind("ranker.", 0) == 0 && n != "ranker.k" && n != "ranker.exclude"; };
+  const Names mixture = [](const std::string& n) { return n.rfind("model.", 0) == 0; };
+  const Names listing = [](const std::string& n) { return n == "ranker.k" || n == "ranker.exclude"; };
+  const Names publishing = [](const std::string& n) { return n == "pipeline.publish_interval_ms"; };
+  const Names retraining = [](const std::string& n) { return n == "retrain.interval_days"; };
+  const Names logging = [](const std::string& n) { return n == "daemon.log_level"; };
+  if (changed(blend)) {
+    if (Status s = blender_.Reweigh(next->blend); !s.ok()) refuse(blend, s);
+  }
+  if (changed(mixture)) {
+    const model::PinSageRankerConfig& r = next->model.ranker;
+    if (Status s = pinsage_ranker_.SetMixture(r.session, r.returning, r.category_cap); s.ok()) {
+      config_.model.ranker.session = r.session;
+      config_.model.ranker.returning = r.returning;
+      config_.model.ranker.category_cap = r.category_cap;
+    } else {
+      refuse(mixture, s);
+    }
+  }
+  if (changed(listing)) {
+    ranker_.SetListing(next->ranker.k, next->ranker.exclude_types);
+    config_.ranker.k = next->ranker.k;
+    config_.ranker.exclude_types = next->ranker.exclude_types;
+  }
+  if (changed(publishing)) {
+    scheduler_.SetPublishInterval(milliseconds(next->pipeline.publish_interval_ms));
+    config_.pipeline.publish_interval_ms = next->pipeline.publish_interval_ms;
+  }
+  if (changed(retraining)) {
+    trigger_.SetInterval(next->retrain.retrain.interval_ms);
+    config_.retrain.retrain.interval_ms = next->retrain.retrain.interval_ms;
+  }
+  if (changed(logging)) {
+    log::Level level = log::Level::kInfo;
+    log::ParseLevel(next->log_level, &level);
+    log::SetLevel(level);
+    config_.log_level = next->log_level;
+  }
+  // Report each key, and keep the settings the running parts now follow (the
+  // next reload is compared with them).
+  for (const ConfigChange& c : changes) {
+    if (!c.live) {
+      RECD_WARN("reload: " << c.name << " changed (" << c.from << " -> " << c.to << ", " << c.origin
+                           << ") but needs a restart; not applied");
+      continue;
+    }
+    if (refused.count(c.name)) continue;
+    RECD_INFO("reload: " << c.name << " " << c.from << " -> " << c.to << " (" << c.origin << ")");
+    for (ConfigSetting& s : config_.settings) {
+      if (s.section + "." + s.key == c.name) {
+        s.value = c.to;
+        s.origin = c.origin;
+      }
     }
   }
 }
@@ -1217,6 +1304,7 @@ Status Pipeline::Impl::Run() {
     }
     ManageRanker();
     ServeCommands();
+    ApplyReload();
     // Records arriving means intake is busy: ranking then gets its share of this
     // turn's time. An idle turn ranks for one slice.
     RankDue(*ingested, SystemClock().Now() - turn_start, /*drain=*/false);
@@ -1344,6 +1432,14 @@ Status Pipeline::Run() { return impl_->Run(); }
 void Pipeline::RequestStop() { impl_->stop.store(true); }
 const PipelineStats& Pipeline::stats() const { return impl_->stats; }
 const ListShelf& Pipeline::shelf() const { return impl_->shelf(); }
+void Pipeline::Reload(Config next) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->reload_mu);
+    impl_->reload_requested = std::move(next);
+  }
+  impl_->WakeForCommands();
+}
+
 Status Pipeline::Submit(AdminCommand command) {
   if (!impl_->commands().Push(std::move(command))) {
     return Status::Unavailable("the pipeline's command queue is full");

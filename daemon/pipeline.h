@@ -70,6 +70,10 @@ class Pipeline {
   // (then every due list is published first); OK after a clean shutdown.
   Status Run();
   void RequestStop();
+  // Any thread: the keys of `next` that can change live (IsLiveKey) are applied
+  // at the next turn, each logged; changed keys that need a restart are logged
+  // and not applied (SIGHUP). A later call before that turn replaces it.
+  void Reload(Config next);
   // Any thread (the admin endpoint): a retraining at the next turn, as the
   // on-demand trigger; refused when model.dir is not set.
   Status RequestRetrain();

@@ -1,6 +1,7 @@
-// recd::daemon — SIGTERM/SIGINT on a Boost.Asio io_context. The wait re-arms
-// after every signal, so a second signal is heard while the first one's
-// orderly stop is still under way (main turns it into an immediate exit).
+// recd::daemon — SIGTERM/SIGINT and SIGHUP on a Boost.Asio io_context. Each
+// wait re-arms after every signal, so a second stop signal is heard while the
+// first one's orderly stop is still under way (main turns it into an
+// immediate exit), and every SIGHUP reloads.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -30,6 +31,26 @@ class StopSignals {
   boost::asio::signal_set signals_;
   std::function<void(int)> on_first_, on_again_;
   int received_ = 0;
+};
+
+// SIGHUP: `on_hangup` runs for each, on the io_context's thread.
+class HangupSignal {
+ public:
+  HangupSignal(boost::asio::io_context& io, std::function<void()> on_hangup)
+      : signals_(io, SIGHUP), on_hangup_(std::move(on_hangup)) {
+    Arm();
+  }
+
+ private:
+  void Arm() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      on_hangup_();
+      Arm();
+    });
+  }
+  boost::asio::signal_set signals_;
+  std::function<void()> on_hangup_;
 };
 
 }  // namespace recd::daemon

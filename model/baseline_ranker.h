@@ -60,6 +60,11 @@ class BaselineRanker {
   bool Excluded(UserId user, ItemId item) const;
 
   const BaselineConfig& config() const { return config_; }
+  // A reload (SIGHUP): the list length and the filters from here on.
+  void SetListing(size_t k, store::TypeMask exclude_types) {
+    config_.k = k;
+    config_.exclude_types = exclude_types;
+  }
   // Most popular available items first (RefreshTrending).
   const std::vector<ItemId>& trending() const { return trending_; }
 

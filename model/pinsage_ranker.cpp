@@ -15,7 +15,7 @@ constexpr int64_t kCategoryBuckets = int64_t{1} << 31;
 }  // namespace
 
 PinSageRanker::PinSageRanker(const store::GraphStore& store, const BaselineRanker& fallback, PinSageRankerConfig config)
-    : store_(store), fallback_(fallback), config_(std::move(config)) {}
+    : store_(store), fallback_(fallback), config_(std::move(config)), keeps_categories_(config_.category_cap > 0) {}
 
 void PinSageRanker::ObserveEvent(UserId user, ItemId item, EpochMillis ts) {
   if (user.value >= last_event_.size()) {
@@ -39,8 +39,19 @@ void PinSageRanker::ForgetUser(UserId user) {
   last_gap_[user.value] = -1;
 }
 
+Status PinSageRanker::SetMixture(const BlendWeights& session, const BlendWeights& returning, size_t category_cap) {
+  if (category_cap > 0 && !keeps_categories_) {
+    return Status::InvalidArgument("model.category_cap was 0 at start, so the items' categories were not kept; "
+                                   "restart recd to turn the cap on");
+  }
+  config_.session = session;
+  config_.returning = returning;
+  config_.category_cap = category_cap;
+  return Status::Ok();
+}
+
 void PinSageRanker::ObserveItem(ItemId item, const Attributes& attributes) {
-  if (config_.category_cap == 0) return;
+  if (!keeps_categories_) return;
   if (item.value >= category_.size()) category_.resize(item.value + 1024, 0);
   for (const auto& [key, value] : attributes) {
     if (key != config_.diversity_field) continue;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "model/baseline_ranker.h"
 #include "model/live_model.h"
 
@@ -63,6 +64,10 @@ class PinSageRanker {
   // An item's metadata as the store now holds it (new items and changed ones,
   // and every item at start): its diversity category.
   void ObserveItem(ItemId item, const Attributes& attributes);
+  // A reload (SIGHUP): the mixture weights and the category cap from here on.
+  // Turning the cap on when it was off at start is refused (InvalidArgument):
+  // the items' categories were not kept.
+  Status SetMixture(const BlendWeights& session, const BlendWeights& returning, size_t category_cap);
   // An evicted user: their seeds and times go (the id may be reused).
   void ForgetUser(UserId user);
 
@@ -78,6 +83,7 @@ class PinSageRanker {
   const store::GraphStore& store_;
   const BaselineRanker& fallback_;
   PinSageRankerConfig config_;
+  const bool keeps_categories_;  // the cap was on at start: ObserveItem keeps the categories
   // The user's seeds: their last recent_items distinct items by event time
   // (in-memory; after a restart, until a user's next events, their heaviest
   // items in the graph serve instead).

@@ -61,6 +61,8 @@ class RetrainTrigger {
   // A new model serves from here on: its HR level is measured afresh.
   void OnSwap(uint64_t positives);
   double drift_level() const { return level_; }
+  // A reload (SIGHUP): the event time between trainings (0 = off) from now on.
+  void SetInterval(int64_t interval_ms) { config_.interval_ms = interval_ms; }
 
  private:
   RetrainConfig config_;

@@ -1,6 +1,8 @@
 // Unit tests for daemon/config: defaults, overrides and precise errors.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -138,6 +140,34 @@ TEST_F(ConfigTest, EnvironmentAndSetMistakesNameTheVariableAndANearKey) {
 
 // The shipped [ranker] blend keys are the code's defaults (docs/evaluation.md
 // chose them), and bad values name the key and the fix.
+// SIGHUP: what differs between two loads, and which keys apply live.
+TEST_F(ConfigTest, AReloadNamesEachChangedKeyAndWhetherItAppliesLive) {
+  auto running = ParseConfig("[ranker]\nk = 20\n[pipeline]\nbatch_max_events = 100\n", "recd.toml", {});
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  EXPECT_TRUE(ChangedSettings(running->settings, running->settings).empty());
+  auto next = ParseConfig("[ranker]\nk = 5\ncovisit_weight = 2.0\n[pipeline]\nbatch_max_events = 200\n", "recd.toml",
+                          {"daemon.log_level=debug"});
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  std::map<std::string, ConfigChange> by_name;
+  for (const ConfigChange& c : ChangedSettings(running->settings, next->settings)) by_name[c.name] = c;
+  ASSERT_EQ(by_name.size(), 4u);
+  EXPECT_EQ(by_name["ranker.k"].from, "20");
+  EXPECT_EQ(by_name["ranker.k"].to, "5");
+  EXPECT_EQ(by_name["ranker.k"].origin, "recd.toml:2");
+  EXPECT_TRUE(by_name["ranker.k"].live);
+  EXPECT_TRUE(by_name["ranker.covisit_weight"].live);
+  EXPECT_TRUE(by_name["daemon.log_level"].live);
+  EXPECT_EQ(by_name["daemon.log_level"].origin, "--set daemon.log_level");
+  EXPECT_FALSE(by_name["pipeline.batch_max_events"].live);
+  for (const char* live : {"pipeline.publish_interval_ms", "ranker.exclude", "model.category_cap",
+                           "retrain.interval_days", "model.session_related", "ranker.max_seen_share"}) {
+    EXPECT_TRUE(IsLiveKey(live)) << live;
+  }
+  for (const char* restart : {"store.path", "kafka.brokers", "admin.listen", "model.dir", "ranker.sequence_window"}) {
+    EXPECT_FALSE(IsLiveKey(restart)) << restart;
+  }
+}
+
 TEST_F(ConfigTest, RankerBlendDefaultsAndErrors) {
   auto shipped = LoadConfig(RECD_SOURCE_DIR "/config/recd.toml", {});
   ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();

@@ -134,6 +134,30 @@ TEST_F(RankTest, WithNoSourceAndNoCapTheRankersListPassesUnchanged) {
   EXPECT_EQ(out.items[0].score, 7);
 }
 
+// A reload: the cap and the weights of built sources change the next list; a
+// source off at construction cannot be turned on (nothing changes then).
+TEST_F(RankTest, ReweighChangesTheNextListAndRefusesASourceNeverBuilt) {
+  Apply({Interaction(EventType::kClick, "u0", "v1", kT0), Interaction(EventType::kClick, "u0", "v2", kT0 + 1),
+         Interaction(EventType::kClick, "u0", "v3", kT0 + 2), Interaction(EventType::kClick, "u1", "x", kT0 + 3)});
+  BlendConfig config;
+  config.viewed_weight = config.sequence_weight = config.covisit_weight = config.category_trending_weight = 0;
+  config.max_seen_share = 1;  // no cap: the ranker's list passes
+  ListBlender blender(*store_, *filters_, config);
+  const RecommendationList ranked = Ranked("u0", {"v1", "v2", "v3", "x"}, 4);
+  EXPECT_EQ(Items(blender.Blend(User("u0"), ranked)), (std::vector<std::string>{"v1", "v2", "v3", "x"}));
+  BlendConfig next = config;
+  next.max_seen_share = 0.5;
+  ASSERT_TRUE(blender.Reweigh(next).ok());
+  EXPECT_EQ(Items(blender.Blend(User("u0"), ranked)), (std::vector<std::string>{"v1", "x", "v2", "v3"}));
+  BlendConfig on = next;
+  on.max_seen_share = 1;
+  on.sequence_weight = 2;
+  const Status refused = blender.Reweigh(on);
+  EXPECT_EQ(refused.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(refused.message().find("ranker.sequence_weight was 0 at start"), std::string::npos) << refused.message();
+  EXPECT_EQ(blender.config().max_seen_share, 0.5);  // refused whole
+  EXPECT_EQ(Items(blender.Blend(User("u0"), ranked)), (std::vector<std::string>{"v1", "x", "v2", "v3"}));
+}
 
 TEST_F(RankTest, SequenceRulesMatchTheirDefinitionRecomputedFromTheLog) {
   // Users interleave random items; the oracle recomputes each rule i -> j as the

@@ -14,37 +14,83 @@ ListBlender::ListBlender(const store::GraphStore& store, const model::BaselineRa
   // The registry of sources: each with its weight and list depth; weight 0 leaves it out.
   if (config_.viewed_weight > 0) {
     open_items_ = std::make_unique<OpenItemsSource>(store, filters);
-    sources_.push_back({open_items_.get(), SourceSlot::kViewed, config_.viewed_weight, config_.viewed_items});
+    registered_.push_back({open_items_.get(), SourceSlot::kViewed, "ranker.viewed_weight", &BlendConfig::viewed_weight,
+                           &BlendConfig::viewed_items});
   }
   if (config_.sequence_weight > 0) {
     sequence_ = std::make_unique<SequenceSource>(filters, config_.sequence);
-    sources_.push_back({sequence_.get(), SourceSlot::kSequence, config_.sequence_weight, config_.sequence_items});
+    registered_.push_back({sequence_.get(), SourceSlot::kSequence, "ranker.sequence_weight", &BlendConfig::sequence_weight,
+                           &BlendConfig::sequence_items});
   }
   if (config_.covisit_weight > 0) {
     covisit_ = std::make_unique<CoVisitSource>(store, filters, config_.covisit);
-    sources_.push_back({covisit_.get(), SourceSlot::kCoVisit, config_.covisit_weight, config_.covisit_items});
+    registered_.push_back({covisit_.get(), SourceSlot::kCoVisit, "ranker.covisit_weight", &BlendConfig::covisit_weight,
+                           &BlendConfig::covisit_items});
   }
   if (config_.unseen_trending_weight > 0) {
     unseen_trending_ = std::make_unique<UnseenTrendingSource>(store, filters);
-    sources_.push_back({unseen_trending_.get(), SourceSlot::kUnseenTrending, config_.unseen_trending_weight, config_.unseen_trending_items});
+    registered_.push_back({unseen_trending_.get(), SourceSlot::kUnseenTrending, "ranker.unseen_trending_weight", &BlendConfig::unseen_trending_weight,
+                           &BlendConfig::unseen_trending_items});
   }
   if (config_.session_weight > 0) {
     session_ = std::make_unique<SessionKnnSource>(filters, config_.session);
-    sources_.push_back({session_.get(), SourceSlot::kSessionKnn, config_.session_weight, config_.session_items});
+    registered_.push_back({session_.get(), SourceSlot::kSessionKnn, "ranker.session_weight", &BlendConfig::session_weight,
+                           &BlendConfig::session_items});
   }
   if (config_.seasonal_weight > 0) {
     seasonal_ = std::make_unique<SeasonalTrendingSource>(store, filters, config_.seasonal);
-    sources_.push_back({seasonal_.get(), SourceSlot::kSeasonal, config_.seasonal_weight, config_.seasonal_items});
+    registered_.push_back({seasonal_.get(), SourceSlot::kSeasonal, "ranker.seasonal_weight", &BlendConfig::seasonal_weight,
+                           &BlendConfig::seasonal_items});
   }
   if (config_.category_trending_weight > 0) {
     category_trending_ = std::make_unique<CategoryTrendingSource>(store, filters, attributes_, config_.category_trending);
-    sources_.push_back({category_trending_.get(), SourceSlot::kCategoryTrending, config_.category_trending_weight,
-                        config_.category_trending_items});
+    registered_.push_back({category_trending_.get(), SourceSlot::kCategoryTrending, "ranker.category_trending_weight", &BlendConfig::category_trending_weight,
+                           &BlendConfig::category_trending_items});
   }
   if (config_.new_items_weight > 0) {
     new_items_ = std::make_unique<NewItemsSource>(store, filters, attributes_, config_.new_items);
-    sources_.push_back({new_items_.get(), SourceSlot::kNewItems, config_.new_items_weight, config_.new_items_items});
+    registered_.push_back({new_items_.get(), SourceSlot::kNewItems, "ranker.new_items_weight", &BlendConfig::new_items_weight,
+                           &BlendConfig::new_items_items});
   }
+  Weigh();
+}
+
+void ListBlender::Weigh() {
+  sources_.clear();
+  for (const Registered& r : registered_) {
+    if (config_.*r.weight > 0) sources_.push_back({r.source, r.slot, config_.*r.weight, config_.*r.limit});
+  }
+}
+
+Status ListBlender::Reweigh(const BlendConfig& next) {
+  // Every source's weight key, built or not: one not built cannot be turned on.
+  const std::pair<const char*, float BlendConfig::*> all[] = {
+      {"ranker.viewed_weight", &BlendConfig::viewed_weight},
+      {"ranker.sequence_weight", &BlendConfig::sequence_weight},
+      {"ranker.covisit_weight", &BlendConfig::covisit_weight},
+      {"ranker.unseen_trending_weight", &BlendConfig::unseen_trending_weight},
+      {"ranker.session_weight", &BlendConfig::session_weight},
+      {"ranker.seasonal_weight", &BlendConfig::seasonal_weight},
+      {"ranker.category_trending_weight", &BlendConfig::category_trending_weight},
+      {"ranker.new_items_weight", &BlendConfig::new_items_weight}};
+  for (const auto& [key, weight] : all) {
+    if (next.*weight <= 0) continue;
+    const std::string name = key;
+    const bool built = std::any_of(registered_.begin(), registered_.end(),
+                                   [&name](const Registered& r) { return name == r.weight_key; });
+    if (!built) {
+      return Status::InvalidArgument(name + " was 0 at start, so its source was not built and holds no state; "
+                                            "restart recd to turn it on");
+    }
+  }
+  for (const Registered& r : registered_) {
+    config_.*r.weight = next.*r.weight;
+    config_.*r.limit = next.*r.limit;
+  }
+  config_.rrf_k = next.rrf_k;
+  config_.max_seen_share = next.max_seen_share;
+  Weigh();
+  return Status::Ok();
 }
 
 void ListBlender::EnableFeatures(FeatureConfig config) {

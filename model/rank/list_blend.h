@@ -103,6 +103,12 @@ class ListBlender {
   RecommendationList Blend(UserId user, RecommendationList ranked) const;
 
   const BlendConfig& config() const { return config_; }
+  // A reload (SIGHUP): each source's weight and depth, rrf_k and
+  // max_seen_share from `next` (its sources' own settings are not read).
+  // A source off at construction holds no state: turning it on is refused
+  // (InvalidArgument naming its key, nothing changed); one turned off stays
+  // fed, so turning it on again needs no restart.
+  Status Reweigh(const BlendConfig& next);
 
  private:
   struct Weighted {
@@ -125,6 +131,17 @@ class ListBlender {
   std::unique_ptr<SeasonalTrendingSource> seasonal_;
   std::unique_ptr<CategoryTrendingSource> category_trending_;
   std::unique_ptr<NewItemsSource> new_items_;
+  // Every source built at construction, with its weight key and where `config_` holds its weight and depth.
+  struct Registered {
+    const CandidateSource* source;
+    SourceSlot slot;
+    const char* weight_key;
+    float BlendConfig::*weight;
+    size_t BlendConfig::*limit;
+  };
+  // Rebuilds sources_ from the registered sources and config_'s weights.
+  void Weigh();
+  std::vector<Registered> registered_;
   std::vector<Weighted> sources_;  // those with a weight > 0
   std::unique_ptr<FeatureBuilder> features_;   // null: no learnt ranking
   std::shared_ptr<const RankingModel> model_;  // null: the hand blend orders
