@@ -54,6 +54,9 @@ class JobThread {
     return true;
   }
   bool busy() const { return busy_.load(); }
+  // Raises the running job's cancel flag (the owner stops soon and will not
+  // wait for the whole job); jobs submitted later see it raised too.
+  void Cancel() { cancel_.store(true); }
   // The finished job's outcome, once.
   std::optional<Outcome> TakeOutcome() {
     std::lock_guard<std::mutex> lock(mu_);

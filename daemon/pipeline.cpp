@@ -1320,6 +1320,10 @@ Status Pipeline::Impl::Run() {
     intake_.Abandon();
   }
   for (AdminCommand& command : commands_.Take()) Refuse(command, Status::Unavailable("recd is stopping"));
+  // A retraining or an embedding under way ends at its next check (between
+  // mini-batches), so the stop waits for neither; a cancelled retraining
+  // writes no version and LATEST does not move.
+  if (retrainer_) retrainer_->Cancel();
   if (refresher_ && !inline_refresh_) refresher_->Stop();
   KeepRankerSamples();
   // The drain and the flush share pipeline.shutdown_timeout_ms: the drain at

@@ -159,13 +159,14 @@ Result<std::vector<float>> PinSage::Embed(const ComputationGraph& graph, const N
   }
 }
 
-Result<std::vector<float>> PinSage::EmbedAll(const Sampler& sampler, const NodeFeatures& features, size_t chunk) {
+Result<std::vector<float>> PinSage::EmbedAll(const Sampler& sampler, const NodeFeatures& features, size_t chunk,
+                                             const std::atomic<bool>* cancel) {
   // One neighbourhood per item, shared by every layer.
-  return EmbedAll(sampler.SampleCatalogue(features.id_bucket.size()), features, chunk);
+  return EmbedAll(sampler.SampleCatalogue(features.id_bucket.size()), features, chunk, cancel);
 }
 
 Result<std::vector<float>> PinSage::EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& features,
-                                             size_t chunk) {
+                                             size_t chunk, const std::atomic<bool>* cancel) {
   const auto& c = config_;
   const size_t n = features.id_bucket.size();
   if (features.attributes.size() != n * static_cast<size_t>(c.attribute_fields) ||
@@ -176,8 +177,10 @@ Result<std::vector<float>> PinSage::EmbedAll(const std::vector<Neighbourhood>& h
   try {
     torch::InferenceMode guard;
     impl_->net->eval();
-    const auto out = impl_->EmbedAll(hoods, features, static_cast<int64_t>(chunk)).to(torch::kCPU).contiguous();
+    const auto out = impl_->EmbedAll(hoods, features, static_cast<int64_t>(chunk), cancel).to(torch::kCPU).contiguous();
     return std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
+  } catch (const Impl::Cancelled&) {
+    return Status::Aborted("layer-wise inference cancelled");
   } catch (const c10::Error& e) {
     return Status::Internal(std::string("PinSage layer-wise inference: ") + e.what_without_backtrace());
   }
@@ -199,7 +202,8 @@ PinSage::Impl::Catalogue PinSage::Impl::Upload(const NodeFeatures& f) const {
   return cat;
 }
 
-torch::Tensor PinSage::Impl::EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& f, int64_t chunk) {
+torch::Tensor PinSage::Impl::EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& f, int64_t chunk,
+                                      const std::atomic<bool>* cancel) {
   const int64_t n = static_cast<int64_t>(f.id_bucket.size());
   int64_t t = 1;
   for (int64_t i = 0; i < n; ++i) t = std::max<int64_t>(t, static_cast<int64_t>(hoods[static_cast<size_t>(i)].items.size()));
@@ -219,7 +223,10 @@ torch::Tensor PinSage::Impl::EmbedAll(const std::vector<Neighbourhood>& hoods, c
   const int64_t step = std::max<int64_t>(1, chunk);
   auto by_chunks = [&](const std::function<torch::Tensor(int64_t, int64_t)>& fn) {
     std::vector<torch::Tensor> parts;
-    for (int64_t s = 0; s < n; s += step) parts.push_back(fn(s, std::min(step, n - s)));
+    for (int64_t s = 0; s < n; s += step) {
+      if (cancel && cancel->load()) throw Cancelled();
+      parts.push_back(fn(s, std::min(step, n - s)));
+    }
     return torch::cat(parts, 0);
   };
   torch::Tensor h = by_chunks([&](int64_t s, int64_t len) {

@@ -7,6 +7,7 @@
 // Threading: one caller at a time per instance.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -49,10 +50,12 @@ class PinSage {
   // 0..features.id_bucket.size()-1; each item's neighbourhood is sampled once
   // and every layer is computed for all items, `chunk` rows at a time. Cheaper
   // than mini-batches when most items are needed.
-  Result<std::vector<float>> EmbedAll(const Sampler& sampler, const NodeFeatures& features, size_t chunk = 8192);
+  // A raised `cancel` (checked between chunks) ends it with Aborted.
+  Result<std::vector<float>> EmbedAll(const Sampler& sampler, const NodeFeatures& features, size_t chunk = 8192,
+                                      const std::atomic<bool>* cancel = nullptr);
   // The same from neighbourhoods sampled earlier, hoods[item] for every item.
   Result<std::vector<float>> EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& features,
-                                      size_t chunk = 8192);
+                                      size_t chunk = 8192, const std::atomic<bool>* cancel = nullptr);
 
   // Layer-wise inference one layer at a time, for callers that keep every
   // item's rows between calls and recompute only some items (the refresher).

@@ -60,8 +60,13 @@ class PinSage::Impl {
   // A batch whose input rows are gathered on the device from `all`.
   Batch ToTensors(const ComputationGraph& graph, const Catalogue& all) const;
   // Layer-wise embeddings of every item (rows in dense id order), on the device;
-  // the caller chooses grad or inference mode.
-  torch::Tensor EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& f, int64_t chunk);
+  // the caller chooses grad or inference mode. A raised `cancel`, checked
+  // between chunks, throws Cancelled.
+  struct Cancelled : std::exception {
+    const char* what() const noexcept override { return "cancelled"; }
+  };
+  torch::Tensor EmbedAll(const std::vector<Neighbourhood>& hoods, const NodeFeatures& f, int64_t chunk,
+                         const std::atomic<bool>* cancel = nullptr);
   torch::Tensor Forward(const Batch& b) {
     return net->forward(b.id_bucket, b.attributes, b.content, b.num_outputs, b.neighbour_index, b.neighbour_importance);
   }

@@ -210,7 +210,7 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
     auto embed_catalogue = [&] {
       torch::NoGradGuard no_grad;
       impl.net->eval();
-      auto e = impl.EmbedAll(inference_hoods, features, 8192);
+      auto e = impl.EmbedAll(inference_hoods, features, 8192, config.cancel);
       impl.net->train();
       return e;
     };
@@ -316,6 +316,8 @@ Result<TrainingReport> Train(PinSage& model, const Sampler& sampler, const NodeF
     if (!best_embeddings.defined()) best_embeddings = embed_catalogue();
     const auto host = best_embeddings.to(torch::kCPU).contiguous();
     report.embeddings.assign(host.data_ptr<float>(), host.data_ptr<float>() + host.numel());
+  } catch (const PinSage::Impl::Cancelled&) {
+    return Status::Aborted("training cancelled");
   } catch (const c10::Error& e) {
     return Status::Internal(std::string("PinSage training: ") + e.what_without_backtrace());
   }

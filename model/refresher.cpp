@@ -101,14 +101,17 @@ class Refresher::Runtime {
 // cached rows of their neighbourhoods, layer by layer over the whole set, so
 // that with every item included this is exactly layer-wise inference over the
 // catalogue (PinSage::EmbedAll). With `output`, also their final embeddings.
+// A raised `cancel`, checked between batches, ends it with Aborted.
 static Status ComputeLayers(Refresher::Runtime& rt, const std::vector<uint32_t>& items, size_t batch_rows,
-                     std::vector<float>* output) {
+                            std::vector<float>* output, const std::atomic<bool>& cancel) {
+  const Status cancelled = Status::Aborted("embedding cancelled by the stop");
   const size_t h = rt.hidden(), t = rt.top_t(), dim = rt.model.dim();
   const size_t num_layers = output ? rt.layers.size() : rt.layers.size() - 1;
   if (output) output->assign(items.size() * dim, 0.0f);
   // Layer by layer over the whole set, so that with every item dirty this is
   // exactly layer-wise inference over the catalogue (PinSage::EmbedAll).
   for (size_t begin = 0; begin < items.size(); begin += batch_rows) {
+    if (cancel.load()) return cancelled;
     const std::vector<ItemId> batch(items.begin() + static_cast<ptrdiff_t>(begin),
                                     items.begin() + static_cast<ptrdiff_t>(std::min(items.size(), begin + batch_rows)));
     auto rows = rt.model.net->InputRows(GatherFeatures(rt.features, batch, rt.fields(), rt.content_dim()));
@@ -119,6 +122,7 @@ static Status ComputeLayers(Refresher::Runtime& rt, const std::vector<uint32_t>&
   }
   for (size_t l = 0; l < num_layers; ++l) {
     for (size_t begin = 0; begin < items.size(); begin += batch_rows) {
+      if (cancel.load()) return cancelled;
       const size_t n = std::min(items.size(), begin + batch_rows) - begin;
       std::vector<float> self(n * h), neighbours(n * t * h, 0.0f), importance(n * t, 0.0f);
       for (size_t k = 0; k < n; ++k) {
@@ -293,7 +297,11 @@ Status Refresher::RefreshItems(Runtime& rt, LiveModel& live, const std::vector<u
   const uint32_t keep = static_cast<uint32_t>(std::max(config_.walked, rt.top_t()));
   const size_t t = rt.top_t(), dim = live.dim;
   const size_t sampled_items = rt.sampler->num_items();
-  for (uint32_t i : items) {
+  constexpr size_t kCheckEvery = 256;  // items between two looks at the stop flag
+  const Status cancelled = Status::Aborted("embedding cancelled by the stop");
+  for (size_t n = 0; n < items.size(); ++n) {
+    if (n % kCheckEvery == 0 && stop_.load()) return cancelled;
+    const uint32_t i = items[n];
     rt.hoods[i] = i < sampled_items ? rt.sampler->SampleRanked(ItemId(i), round, walks, keep) : Neighbourhood{};
     const Neighbourhood& hood = rt.hoods[i];
     for (size_t k = 0; k < std::min(t, hood.items.size()); ++k) {
@@ -302,14 +310,16 @@ Status Refresher::RefreshItems(Runtime& rt, LiveModel& live, const std::vector<u
     }
   }
   std::vector<float> output;
-  RECD_RETURN_IF_ERROR(ComputeLayers(rt, items, config_.batch, &output));
+  RECD_RETURN_IF_ERROR(ComputeLayers(rt, items, config_.batch, &output, stop_));
   // The index first (it has its own lock), then every item's related list.
   std::vector<std::vector<ItemScore>> related(items.size());
   for (size_t k = 0; k < items.size(); ++k) {
+    if (k % kCheckEvery == 0 && stop_.load()) return cancelled;
     const std::vector<float> v(output.begin() + static_cast<ptrdiff_t>(k * dim), output.begin() + static_cast<ptrdiff_t>((k + 1) * dim));
     RECD_RETURN_IF_ERROR(rt.ann->Upsert(ItemId(items[k]), v));
   }
   for (size_t k = 0; k < items.size(); ++k) {
+    if (k % kCheckEvery == 0 && stop_.load()) return cancelled;
     const std::vector<float> v(output.begin() + static_cast<ptrdiff_t>(k * dim), output.begin() + static_cast<ptrdiff_t>((k + 1) * dim));
     auto found = rt.ann->Search(v, config_.related + 1);
     if (!found.ok()) return found.status();
@@ -398,6 +408,8 @@ Status Refresher::MaybeReload(bool force) {
   // sampling; the rest are embedded now.
   std::vector<uint32_t> missing = LoadState(*rt, *live);
   if (Status s = RefreshItems(*rt, *live, missing, /*round=*/0); !s.ok()) {
+    // A stop mid-way refuses nothing: the version loads again at the next start.
+    if (s.code() == Status::Code::kAborted) return Status::Aborted("loading model " + latest + ": " + s.message());
     refused_version_ = latest;
     stats_.model_load_failures.fetch_add(1, std::memory_order_relaxed);
     return Status::Internal("model " + latest + " refused: embedding the catalogue failed: " + s.message());
@@ -463,7 +475,7 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
     rt.hoods[i] = std::move(state.hoods[i]);
     for (size_t k = 0; k < std::min(rt.top_t(), rt.hoods[i].items.size()); ++k) rt.holders[rt.hoods[i].items[k].value].push_back(i);
   }
-  if (Status s = ComputeLayers(rt, covered, config_.batch, nullptr); !s.ok()) {
+  if (Status s = ComputeLayers(rt, covered, config_.batch, nullptr, stop_); !s.ok()) {
     RECD_WARN("recomputing cached layers from " << path << " failed (" << s.ToString() << "): re-embedding every item");
     return all;
   }
@@ -485,7 +497,12 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
 Result<size_t> Refresher::Tick(bool force_reload) {
   ApplySubmitted();
   if (!config_.model_root.empty()) {
-    if (Status s = MaybeReload(force_reload); !s.ok()) RECD_ERROR("refresher: " << s.ToString());
+    if (Status s = MaybeReload(force_reload); s.code() == Status::Code::kAborted) {
+      RECD_INFO("refresher: " << s.message());
+      return size_t{0};
+    } else if (!s.ok()) {
+      RECD_ERROR("refresher: " << s.ToString());
+    }
   }
   stats_.ticks.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<LiveModel> live;
@@ -526,7 +543,11 @@ void Refresher::Loop() {
   }
   while (!stop_.load()) {
     auto refreshed = Tick();
-    if (!refreshed.ok()) RECD_ERROR("refresher: " << refreshed.status().ToString());
+    if (!refreshed.ok() && refreshed.status().code() == Status::Code::kAborted) {
+      RECD_INFO("refresher: " << refreshed.status().message());
+    } else if (!refreshed.ok()) {
+      RECD_ERROR("refresher: " << refreshed.status().ToString());
+    }
     if (refreshed.ok() && *refreshed > 0 && stats_.dirty.load() > 0) continue;  // more waiting: go on
     std::unique_lock<std::mutex> lock(inbox_mu_);
     wake_.wait_for(lock, config_.interval, [&] { return stop_.load(); });

@@ -157,7 +157,7 @@ Result<RetrainOutcome> RetrainOnce(const TrainingSet& set, const RetrainRequest&
   out.candidate_hr = PairHitRate(candidate->embeddings, candidate->dim(), promotion);
   if (active) {
     const Sampler sampler(set.graph, active->recipe.sampler);
-    auto embeddings = active->net->EmbedAll(sampler, EncodeFeaturesFor(*active, set));
+    auto embeddings = active->net->EmbedAll(sampler, EncodeFeaturesFor(*active, set), 8192, request.cancel);
     if (!embeddings.ok()) return embeddings.status();
     out.active_hr = PairHitRate(*embeddings, active->dim(), promotion);
   }
@@ -192,6 +192,9 @@ Result<RetrainOutcome> RetrainOnce(const TrainingSet& set, const RetrainRequest&
       {"interactions",
        {{"snapshot", set.interactions.size()}, {"recent", out.window.recent}, {"seasonal", out.window.seasonal}}},
       {"pairs", {{"train", pairs.train.size()}, {"early_stopping", pairs.validation.size()}, {"promotion", promotion.size()}}}};
+  // The last point a stop can cancel at: from here the version is written and
+  // LATEST may move, which a crash at any instant leaves consistent.
+  if (request.cancel && request.cancel->load()) return Status::Aborted("retraining cancelled before its version was written");
   auto dir = WriteModelVersion(request.model_root, *candidate, "retrain of the daemon's store", /*make_latest=*/false,
                                lineage.dump());
   if (!dir.ok()) return dir.status();
@@ -219,6 +222,7 @@ Retrainer::Retrainer(RetrainConfig config, int nice)
       thread_("retrain", nice, [this](std::pair<RetrainRequest, SnapshotLoader>& job, const std::atomic<bool>& cancel) {
         job.first.cancel = &cancel;
         auto set = job.second();
+        if (cancel.load()) return Result<RetrainOutcome>(Status::Aborted("retraining cancelled while reading its snapshot"));
         return set.ok() ? RetrainOnce(*set, job.first, config_) : Result<RetrainOutcome>(set.status());
       }) {}
 

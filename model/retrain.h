@@ -127,6 +127,9 @@ class Retrainer {
   bool busy() const { return thread_.busy(); }
   // The finished job's outcome, once.
   std::optional<Result<RetrainOutcome>> TakeOutcome() { return thread_.TakeOutcome(); }
+  // At stop: the running retraining ends at its next check (between training
+  // batches, inference chunks or phases) without writing a version.
+  void Cancel() { thread_.Cancel(); }
 
  private:
   RetrainConfig config_;
