@@ -349,6 +349,9 @@ bool IsVersionName(const std::string& v) {
 }
 
 constexpr size_t kMostItemsPerPage = 1000;
+// The deepest list a page may have ranked (offset + k beyond it: the page is
+// what this deep list holds).
+constexpr size_t kMostRankedItems = 1000;
 // The serving model keeps model.related neighbours per item (50 by default).
 constexpr size_t kMostSimilarItems = 200;
 const std::string kNoCategory;
@@ -576,6 +579,18 @@ Result<ListQuery> ParseListQuery(const Request& req) {
   return q;
 }
 
+// Items of `entry` the query's filters leave.
+size_t CountMatching(const ListQuery& q, const ShelvedList& entry) {
+  if (q.exclude.empty() && !q.category) return entry.list.items.size();
+  size_t matching = 0;
+  for (size_t i = 0; i < entry.list.items.size(); ++i) {
+    if (q.exclude.count(entry.list.items[i].item_id)) continue;
+    if (q.category && (i < entry.categories.size() ? entry.categories[i] : kNoCategory) != *q.category) continue;
+    ++matching;
+  }
+  return matching;
+}
+
 // One page of `entry` (may be null: no list) for `user`. `cold_start`: the
 // user is unknown and `entry` is the cold-start list. `published`: whether the
 // list is the one on the topic (or made just now for this request).
@@ -622,16 +637,35 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
   const std::string& user = req.params.at("id");
   auto query = ParseListQuery(req);
   if (!query.ok()) return Error(http::status::bad_request, "bad_parameter", query.status().message());
-  if (ListShelf::Entry entry = control.shelf->Get(user)) {
-    return RenderList(user, *query, entry.get(), false, entry->published);
+  bool stale = false;
+  const ListShelf::Entry entry = control.shelf->Get(user, &stale);
+  size_t depth = 0;  // 0: a list of ranker.k
+  if (entry) {
+    // The shelved list answers unless the user has events it does not
+    // reflect, or the page reaches past a list that may hold more.
+    const size_t wanted = query->offset + (query->k == 0 ? entry->list.k : query->k);
+    const bool full = entry->list.items.size() >= entry->list.k;
+    const size_t matching = CountMatching(*query, *entry);
+    if (full && matching < wanted) {
+      // Filters thin a list out: rank deeper in proportion.
+      const size_t listed = entry->list.items.size();
+      const size_t deeper = matching == listed ? wanted : matching == 0 ? wanted * 4 : wanted * listed / matching + 1;
+      depth = std::min(kMostRankedItems, std::max<size_t>(deeper, entry->list.k + 1));
+    }
+    if (!control.submit || (!stale && (depth == 0 || entry->list.items.size() >= kMostRankedItems))) {
+      return RenderList(user, *query, entry.get(), false, entry->published);
+    }
+  } else if (!control.submit) {
+    return RenderList(user, *query, control.shelf->ColdStart().get(), true, false);
   }
-  if (!control.submit) return RenderList(user, *query, control.shelf->ColdStart().get(), true, false);
-  // No published list here (a restart, or a user not yet ranked): the pipeline
-  // makes one now, or says the user is unknown.
+  // No fresh list here deep enough (a restart, a user not yet ranked, events
+  // not yet reflected, a deeper page): the pipeline makes one now, or says
+  // the user is unknown.
   auto pending = std::make_shared<PendingReply>();
   const ListShelf* shelf = control.shelf;
   const Status pushed = control.submit(ListCommand{
-      user, [pending, shelf, user, q = *query](Result<std::optional<ShelvedList>> made) {
+      user,
+      [pending, shelf, user, q = *query](Result<std::optional<ShelvedList>> made) {
         // Runs on the pipeline thread: nothing may escape into it.
         try {
           if (!made.ok()) return pending->Fulfil(Busy(made.status().message() + "; retry"));
@@ -640,7 +674,8 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
         } catch (const std::exception& e) {
           pending->Fulfil(Error(http::status::internal_server_error, "internal", e.what()));
         }
-      }});
+      },
+      depth});
   if (!pushed.ok()) return Busy(pushed.message() + "; retry in a second");
   Response later;
   later.pending = std::move(pending);

@@ -25,11 +25,15 @@
 
 namespace recd::daemon {
 
-// "Make `user_id`'s list now." The reply gets the list, nullopt for a user the
-// store does not hold, or Unavailable when the pipeline stops first.
+// "Make `user_id`'s list now" (none is shelved, it is stale, or a deeper one is
+// asked for). The reply gets the list, nullopt for a user the store does not
+// hold, or Unavailable when the pipeline stops first.
+// `depth` > ranker.k ranks that deep (deeper pages); such a list answers this
+// command only and is not shelved.
 struct ListCommand {
   std::string user_id;
   std::function<void(Result<std::optional<ShelvedList>>)> reply;
+  size_t depth = 0;  // 0: ranker.k
 };
 
 // The reply of the commands below: a JSON object, nullopt when the subject

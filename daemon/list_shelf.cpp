@@ -14,8 +14,16 @@ void ListShelf::Put(ShelvedList list) {
   Entry entry = std::make_shared<const ShelvedList>(std::move(list));
   const std::string& user = entry->list.user_id;
   std::unique_lock lock(shard.mu);
-  shard.lists[user].swap(entry);  // `entry` now holds the replaced one
-  lock.unlock();                  // and frees it outside the lock
+  Shard::Slot& slot = shard.lists[user];
+  slot.list.swap(entry);  // `entry` now holds the replaced one
+  slot.stale = false;
+  lock.unlock();          // and frees it outside the lock
+}
+
+void ListShelf::MarkStale(const std::string& user_id) {
+  Shard& shard = ShardOf(user_id);
+  std::unique_lock lock(shard.mu);
+  if (auto it = shard.lists.find(user_id); it != shard.lists.end()) it->second.stale = true;
 }
 
 void ListShelf::Forget(const std::string& user_id) {
@@ -23,7 +31,7 @@ void ListShelf::Forget(const std::string& user_id) {
   Entry dropped;  // destroyed outside the lock
   std::unique_lock lock(shard.mu);
   if (auto it = shard.lists.find(user_id); it != shard.lists.end()) {
-    dropped = std::move(it->second);
+    dropped = std::move(it->second.list);
     shard.lists.erase(it);
   }
 }
@@ -34,11 +42,12 @@ void ListShelf::PutColdStart(ShelvedList list) {
   cold_start_.swap(entry);
 }
 
-ListShelf::Entry ListShelf::Get(const std::string& user_id) const {
+ListShelf::Entry ListShelf::Get(const std::string& user_id, bool* stale) const {
   const Shard& shard = ShardOf(user_id);
   std::shared_lock lock(shard.mu);
   auto it = shard.lists.find(user_id);
-  return it == shard.lists.end() ? nullptr : it->second;
+  if (stale) *stale = it != shard.lists.end() && it->second.stale;
+  return it == shard.lists.end() ? nullptr : it->second.list;
 }
 
 ListShelf::Entry ListShelf::ColdStart() const {

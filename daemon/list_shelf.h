@@ -3,7 +3,9 @@
 //
 // One writer, many readers. The pipeline thread is the only writer: it puts a
 // list once the output has queued it (or once it made one on demand for a
-// user without one), and forgets users it evicts. Admin
+// user without one), marks a user's list stale when their events commit (a
+// reader then asks the pipeline for a fresher one), and forgets users it
+// evicts. Admin
 // threads read. An entry is immutable once put (a shared_ptr to const), so a
 // reader holds its copy as long as it likes while the writer replaces it.
 // The shelf is sharded by user id so that readers and the writer rarely meet
@@ -38,15 +40,18 @@ class ListShelf {
  public:
   using Entry = std::shared_ptr<const ShelvedList>;
 
-  // Pipeline thread only.
+  // Pipeline thread only. Put clears the user's stale mark.
   void Put(ShelvedList list);
+  // The user has events their shelved list does not reflect (no-op without one).
+  void MarkStale(const std::string& user_id);
   void Forget(const std::string& user_id);
   // The list an unknown user gets (source cold_start); replaced at each
   // trending refresh.
   void PutColdStart(ShelvedList list);
 
-  // Any thread. Null where the user has no list.
-  Entry Get(const std::string& user_id) const;
+  // Any thread. Null where the user has no list; `stale` (optional) says
+  // whether events arrived since it was made.
+  Entry Get(const std::string& user_id, bool* stale = nullptr) const;
   Entry ColdStart() const;
   size_t size() const;
 
@@ -54,7 +59,11 @@ class ListShelf {
   static constexpr size_t kShards = 16;
   struct Shard {
     mutable std::shared_mutex mu;
-    std::unordered_map<std::string, Entry> lists;
+    struct Slot {
+      Entry list;
+      bool stale = false;
+    };
+    std::unordered_map<std::string, Slot> lists;
   };
   Shard& ShardOf(const std::string& user_id) const;
 

@@ -423,6 +423,7 @@ Result<bool> Pipeline::Impl::Ingest() {
   for (UserId u : (*committed)->touched_users) {
     scheduler_.MarkDirty(u);
     unreflected_since_.emplace(u.value, arrival);
+    if (serves_pull_api()) shelf_.MarkStale(store_->ExternalId(u));
   }
   if (blender_.needs_attributes() || serves_pull_api()) {
     // New items and items whose metadata changed, before their interactions:
@@ -612,8 +613,13 @@ void Pipeline::Impl::ApplyReload() {
 }
 
 void Pipeline::Impl::ServeList(ListCommand& command) {
-  // Shelved since the ask (published meanwhile, or asked twice): that one.
-  if (ListShelf::Entry shelved = shelf_.Get(command.user_id)) {
+  const size_t depth = std::max<size_t>(command.depth, config_.ranker.k);
+  // Holds at least `depth` items, or all there were to rank.
+  auto deep_enough = [depth](const ShelvedList& s) { return s.list.items.size() >= depth || s.list.items.size() < s.list.k; };
+  bool stale = false;
+  ListShelf::Entry shelved = shelf_.Get(command.user_id, &stale);
+  // Shelved fresh and deep enough since the ask (published meanwhile, or asked twice): that one.
+  if (shelved && !stale && deep_enough(*shelved)) {
     command.reply(std::optional<ShelvedList>(*shelved));
     return;
   }
@@ -622,14 +628,34 @@ void Pipeline::Impl::ServeList(ListCommand& command) {
     command.reply(std::optional<ShelvedList>());
     return;
   }
-  // As RankDue makes it, not published; shelved (marked so) until the
-  // user's next published list replaces it, so the next ask is served at once.
-  const RecommendationList list =
-      blender_.Blend(*user, pinsage_ranker_.Recommend(*user, clock_.WallMillis(), live_.get()));
-  ShelvedList made = WithCategories(list);
-  made.published = false;
-  command.reply(std::optional<ShelvedList>(made));
-  shelf_.Put(std::move(made));
+  const EpochMillis now = clock_.WallMillis();
+  if (!shelved || stale) {
+    // As RankDue makes it, not published; shelved (marked so) until the
+    // user's next published list replaces it, so the next ask is served at once.
+    ShelvedList made = WithCategories(blender_.Blend(*user, pinsage_ranker_.Recommend(*user, now, live_.get())));
+    made.published = false;
+    shelf_.Put(std::move(made));
+    shelved = shelf_.Get(command.user_id);
+    if (deep_enough(*shelved)) {
+      command.reply(std::optional<ShelvedList>(*shelved));
+      return;
+    }
+  }
+  // Deeper pages: the shelved list first, so that pages agree with it and
+  // never repeat an item, then the other items of a list ranked `depth` deep.
+  // It answers this ask only.
+  const ShelvedList deeper = WithCategories(blender_.Blend(*user, pinsage_ranker_.Recommend(*user, now, live_.get(), depth)));
+  ShelvedList extended = *shelved;
+  extended.published = false;
+  extended.list.k = depth;
+  std::unordered_set<std::string> listed;
+  for (const ScoredItem& item : extended.list.items) listed.insert(item.item_id);
+  for (size_t i = 0; i < deeper.list.items.size() && extended.list.items.size() < depth; ++i) {
+    if (!listed.insert(deeper.list.items[i].item_id).second) continue;
+    extended.list.items.push_back(deeper.list.items[i]);
+    extended.categories.push_back(deeper.categories[i]);
+  }
+  command.reply(std::optional<ShelvedList>(std::move(extended)));
 }
 
 const std::string& Pipeline::Impl::CategoryOf(uint32_t item) const {

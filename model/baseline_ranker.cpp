@@ -50,11 +50,12 @@ bool BaselineRanker::Excluded(UserId user, ItemId item) const {
   return (store_.view().TypesOf(user, item) & config_.exclude_types) != 0 || !store_.ItemAvailable(item);
 }
 
-RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_at) const {
+RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_at, size_t k) const {
+  if (k == 0) k = config_.k;
   const store::GraphView& view = store_.view();
   RecommendationList list;
   list.user_id = store_.ExternalId(user);
-  list.k = config_.k;
+  list.k = k;
   list.model_version = kBaselineModelVersion;
   list.generated_at = generated_at;
 
@@ -99,7 +100,7 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_
     scratch_scores_[j] = 0.0f;
   }
   scratch_touched_.clear();
-  const size_t take = std::min<size_t>(candidates.size(), config_.k);
+  const size_t take = std::min<size_t>(candidates.size(), k);
   std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(take), candidates.end(),
                     [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
   std::vector<uint32_t> listed;
@@ -114,11 +115,11 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_
     list.source = seen.empty() ? ListSource::kColdStart : ListSource::kTrending;
   }
   // Fill from trending, scored below every personalised item.
-  if (list.items.size() < config_.k && !trending_.empty()) {
+  if (list.items.size() < k && !trending_.empty()) {
     const float ceiling = list.items.empty() ? 1.0f : list.items.back().score * 0.5f;
     const double top = view.ItemPopularity(trending_.front());
     for (ItemId t : trending_) {
-      if (list.items.size() >= config_.k) break;
+      if (list.items.size() >= k) break;
       if (excluded(t.value) || std::find(listed.begin(), listed.end(), t.value) != listed.end()) {
         continue;
       }

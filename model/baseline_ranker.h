@@ -45,8 +45,9 @@ class BaselineRanker {
   // The user's top-k list. Items the config's exclude_types filter out and
   // unavailable items are never listed. Ranking depends only on the graph (its
   // weights are epoch-referred, so no "now" enters the order); `generated_at`
-  // is copied into the list as metadata.
-  RecommendationList Recommend(UserId user, EpochMillis generated_at) const;
+  // is copied into the list as metadata. `k` > 0 ranks that deep instead of
+  // the configured k (the pull API's deeper pages).
+  RecommendationList Recommend(UserId user, EpochMillis generated_at, size_t k = 0) const;
 
   // Up to `limit` items most co-interacted with `item`, best first, that
   // `keep` accepts: over the item's heaviest co-users v, the sum of

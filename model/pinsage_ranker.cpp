@@ -68,12 +68,14 @@ std::vector<UserId> PinSageRanker::UsersActiveSince(EpochMillis since) const {
   return out;
 }
 
-RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_at, const LiveModel* model) const {
+RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_at, const LiveModel* model,
+                                            size_t k) const {
   const store::GraphView& view = store_.view();
   if (!model || user.value >= view.num_users() || view.ItemsOf(user).empty()) {
-    return fallback_.Recommend(user, generated_at);
+    return fallback_.Recommend(user, generated_at, k);
   }
   const BaselineConfig& base = fallback_.config();
+  if (k == 0) k = base.k;
   std::shared_lock<std::shared_mutex> lock(model->mu);
   const size_t dim = model->dim, embedded_items = model->num_items();
 
@@ -119,7 +121,7 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
     // None of the user's items is embedded yet (all newer than the last refresh
     // tick): co-occurrence on the live graph serves this list.
     lock.unlock();
-    return fallback_.Recommend(user, generated_at);
+    return fallback_.Recommend(user, generated_at, k);
   }
   float norm = 0;
   for (float x : profile) norm += x * x;
@@ -176,12 +178,12 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
   auto better = [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); };
   RecommendationList list;
   list.user_id = store_.ExternalId(user);
-  list.k = base.k;
+  list.k = k;
   list.model_version = "pinsage-" + model->version;
   list.generated_at = generated_at;
   list.source = ListSource::kPersonalized;
   // Under a category cap, look deeper than k so capped-out items can be replaced.
-  const size_t depth = std::min(scored.size(), config_.category_cap > 0 ? base.k * 4 : static_cast<size_t>(base.k));
+  const size_t depth = std::min(scored.size(), config_.category_cap > 0 ? k * 4 : k);
   std::partial_sort(scored.begin(), scored.begin() + static_cast<ptrdiff_t>(depth), scored.end(), better);
   std::vector<std::pair<uint32_t, size_t>> per_category;  // (category, items listed): at most k entries
   std::vector<size_t> capped_out;
@@ -191,7 +193,7 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
     if (it == per_category.end()) it = per_category.insert(per_category.end(), {category_[j], 0});
     return ++it->second > config_.category_cap;
   };
-  for (size_t n = 0; n < depth && list.items.size() < base.k; ++n) {
+  for (size_t n = 0; n < depth && list.items.size() < k; ++n) {
     const uint32_t j = scored[n].second;
     if (over_cap(j)) {
       capped_out.push_back(n);
@@ -201,7 +203,7 @@ RecommendationList PinSageRanker::Recommend(UserId user, EpochMillis generated_a
   }
   // Too few categories to fill the list under the cap: the best capped-out items fill it.
   for (size_t n : capped_out) {
-    if (list.items.size() >= base.k) break;
+    if (list.items.size() >= k) break;
     list.items.push_back({store_.ExternalId(ItemId(scored[n].second)), scored[n].first, scored[n].reasons});
   }
   return list;

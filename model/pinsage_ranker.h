@@ -71,7 +71,7 @@ class PinSageRanker {
   // An evicted user: their seeds and times go (the id may be reused).
   void ForgetUser(UserId user);
 
-  RecommendationList Recommend(UserId user, EpochMillis generated_at, const LiveModel* model) const;
+  RecommendationList Recommend(UserId user, EpochMillis generated_at, const LiveModel* model, size_t k = 0) const;
   // Users with an event at or after `since` (observed since start), by id.
   std::vector<UserId> UsersActiveSince(EpochMillis since) const;
 

@@ -486,6 +486,57 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
   for (AdminCommand& late : commands.Take()) Refuse(late, Status::Unavailable("stopping"));
 }
 
+// The shelved list answers while it is fresh and deep enough; a user with
+// events it does not reflect, or a page past a full list, goes to the pipeline
+// (with the depth the page needs; filters thin the list, so deeper still).
+TEST(AdminServer, StaleListsAndDeeperPagesGoToThePipeline) {
+  PipelineStats stats;
+  ListShelf shelf;
+  shelf.Put(ListOf("u", {{"a", "hats"}, {"b", "coats"}}));  // k = 2, full
+  AdminCommands commands(8);
+  AdminControl control;
+  control.shelf = &shelf;
+  control.submit = [&](AdminCommand command) {
+    return commands.Push(std::move(command)) ? Status::Ok() : Status::Unavailable("full");
+  };
+  auto server = AdminServer::Start(Local(), stats, control);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  std::atomic<bool> serving{true};
+  std::vector<size_t> depths;  // of the list commands that reached the pipeline
+  std::thread pipeline([&] {
+    while (serving) {
+      for (AdminCommand& command : commands.Take()) {
+        ListCommand& c = std::get<ListCommand>(command);
+        depths.push_back(c.depth);
+        ShelvedList made = ListOf("u", {{"a", "hats"}, {"b", "coats"}, {"c", "hats"}, {"d", "coats"}});
+        made.published = false;
+        c.reply(std::optional<ShelvedList>(std::move(made)));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  auto cached = Get(port, "/v1/users/u/recommendations?k=2");
+  EXPECT_EQ(nlohmann::json::parse(cached.second)["published"], true);
+  EXPECT_EQ(Get(port, "/v1/users/u/recommendations?category=hats&k=1").first, 200);  // one hat is there
+  EXPECT_TRUE(depths.empty());
+  auto deeper = Get(port, "/v1/users/u/recommendations?offset=2&k=2");
+  EXPECT_EQ(ItemsOf(nlohmann::json::parse(deeper.second)), (std::vector<std::string>{"c", "d"}));
+  auto hats = Get(port, "/v1/users/u/recommendations?category=hats&k=2");  // one hat in 2 items: rank 2 x 2 / 1 + 1
+  EXPECT_EQ(ItemsOf(nlohmann::json::parse(hats.second)), (std::vector<std::string>{"a", "c"}));
+  shelf.MarkStale("u");
+  auto fresh = Get(port, "/v1/users/u/recommendations?k=2");
+  EXPECT_EQ(nlohmann::json::parse(fresh.second)["published"], false);
+  ShelvedList short_list = ListOf("u", {{"x", ""}});
+  short_list.list.k = 3;
+  shelf.Put(short_list);  // published again: the mark goes; a list short of its k holds all there is
+  auto all = Get(port, "/v1/users/u/recommendations?offset=1&k=5");
+  EXPECT_EQ(nlohmann::json::parse(all.second)["total"], 1);
+  serving = false;
+  pipeline.join();
+  EXPECT_EQ(depths, (std::vector<size_t>{4, 5, 0}));
+}
+
 // The routes the pipeline thread answers through the command queue: related
 // items, a user's profile and a checkpoint (a test thread plays the pipeline).
 TEST(AdminServer, SimilarItemsUserAndCheckpointGoThroughTheCommandQueue) {

@@ -45,7 +45,7 @@ brokers=$(cat "$work/bootstrap")
   { cat "$work/recgen.log"; fail "recgen"; }
 user=u7
 for _ in $(seq 300); do
-  [ "$(get "/v1/users/$user/recommendations?k=100")" = 200 ] && grep -q '"published":true' "$work/body" && break; sleep 0.2
+  [ "$(get "/v1/users/$user/recommendations")" = 200 ] && grep -q '"published":true' "$work/body" && break; sleep 0.2
 done
 grep -q '"published":true' "$work/body" || fail "$user has no published list: $(cat "$work/body")"
 [ "$(field total)" = 10 ] || fail "$user's list holds $(field total) items with k = 10: $(cat "$work/body")"
@@ -62,7 +62,7 @@ now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 printf '{"event_id":"reload-1","type":"click","user_id":"%s","item_id":"i3","ts":"%s"}\n' "$user" "$now" |
   "$BUILD/tools/recctl" produce -b "$brokers" - || fail "recctl produce"
 for _ in $(seq 300); do
-  get "/v1/users/$user/recommendations?k=100" >/dev/null
+  get "/v1/users/$user/recommendations" >/dev/null
   [ "$(field generated_at)" != "$before" ] && grep -q '"published":true' "$work/body" && break; sleep 0.1
 done
 [ "$(field generated_at)" != "$before" ] || fail "no new list for $user after the event"

@@ -66,34 +66,50 @@ users=$(grep -o '"key":"[^"]*"' "$WORK/lists.jsonl" | cut -d'"' -f4 | sort -u | 
 [ -n "$users" ] || fail "no lists on the topic"
 : >"$WORK/pulled.jsonl"
 for u in $users; do
-  [ "$(get "/v1/users/$u/recommendations?k=1000")" = 200 ] || fail "GET $u: $(cat "$WORK/body")"
+  [ "$(get "/v1/users/$u/recommendations")" = 200 ] || fail "GET $u: $(cat "$WORK/body")"
   cat "$WORK/body" >>"$WORK/pulled.jsonl"
 done
 "$BUILD/tests/e2e_check" --lists "$WORK/lists.jsonl" --pulled "$WORK/pulled.jsonl" || fail "pulled lists differ from the topic"
 
 # Paging and filters on one user's list.
 u=$(awk 'NR == 1' <<<"$users")
-get "/v1/users/$u/recommendations?k=1000" >/dev/null
+get "/v1/users/$u/recommendations" >/dev/null
 all=$(grep -o '"item_id":"[^"]*"' "$WORK/body" | cut -d'"' -f4 | tr '\n' ' ')
+listed=$(wc -w <<<"$all")
 get "/v1/users/$u/recommendations?k=2&offset=1" >/dev/null
 page=$(grep -o '"item_id":"[^"]*"' "$WORK/body" | cut -d'"' -f4 | tr '\n' ' ')
 [ "$page" = "$(cut -d' ' -f2-3 <<<"$all") " ] || fail "offset 1, k 2 of [$all] gave [$page]"
 first=$(cut -d' ' -f1 <<<"$all")
-get "/v1/users/$u/recommendations?k=1000&exclude=$first" >/dev/null
+get "/v1/users/$u/recommendations?exclude=$first" >/dev/null
 grep -q "\"item_id\":\"$first\"" "$WORK/body" && fail "exclude=$first still lists it"
+# Past the published list: ranked deeper on demand, not shelved.
+[ "$(get "/v1/users/$u/recommendations?k=$((listed + 20))")" = 200 ] || fail "a deeper page: $(cat "$WORK/body")"
+deep=$(grep -o '"item_id":"[^"]*"' "$WORK/body" | cut -d'"' -f4)
+[ "$(wc -l <<<"$deep")" -gt "$listed" ] || fail "k=$((listed + 20)) gave $(wc -l <<<"$deep") items, no deeper than the list's $listed"
+[ "$(sort -u <<<"$deep" | wc -l)" = "$(wc -l <<<"$deep")" ] || fail "the deeper list repeats items"
+[ "$(awk -v n="$listed" 'NR <= n' <<<"$deep" | tr '\n' ' ')" = "$all" ] || fail "the deeper list does not begin with the published one"
+grep -q '"published":false' "$WORK/body" || fail "a deeper list is marked published"
+get "/v1/users/$u/recommendations" >/dev/null
+grep -q '"published":true' "$WORK/body" || fail "a deeper page replaced the shelved list"
+echo "a deeper page: $(wc -l <<<"$deep") items where the published list holds $listed"
 category=$(grep -ho '"category":"[^"]*"' "$WORK/pulled.jsonl" | cut -d'"' -f4 | awk 'NR == 1')
 [ -n "$category" ] || fail "no pulled item carries its category (recgen's items have one)"
 pulled_with=$(grep -o "\"category\":\"$category\"" "$WORK/pulled.jsonl" | wc -l)
+# A category page holds only that category, and at least what the published
+# list held of it (up to k): a thin list is ranked deeper.
 : >"$WORK/filtered.jsonl"
 for user in $users; do
-  get "/v1/users/$user/recommendations?k=1000&category=$category" >/dev/null
+  get "/v1/users/$user/recommendations?k=5&category=$category" >/dev/null
+  got=$(grep -o "\"category\":\"$category\"" "$WORK/body" | wc -l || true)
+  had=$(grep "\"user_id\":\"$user\"" "$WORK/pulled.jsonl" | grep -o "\"category\":\"$category\"" | wc -l || true)
+  [ "$got" -le 5 ] && [ "$got" -ge "$(( had < 5 ? had : 5 ))" ] ||
+    fail "category=$category&k=5 for $user: $got items where the published list held $had: $(cat "$WORK/body")"
   cat "$WORK/body" >>"$WORK/filtered.jsonl"
 done
 others=$(grep -o '"category":"[^"]*"' "$WORK/filtered.jsonl" | grep -vc "\"$category\"" || true)
 kept=$(grep -o "\"category\":\"$category\"" "$WORK/filtered.jsonl" | wc -l)
-[ "$others" = 0 ] && [ "$kept" = "$pulled_with" ] ||
-  fail "category=$category: $kept items kept of $pulled_with, $others of other categories"
-echo "category=$category: $kept items of $(awk 'END { print NR }' "$WORK/filtered.jsonl") users' lists, none of another"
+[ "$others" = 0 ] || fail "category=$category: $others items of other categories"
+echo "category=$category&k=5: $kept items over $(awk 'END { print NR }' "$WORK/filtered.jsonl") users (the published lists held $pulled_with), none of another"
 # recctl's view of the same: a table, or the daemon's JSON.
 "$BUILD/tools/recctl" recommend "$u" --k 3 --admin "127.0.0.1:$port" >"$WORK/recctl.txt" || fail "recctl recommend"
 grep -q "^user $u: personalized list" "$WORK/recctl.txt" && [ "$(grep -c '^ *[0-9]  ' "$WORK/recctl.txt")" = 3 ] ||
