@@ -380,7 +380,7 @@ struct AdminServer::Impl {
   // Hands the pipeline thread the command `make(reply)` builds and answers
   // with its JSON once it replies; `unknown` is the 404's message for nullopt.
   template <typename Make>
-  Response AskPipeline(Make make, std::string unknown) const;
+  Response AskPipeline(Make make, std::string unknown, http::status success = http::status::ok) const;
 
   const AdminOptions options;
   const PipelineStats& stats;
@@ -424,26 +424,19 @@ std::vector<Route> AdminServer::Impl::RouteTable() {
                        return Response{http::status::ok, "application/json", *models + "\n", {}, nullptr};
                      }});
   }
-  if (control.retrain) {
+  if (control.submit) {
     table.push_back({verb::post, "/v1/retrain", true, [this](const Request&) {
-                       const Status s = control.retrain();
-                       if (!s.ok()) return ForStatus(s);
-                       return Json(http::status::accepted,
-                                   {{"status", "retrain requested; see the log and GET /v1/models for the decision"}});
+                       return AskPipeline([](JsonReply reply) { return RetrainCommand{std::move(reply)}; }, "",
+                                          http::status::accepted);
                      }});
-  }
-  if (control.activate) {
     table.push_back({verb::post, "/v1/models/{version}/activate", true, [this](const Request& req) {
                        const std::string& version = req.params.at("version");
                        if (!IsVersionName(version)) {
                          return Error(http::status::bad_request, "bad_version",
                                       "'" + version + "' is not a version name: vNNNN (PinSage) or rNNNN (ranker), as GET /v1/models lists them");
                        }
-                       const Status s = control.activate(version);
-                       if (!s.ok()) return ForStatus(s);
-                       return Json(http::status::accepted,
-                                   {{"status", version + " activation requested; it serves once loaded (recd_model_loads_total for "
-                                                         "PinSage versions, the log and recd_ranker_active for ranker versions)"}});
+                       return AskPipeline([&](JsonReply reply) { return ActivateCommand{version, std::move(reply)}; }, "",
+                                          http::status::accepted);
                      }});
   }
   // Lists.
@@ -683,9 +676,9 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
 }
 
 template <typename Make>
-Response AdminServer::Impl::AskPipeline(Make make, std::string unknown) const {
+Response AdminServer::Impl::AskPipeline(Make make, std::string unknown, http::status success) const {
   auto pending = std::make_shared<PendingReply>();
-  JsonReply reply = [pending, unknown = std::move(unknown)](Result<std::optional<std::string>> answer) {
+  JsonReply reply = [pending, success, unknown = std::move(unknown)](Result<std::optional<std::string>> answer) {
     // Runs on the pipeline thread: nothing may escape into it.
     try {
       if (!answer.ok()) {
@@ -693,11 +686,13 @@ Response AdminServer::Impl::AskPipeline(Make make, std::string unknown) const {
         if (s.code() == Status::Code::kInvalidArgument) {
           return pending->Fulfil(Error(http::status::bad_request, "bad_request", s.message()));
         }
+        if (s.code() == Status::Code::kNotFound) return pending->Fulfil(Error(http::status::not_found, "not_found", s.message()));
+        if (s.code() == Status::Code::kCorruption) return pending->Fulfil(Error(http::status::conflict, "refused", s.message()));
         if (s.code() == Status::Code::kUnavailable) return pending->Fulfil(Busy(s.message() + "; retry"));
         return pending->Fulfil(Error(http::status::internal_server_error, "failed", s.ToString()));
       }
       if (!*answer) return pending->Fulfil(Error(http::status::not_found, "not_found", unknown));
-      pending->Fulfil(Response{http::status::ok, "application/json", **answer + "\n", {}, nullptr});
+      pending->Fulfil(Response{success, "application/json", **answer + "\n", {}, nullptr});
     } catch (const std::exception& e) {
       pending->Fulfil(Error(http::status::internal_server_error, "internal", e.what()));
     }

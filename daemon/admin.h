@@ -46,15 +46,14 @@ struct AdminOptions {
 // thread at any time, concurrently.
 struct AdminControl {
   std::string token;  // "" = the POST routes are refused (403)
-  std::function<Status()> retrain;
-  std::function<Status(const std::string& version)> activate;
   std::function<Result<std::string>()> models;  // JSON
   // /v1/status beyond the stats: model version, partitions, lag (JSON object).
   std::function<std::string()> status;
   const ListShelf* shelf = nullptr;  // null: the list routes are left out
   // Hands a command to the pipeline thread (Pipeline::Submit); Unavailable
   // when its queue is full. Unset: users the shelf has no list for get the
-  // cold-start list, and the routes that need the pipeline are left out.
+  // cold-start list, and the routes that need the pipeline (related items,
+  // a user's profile, checkpoint, retrain, activate) are left out.
   std::function<Status(AdminCommand command)> submit;
 };
 

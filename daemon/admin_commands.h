@@ -1,7 +1,8 @@
 // recd::daemon — the one bounded, typed queue from the admin threads to the
 // pipeline thread, for what needs the pipeline's own state: a list made now
 // for a user the shelf has no list for (after a restart, say), an item's
-// related items, a user's profile, a checkpoint of the store.
+// related items, a user's profile, a checkpoint of the store, a retraining
+// asked for, a version to activate.
 //
 // Any thread pushes; only the pipeline thread takes, once per loop turn, and
 // answers every command it takes exactly once (from its own thread). A full
@@ -63,7 +64,21 @@ struct CheckpointCommand {
   JsonReply reply;
 };
 
-using AdminCommand = std::variant<ListCommand, SimilarCommand, UserCommand, CheckpointCommand>;
+// "Retrain now" (POST /v1/retrain): PinSage where model.dir is set, the learnt
+// ranker where ranker.model is on; InvalidArgument where neither is.
+struct RetrainCommand {
+  JsonReply reply;
+};
+
+// "Make `version` serve" (a rollback): vNNNN of model.dir or rNNNN of
+// ranker.model_dir, checked (NotFound, Corruption) before it is taken.
+struct ActivateCommand {
+  std::string version;
+  JsonReply reply;
+};
+
+using AdminCommand = std::variant<ListCommand, SimilarCommand, UserCommand, CheckpointCommand, RetrainCommand,
+                                  ActivateCommand>;
 
 // Answers `command` with `status` (a refusal: the pipeline is stopping).
 inline void Refuse(AdminCommand& command, const Status& status) {

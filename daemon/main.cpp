@@ -208,8 +208,6 @@ int main(int argc, char** argv) {
     daemon::AdminControl control;
     control.token = admin_token;
     daemon::Pipeline* p = pipeline.get();
-    control.retrain = [p] { return p->RequestRetrain(); };
-    control.activate = [p](const std::string& v) { return p->RequestActivate(v); };
     control.models = [p] { return p->ModelsJson(); };
     control.shelf = &pipeline->shelf();
     control.submit = [p](daemon::AdminCommand command) { return p->Submit(std::move(command)); };

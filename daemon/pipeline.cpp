@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "base/log.h"
 #include "base/time.h"
@@ -140,13 +141,8 @@ class Pipeline::Impl {
   Status Run();
 
   std::atomic<bool> stop{false};
-  std::atomic<bool> retrain_demanded{false};
-  std::atomic<bool> ranker_training_demanded{false};
   std::mutex reload_mu;
   std::optional<Config> reload_requested;   // guarded by reload_mu
-  std::mutex activation_mu;
-  std::string activation_requested;         // guarded by activation_mu
-  std::string ranker_activation_requested;  // guarded by activation_mu
   PipelineStats stats;
   std::vector<ModelEvent> model_events;
   const eval::PrequentialEvaluator& evaluator() const { return evaluator_; }
@@ -206,6 +202,8 @@ class Pipeline::Impl {
   Result<std::optional<std::string>> SimilarItemsJson(const SimilarCommand& command) const;
   Result<std::optional<std::string>> UserJson(const std::string& user_id) const;
   Result<std::optional<std::string>> WriteCheckpoint(const std::string& dir) const;
+  Result<std::optional<std::string>> DemandRetrain();
+  Result<std::optional<std::string>> DemandActivation(const std::string& version);
   void ShelveColdStart();
   // Retraining: starts one when a trigger fires, takes a finished one's outcome,
   // applies an operator's activation, and notices swaps (recorded in the store,
@@ -282,6 +280,11 @@ class Pipeline::Impl {
   Clock::TimePoint last_stats_ = SystemClock().Now();
   uint64_t last_stats_messages_ = 0;
   uint64_t gauge_turns_ = 0;
+  // Operators' asks (POST /v1/retrain, .../activate), taken at the next turn.
+  bool retrain_demanded_ = false;
+  bool ranker_training_demanded_ = false;
+  std::string activation_requested_;         // a PinSage version
+  std::string ranker_activation_requested_;  // a ranker version
   std::chrono::steady_clock::time_point lag_read_at_{};
 };
 
@@ -526,6 +529,10 @@ void Pipeline::Impl::ServeCommands() {
       user->reply(UserJson(user->user_id));
     } else if (auto* checkpoint = std::get_if<CheckpointCommand>(&command)) {
       checkpoint->reply(WriteCheckpoint(checkpoint->dir));
+    } else if (auto* retrain = std::get_if<RetrainCommand>(&command)) {
+      retrain->reply(DemandRetrain());
+    } else if (auto* activate = std::get_if<ActivateCommand>(&command)) {
+      activate->reply(DemandActivation(activate->version));
     }
   }
 }
@@ -610,6 +617,33 @@ void Pipeline::Impl::ApplyReload() {
       }
     }
   }
+}
+
+Result<std::optional<std::string>> Pipeline::Impl::DemandRetrain() {
+  if (model_root().empty() && !learns_ranker()) {
+    return Status::InvalidArgument("no model.dir is configured and ranker.model is off: nothing to retrain");
+  }
+  if (!model_root().empty()) retrain_demanded_ = true;
+  if (learns_ranker()) ranker_training_demanded_ = true;
+  const nlohmann::json answer = {{"status", "retrain requested; see the log and GET /v1/models for the decision"}};
+  return std::optional<std::string>(answer.dump());
+}
+
+Result<std::optional<std::string>> Pipeline::Impl::DemandActivation(const std::string& version) {
+  std::string how;
+  if (rank::IsRankerVersionName(version)) {
+    if (!learns_ranker()) return Status::InvalidArgument("ranker.model is off: no ranker version can serve");
+    RECD_RETURN_IF_ERROR(rank::LoadRankerVersion(ranker_root(), version).status());
+    ranker_activation_requested_ = version;
+    how = "the log and recd_ranker_active";
+  } else {
+    if (model_root().empty()) return Status::InvalidArgument("no model.dir is configured");
+    RECD_RETURN_IF_ERROR(model::CheckVersion(model_root(), version));
+    activation_requested_ = version;
+    how = "recd_model_version";
+  }
+  const nlohmann::json answer = {{"status", version + " activation requested; it serves once loaded (see " + how + ")"}};
+  return std::optional<std::string>(answer.dump());
 }
 
 void Pipeline::Impl::ServeList(ListCommand& command) {
@@ -850,10 +884,7 @@ Status Pipeline::Impl::ManageModels() {
   const model::RetrainConfig& rc = config_.retrain.retrain;
   {
     std::string version;
-    {
-      std::lock_guard<std::mutex> lock(activation_mu);
-      version.swap(activation_requested);
-    }
+    version.swap(activation_requested_);
     if (!version.empty()) {
       if (Status s = model::ActivateVersion(root, version); !s.ok()) {
         RECD_ERROR("activate " << version << " refused: " << s.ToString());
@@ -872,7 +903,7 @@ Status Pipeline::Impl::ManageModels() {
   if (!current || current->version == serving_version_ || Adopt(current)) live_ = std::move(current);
   Republish();
 
-  const bool demanded = retrain_demanded.exchange(false);
+  const bool demanded = std::exchange(retrain_demanded_, false);
   if (!rc.enabled && !demanded) return Status::Ok();
   if (retrainer_ && retrainer_->busy()) {
     if (demanded) RECD_INFO("retrain: asked for while one is running; the running one stands");
@@ -1111,14 +1142,11 @@ void Pipeline::Impl::ManageRanker() {
   if (!samples_) return;
   {
     std::string version;
-    {
-      std::lock_guard<std::mutex> lock(activation_mu);
-      version.swap(ranker_activation_requested);
-    }
+    version.swap(ranker_activation_requested_);
     if (!version.empty()) ActivateRanker(version);
   }
   // busy() before TakeOutcome(): with no job running, no outcome can arrive before the Submit below.
-  const bool demanded = ranker_training_demanded.exchange(false);
+  const bool demanded = std::exchange(ranker_training_demanded_, false);
   if (ranker_trainer_ && ranker_trainer_->busy()) {
     if (demanded) RECD_INFO("ranker: training asked for while one is running; the running one stands");
     return;
@@ -1478,30 +1506,6 @@ Status Pipeline::Submit(AdminCommand command) {
   return Status::Ok();
 }
 const std::vector<ModelEvent>& Pipeline::model_events() const { return impl_->model_events; }
-
-Status Pipeline::RequestRetrain() {
-  if (impl_->model_root().empty() && !impl_->learns_ranker()) {
-    return Status::InvalidArgument("no model.dir is configured and ranker.model is off: nothing to retrain");
-  }
-  if (!impl_->model_root().empty()) impl_->retrain_demanded.store(true);
-  if (impl_->learns_ranker()) impl_->ranker_training_demanded.store(true);
-  return Status::Ok();
-}
-
-Status Pipeline::RequestActivate(const std::string& version) {
-  if (rank::IsRankerVersionName(version)) {
-    if (!impl_->learns_ranker()) return Status::InvalidArgument("ranker.model is off: no ranker version can serve");
-    RECD_RETURN_IF_ERROR(rank::LoadRankerVersion(impl_->ranker_root(), version).status());
-    std::lock_guard<std::mutex> lock(impl_->activation_mu);
-    impl_->ranker_activation_requested = version;
-    return Status::Ok();
-  }
-  if (impl_->model_root().empty()) return Status::InvalidArgument("no model.dir is configured");
-  RECD_RETURN_IF_ERROR(model::CheckVersion(impl_->model_root(), version));
-  std::lock_guard<std::mutex> lock(impl_->activation_mu);
-  impl_->activation_requested = version;
-  return Status::Ok();
-}
 
 Result<std::string> Pipeline::ModelsJson() const {
   if (impl_->model_root().empty() && !impl_->learns_ranker()) {

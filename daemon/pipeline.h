@@ -74,12 +74,6 @@ class Pipeline {
   // at the next turn, each logged; changed keys that need a restart are logged
   // and not applied (SIGHUP). A later call before that turn replaces it.
   void Reload(Config next);
-  // Any thread (the admin endpoint): a retraining at the next turn, as the
-  // on-demand trigger; refused when model.dir is not set.
-  Status RequestRetrain();
-  // Any thread: makes `version` of model.dir the active one (rollback). Checked
-  // here (a missing or incomplete version is refused); applied at the next turn.
-  Status RequestActivate(const std::string& version);
   // The registry under model.dir as JSON (GET /v1/models); NotFound without one.
   Result<std::string> ModelsJson() const;
   const PipelineStats& stats() const;

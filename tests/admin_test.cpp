@@ -94,19 +94,56 @@ TEST(Admin, RejectsABadListenAddress) {
 
 constexpr char kToken[] = "0123456789abcdef-token";
 
+// A test thread playing the pipeline: takes every command from `commands`
+// and answers it with `serve`, until destroyed.
+class FakePipeline {
+ public:
+  FakePipeline(AdminCommands& commands, std::function<void(AdminCommand&)> serve)
+      : thread_([this, &commands, serve = std::move(serve)] {
+          while (serving_) {
+            for (AdminCommand& c : commands.Take()) serve(c);
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          }
+        }) {}
+  ~FakePipeline() {
+    serving_ = false;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> serving_{true};
+  std::thread thread_;
+};
+
+AdminControl Submitting(AdminCommands& commands) {
+  AdminControl control;
+  control.submit = [&commands](AdminCommand command) {
+    return commands.Push(std::move(command)) ? Status::Ok() : Status::Unavailable("full");
+  };
+  return control;
+}
+
+std::optional<std::string> Answer(const std::string& json) { return std::optional<std::string>(json); }
+
 // The /v1 endpoints: what each answers, and that POSTs need the exact token.
 TEST(Admin, V1EndpointsNeedTheBearerTokenForPosts) {
   PipelineStats stats;
-  int retrains = 0;
+  std::atomic<int> retrains{0};
   std::vector<std::string> activated;
-  AdminControl control;
+  AdminCommands commands(8);
+  AdminControl control = Submitting(commands);
+  FakePipeline pipeline(commands, [&](AdminCommand& command) {
+    if (auto* r = std::get_if<RetrainCommand>(&command)) {
+      ++retrains;
+      r->reply(Answer(R"({"status":"retrain requested"})"));
+    } else if (auto* a = std::get_if<ActivateCommand>(&command)) {
+      if (a->version == "v0003") return a->reply(Status::Corruption("v0003: model.pt fails its checksum"));
+      if (a->version != "v0002") return a->reply(Status::NotFound("no version " + a->version));
+      activated.push_back(a->version);
+      a->reply(Answer(R"({"status":"v0002 activation requested"})"));
+    }
+  });
   control.token = kToken;
-  control.retrain = [&] { ++retrains; return Status::Ok(); };
-  control.activate = [&](const std::string& v) {
-    if (v != "v0002") return Status::NotFound("no version " + v);
-    activated.push_back(v);
-    return Status::Ok();
-  };
   control.models = [] { return Result<std::string>(std::string("[{\"version\": \"v0002\"}]")); };
   auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -127,6 +164,7 @@ TEST(Admin, V1EndpointsNeedTheBearerTokenForPosts) {
   EXPECT_EQ(missing.first, 404);
   EXPECT_NE(missing.second.find("no version v0009"), std::string::npos) << missing.second;
   EXPECT_EQ(Send(port, http::verb::post, "/v1/models/v0002/activate").first, 401);
+  EXPECT_EQ(Send(port, http::verb::post, "/v1/models/v0003/activate", bearer).first, 409);
   EXPECT_EQ(Send(port, http::verb::post, "/v1/models/v0002/activate", bearer).first, 202);
   EXPECT_EQ(activated, std::vector<std::string>{"v0002"});
   EXPECT_EQ(Send(port, http::verb::post, "/v1/other", bearer).first, 404);
@@ -134,15 +172,13 @@ TEST(Admin, V1EndpointsNeedTheBearerTokenForPosts) {
 
 TEST(Admin, PostsAreRefusedWithoutATokenFile) {
   PipelineStats stats;
-  int retrains = 0;
-  AdminControl control;
-  control.retrain = [&] { ++retrains; return Status::Ok(); };
-  auto server = AdminServer::Start(Local(), stats, control);
+  AdminCommands commands(8);
+  auto server = AdminServer::Start(Local(), stats, Submitting(commands));
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   auto reply = Send((*server)->port(), http::verb::post, "/v1/retrain", "Bearer anything-at-all-here");
   EXPECT_EQ(reply.first, 403);
   EXPECT_NE(reply.second.find("admin.token_file"), std::string::npos) << reply.second;
-  EXPECT_EQ(retrains, 0);
+  EXPECT_EQ(commands.size(), 0u);
 }
 
 TEST(Admin, TokenComparisonAndTokenFiles) {
@@ -327,9 +363,14 @@ TEST(AdminServer, UnknownRoutesAndWrongMethodsAreJsonErrorsNamingTheValidOnes) {
 TEST(AdminServer, ActivationTakesOnlyVersionNames) {
   PipelineStats stats;
   std::vector<std::string> asked;
-  AdminControl control;
+  AdminCommands commands(8);
+  AdminControl control = Submitting(commands);
   control.token = kToken;
-  control.activate = [&](const std::string& v) { asked.push_back(v); return Status::Ok(); };
+  FakePipeline pipeline(commands, [&](AdminCommand& command) {
+    auto& a = std::get<ActivateCommand>(command);
+    asked.push_back(a.version);
+    a.reply(Answer("{}"));
+  });
   auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const std::string bearer = std::string("Bearer ") + kToken;

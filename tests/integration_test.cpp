@@ -2,6 +2,8 @@
 // against librdkafka's embedded mock cluster, with injected faults. Counts must
 // stay exact: nothing lost, nothing applied twice.
 #include <gtest/gtest.h>
+
+#include <future>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
@@ -315,10 +317,20 @@ TEST_F(PipelineTest, TheLearntRankerIsRestoredTrainsInTheBackgroundAndRefusesACo
     }
   }
   WaitConsumed(produced);
-  const Status refused = pipeline_->RequestActivate("r0002");
+  // An activation through the pipeline's command queue, as POST .../activate sends it.
+  auto activate = [&](const std::string& version) {
+    auto answered = std::make_shared<std::promise<Status>>();
+    std::future<Status> answer = answered->get_future();
+    EXPECT_TRUE(pipeline_->Submit(daemon::ActivateCommand{version, [answered](Result<std::optional<std::string>> r) {
+                                    answered->set_value(r.ok() ? Status::Ok() : r.status());
+                                  }}).ok());
+    EXPECT_EQ(answer.wait_for(30s), std::future_status::ready);
+    return answer.get();
+  };
+  const Status refused = activate("r0002");
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.message().find("checksum"), std::string::npos) << refused.ToString();
-  EXPECT_FALSE(pipeline_->RequestActivate("r0042").ok());
+  EXPECT_FALSE(activate("r0042").ok());
   const auto until = std::chrono::steady_clock::now() + 60s;
   while (pipeline_->stats().ranker_trainings.load() == 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(50ms);
