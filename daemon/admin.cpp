@@ -650,6 +650,8 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
     }
   } else if (!control.submit) {
     return RenderList(user, *query, control.shelf->ColdStart().get(), true, false);
+  } else if (query->k > 0) {
+    depth = std::min(kMostRankedItems, query->offset + query->k);  // ranker.k or deeper: the pipeline decides
   }
   // No fresh list here deep enough (a restart, a user not yet ranked, events
   // not yet reflected, a deeper page): the pipeline makes one now, or says

@@ -92,7 +92,7 @@ class AdminCommands {
   // Any thread; false when the queue is full (the command is not taken).
   bool Push(AdminCommand command) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.size() >= capacity_) return false;
+    if (closed_ || queue_.size() >= capacity_) return false;
     queue_.push_back(std::move(command));
     waiting_.store(true, std::memory_order_release);
     return true;
@@ -115,8 +115,19 @@ class AdminCommands {
     return taken;
   }
 
+  // The pipeline thread, at its end: every command left, to refuse; pushes
+  // fail from here on.
+  std::vector<AdminCommand> Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+    }
+    return Take();
+  }
+
  private:
   const size_t capacity_;
+  bool closed_ = false;  // guarded by mu_
   mutable std::mutex mu_;
   std::deque<AdminCommand> queue_;
   std::atomic<bool> waiting_{false};

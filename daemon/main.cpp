@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <atomic>
 #include <thread>
 
@@ -102,7 +103,10 @@ int main(int argc, char** argv) {
   auto keep_running = boost::asio::make_work_guard(io);
   daemon::ServiceNotifier notifier(io);
   std::atomic<daemon::Pipeline*> running{nullptr};
-  daemon::StopSignals signals(
+  // Dropped once the pipeline has returned: a signal during the teardown then
+  // takes its default action (exit at once) instead of going unheard.
+  std::optional<daemon::StopSignals> signals;
+  signals.emplace(
       io,
       [&](int signo) {
         daemon::Pipeline* pipeline = running.load();
@@ -126,7 +130,8 @@ int main(int argc, char** argv) {
       });
   // SIGHUP: the file, the environment and --set read again; the pipeline
   // applies the keys that can change live and names the rest.
-  daemon::HangupSignal hangup(io, [&] {
+  std::optional<daemon::HangupSignal> hangup;
+  hangup.emplace(io, [&] {
     daemon::Pipeline* pipeline = running.load();
     if (pipeline == nullptr) {
       RECD_WARN("SIGHUP while starting: ignored; send it again once recd runs");
@@ -233,6 +238,8 @@ int main(int argc, char** argv) {
                                          << config.kafka.recommendations_topic);
   const Status result = pipeline->Run();
   service_thread.Stop();
+  hangup.reset();
+  signals.reset();
   if (!result.ok()) {
     RECD_ERROR("stopped on error: " << result.ToString());
     return kExitFailure;

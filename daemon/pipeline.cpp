@@ -1,6 +1,10 @@
 #include "daemon/pipeline.h"
 
 #include <malloc.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
@@ -197,6 +201,7 @@ class Pipeline::Impl {
   void ApplyReload();
   // The admin threads' commands (daemon/admin_commands.h), a budget per call.
   void ServeCommands();
+  void Serve(AdminCommand& command);
   void ServeList(ListCommand& command);
   const std::string& CategoryOf(uint32_t item) const;  // "" = none
   Result<std::optional<std::string>> SimilarItemsJson(const SimilarCommand& command) const;
@@ -519,21 +524,29 @@ void Pipeline::Impl::Shelve(const RecommendationList& list) {
 }
 
 void Pipeline::Impl::ServeCommands() {
-  // 64 commands (~15 ms of lists) per call at most; the rest waits for the next call.
-  for (AdminCommand& command : commands_.Take(64)) {
-    if (auto* list = std::get_if<ListCommand>(&command)) {
-      ServeList(*list);
-    } else if (auto* similar = std::get_if<SimilarCommand>(&command)) {
-      similar->reply(SimilarItemsJson(*similar));
-    } else if (auto* user = std::get_if<UserCommand>(&command)) {
-      user->reply(UserJson(user->user_id));
-    } else if (auto* checkpoint = std::get_if<CheckpointCommand>(&command)) {
-      checkpoint->reply(WriteCheckpoint(checkpoint->dir));
-    } else if (auto* retrain = std::get_if<RetrainCommand>(&command)) {
-      retrain->reply(DemandRetrain());
-    } else if (auto* activate = std::get_if<ActivateCommand>(&command)) {
-      activate->reply(DemandActivation(activate->version));
-    }
+  // A time budget per call (deep lists cost more than shelved ones), a few
+  // commands at a time; the rest stays queued for the next call, and a full
+  // queue answers 503.
+  constexpr auto kBudget = std::chrono::milliseconds(20);
+  const auto start = std::chrono::steady_clock::now();
+  while (commands_.waiting() && std::chrono::steady_clock::now() - start < kBudget) {
+    for (AdminCommand& command : commands_.Take(4)) Serve(command);
+  }
+}
+
+void Pipeline::Impl::Serve(AdminCommand& command) {
+  if (auto* list = std::get_if<ListCommand>(&command)) {
+    ServeList(*list);
+  } else if (auto* similar = std::get_if<SimilarCommand>(&command)) {
+    similar->reply(SimilarItemsJson(*similar));
+  } else if (auto* user = std::get_if<UserCommand>(&command)) {
+    user->reply(UserJson(user->user_id));
+  } else if (auto* checkpoint = std::get_if<CheckpointCommand>(&command)) {
+    checkpoint->reply(WriteCheckpoint(checkpoint->dir));
+  } else if (auto* retrain = std::get_if<RetrainCommand>(&command)) {
+    retrain->reply(DemandRetrain());
+  } else if (auto* activate = std::get_if<ActivateCommand>(&command)) {
+    activate->reply(DemandActivation(activate->version));
   }
 }
 
@@ -777,9 +790,31 @@ Result<std::optional<std::string>> Pipeline::Impl::WriteCheckpoint(const std::st
   if (dir.empty() || dir.front() != '/') {
     return Status::InvalidArgument("the checkpoint directory must be an absolute path, not '" + dir + "'");
   }
+  namespace fs = std::filesystem;
   std::error_code ec;
-  if (std::filesystem::exists(dir, ec)) {
+  if (fs::exists(dir, ec)) {
     return Status::InvalidArgument(dir + " exists; name a directory that does not (the checkpoint creates it)");
+  }
+  // Not inside the store, nor beside it where recd keeps its own directories
+  // (<store.path>-live, -ranker, -retrain are rewritten or wiped).
+  const std::string store = fs::path(config_.store.path).lexically_normal().string();
+  const std::string target = fs::path(dir).lexically_normal().string();
+  if (target.compare(0, store.size(), store) == 0) {
+    return Status::InvalidArgument(dir + " is inside or beside the store (" + store +
+                                   "); name a directory elsewhere on its file system, e.g. " +
+                                   fs::path(store).parent_path().string() + "/backup-<date>");
+  }
+  // On the store's file system the checkpoint is hard links and one memtable
+  // flush (milliseconds): elsewhere RocksDB would copy every file on this thread.
+  struct stat store_stat{}, parent_stat{};
+  const std::string parent = fs::path(target).parent_path().string();
+  if (::stat(store.c_str(), &store_stat) != 0 || ::stat(parent.c_str(), &parent_stat) != 0) {
+    return Status::InvalidArgument("cannot stat " + parent + " (its parent must exist): " + std::strerror(errno));
+  }
+  if (store_stat.st_dev != parent_stat.st_dev) {
+    return Status::InvalidArgument(dir + " is on another file system than the store (" + store +
+                                   "): a checkpoint there would copy every file; checkpoint on the store's file "
+                                   "system, then copy it");
   }
   // Between two batches on this thread: the copy holds whole batches with their offsets.
   const auto start = std::chrono::steady_clock::now();
@@ -1373,7 +1408,8 @@ Status Pipeline::Impl::Run() {
     RECD_WARN("stopping with a batch whose dead letters were not acknowledged; it is read again at the next start");
     intake_.Abandon();
   }
-  for (AdminCommand& command : commands_.Take()) Refuse(command, Status::Unavailable("recd is stopping"));
+  // Commands still come during the drain (it serves them between batches);
+  // those left at its end are refused, and later pushes fail at once.
   // A retraining or an embedding under way ends at its next check (between
   // mini-batches), so the stop waits for neither; a cancelled retraining
   // writes no version and LATEST does not move.
@@ -1387,6 +1423,7 @@ Status Pipeline::Impl::Run() {
     if (Status s = TickRefresherInline(true); !s.ok()) RECD_WARN("refresher: " << s.ToString());
     RankDue(false, Clock::TimePoint::duration::zero(), /*drain=*/true);  // committed changes, within its budget
   }
+  for (AdminCommand& command : commands_.Close()) Refuse(command, Status::Unavailable("recd is stopping"));
   const auto drained = std::chrono::duration_cast<milliseconds>(SystemClock().Now() - drain_start);
   const milliseconds flush_budget =
       std::max(milliseconds(config_.pipeline.shutdown_timeout_ms) - drained, milliseconds(config_.pipeline.shutdown_timeout_ms / 2));

@@ -64,8 +64,16 @@ void ServiceNotifier::Tick() {
     beat_moved = beat != last_beat_;
     last_beat_ = beat;
   }
-  const bool starting = !ready_sent_ && !stopping_.load();
-  if (watchdog_ && (beat_moved || starting)) Send("WATCHDOG=1");
+  // A startup phase runs on the main thread: it is given the extensions (and
+  // the watchdog) for at most kMostStartup; waiting for the brokers or the
+  // group (the loop turns, petting the watchdog itself) for kMostWaiting.
+  // Past either, systemd's own start timeout decides, so a startup that hangs
+  // fails and Restart= applies.
+  const bool in_phase = !ready_sent_ && !stopping_.load() && stats == nullptr;
+  if (in_phase && phase_started_ == std::chrono::steady_clock::time_point{}) phase_started_ = now;
+  if (!in_phase && stats != nullptr && waiting_started_ == std::chrono::steady_clock::time_point{}) waiting_started_ = now;
+  const bool extend = in_phase ? now - phase_started_ < kMostStartup : now - waiting_started_ < kMostWaiting;
+  if (watchdog_ && (beat_moved || (in_phase && extend))) Send("WATCHDOG=1");
   if (stopping_.load()) return;
 
   if (!ready_sent_) {
@@ -85,12 +93,12 @@ void ServiceNotifier::Tick() {
       phase = phase_;
     }
     // Re-sent at a third of the extension, and at once when the phase changes.
-    if (phase != last_phase_ || now - last_extension_ >= kExtension / 3) {
+    if (phase != last_phase_ || (extend && now - last_extension_ >= kExtension / 3)) {
       last_phase_ = phase;
       last_extension_ = now;
-      Send("EXTEND_TIMEOUT_USEC=" +
-           std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(kExtension).count()) +
-           "\nSTATUS=starting: " + phase);
+      const std::string extension =
+          "EXTEND_TIMEOUT_USEC=" + std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(kExtension).count()) + "\n";
+      Send((extend ? extension : std::string()) + "STATUS=starting: " + phase);
     }
     return;
   }

@@ -3,10 +3,10 @@
 // timer of the io_context it is given:
 //   - starting: STATUS=starting: <phase>, with EXTEND_TIMEOUT_USEC re-sent
 //     before the extension runs out, so a long store rebuild or catalogue
-//     embedding does not hit the unit's start timeout;
+//     embedding does not hit the unit's start timeout (within bounds, below);
 //   - READY=1 once the pipeline's loop turns and the group has assigned it a
 //     partition (until then STATUS= says what it waits for, and the start
-//     timeout keeps being extended);
+//     timeout is extended for at most kMostWaiting);
 //   - STATUS= every few seconds: partitions, lag, the serving model, lists/s;
 //   - WATCHDOG=1 (when the unit sets WatchdogSec=) while the loop's heartbeat
 //     moves, and while a startup phase is under way;
@@ -27,8 +27,13 @@ namespace recd::daemon {
 
 class ServiceNotifier {
  public:
-  // How long each extension of the start timeout lasts; re-sent every kTick.
+  // How long each extension of the start timeout lasts (re-sent every 10 s),
+  // and for how long extensions go on: a startup phase (store open, catalogue,
+  // model embedding) at most kMostStartup, waiting for a broker or the group's
+  // assignment at most kMostWaiting. Past them systemd's TimeoutStartSec rules.
   static constexpr std::chrono::seconds kExtension{30};
+  static constexpr std::chrono::minutes kMostStartup{60};
+  static constexpr std::chrono::minutes kMostWaiting{5};
   static constexpr std::chrono::seconds kStatusEvery{5};
 
   explicit ServiceNotifier(boost::asio::io_context& io);
@@ -59,6 +64,7 @@ class ServiceNotifier {
   std::string last_phase_;
   uint64_t last_beat_ = ~uint64_t(0);
   std::chrono::steady_clock::time_point last_extension_{}, last_status_{};
+  std::chrono::steady_clock::time_point phase_started_{}, waiting_started_{};
   uint64_t lists_at_last_status_ = 0;
 };
 

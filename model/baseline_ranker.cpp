@@ -85,8 +85,12 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_
       for (size_t n = 0; n < items.size(); n += step) {
         const store::Neighbor& j = items[n];
         if (j.id == seed.id) continue;
+        // A contribution that underflows to 0 would leave the item untouched
+        // yet listed in scratch_touched_ again: skip it.
+        const float contribution = w_vi * std::exp2(j.log_weight - top_vj);
+        if (contribution <= 0.0f) continue;
         if (scratch_scores_[j.id] == 0.0f) scratch_touched_.push_back(j.id);
-        scratch_scores_[j.id] += w_vi * std::exp2(j.log_weight - top_vj);
+        scratch_scores_[j.id] += contribution;
       }
     }
   }
@@ -146,8 +150,10 @@ std::vector<std::pair<ItemId, float>> BaselineRanker::RelatedItems(ItemId item, 
     for (size_t n = 0; n < items.size(); n += step) {
       const store::Neighbor& j = items[n];
       if (j.id == item.value) continue;
+      const float contribution = w_vi * std::exp2(j.log_weight - top_vj);
+      if (contribution <= 0.0f) continue;  // underflow: see Recommend
       if (scratch_scores_[j.id] == 0.0f) scratch_touched_.push_back(j.id);
-      scratch_scores_[j.id] += w_vi * std::exp2(j.log_weight - top_vj);
+      scratch_scores_[j.id] += contribution;
     }
   }
   std::vector<std::pair<float, uint32_t>> candidates;

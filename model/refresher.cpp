@@ -476,6 +476,7 @@ std::vector<uint32_t> Refresher::LoadState(Runtime& rt, LiveModel& live) {
     for (size_t k = 0; k < std::min(rt.top_t(), rt.hoods[i].items.size()); ++k) rt.holders[rt.hoods[i].items[k].value].push_back(i);
   }
   if (Status s = ComputeLayers(rt, covered, config_.batch, nullptr, stop_); !s.ok()) {
+    if (s.code() == Status::Code::kAborted) return all;  // stopping: RefreshItems gives up at once too
     RECD_WARN("recomputing cached layers from " << path << " failed (" << s.ToString() << "): re-embedding every item");
     return all;
   }

@@ -5,7 +5,8 @@
 # scripts/fuzz.sh. openssl: the throwaway CA of the TLS test, tests/e2e/tls.sh.
 # curl, wrk and prometheus (for promtool): the admin server's test and
 # benchmark, tests/e2e/admin_http.sh and scripts/bench_http.sh. systemd: its
-# systemd-analyze and systemd-sysusers check the installed unit,
+# systemd-analyze and systemd-sysusers check the installed unit (procps: the
+# kill its ExecReload runs),
 # tests/install_test.sh.)
 # Works as root or through sudo; does nothing when everything is already installed.
 set -euo pipefail
@@ -16,7 +17,7 @@ PKGS=(
   libsystemd-dev prometheus-cpp-dev nlohmann-json3-dev gnuplot-nox libeigen3-dev libxgboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  maven default-jre-headless openssl curl wrk prometheus systemd
+  maven default-jre-headless openssl curl wrk prometheus systemd procps
 )
 missing=()
 for p in "${PKGS[@]}"; do

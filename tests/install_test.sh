@@ -24,11 +24,13 @@ for f in etc/recd/recd.toml usr/lib/systemd/system/recd.service usr/lib/sysusers
   [ -s "$root/$f" ] || fail "/$f is missing"
 done
 unexpected=$(cd "$root" && find . -type f | grep -v -e '^./usr/bin/' -e '^./etc/recd/' -e '^./usr/lib/systemd/system/' \
-  -e '^./usr/lib/sysusers.d/' -e '^./usr/lib/tmpfiles.d/' -e '^./usr/share/doc/recd/')
+  -e '^./usr/lib/sysusers.d/' -e '^./usr/lib/tmpfiles.d/' -e '^./usr/share/doc/recd/' || true)
 [ -z "$unexpected" ] || fail "files outside the layout: $unexpected"
 
 unit="$root/usr/lib/systemd/system/recd.service"
 grep -qx 'ExecStart=/usr/bin/recd --config /etc/recd/recd.toml' "$unit" || fail "the unit does not start /usr/bin/recd: $(grep ^ExecStart "$unit")"
+# The staged root stands for a Debian system: it has kill (procps), which ExecReload runs.
+mkdir -p "$root/bin" && cp "$(type -P kill)" "$root/bin/kill" || fail "no kill executable (Debian package procps)"
 # --recursive-errors=no: the staged root has no sysinit.target; the unit's own
 # directives and the executable's presence are what is checked.
 out=$(systemd-analyze verify --man=no --recursive-errors=no --root="$root" /usr/lib/systemd/system/recd.service 2>&1) ||
@@ -38,4 +40,8 @@ out=$(systemd-sysusers --root="$root" --dry-run 2>&1) || fail "systemd-sysusers:
 grep -q "recd" <<<"$out" || fail "systemd-sysusers would not create the recd user: $out"
 grep -qx 'd /var/lib/recd 0750 recd recd -' "$root/usr/lib/tmpfiles.d/recd.conf" || fail "the tmpfiles entry does not create /var/lib/recd"
 out=$("$root/usr/bin/recd" -c "$root/etc/recd/recd.toml" --check-config 2>&1) || fail "the installed config is refused: $out"
+# A reinstall keeps the operator's config.
+echo "# edited by the operator" >>"$root/etc/recd/recd.toml"
+DESTDIR=$root cmake --install "$BUILD" >/dev/null 2>&1 || fail "cmake --install again"
+grep -q "edited by the operator" "$root/etc/recd/recd.toml" || fail "a reinstall overwrote /etc/recd/recd.toml"
 echo "install layout: OK"
