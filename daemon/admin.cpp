@@ -352,6 +352,8 @@ constexpr size_t kMostItemsPerPage = 1000;
 // The deepest list a page may have ranked (offset + k beyond it: the page is
 // what this deep list holds).
 constexpr size_t kMostRankedItems = 1000;
+// List asks waiting on the pipeline beyond which stale shelved lists answer.
+constexpr int kMostFreshAsks = 4;
 // The serving model keeps model.related neighbours per item (50 by default).
 constexpr size_t kMostSimilarItems = 200;
 const std::string kNoCategory;
@@ -390,6 +392,8 @@ struct AdminServer::Impl {
   std::vector<std::vector<std::string>> route_segments;  // parallel to routes
   std::atomic<size_t> connections{0};
   const std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+  // List asks pushed and not yet answered (shared: a late reply outlives the server).
+  const std::shared_ptr<std::atomic<int>> fresh_asks = std::make_shared<std::atomic<int>>(0);
   // /healthz: the heartbeat last seen and when it last moved.
   std::mutex health_mu;
   uint64_t last_beat = ~uint64_t(0);
@@ -588,7 +592,7 @@ size_t CountMatching(const ListQuery& q, const ShelvedList& entry) {
 // user is unknown and `entry` is the cold-start list. `published`: whether the
 // list is the one on the topic (or made just now for this request).
 Response RenderList(const std::string& user, const ListQuery& q, const ShelvedList* entry, bool cold_start,
-                    bool published) {
+                    bool published, bool stale = false) {
   nlohmann::json items = nlohmann::json::array();
   size_t matching = 0;  // items passing the filters, over the whole list
   const size_t page = q.k == 0 ? (entry ? entry->list.k : 0) : q.k;
@@ -615,6 +619,7 @@ Response RenderList(const std::string& user, const ListQuery& q, const ShelvedLi
                {"model_version", entry ? entry->list.model_version : ""},
                {"source", cold_start ? std::string("cold_start") : std::string(Name(entry->list.source))},
                {"published", published},
+               {"stale", stale},  // the user has events this list does not reflect yet
                {"generated_at", entry ? FormatRfc3339(entry->list.generated_at) : ""}});
 }
 
@@ -648,6 +653,12 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
     if (!control.submit || (!stale && (depth == 0 || entry->list.items.size() >= kMostRankedItems))) {
       return RenderList(user, *query, entry.get(), false, entry->published);
     }
+    // Fresher lists are a courtesy the pipeline pays for between batches:
+    // while many asks wait on it (an intake backlog), a stale list that
+    // covers the page answers at once, marked stale.
+    if (stale && depth == 0 && fresh_asks->load() >= kMostFreshAsks) {
+      return RenderList(user, *query, entry.get(), false, entry->published, /*stale=*/true);
+    }
   } else if (!control.submit) {
     return RenderList(user, *query, control.shelf->ColdStart().get(), true, false);
   } else if (query->k > 0) {
@@ -658,10 +669,12 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
   // the user is unknown.
   auto pending = std::make_shared<PendingReply>();
   const ListShelf* shelf = control.shelf;
+  fresh_asks->fetch_add(1);
   const Status pushed = control.submit(ListCommand{
       user,
-      [pending, shelf, user, q = *query](Result<std::optional<ShelvedList>> made) {
+      [pending, shelf, user, q = *query, asks = fresh_asks](Result<std::optional<ShelvedList>> made) {
         // Runs on the pipeline thread: nothing may escape into it.
+        asks->fetch_sub(1);
         try {
           if (!made.ok()) return pending->Fulfil(Busy(made.status().message() + "; retry"));
           if (*made) return pending->Fulfil(RenderList(user, q, &**made, false, (*made)->published));
@@ -671,7 +684,10 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
         }
       },
       depth});
-  if (!pushed.ok()) return Busy(pushed.message() + "; retry in a second");
+  if (!pushed.ok()) {
+    fresh_asks->fetch_sub(1);
+    return Busy(pushed.message() + "; retry in a second");
+  }
   Response later;
   later.pending = std::move(pending);
   return later;
