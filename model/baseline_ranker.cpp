@@ -30,6 +30,25 @@ std::vector<store::Neighbor> Heaviest(const store::NeighborList& list, size_t li
 BaselineRanker::BaselineRanker(const store::GraphStore& store, BaselineConfig config)
     : store_(store), config_(config) {}
 
+void BaselineRanker::AddCoUserItems(UserId co_user, float weight, uint32_t skip) const {
+  // All of the co-user's items (a strided sample when there are many),
+  // weighted relative to the co-user's heaviest: no sort, no allocation.
+  const store::NeighborList& items = store_.view().ItemsOf(co_user);
+  const size_t step = std::max<size_t>(1, items.size() / config_.items_per_co_user);
+  float top = items[0].log_weight;
+  for (size_t n = 0; n < items.size(); n += step) top = std::max(top, items[n].log_weight);
+  for (size_t n = 0; n < items.size(); n += step) {
+    const store::Neighbor& j = items[n];
+    if (j.id == skip) continue;
+    // A contribution that underflows to 0 would leave the item untouched yet
+    // listed in scratch_touched_ again: skip it.
+    const float contribution = weight * std::exp2(j.log_weight - top);
+    if (contribution <= 0.0f) continue;
+    if (scratch_scores_[j.id] == 0.0f) scratch_touched_.push_back(j.id);
+    scratch_scores_[j.id] += contribution;
+  }
+}
+
 void BaselineRanker::RefreshTrending() {
   const store::GraphView& view = store_.view();
   trending_.clear();
@@ -76,22 +95,7 @@ RecommendationList BaselineRanker::Recommend(UserId user, EpochMillis generated_
     for (const store::Neighbor& co : co_users) {
       if (co.id == user.value) continue;
       const float w_vi = w_ui * std::exp2(co.log_weight - top_vi);
-      // All of the co-user's items (a strided sample when there are many),
-      // weighted relative to the co-user's heaviest: no sort, no allocation.
-      const store::NeighborList& items = view.ItemsOf(UserId(co.id));
-      const size_t step = std::max<size_t>(1, items.size() / config_.items_per_co_user);
-      float top_vj = items[0].log_weight;
-      for (size_t n = 0; n < items.size(); n += step) top_vj = std::max(top_vj, items[n].log_weight);
-      for (size_t n = 0; n < items.size(); n += step) {
-        const store::Neighbor& j = items[n];
-        if (j.id == seed.id) continue;
-        // A contribution that underflows to 0 would leave the item untouched
-        // yet listed in scratch_touched_ again: skip it.
-        const float contribution = w_vi * std::exp2(j.log_weight - top_vj);
-        if (contribution <= 0.0f) continue;
-        if (scratch_scores_[j.id] == 0.0f) scratch_touched_.push_back(j.id);
-        scratch_scores_[j.id] += contribution;
-      }
+      AddCoUserItems(UserId(co.id), w_vi, seed.id);
     }
   }
   std::vector<std::pair<float, uint32_t>> candidates;
@@ -143,18 +147,7 @@ std::vector<std::pair<ItemId, float>> BaselineRanker::RelatedItems(ItemId item, 
   const auto co_users = Heaviest(view.UsersOf(item), config_.co_users_per_item * 4);
   for (const store::Neighbor& co : co_users) {
     const float w_vi = std::exp2(co.log_weight - co_users[0].log_weight);
-    const store::NeighborList& items = view.ItemsOf(UserId(co.id));
-    const size_t step = std::max<size_t>(1, items.size() / config_.items_per_co_user);
-    float top_vj = items[0].log_weight;
-    for (size_t n = 0; n < items.size(); n += step) top_vj = std::max(top_vj, items[n].log_weight);
-    for (size_t n = 0; n < items.size(); n += step) {
-      const store::Neighbor& j = items[n];
-      if (j.id == item.value) continue;
-      const float contribution = w_vi * std::exp2(j.log_weight - top_vj);
-      if (contribution <= 0.0f) continue;  // underflow: see Recommend
-      if (scratch_scores_[j.id] == 0.0f) scratch_touched_.push_back(j.id);
-      scratch_scores_[j.id] += contribution;
-    }
+    AddCoUserItems(UserId(co.id), w_vi, item.value);
   }
   std::vector<std::pair<float, uint32_t>> candidates;
   for (uint32_t j : scratch_touched_) {

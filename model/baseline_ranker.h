@@ -70,6 +70,10 @@ class BaselineRanker {
   const std::vector<ItemId>& trending() const { return trending_; }
 
  private:
+  // Adds weight x w(co_user, j) for each item j of `co_user` but `skip` to the
+  // scratch scores (each weight relative to the co-user's heaviest).
+  void AddCoUserItems(UserId co_user, float weight, uint32_t skip) const;
+
   const store::GraphStore& store_;
   BaselineConfig config_;
   std::vector<ItemId> trending_;  // most popular first, available items only

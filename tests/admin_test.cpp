@@ -467,11 +467,8 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
   ListShelf shelf;
   shelf.PutColdStart(ListOf("", {{"p", ""}}));
   AdminCommands commands(2);
-  AdminControl control;
+  AdminControl control = Submitting(commands);
   control.shelf = &shelf;
-  control.submit = [&](AdminCommand command) {
-    return commands.Push(std::move(command)) ? Status::Ok() : Status::Unavailable("full");
-  };
   AdminOptions options = Local();
   options.read_timeout_ms = 3000;  // the fake pipeline answers within ms; only "silent" waits it out
   auto server = AdminServer::Start(options, stats, control);
@@ -535,11 +532,8 @@ TEST(AdminServer, StaleListsAndDeeperPagesGoToThePipeline) {
   ListShelf shelf;
   shelf.Put(ListOf("u", {{"a", "hats"}, {"b", "coats"}}));  // k = 2, full
   AdminCommands commands(8);
-  AdminControl control;
+  AdminControl control = Submitting(commands);
   control.shelf = &shelf;
-  control.submit = [&](AdminCommand command) {
-    return commands.Push(std::move(command)) ? Status::Ok() : Status::Unavailable("full");
-  };
   auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
@@ -584,12 +578,9 @@ TEST(AdminServer, SimilarItemsUserAndCheckpointGoThroughTheCommandQueue) {
   PipelineStats stats;
   ListShelf shelf;
   AdminCommands commands(8);
-  AdminControl control;
+  AdminControl control = Submitting(commands);
   control.token = kToken;
   control.shelf = &shelf;
-  control.submit = [&](AdminCommand command) {
-    return commands.Push(std::move(command)) ? Status::Ok() : Status::Unavailable("full");
-  };
   auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
@@ -653,11 +644,8 @@ TEST(AdminServer, BytesThatAreNotUtf8AreAnsweredNotThrown) {
   PipelineStats stats;
   ListShelf shelf;
   AdminCommands commands(8);
-  AdminControl control;
+  AdminControl control = Submitting(commands);
   control.shelf = &shelf;
-  control.submit = [&](AdminCommand command) {
-    return commands.Push(std::move(command)) ? Status::Ok() : Status::Unavailable("full");
-  };
   auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
