@@ -576,15 +576,19 @@ Result<ListQuery> ParseListQuery(const Request& req) {
   return q;
 }
 
+const std::string& CategoryAt(const ShelvedList& entry, size_t i) {
+  return i < entry.categories.size() ? entry.categories[i] : kNoCategory;
+}
+
+// Whether the query's filters leave item `i` of `entry`.
+bool Passes(const ListQuery& q, const ShelvedList& entry, size_t i) {
+  return !q.exclude.count(entry.list.items[i].item_id) && (!q.category || CategoryAt(entry, i) == *q.category);
+}
+
 // Items of `entry` the query's filters leave.
 size_t CountMatching(const ListQuery& q, const ShelvedList& entry) {
-  if (q.exclude.empty() && !q.category) return entry.list.items.size();
   size_t matching = 0;
-  for (size_t i = 0; i < entry.list.items.size(); ++i) {
-    if (q.exclude.count(entry.list.items[i].item_id)) continue;
-    if (q.category && (i < entry.categories.size() ? entry.categories[i] : kNoCategory) != *q.category) continue;
-    ++matching;
-  }
+  for (size_t i = 0; i < entry.list.items.size(); ++i) matching += Passes(q, entry, i) ? 1 : 0;
   return matching;
 }
 
@@ -598,10 +602,9 @@ Response RenderList(const std::string& user, const ListQuery& q, const ShelvedLi
   const size_t page = q.k == 0 ? (entry ? entry->list.k : 0) : q.k;
   if (entry) {
     for (size_t i = 0; i < entry->list.items.size(); ++i) {
+      if (!Passes(q, *entry, i)) continue;
       const ScoredItem& item = entry->list.items[i];
-      if (q.exclude.count(item.item_id)) continue;
-      const std::string& category = i < entry->categories.size() ? entry->categories[i] : kNoCategory;
-      if (q.category && category != *q.category) continue;
+      const std::string& category = CategoryAt(*entry, i);
       if (matching >= q.offset && matching < q.offset + page) {
         nlohmann::json j = {{"item_id", item.item_id}, {"score", item.score}};
         for (Reason r : item.reasons.list()) j["reasons"].push_back(Name(r));
@@ -627,6 +630,15 @@ Response Busy(const std::string& message) {
   Response r = Error(http::status::service_unavailable, "busy", message);
   r.headers.emplace_back(http::field::retry_after, "1");
   return r;
+}
+
+// The answer to a command handed to the pipeline: `pending`'s, once its
+// reply comes, or 503 when the queue refused the command.
+Response Deferred(std::shared_ptr<PendingReply> pending, const Status& pushed) {
+  if (!pushed.ok()) return Busy(pushed.message() + "; retry in a second");
+  Response later;
+  later.pending = std::move(pending);
+  return later;
 }
 
 }  // namespace
@@ -684,13 +696,8 @@ Response AdminServer::Impl::Recommendations(const Request& req) const {
         }
       },
       depth});
-  if (!pushed.ok()) {
-    fresh_asks->fetch_sub(1);
-    return Busy(pushed.message() + "; retry in a second");
-  }
-  Response later;
-  later.pending = std::move(pending);
-  return later;
+  if (!pushed.ok()) fresh_asks->fetch_sub(1);
+  return Deferred(std::move(pending), pushed);
 }
 
 template <typename Make>
@@ -715,11 +722,7 @@ Response AdminServer::Impl::AskPipeline(Make make, std::string unknown, http::st
       pending->Fulfil(Error(http::status::internal_server_error, "internal", e.what()));
     }
   };
-  const Status pushed = control.submit(make(std::move(reply)));
-  if (!pushed.ok()) return Busy(pushed.message() + "; retry in a second");
-  Response later;
-  later.pending = std::move(pending);
-  return later;
+  return Deferred(std::move(pending), control.submit(make(std::move(reply))));
 }
 
 Response AdminServer::Impl::SimilarItems(const Request& req) const {

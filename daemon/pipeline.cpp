@@ -80,15 +80,9 @@ void RestoreActiveVersion(const store::GraphStore& store, const std::string& roo
                         << (latest.empty() ? "vNNNN" : latest) << "` serves it)");
 }
 
-// N of a version named vNNNN; 0 for any other name.
-uint64_t VersionNumber(const std::string& version) {
-  if (version.size() < 2 || version[0] != 'v') return 0;
-  uint64_t n = 0;
-  for (size_t i = 1; i < version.size(); ++i) {
-    if (version[i] < '0' || version[i] > '9' || n > (uint64_t(1) << 40)) return 0;
-    n = n * 10 + static_cast<uint64_t>(version[i] - '0');
-  }
-  return n;
+// A command's JSON answer; bytes that are not UTF-8 (ids) are replaced.
+std::optional<std::string> JsonText(const nlohmann::json& answer) {
+  return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -514,7 +508,7 @@ ShelvedList Pipeline::Impl::WithCategories(const RecommendationList& list) const
   shelved.categories.reserve(list.items.size());
   for (const ScoredItem& item : list.items) {
     const auto id = store_->FindItem(item.item_id);
-    shelved.categories.push_back(id && id->value < item_category_.size() ? item_category_[id->value] : std::string());
+    shelved.categories.push_back(id ? CategoryOf(id->value) : std::string());
   }
   return shelved;
 }
@@ -639,7 +633,7 @@ Result<std::optional<std::string>> Pipeline::Impl::DemandRetrain() {
   if (!model_root().empty()) retrain_demanded_ = true;
   if (learns_ranker()) ranker_training_demanded_ = true;
   const nlohmann::json answer = {{"status", "retrain requested; see the log and GET /v1/models for the decision"}};
-  return std::optional<std::string>(answer.dump());
+  return JsonText(answer);
 }
 
 Result<std::optional<std::string>> Pipeline::Impl::DemandActivation(const std::string& version) {
@@ -656,7 +650,7 @@ Result<std::optional<std::string>> Pipeline::Impl::DemandActivation(const std::s
     how = "recd_model_version";
   }
   const nlohmann::json answer = {{"status", version + " activation requested; it serves once loaded (see " + how + ")"}};
-  return std::optional<std::string>(answer.dump());
+  return JsonText(answer);
 }
 
 void Pipeline::Impl::ServeList(ListCommand& command) {
@@ -748,7 +742,7 @@ Result<std::optional<std::string>> Pipeline::Impl::SimilarItemsJson(const Simila
     answer["model_version"] = model::kBaselineModelVersion;
   }
   answer["items"] = std::move(items);
-  return std::optional<std::string>(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return JsonText(answer);
 }
 
 Result<std::optional<std::string>> Pipeline::Impl::UserJson(const std::string& user_id) const {
@@ -783,7 +777,7 @@ Result<std::optional<std::string>> Pipeline::Impl::UserJson(const std::string& u
   } else {
     answer["list"] = nullptr;
   }
-  return std::optional<std::string>(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return JsonText(answer);
 }
 
 Result<std::optional<std::string>> Pipeline::Impl::WriteCheckpoint(const std::string& dir) const {
@@ -828,7 +822,7 @@ Result<std::optional<std::string>> Pipeline::Impl::WriteCheckpoint(const std::st
                            {"model_version", serving_version_},
                            {"restore", "stop recd, replace store.path (" + config_.store.path + ") with " + dir +
                                            ", start recd: it reads on from the checkpoint's offsets"}};
-  return std::optional<std::string>(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return JsonText(answer);
 }
 
 void Pipeline::Impl::ShelveColdStart() {
@@ -1325,7 +1319,8 @@ void Pipeline::Impl::UpdateGauges() {
   if (refresher_) {
     const model::RefresherStats& r = refresher_->stats();
     stats.model_active.store(live_ ? 1 : 0, std::memory_order_relaxed);
-    stats.model_version.store(live_ ? VersionNumber(live_->version) : 0, std::memory_order_relaxed);
+    stats.model_version.store(live_ ? static_cast<uint64_t>(model::VersionNumber(live_->version)) : 0,
+                              std::memory_order_relaxed);
     stats.model_items_refreshed.store(r.items_refreshed.load(), std::memory_order_relaxed);
     stats.model_dirty.store(r.dirty.load(), std::memory_order_relaxed);
     stats.model_loads.store(r.model_loads.load(), std::memory_order_relaxed);

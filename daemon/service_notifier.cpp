@@ -70,7 +70,6 @@ void ServiceNotifier::Tick() {
   // Past either, systemd's own start timeout decides, so a startup that hangs
   // fails and Restart= applies.
   const bool in_phase = !ready_sent_ && !stopping_.load() && stats == nullptr;
-  if (in_phase && phase_started_ == std::chrono::steady_clock::time_point{}) phase_started_ = now;
   if (!in_phase && stats != nullptr && waiting_started_ == std::chrono::steady_clock::time_point{}) waiting_started_ = now;
   const bool extend = in_phase ? now - phase_started_ < kMostStartup : now - waiting_started_ < kMostWaiting;
   if (watchdog_ && (beat_moved || (in_phase && extend))) Send("WATCHDOG=1");

@@ -64,7 +64,8 @@ class ServiceNotifier {
   std::string last_phase_;
   uint64_t last_beat_ = ~uint64_t(0);
   std::chrono::steady_clock::time_point last_extension_{}, last_status_{};
-  std::chrono::steady_clock::time_point phase_started_{}, waiting_started_{};
+  const std::chrono::steady_clock::time_point phase_started_ = std::chrono::steady_clock::now();  // startup began
+  std::chrono::steady_clock::time_point waiting_started_{};  // the pipeline first ran (set by the timer)
   uint64_t lists_at_last_status_ = 0;
 };
 

@@ -25,6 +25,15 @@ bool IsVersionName(const std::string& name) {
   return name.size() == 5 && name[0] == 'v' && std::sscanf(name.c_str(), "v%d", &n) == 1;
 }
 
+}  // namespace
+
+int VersionNumber(const std::string& name) {
+  int n = 0;
+  return IsVersionName(name) && std::sscanf(name.c_str(), "v%d", &n) == 1 && n > 0 ? n : 0;
+}
+
+namespace {
+
 Result<json> ReadJson(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::NotFound("cannot read " + path);

@@ -29,6 +29,8 @@ struct VersionSummary {
   bool active = false;        // LATEST names it
 };
 
+// N of a version directory named vNNNN; 0 for any other name.
+int VersionNumber(const std::string& name);
 // Every complete version under `root`, oldest first.
 Result<std::vector<VersionSummary>> ListVersions(const std::string& root);
 // The versions as a JSON array (GET /v1/models).

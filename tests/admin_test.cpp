@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -475,22 +476,17 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
 
-  std::atomic<bool> serving{true};
   std::vector<ListCommand> kept;  // "silent" commands, answered after the server is gone
-  std::thread pipeline([&] {
-    while (serving) {
-      for (AdminCommand& command : commands.Take()) {
-        ListCommand& c = std::get<ListCommand>(command);
-        if (c.user_id == "known") {
-          ShelvedList made = ListOf("known", {{"x", "hats"}, {"y", ""}});
-          made.published = false;  // as the pipeline marks a list made on demand
-          c.reply(std::optional<ShelvedList>(std::move(made)));
-        }
-        else if (c.user_id == "silent") kept.push_back(std::move(c));
-        else c.reply(std::optional<ShelvedList>());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::optional<FakePipeline> pipeline;
+  pipeline.emplace(commands, [&](AdminCommand& command) {
+    ListCommand& c = std::get<ListCommand>(command);
+    if (c.user_id == "known") {
+      ShelvedList made = ListOf("known", {{"x", "hats"}, {"y", ""}});
+      made.published = false;  // as the pipeline marks a list made on demand
+      c.reply(std::optional<ShelvedList>(std::move(made)));
     }
+    else if (c.user_id == "silent") kept.push_back(std::move(c));
+    else c.reply(std::optional<ShelvedList>());
   });
   auto known = Get(port, "/v1/users/known/recommendations?k=1");
   ASSERT_EQ(known.first, 200) << known.second;
@@ -506,8 +502,7 @@ TEST(AdminServer, AUserWithoutAShelvedListGetsOneMadeByThePipelineThread) {
   auto silent = Get(port, "/v1/users/silent/recommendations");
   EXPECT_EQ(silent.first, 503);
   EXPECT_NE(silent.second.find("admin.read_timeout_ms"), std::string::npos) << silent.second;
-  serving = false;
-  pipeline.join();
+  pipeline.reset();  // answers nothing more
   // With nobody taking commands the queue fills: 503 with Retry-After.
   RawClient c(port), d(port), e(port);
   d.Write("GET /v1/users/u3/recommendations HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -537,19 +532,14 @@ TEST(AdminServer, StaleListsAndDeeperPagesGoToThePipeline) {
   auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
-  std::atomic<bool> serving{true};
   std::vector<size_t> depths;  // of the list commands that reached the pipeline
-  std::thread pipeline([&] {
-    while (serving) {
-      for (AdminCommand& command : commands.Take()) {
-        ListCommand& c = std::get<ListCommand>(command);
-        depths.push_back(c.depth);
-        ShelvedList made = ListOf("u", {{"a", "hats"}, {"b", "coats"}, {"c", "hats"}, {"d", "coats"}});
-        made.published = false;
-        c.reply(std::optional<ShelvedList>(std::move(made)));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
+  std::optional<FakePipeline> pipeline;
+  pipeline.emplace(commands, [&](AdminCommand& command) {
+    ListCommand& c = std::get<ListCommand>(command);
+    depths.push_back(c.depth);
+    ShelvedList made = ListOf("u", {{"a", "hats"}, {"b", "coats"}, {"c", "hats"}, {"d", "coats"}});
+    made.published = false;
+    c.reply(std::optional<ShelvedList>(std::move(made)));
   });
   auto cached = Get(port, "/v1/users/u/recommendations?k=2");
   EXPECT_EQ(nlohmann::json::parse(cached.second)["published"], true);
@@ -567,8 +557,7 @@ TEST(AdminServer, StaleListsAndDeeperPagesGoToThePipeline) {
   shelf.Put(short_list);  // published again: the mark goes; a list short of its k holds all there is
   auto all = Get(port, "/v1/users/u/recommendations?offset=1&k=5");
   EXPECT_EQ(nlohmann::json::parse(all.second)["total"], 1);
-  serving = false;
-  pipeline.join();
+  pipeline.reset();  // answers nothing more
   EXPECT_EQ(depths, (std::vector<size_t>{4, 5, 0}));
 }
 
@@ -584,26 +573,21 @@ TEST(AdminServer, SimilarItemsUserAndCheckpointGoThroughTheCommandQueue) {
   auto server = AdminServer::Start(Local(), stats, control);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
-  std::atomic<bool> serving{true};
   std::vector<std::string> seen;  // what reached the pipeline, in order
-  std::thread pipeline([&] {
-    while (serving) {
-      for (AdminCommand& command : commands.Take()) {
-        if (auto* c = std::get_if<SimilarCommand>(&command)) {
-          seen.push_back("similar " + c->item_id + " k=" + std::to_string(c->k) + " category=" + c->category);
-          if (c->item_id == "ghost") c->reply(std::optional<std::string>());
-          else c->reply(std::optional<std::string>(R"({"item_id":")" + c->item_id + R"(","items":[]})"));
-        } else if (auto* u = std::get_if<UserCommand>(&command)) {
-          seen.push_back("user " + u->user_id);
-          u->reply(std::optional<std::string>(R"({"user_id":")" + u->user_id + R"("})"));
-        } else if (auto* p = std::get_if<CheckpointCommand>(&command)) {
-          seen.push_back("checkpoint " + p->dir);
-          if (p->dir == "relative") p->reply(Status::InvalidArgument("must be absolute"));
-          else if (p->dir == "/full") p->reply(Status::IoError("No space left on device"));
-          else p->reply(std::optional<std::string>(R"({"dir":")" + p->dir + R"("})"));
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::optional<FakePipeline> pipeline;
+  pipeline.emplace(commands, [&](AdminCommand& command) {
+    if (auto* c = std::get_if<SimilarCommand>(&command)) {
+      seen.push_back("similar " + c->item_id + " k=" + std::to_string(c->k) + " category=" + c->category);
+      if (c->item_id == "ghost") c->reply(std::optional<std::string>());
+      else c->reply(std::optional<std::string>(R"({"item_id":")" + c->item_id + R"(","items":[]})"));
+    } else if (auto* u = std::get_if<UserCommand>(&command)) {
+      seen.push_back("user " + u->user_id);
+      u->reply(std::optional<std::string>(R"({"user_id":")" + u->user_id + R"("})"));
+    } else if (auto* p = std::get_if<CheckpointCommand>(&command)) {
+      seen.push_back("checkpoint " + p->dir);
+      if (p->dir == "relative") p->reply(Status::InvalidArgument("must be absolute"));
+      else if (p->dir == "/full") p->reply(Status::IoError("No space left on device"));
+      else p->reply(std::optional<std::string>(R"({"dir":")" + p->dir + R"("})"));
     }
   });
   auto similar = Get(port, "/v1/items/i1/similar?k=5&category=hats");
@@ -631,8 +615,7 @@ TEST(AdminServer, SimilarItemsUserAndCheckpointGoThroughTheCommandQueue) {
   auto full = Send(port, http::verb::post, "/v1/checkpoint?dir=/full", bearer);
   EXPECT_EQ(full.first, 500);
   EXPECT_NE(full.second.find("No space left"), std::string::npos) << full.second;
-  serving = false;
-  pipeline.join();
+  pipeline.reset();  // answers nothing more
   EXPECT_EQ(seen, (std::vector<std::string>{"similar i1 k=5 category=hats", "similar i2 k=10 category=",
                                             "similar ghost k=10 category=", "user u/1", "checkpoint /tmp/x",
                                             "checkpoint relative", "checkpoint /full"}));
